@@ -1,0 +1,45 @@
+// The SIM (SCSI Interface Module) interface: what a transport implements. Deliberately tiny:
+// queue a CCB, abort one, poll, describe the bus. Scanning, INQUIRY, REPORT LUNS, retries and
+// timeouts live once in the XPT on top of it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cam/ccb.h"
+
+namespace ucam::cam {
+
+// XPT_PATH_INQ's answer: what the bus looks like.
+struct PathInquiry {
+  std::string sim_name;    // "emu", "iscsi", "sg".
+  std::uint32_t unit = 0;  // SIM unit number ("emu0").
+  std::uint32_t bus = 0;   // SIM-local bus number.
+  std::uint32_t max_target = 0;   // Highest target id to probe when scanning.
+  std::uint64_t max_lun = 0;      // Highest LUN to probe when REPORT LUNS is not supported.
+  std::uint32_t initiator_id = 0;
+  std::string hba_vendor;         // "ucam", "libiscsi".
+  std::string transport;          // "SAS", "iSCSI", "SPI".
+  std::uint32_t device_queue_depth = 64;  // Openings per device.
+};
+
+class Sim {
+ public:
+  virtual ~Sim() = default;
+
+  virtual PathInquiry path_inquiry() const = 0;
+
+  // Starts `ccb`. The SIM completes it exactly once through `XptSim::done()`, from any thread,
+  // possibly before action() returns. Must not block.
+  virtual void action(Ccb& ccb) = 0;
+
+  // Forgets `ccb` (XPT timeout or abort). Contract: when abort() returns, the SIM will never touch
+  // `ccb` again, unless it has already called, or is inside, XptSim::done() for it (the XPT
+  // resolves that race). Returns true if the SIM still held the CCB. Must not block for long.
+  virtual bool abort(Ccb& ccb) = 0;
+
+  // Polls for completions (polled mode; most SIMs complete asynchronously and do nothing).
+  virtual void poll() {}
+};
+
+}  // namespace ucam::cam

@@ -1,0 +1,42 @@
+// What a SIM may call on the XPT (FreeBSD's xpt_bus_register, xpt_done, xpt_rescan,
+// xpt_async, xpt_freeze_devq...). A SIM receives this interface from whoever builds the stack
+// and keeps a reference; the XPT must outlast every SIM registered with it.
+#pragma once
+
+#include <cstdint>
+
+#include "base/result.h"
+#include "cam/async.h"
+#include "cam/ccb.h"
+#include "cam/sim.h"
+
+namespace ucam::cam {
+
+class XptSim {
+ public:
+  // Registers a bus served by `sim` and returns its path id (the `bus` of every Path on it).
+  // Raises PathRegistered. Does not scan: callers (or the SIM) request a scan. `sim` must stay
+  // alive until deregister_bus() has returned.
+  virtual Result<std::uint32_t> register_bus(Sim& sim) = 0;
+
+  // Removes the bus: every device on it is lost (LostDevice, queued CCBs complete with
+  // DevNotThere), then PathDeregistered. Waits until the XPT no longer calls into the SIM; CCBs
+  // still inside the SIM are aborted through Sim::abort(). Must not be called from a completion.
+  virtual void deregister_bus(std::uint32_t path_id) = 0;
+
+  // Completes a CCB (xpt_done). Any thread, never blocks. After done() returns the SIM must not
+  // touch the CCB.
+  virtual void done(Ccb& ccb) = 0;
+
+  // Asks for an asynchronous rescan (xpt_rescan): `path` may wildcard target and/or LUN.
+  // Newly found LUNs raise FoundDevice, departed ones LostDevice. Coalesced, never blocks.
+  virtual void request_rescan(const Path& path) = 0;
+
+  // Reports a transport event the SIM observed (BusReset, SentBdr).
+  virtual void announce(AsyncCode code, const Path& path) = 0;
+
+ protected:
+  ~XptSim() = default;
+};
+
+}  // namespace ucam::cam
