@@ -7,9 +7,9 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "base/result.h"
@@ -57,13 +57,13 @@ using CcbDone = void (*)(Ccb& ccb, void* arg);
 // XPT-private bookkeeping. SIMs and peripheral drivers never touch it.
 struct CcbXptPrivate {
   enum class State : std::uint8_t { Idle, Queued, InSim, Completing, Done };
-  std::atomic<State> state{State::Idle};
-  void* device = nullptr;              // The XPT device this CCB runs on.
+  State state = State::Idle;  // Informational; written by whoever owns the CCB at the time.
+  std::shared_ptr<void> device;        // The XPT device this CCB runs on (keeps it alive).
   Ccb* next = nullptr;                 // Intrusive links: device pending/in-flight lists,
   Ccb* prev = nullptr;                 //   done queues.
   std::chrono::steady_clock::time_point deadline{};
   std::uint8_t retries_left = 0;
-  bool timed_out = false;
+  bool timeout_pending = false;        // The timeout scan picked it; guarded by the device lock.
 };
 
 struct Ccb {

@@ -33,9 +33,12 @@ class Sim {
   // possibly before action() returns. Must not block.
   virtual void action(Ccb& ccb) = 0;
 
-  // Forgets `ccb` (XPT timeout or abort). Contract: when abort() returns, the SIM will never touch
-  // `ccb` again, unless it has already called, or is inside, XptSim::done() for it (the XPT
-  // resolves that race). Returns true if the SIM still held the CCB. Must not block for long.
+  // Forgets `ccb` (XPT timeout, device loss, bus removal). Returns true if the SIM still held
+  // it: then the SIM has dropped it and will never touch it again, and the XPT completes it.
+  // Returns false if the SIM no longer holds it because it is completing it: then the SIM must
+  // call XptSim::done() for it soon. The XPT calls abort() with its device lock held, so a SIM
+  // must never call XptSim::done() (or anything else on the XPT) while holding the lock its
+  // abort() takes. Must not block for long.
   virtual bool abort(Ccb& ccb) = 0;
 
   // Polls for completions (polled mode; most SIMs complete asynchronously and do nothing).

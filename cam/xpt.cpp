@@ -1,0 +1,688 @@
+#include "cam/xpt.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "cam/xpt_device.h"
+
+namespace ucam::cam {
+namespace {
+
+// Per-thread completion context. A thread that is inside action() or running completions is
+// "draining": CCBs completed on it (by a SIM that finishes synchronously) go to its local list
+// and run after the SIM has returned, instead of recursing or hopping to another thread.
+struct LocalCompletions {
+  int depth = 0;          // Nesting of action()/drain on this thread.
+  bool draining = false;  // The outermost frame is running completions.
+  CcbQueue queue;
+};
+thread_local LocalCompletions t_local;
+
+XptDevice& device_of(Ccb& ccb) { return *static_cast<XptDevice*>(ccb.xpt_priv.device.get()); }
+
+// The sense key / ASC / ASCQ of fixed (0x70/0x71) or descriptor (0x72/0x73) sense. Returns
+// false for anything else. Only what the retry policy needs; full decoding is scsi/sense.h.
+bool sense_triple(const Ccb& ccb, SenseCode& out) {
+  if ((ccb.flags & kCcbAutosenseValid) == 0 || ccb.sense_len < 1) {
+    return false;
+  }
+  const auto* s = ccb.sense_data.data();
+  const std::uint8_t code = s[0] & 0x7f;
+  if ((code == 0x70 || code == 0x71) && ccb.sense_len >= 14) {
+    out = {static_cast<std::uint8_t>(s[2] & 0x0f), s[12], s[13]};
+    return true;
+  }
+  if ((code == 0x72 || code == 0x73) && ccb.sense_len >= 4) {
+    out = {static_cast<std::uint8_t>(s[1] & 0x0f), s[2], s[3]};
+    return true;
+  }
+  return false;
+}
+
+enum class RetryKind : std::uint8_t { None, Now, Later };
+
+RetryKind classify(const Ccb& ccb, SenseCode& sense, bool& unit_attention) {
+  unit_attention = false;
+  switch (ccb.status) {
+    case CamStatus::Requeue:
+    case CamStatus::ScsiBusReset:
+    case CamStatus::BdrSent:
+    case CamStatus::UncorParity:
+    case CamStatus::UnexpBusfree:
+      return RetryKind::Now;
+    case CamStatus::Busy:
+    case CamStatus::ScsiBusy:
+    case CamStatus::ResrcUnavail:
+      return RetryKind::Later;
+    case CamStatus::ScsiStatusError:
+      break;
+    default:
+      return RetryKind::None;
+  }
+  if (ccb.scsi_status == ScsiStatus::Busy || ccb.scsi_status == ScsiStatus::TaskSetFull) {
+    return RetryKind::Later;
+  }
+  if (ccb.scsi_status != ScsiStatus::CheckCondition || !sense_triple(ccb, sense)) {
+    return RetryKind::None;
+  }
+  switch (sense.key) {
+    case 0x06:  // UNIT ATTENTION
+      unit_attention = true;
+      return RetryKind::Now;
+    case 0x0b:  // ABORTED COMMAND
+      return RetryKind::Now;
+    case 0x02:  // NOT READY: only "becoming ready" is worth waiting for.
+      return (sense.asc == 0x04 && sense.ascq == 0x01) ? RetryKind::Later : RetryKind::None;
+    default:
+      return RetryKind::None;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Construction
+
+Xpt::Xpt(XptConfig config) : m_config(config) {}
+
+std::unique_ptr<Xpt> Xpt::create(XptConfig config) {
+  std::unique_ptr<Xpt> xpt(new Xpt(config));
+  xpt->m_completion_thread = std::thread([p = xpt.get()] { p->completion_thread_main(); });
+  xpt->m_event_thread = std::thread([p = xpt.get()] { p->event_thread_main(); });
+  // Written before any other thread can see the Xpt; read-only afterwards.
+  xpt->m_event_thread_id = xpt->m_event_thread.get_id();
+  xpt->m_scan_thread = std::thread([p = xpt.get()] { p->scan_thread_main(); });
+  xpt->m_timer_thread = std::thread([p = xpt.get()] { p->timer_thread_main(); });
+  return xpt;
+}
+
+Xpt::~Xpt() {
+  // Buses should have been deregistered by their SIMs; drain what is left, then stop threads.
+  drain();
+  {
+    std::scoped_lock lock(m_done_lock, m_event_lock, m_scan_lock, m_timer_lock);
+    m_stopping = true;
+  }
+  m_done_cv.notify_all();
+  m_event_cv.notify_all();
+  m_scan_cv.notify_all();
+  m_timer_cv.notify_all();
+  m_scan_thread.join();
+  m_timer_thread.join();
+  m_completion_thread.join();
+  m_event_thread.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buses
+
+Result<std::uint32_t> Xpt::register_bus(Sim& sim) {
+  auto bus = std::make_shared<XptBus>();
+  bus->sim = &sim;
+  bus->inquiry = sim.path_inquiry();
+  {
+    std::unique_lock lock(m_topology);
+    bus->path_id = m_next_path_id++;
+    m_buses.emplace(bus->path_id, bus);
+  }
+  bump_generation();
+  log_info("scbus{} on {}{} bus {}", bus->path_id, bus->inquiry.sim_name, bus->inquiry.unit,
+           bus->inquiry.bus);
+  post_async({AsyncCode::PathRegistered, {bus->path_id, Path::kWildcardTarget, Path::kWildcardLun}});
+  return bus->path_id;
+}
+
+void Xpt::deregister_bus(std::uint32_t path_id) {
+  assert_may_block("deregister_bus");
+  std::shared_ptr<XptBus> bus;
+  std::vector<std::shared_ptr<XptDevice>> devices;
+  {
+    std::unique_lock lock(m_topology);
+    auto it = m_buses.find(path_id);
+    if (it == m_buses.end()) {
+      return;
+    }
+    bus = it->second;
+    bus->valid = false;
+    m_buses.erase(it);
+    for (auto d = m_devices.lower_bound(Path{path_id, 0, 0});
+         d != m_devices.end() && d->first.bus == path_id;) {
+      devices.push_back(d->second);
+      d = m_devices.erase(d);
+    }
+  }
+  for (auto& device : devices) {
+    lose_device(device);
+  }
+  // Wait until the SIM has handed back every CCB: after this the SIM may be destroyed.
+  for (auto& device : devices) {
+    std::unique_lock lock(device->lock);
+    device->idle_cv.wait(lock, [&] { return device->active == 0; });
+  }
+  bump_generation();
+  post_async(
+      {AsyncCode::PathDeregistered, {path_id, Path::kWildcardTarget, Path::kWildcardLun}});
+}
+
+std::vector<BusInfo> Xpt::buses() const {
+  std::shared_lock lock(m_topology);
+  std::vector<BusInfo> out;
+  for (const auto& [id, bus] : m_buses) {
+    out.push_back({id, bus->inquiry});
+  }
+  return out;
+}
+
+void Xpt::announce(AsyncCode code, const Path& path) { post_async({code, path}); }
+
+void Xpt::bump_generation() { m_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// ---------------------------------------------------------------------------------------------
+// Devices
+
+std::shared_ptr<XptDevice> Xpt::find_device(const Path& path) const {
+  std::shared_lock lock(m_topology);
+  auto it = m_devices.find(path);
+  return it == m_devices.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<XptDevice> Xpt::find_or_create_probe_device(const Path& path) {
+  std::unique_lock lock(m_topology);
+  auto it = m_devices.find(path);
+  if (it != m_devices.end()) {
+    return it->second;
+  }
+  auto bus = m_buses.find(path.bus);
+  if (bus == m_buses.end()) {
+    return nullptr;
+  }
+  auto device = std::make_shared<XptDevice>(*this, bus->second, path,
+                                            bus->second->inquiry.device_queue_depth);
+  device->info.path = path;
+  device->info.sim_name = bus->second->inquiry.sim_name;
+  device->info.sim_unit = bus->second->inquiry.unit;
+  device->info.sim_bus = bus->second->inquiry.bus;
+  m_devices.emplace(path, device);
+  return device;
+}
+
+void Xpt::remove_unconfigured(const Path& path) {
+  std::shared_ptr<XptDevice> device;
+  {
+    std::unique_lock lock(m_topology);
+    auto it = m_devices.find(path);
+    if (it == m_devices.end()) {
+      return;
+    }
+    {
+      std::lock_guard dlock(it->second->lock);
+      if (it->second->configured) {
+        return;
+      }
+    }
+    device = it->second;
+    m_devices.erase(it);
+  }
+  lose_device(device);
+}
+
+// Marks `device` lost: pending CCBs complete with DevNotThere, CCBs inside the SIM are aborted
+// (those the SIM is already completing finish normally). The caller has removed it from
+// m_devices; the object lives on while CCBs or snapshots reference it.
+void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
+  std::vector<Ccb*> finished;
+  bool was_configured = false;
+  {
+    std::lock_guard lock(device->lock);
+    if (device->invalid) {
+      return;
+    }
+    device->invalid = true;
+    was_configured = device->configured;
+    device->configured = false;
+    while (Ccb* c = device->pending.pop()) {
+      finished.push_back(c);
+    }
+    for (Ccb* c = device->in_sim.head(); c != nullptr;) {
+      Ccb* next = c->xpt_priv.next;
+      if (device->bus->sim->abort(*c)) {
+        device->in_sim.unlink(*c);
+        --device->active;
+        device->in_sim_count.fetch_sub(1, std::memory_order_relaxed);
+        finished.push_back(c);
+      }
+      c = next;
+    }
+    if (device->active == 0) {
+      device->idle_cv.notify_all();
+    }
+  }
+  for (Ccb* c : finished) {
+    complete_now(*c, CamStatus::DevNotThere);
+  }
+  if (was_configured) {
+    bump_generation();
+    log_info("{}: device lost", to_string(device->path));
+    post_async({AsyncCode::LostDevice, device->path});
+  }
+}
+
+std::optional<DeviceInfo> Xpt::device(const Path& path) const {
+  auto d = find_device(path);
+  if (!d) {
+    return std::nullopt;
+  }
+  std::lock_guard lock(d->lock);
+  if (!d->configured) {
+    return std::nullopt;
+  }
+  return d->info;
+}
+
+std::vector<DeviceInfo> Xpt::devices() const {
+  std::vector<std::shared_ptr<XptDevice>> all;
+  {
+    std::shared_lock lock(m_topology);
+    all.reserve(m_devices.size());
+    for (const auto& [path, d] : m_devices) {
+      all.push_back(d);
+    }
+  }
+  std::vector<DeviceInfo> out;
+  out.reserve(all.size());
+  for (auto& d : all) {
+    std::lock_guard lock(d->lock);
+    if (d->configured) {
+      out.push_back(d->info);
+    }
+  }
+  return out;
+}
+
+Result<void> Xpt::set_advinfo(const Path& path, AdvinfoType type, Bytes value) {
+  auto d = find_device(path);
+  if (!d) {
+    return fail_errno(ENXIO, to_string(path) + ": no such device");
+  }
+  {
+    std::lock_guard lock(d->lock);
+    if (!d->configured) {
+      return fail_errno(ENXIO, to_string(path) + ": no such device");
+    }
+    auto it = d->info.advinfo.find(type);
+    const bool had = it != d->info.advinfo.end();
+    if (value.empty()) {
+      if (!had) {
+        return {};
+      }
+      d->info.advinfo.erase(it);
+    } else {
+      if (had && std::equal(it->second.begin(), it->second.end(), value.begin(), value.end())) {
+        return {};
+      }
+      d->info.advinfo[type].assign(value.begin(), value.end());
+    }
+    ++d->info.generation;
+  }
+  AsyncEvent event{AsyncCode::AdvinfoChanged, path};
+  event.advinfo = type;
+  post_async(event);
+  return {};
+}
+
+std::vector<Path> Xpt::match_devid(Bytes designator, std::optional<std::uint32_t> bus) const {
+  std::vector<Path> out;
+  if (designator.size() < 4 || designator.size() < 4U + designator[3]) {
+    return out;
+  }
+  // Compare association + designator type (byte 1, bits 5..0), length and identifier bytes.
+  const std::uint8_t want_assoc_type = designator[1] & 0x3f;
+  const Bytes want_id = designator.subspan(4, designator[3]);
+  for (const auto& info : devices()) {
+    if (bus && info.path.bus != *bus) {
+      continue;
+    }
+    const Bytes page(info.devid);
+    if (page.size() < 4) {
+      continue;
+    }
+    const std::size_t end = std::min<std::size_t>(page.size(), 4U + load_be16(page, 2));
+    for (std::size_t off = 4; off + 4 <= end;) {
+      const std::size_t len = page[off + 3];
+      if (off + 4 + len > end) {
+        break;
+      }
+      const Bytes id = page.subspan(off + 4, len);
+      if ((page[off + 1] & 0x3f) == want_assoc_type &&
+          std::equal(id.begin(), id.end(), want_id.begin(), want_id.end())) {
+        out.push_back(info.path);
+        break;
+      }
+      off += 4 + len;
+    }
+  }
+  return out;
+}
+
+Result<void> Xpt::freeze_devq(const Path& path) {
+  auto d = find_device(path);
+  if (!d) {
+    return fail_errno(ENXIO, to_string(path) + ": no such device");
+  }
+  std::lock_guard lock(d->lock);
+  ++d->freeze_count;
+  return {};
+}
+
+Result<void> Xpt::release_devq(const Path& path) {
+  auto d = find_device(path);
+  if (!d) {
+    return fail_errno(ENXIO, to_string(path) + ": no such device");
+  }
+  {
+    std::lock_guard lock(d->lock);
+    if (d->freeze_count == 0) {
+      return fail_errno(EINVAL, to_string(path) + ": device queue is not frozen");
+    }
+    --d->freeze_count;
+  }
+  ++t_local.depth;
+  run_devq(*d);
+  --t_local.depth;
+  if (t_local.depth == 0 && !t_local.draining) {
+    drain_local_completions();
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CCB path
+
+void Xpt::action(Ccb& ccb) {
+  m_started.fetch_add(1, std::memory_order_relaxed);
+  ccb.reset_result();
+  ccb.xpt_priv.retries_left = ccb.retry_count;
+  ccb.xpt_priv.timeout_pending = false;
+  ++t_local.depth;
+  if (ccb.func == FuncCode::Noop) {
+    complete_now(ccb, CamStatus::ReqCmp);
+  } else if (auto device = find_device(ccb.path)) {
+    ccb.xpt_priv.device = std::move(device);
+    dispatch(device_of(ccb), ccb);
+  } else {
+    complete_now(ccb, CamStatus::DevNotThere);
+  }
+  --t_local.depth;
+  if (t_local.depth == 0 && !t_local.draining) {
+    drain_local_completions();
+  }
+}
+
+void Xpt::dispatch(XptDevice& device, Ccb& ccb) {
+  {
+    std::lock_guard lock(device.lock);
+    if (device.invalid) {
+      // Fall through to completion below, outside the lock.
+    } else if (device.freeze_count > 0 || device.active >= device.openings) {
+      ccb.xpt_priv.state = CcbXptPrivate::State::Queued;
+      device.pending.push(ccb);
+      return;
+    } else {
+      ++device.active;
+      device.in_sim_count.fetch_add(1, std::memory_order_relaxed);
+      ccb.xpt_priv.state = CcbXptPrivate::State::InSim;
+      ccb.xpt_priv.deadline = std::chrono::steady_clock::now() + ccb.timeout;
+      device.in_sim.link(ccb);
+      goto start;  // NOLINT(cppcoreguidelines-avoid-goto): leave the lock scope to start I/O.
+    }
+  }
+  complete_now(ccb, CamStatus::DevNotThere);
+  return;
+start:
+  device.bus->sim->action(ccb);
+}
+
+void Xpt::run_devq(XptDevice& device) {
+  for (;;) {
+    Ccb* next = nullptr;
+    {
+      std::lock_guard lock(device.lock);
+      if (device.invalid || device.freeze_count > 0 || device.active >= device.openings) {
+        return;
+      }
+      next = device.pending.pop();
+      if (next == nullptr) {
+        return;
+      }
+      ++device.active;
+      device.in_sim_count.fetch_add(1, std::memory_order_relaxed);
+      next->xpt_priv.state = CcbXptPrivate::State::InSim;
+      next->xpt_priv.deadline = std::chrono::steady_clock::now() + next->timeout;
+      device.in_sim.link(*next);
+    }
+    device.bus->sim->action(*next);
+  }
+}
+
+void Xpt::done(Ccb& ccb) {
+  XptDevice& device = device_of(ccb);
+  {
+    std::lock_guard lock(device.lock);
+    device.in_sim.unlink(ccb);
+    --device.active;
+    device.in_sim_count.fetch_sub(1, std::memory_order_relaxed);
+    if (device.active == 0) {
+      device.idle_cv.notify_all();
+    }
+  }
+  ccb.xpt_priv.state = CcbXptPrivate::State::Completing;
+  queue_completion(ccb);
+}
+
+void Xpt::complete_now(Ccb& ccb, CamStatus status) {
+  ccb.complete_status(status);
+  ccb.xpt_priv.state = CcbXptPrivate::State::Completing;
+  queue_completion(ccb);
+}
+
+void Xpt::queue_completion(Ccb& ccb) {
+  if (t_local.depth > 0 || t_local.draining) {
+    t_local.queue.push(ccb);
+    return;
+  }
+  {
+    std::lock_guard lock(m_done_lock);
+    m_done_queue.push_back(&ccb);
+  }
+  m_done_cv.notify_one();
+}
+
+void Xpt::drain_local_completions() {
+  t_local.draining = true;
+  while (Ccb* c = t_local.queue.pop()) {
+    // Each CCB records its own XPT: several may share a thread.
+    Xpt* owner = c->xpt_priv.device ? &device_of(*c).xpt : this;
+    owner->process_completion(*c);
+  }
+  t_local.draining = false;
+}
+
+void Xpt::process_completion(Ccb& ccb) {
+  NoBlockScope no_block;
+  if (ccb.xpt_priv.device) {
+    XptDevice& device = device_of(ccb);
+    if (apply_recovery(ccb)) {
+      return;
+    }
+    run_devq(device);
+  }
+  ccb.xpt_priv.device.reset();
+  ccb.xpt_priv.state = CcbXptPrivate::State::Done;
+  m_completed.fetch_add(1, std::memory_order_relaxed);
+  // After this call the CCB belongs to its submitter again; do not touch it.
+  if (ccb.done != nullptr) {
+    ccb.done(ccb, ccb.done_arg);
+  }
+}
+
+// Returns true if the CCB was requeued for another attempt.
+bool Xpt::apply_recovery(Ccb& ccb) {
+  if (ccb.recovery == Recovery::None || ccb.status == CamStatus::ReqCmp) {
+    return false;
+  }
+  SenseCode sense;
+  bool unit_attention = false;
+  const RetryKind kind = classify(ccb, sense, unit_attention);
+  if (unit_attention) {
+    AsyncEvent event{AsyncCode::UnitAttention, ccb.path};
+    event.sense_key = sense.key;
+    event.asc = sense.asc;
+    event.ascq = sense.ascq;
+    post_async(event);
+  }
+  if (kind == RetryKind::None || ccb.xpt_priv.retries_left == 0) {
+    return false;
+  }
+  --ccb.xpt_priv.retries_left;
+  m_retries.fetch_add(1, std::memory_order_relaxed);
+  ccb.reset_result();
+  if (kind == RetryKind::Later) {
+    {
+      std::lock_guard lock(m_timer_lock);
+      m_delayed.emplace_back(std::chrono::steady_clock::now() + m_config.busy_retry_delay, &ccb);
+    }
+    m_timer_cv.notify_one();
+    return true;
+  }
+  dispatch(device_of(ccb), ccb);
+  return true;
+}
+
+void Xpt::run_sync(Ccb& ccb) {
+  assert_may_block("Xpt::run_sync");
+  struct Waiter {
+    std::mutex lock;
+    std::condition_variable cv;
+    bool done = false;
+  } waiter;
+  ccb.done = [](Ccb&, void* arg) {
+    auto* w = static_cast<Waiter*>(arg);
+    std::lock_guard lock(w->lock);
+    w->done = true;
+    w->cv.notify_one();  // Under the lock: the waiter cannot destroy `w` before we return.
+  };
+  ccb.done_arg = &waiter;
+  action(ccb);
+  std::unique_lock lock(waiter.lock);
+  waiter.cv.wait(lock, [&] { return waiter.done; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+
+void Xpt::completion_thread_main() {
+  std::unique_lock lock(m_done_lock);
+  for (;;) {
+    m_done_cv.wait(lock, [&] { return m_stopping || !m_done_queue.empty(); });
+    if (m_done_queue.empty()) {
+      return;  // Stopping and drained.
+    }
+    Ccb* ccb = m_done_queue.front();
+    m_done_queue.pop_front();
+    lock.unlock();
+    t_local.draining = true;
+    process_completion(*ccb);
+    drain_local_completions();
+    lock.lock();
+  }
+}
+
+void Xpt::timer_thread_main() {
+  std::unique_lock lock(m_timer_lock);
+  while (!m_stopping) {
+    m_timer_cv.wait_for(lock, m_config.timer_tick);
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<Ccb*> due;
+    for (auto it = m_delayed.begin(); it != m_delayed.end();) {
+      if (it->first <= now || m_stopping) {
+        due.push_back(it->second);
+        it = m_delayed.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    lock.unlock();
+    for (Ccb* c : due) {
+      ++t_local.depth;
+      dispatch(device_of(*c), *c);
+      --t_local.depth;
+      drain_local_completions();
+    }
+    check_timeouts();
+    lock.lock();
+  }
+}
+
+// Enforces command timeouts even for SIMs that never answer: a CCB past its deadline is
+// aborted in the SIM (Sim::abort, under the device lock, so the SIM cannot be completing it at
+// the same time) and completed here with CmdTimeout. If the SIM is already completing it,
+// abort() says so and the SIM's own completion wins.
+void Xpt::check_timeouts() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Ccb*> expired;
+  {
+    std::shared_lock topo(m_topology);
+    for (const auto& [path, device] : m_devices) {
+      if (device->in_sim_count.load(std::memory_order_relaxed) == 0) {
+        continue;
+      }
+      std::lock_guard lock(device->lock);
+      for (Ccb* c = device->in_sim.head(); c != nullptr;) {
+        Ccb* next = c->xpt_priv.next;
+        if (c->xpt_priv.deadline <= now && device->bus->sim->abort(*c)) {
+          device->in_sim.unlink(*c);
+          --device->active;
+          device->in_sim_count.fetch_sub(1, std::memory_order_relaxed);
+          expired.push_back(c);
+        }
+        c = next;
+      }
+      if (device->active == 0) {
+        device->idle_cv.notify_all();
+      }
+    }
+  }
+  for (Ccb* c : expired) {
+    m_timeouts.fetch_add(1, std::memory_order_relaxed);
+    log_debug("{}: command 0x{:02x} timed out after {} ms", to_string(c->path), c->cdb[0],
+              c->timeout.count());
+    complete_now(*c, CamStatus::CmdTimeout);
+  }
+}
+
+XptStats Xpt::stats() const {
+  XptStats s;
+  s.ccbs_started = m_started.load();
+  s.ccbs_completed = m_completed.load();
+  s.retries = m_retries.load();
+  s.timeouts = m_timeouts.load();
+  s.ccbs_outstanding = s.ccbs_started - s.ccbs_completed;
+  s.generation = m_generation.load();
+  std::vector<std::shared_ptr<XptDevice>> all;
+  {
+    std::shared_lock lock(m_topology);
+    s.buses = m_buses.size();
+    for (const auto& [p, d] : m_devices) {
+      all.push_back(d);
+    }
+  }
+  for (auto& d : all) {
+    std::lock_guard lock(d->lock);
+    s.devices += d->configured ? 1 : 0;
+  }
+  return s;
+}
+
+}  // namespace ucam::cam

@@ -1,0 +1,171 @@
+// The transport layer (XPT): owns buses, the device database, device queues, the completion
+// path, command timeouts, retries, scanning and async event delivery.
+//
+// Threads (all owned here, stopped by the destructor):
+//  * completion thread: runs done callbacks for CCBs that SIMs complete from their own threads
+//    (CCBs completed synchronously inside Sim::action() complete on the submitting thread);
+//  * event thread: delivers AsyncEvents to subscribers in order;
+//  * scan thread: runs rescans requested by SIMs (request_rescan) and by users;
+//  * timer thread: enforces command timeouts and delayed retries, every `timer_tick`.
+//
+// Locks: `m_topology` (shared) guards the bus and device tables; each device has its own lock
+// for its queue and database entry. Order: m_topology -> device lock -> SIM internal locks.
+// Sim::action() is always called with no XPT lock held; Sim::abort() with the device lock.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cam/xpt_periph.h"
+#include "cam/xpt_sim.h"
+
+namespace ucam::cam {
+
+struct XptConfig {
+  std::chrono::milliseconds timer_tick{20};          // Timeout resolution.
+  std::chrono::milliseconds busy_retry_delay{50};    // BUSY / NOT READY retry back-off.
+  std::uint64_t max_sequential_luns = 8;             // LUN probe limit without REPORT LUNS.
+  std::chrono::milliseconds probe_timeout{10'000};   // Per probe command.
+};
+
+struct XptStats {
+  std::uint64_t ccbs_started = 0;     // Accepted by action().
+  std::uint64_t ccbs_completed = 0;   // Callbacks run.
+  std::uint64_t retries = 0;
+  std::uint64_t timeouts = 0;         // Completed with CmdTimeout by the XPT.
+  std::uint64_t ccbs_outstanding = 0; // started - completed.
+  std::size_t buses = 0;
+  std::size_t devices = 0;            // Configured devices.
+  std::uint64_t generation = 0;       // Device table generation.
+};
+
+struct BusInfo {
+  std::uint32_t path_id = 0;
+  PathInquiry inquiry;
+};
+
+class XptDevice;
+struct XptBus;
+
+class Xpt final : public XptSim, public XptPeriph {
+ public:
+  static std::unique_ptr<Xpt> create(XptConfig config = {});
+  ~Xpt();
+  Xpt(const Xpt&) = delete;
+  Xpt& operator=(const Xpt&) = delete;
+
+  // --- XptSim ---
+  Result<std::uint32_t> register_bus(Sim& sim) override;
+  void deregister_bus(std::uint32_t path_id) override;
+  void done(Ccb& ccb) override;
+  void request_rescan(const Path& path) override;
+  void announce(AsyncCode code, const Path& path) override;
+
+  // --- XptPeriph ---
+  void action(Ccb& ccb) override;
+  void run_sync(Ccb& ccb) override;
+  Result<void> freeze_devq(const Path& path) override;
+  Result<void> release_devq(const Path& path) override;
+  std::optional<DeviceInfo> device(const Path& path) const override;
+  std::vector<DeviceInfo> devices() const override;
+  Result<void> set_advinfo(const Path& path, AdvinfoType type, Bytes value) override;
+  std::vector<Path> match_devid(Bytes designator,
+                                std::optional<std::uint32_t> bus) const override;
+  std::unique_ptr<Subscription> subscribe(std::uint32_t mask, const Path& filter,
+                                          AsyncCallback callback) override;
+  void post_async(const AsyncEvent& event) override;
+
+  // --- Scanning (blocking; not from completions) ---
+  // Scans `path` (wildcard target/LUN allowed) now, on the calling thread.
+  Result<void> scan(const Path& path);
+  // Scans every registered bus.
+  Result<void> scan_all();
+
+  // Waits until no rescan is queued or running and every posted event has been delivered.
+  // Blocks; returns at once when called from an event callback.
+  void drain();
+
+  std::vector<BusInfo> buses() const;
+  XptStats stats() const;
+  const XptConfig& config() const { return m_config; }
+
+ private:
+  explicit Xpt(XptConfig config);
+  friend class XptDevice;
+  class SubscriptionImpl;
+  struct Subscriber;
+
+  std::shared_ptr<XptDevice> find_device(const Path& path) const;
+  std::shared_ptr<XptDevice> find_or_create_probe_device(const Path& path);
+  void dispatch(XptDevice& device, Ccb& ccb);
+  void start_in_sim(Ccb& ccb);
+  void run_devq(XptDevice& device);
+  void queue_completion(Ccb& ccb);
+  void complete_now(Ccb& ccb, CamStatus status);
+  void process_completion(Ccb& ccb);
+  bool apply_recovery(Ccb& ccb);
+  void drain_local_completions();
+  void lose_device(const std::shared_ptr<XptDevice>& device);
+  void remove_unconfigured(const Path& path);
+
+  // Scanning internals (xpt_scan.cpp).
+  Result<void> scan_target(XptBus& bus, std::uint32_t target);
+  Result<void> probe_lun(XptBus& bus, const Path& path, bool& present);
+  void bump_generation();
+
+  void completion_thread_main();
+  void event_thread_main();
+  void scan_thread_main();
+  void timer_thread_main();
+  void check_timeouts();
+
+  XptConfig m_config;
+
+  mutable std::shared_mutex m_topology;
+  std::map<std::uint32_t, std::shared_ptr<XptBus>> m_buses;       // Guarded by m_topology.
+  std::map<Path, std::shared_ptr<XptDevice>> m_devices;            // Guarded by m_topology.
+  std::uint32_t m_next_path_id = 0;                                // Guarded by m_topology.
+  std::atomic<std::uint64_t> m_generation{0};
+
+  // Completion queue (CCBs completed by SIM threads). Guarded by m_done_lock.
+  std::mutex m_done_lock;
+  std::condition_variable m_done_cv;
+  std::deque<Ccb*> m_done_queue;
+  bool m_stopping = false;  // Guarded by m_done_lock (and read by every thread loop).
+
+  // Events. Guarded by m_event_lock.
+  std::mutex m_event_lock;
+  std::condition_variable m_event_cv;
+  std::deque<AsyncEvent> m_events;
+  std::vector<std::shared_ptr<Subscriber>> m_subscribers;
+  Subscriber* m_running_subscriber = nullptr;
+  bool m_event_busy = false;
+  std::thread::id m_event_thread_id;
+
+  // Rescans. Guarded by m_scan_lock.
+  std::mutex m_scan_lock;
+  std::condition_variable m_scan_cv;
+  std::deque<Path> m_scan_requests;
+  bool m_scan_busy = false;
+  std::mutex m_scan_run_lock;  // Serialises scans (the scan thread and explicit scan() calls).
+
+  // Delayed retries. Guarded by m_timer_lock.
+  std::mutex m_timer_lock;
+  std::condition_variable m_timer_cv;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, Ccb*>> m_delayed;
+
+  std::atomic<std::uint64_t> m_started{0}, m_completed{0}, m_retries{0}, m_timeouts{0};
+
+  std::thread m_completion_thread, m_event_thread, m_scan_thread, m_timer_thread;
+};
+
+}  // namespace ucam::cam

@@ -1,0 +1,104 @@
+// XPT internals: buses and devices. Never included outside cam/.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "cam/ccb.h"
+#include "cam/device_info.h"
+#include "cam/sim.h"
+
+namespace ucam::cam {
+
+class Xpt;
+
+struct XptBus {
+  std::uint32_t path_id = 0;
+  Sim* sim = nullptr;  // Must outlast the registration (XptSim::register_bus contract).
+  PathInquiry inquiry;
+  std::atomic<bool> valid{true};
+};
+
+// Intrusive FIFO of CCBs through CcbXptPrivate::next.
+class CcbQueue {
+ public:
+  bool empty() const { return m_head == nullptr; }
+  void push(Ccb& ccb) {
+    ccb.xpt_priv.next = nullptr;
+    if (m_tail != nullptr) {
+      m_tail->xpt_priv.next = &ccb;
+    } else {
+      m_head = &ccb;
+    }
+    m_tail = &ccb;
+  }
+  Ccb* pop() {
+    Ccb* c = m_head;
+    if (c != nullptr) {
+      m_head = c->xpt_priv.next;
+      if (m_head == nullptr) {
+        m_tail = nullptr;
+      }
+      c->xpt_priv.next = nullptr;
+    }
+    return c;
+  }
+
+ private:
+  Ccb* m_head = nullptr;
+  Ccb* m_tail = nullptr;
+};
+
+// Intrusive doubly-linked list of CCBs inside the SIM (for timeouts and aborts).
+class CcbList {
+ public:
+  void link(Ccb& ccb) {
+    ccb.xpt_priv.prev = nullptr;
+    ccb.xpt_priv.next = m_head;
+    if (m_head != nullptr) {
+      m_head->xpt_priv.prev = &ccb;
+    }
+    m_head = &ccb;
+  }
+  void unlink(Ccb& ccb) {
+    if (ccb.xpt_priv.prev != nullptr) {
+      ccb.xpt_priv.prev->xpt_priv.next = ccb.xpt_priv.next;
+    } else {
+      m_head = ccb.xpt_priv.next;
+    }
+    if (ccb.xpt_priv.next != nullptr) {
+      ccb.xpt_priv.next->xpt_priv.prev = ccb.xpt_priv.prev;
+    }
+    ccb.xpt_priv.next = ccb.xpt_priv.prev = nullptr;
+  }
+  Ccb* head() const { return m_head; }
+
+ private:
+  Ccb* m_head = nullptr;
+};
+
+class XptDevice {
+ public:
+  XptDevice(Xpt& xpt, std::shared_ptr<XptBus> bus, const Path& path, std::uint32_t openings)
+      : xpt(xpt), bus(std::move(bus)), path(path), openings(openings) {}
+
+  Xpt& xpt;  // Owns this device; outlives it.
+  const std::shared_ptr<XptBus> bus;
+  const Path path;
+
+  std::mutex lock;
+  std::condition_variable idle_cv;   // Signalled when in_sim drops to zero.
+  std::uint32_t openings;            // Guarded by lock.
+  std::uint32_t active = 0;          // CCBs inside the SIM. Guarded by lock.
+  std::uint32_t freeze_count = 0;    // Guarded by lock.
+  bool invalid = false;              // Lost: new CCBs complete with DevNotThere. Guarded by lock.
+  bool configured = false;           // In the database (not a probe entry). Guarded by lock.
+  CcbQueue pending;                  // Guarded by lock.
+  CcbList in_sim;                    // Guarded by lock.
+  std::atomic<std::uint32_t> in_sim_count{0};  // Mirror of active for lock-free timer scans.
+  DeviceInfo info;                   // Guarded by lock.
+};
+
+}  // namespace ucam::cam

@@ -1,0 +1,355 @@
+#include "cam/xpt.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "base/check.h"
+#include "tests/cam/fake_sim.h"
+#include "tests/wait.h"
+
+namespace ucam::cam {
+namespace {
+
+using testing::FakeSim;
+using testing::wait_until;
+
+XptConfig fast_config() {
+  XptConfig c;
+  c.timer_tick = std::chrono::milliseconds(2);
+  c.busy_retry_delay = std::chrono::milliseconds(1);
+  return c;
+}
+
+// Records events in order.
+struct EventLog {
+  std::mutex m;
+  std::vector<AsyncEvent> events;
+  std::unique_ptr<Subscription> sub;
+  explicit EventLog(Xpt& xpt, std::uint32_t mask = kAllAsyncCodes) {
+    sub = xpt.subscribe(mask, Path::wildcard(), [this](const AsyncEvent& e) {
+      std::lock_guard lock(m);
+      events.push_back(e);
+    });
+  }
+  std::size_t count(AsyncCode code) {
+    std::lock_guard lock(m);
+    std::size_t n = 0;
+    for (auto& e : events) {
+      n += e.code == code ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+Ccb tur(const Path& path, Recovery recovery = Recovery::Standard) {
+  Ccb ccb;
+  ccb.path = path;
+  const std::uint8_t cdb[6] = {0, 0, 0, 0, 0, 0};
+  ccb.set_cdb(cdb);
+  ccb.recovery = recovery;
+  return ccb;
+}
+
+class XptTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    xpt = Xpt::create(fast_config());
+    sim = std::make_unique<FakeSim>(*xpt);
+    sim->add_lun(0, 0, 0, "DISK0");
+    sim->add_lun(1, 0, 0, "DISK1");
+    sim->add_lun(1, 1, 3, "PROC");
+    bus = sim->register_bus();
+  }
+  void TearDown() override {
+    xpt->deregister_bus(bus);
+    sim.reset();
+    xpt.reset();
+  }
+  std::unique_ptr<Xpt> xpt;
+  std::unique_ptr<FakeSim> sim;
+  std::uint32_t bus = 0;
+};
+
+TEST_F(XptTest, ScanFindsEveryLunAndRaisesFoundDevice) {
+  EventLog log(*xpt);
+  const auto gen = xpt->stats().generation;
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  auto devices = xpt->devices();
+  ASSERT_EQ(devices.size(), 3U);
+  EXPECT_EQ(devices[0].product, "DISK0");
+  EXPECT_EQ(devices[2].path, (Path{bus, 1, 1}));
+  EXPECT_EQ(devices[2].device_type, 3);
+  EXPECT_EQ(devices[2].vendor, "UCAM");
+  EXPECT_EQ(log.count(AsyncCode::FoundDevice), 3U);
+  EXPECT_GT(xpt->stats().generation, gen);
+}
+
+TEST_F(XptTest, RescanAfterRemovalRaisesLostDeviceOnce) {
+  ASSERT_TRUE(xpt->scan_all());
+  EventLog log(*xpt);
+  sim->remove_lun(1, 1);
+  ASSERT_TRUE(xpt->scan(Path{bus, 1, Path::kWildcardLun}));
+  xpt->drain();
+  EXPECT_EQ(log.count(AsyncCode::LostDevice), 1U);
+  EXPECT_FALSE(xpt->device(Path{bus, 1, 1}));
+  EXPECT_TRUE(xpt->device(Path{bus, 1, 0}));
+  // Whole target gone.
+  sim->remove_lun(1, 0);
+  xpt->request_rescan(Path{bus, Path::kWildcardTarget, Path::kWildcardLun});
+  xpt->drain();
+  EXPECT_EQ(log.count(AsyncCode::LostDevice), 2U);
+  EXPECT_EQ(xpt->devices().size(), 1U);
+}
+
+TEST_F(XptTest, RunSyncCompletesTestUnitReady) {
+  ASSERT_TRUE(xpt->scan_all());
+  auto ccb = tur({bus, 0, 0});
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+  EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
+}
+
+TEST_F(XptTest, CommandToUnknownPathCompletesWithDevNotThere) {
+  auto ccb = tur({bus, 3, 0});
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
+}
+
+TEST_F(XptTest, CommandTimeoutIsEnforcedWhenTheSimNeverAnswers) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(0, 0, {FakeSim::Outcome::Park});
+  auto ccb = tur({bus, 0, 0});
+  ccb.timeout = std::chrono::milliseconds(20);
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::CmdTimeout);
+  EXPECT_EQ(sim->parked(), 0U);  // The SIM was told to forget it.
+  EXPECT_GE(sim->aborts(), 1U);
+  EXPECT_EQ(xpt->stats().timeouts, 1U);
+}
+
+TEST_F(XptTest, UnitAttentionIsRetriedWithinBudget) {
+  ASSERT_TRUE(xpt->scan_all());
+  EventLog log(*xpt, static_cast<std::uint32_t>(AsyncCode::UnitAttention));
+  sim->script(0, 0, {FakeSim::Outcome::CheckCondition, 0x06, 0x29, 0x00}, 2);
+  auto ccb = tur({bus, 0, 0});
+  ccb.retry_count = 4;
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+  EXPECT_EQ(sim->commands_seen(0x00), 3U);
+  xpt->drain();
+  EXPECT_EQ(log.count(AsyncCode::UnitAttention), 2U);
+}
+
+TEST_F(XptTest, UnitAttentionBeyondBudgetSurfacesAfterBoundedAttempts) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(0, 0, {FakeSim::Outcome::CheckCondition, 0x06, 0x29, 0x00}, 10);
+  auto ccb = tur({bus, 0, 0});
+  ccb.retry_count = 2;
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ScsiStatusError);
+  EXPECT_EQ(ccb.scsi_status, ScsiStatus::CheckCondition);
+  EXPECT_EQ(ccb.sense_data[2] & 0x0f, 0x06);
+  EXPECT_EQ(sim->commands_seen(0x00), 3U);  // 1 + 2 retries.
+}
+
+TEST_F(XptTest, NoRecoveryReturnsTheFirstError) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(0, 0, {FakeSim::Outcome::CheckCondition, 0x06, 0x29, 0x00});
+  auto ccb = tur({bus, 0, 0}, Recovery::None);
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ScsiStatusError);
+  EXPECT_EQ(sim->commands_seen(0x00), 1U);
+}
+
+TEST_F(XptTest, BusyIsRetriedLater) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(0, 0, {FakeSim::Outcome::Busy}, 2);
+  auto ccb = tur({bus, 0, 0});
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+  EXPECT_EQ(xpt->stats().retries, 2U);
+}
+
+TEST_F(XptTest, SelectionTimeoutIsNotRetried) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(0, 0, {FakeSim::Outcome::SelTimeout});
+  auto ccb = tur({bus, 0, 0});
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::SelTimeout);
+  EXPECT_EQ(sim->commands_seen(0x00), 1U);
+}
+
+TEST_F(XptTest, DeviceGoneMidCommandCompletesWithDevNotThere) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(1, 1, {FakeSim::Outcome::Park});
+  std::atomic<bool> finished{false};
+  Ccb ccb = tur({bus, 1, 1});
+  ccb.done = [](Ccb&, void* arg) { static_cast<std::atomic<bool>*>(arg)->store(true); };
+  ccb.done_arg = &finished;
+  xpt->action(ccb);
+  ASSERT_TRUE(wait_until([&] { return sim->parked() == 1; }));
+  sim->remove_lun(1, 1);
+  ASSERT_TRUE(xpt->scan(Path{bus, 1, Path::kWildcardLun}));
+  ASSERT_TRUE(wait_until([&] { return finished.load(); }));
+  EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
+  EXPECT_EQ(sim->parked(), 0U);
+}
+
+TEST_F(XptTest, FrozenQueueHoldsCommandsUntilReleased) {
+  ASSERT_TRUE(xpt->scan_all());
+  ASSERT_TRUE(xpt->freeze_devq({bus, 0, 0}));
+  std::atomic<int> done{0};
+  Ccb a = tur({bus, 0, 0});
+  Ccb b = tur({bus, 0, 0});
+  for (Ccb* c : {&a, &b}) {
+    c->done = [](Ccb&, void* arg) { static_cast<std::atomic<int>*>(arg)->fetch_add(1); };
+    c->done_arg = &done;
+    xpt->action(*c);
+  }
+  EXPECT_EQ(done.load(), 0);
+  EXPECT_EQ(sim->commands_seen(0x00), 0U);
+  ASSERT_TRUE(xpt->release_devq({bus, 0, 0}));
+  EXPECT_TRUE(wait_until([&] { return done.load() == 2; }));
+  EXPECT_EQ(a.status, CamStatus::ReqCmp);
+  EXPECT_FALSE(xpt->release_devq({bus, 0, 0}));  // Not frozen any more.
+}
+
+TEST_F(XptTest, AsynchronousCompletionRunsInNoBlockContext) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(0, 0, {FakeSim::Outcome::Async});
+  struct Seen {
+    std::atomic<bool> done{false};
+    std::atomic<bool> no_block{false};
+  } seen;
+  Ccb ccb = tur({bus, 0, 0});
+  ccb.done = [](Ccb&, void* arg) {
+    auto* s = static_cast<Seen*>(arg);
+    s->no_block = in_no_block_scope();
+    s->done = true;
+  };
+  ccb.done_arg = &seen;
+  xpt->action(ccb);
+  ASSERT_TRUE(wait_until([&] { return seen.done.load(); }));
+  EXPECT_TRUE(seen.no_block.load());
+  EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+}
+
+#if UCAM_DEBUG_CHECKS
+struct NestedCtx {
+  Xpt* xpt;
+  Path path;
+};
+
+void run_sync_inside_completion(Xpt& xpt, const Path& path) {
+  NestedCtx ctx{&xpt, path};
+  Ccb outer = tur(path);
+  outer.done = [](Ccb&, void* arg) {
+    auto* c = static_cast<NestedCtx*>(arg);
+    Ccb inner = tur(c->path);
+    c->xpt->run_sync(inner);  // Forbidden: waits inside a completion.
+  };
+  outer.done_arg = &ctx;
+  xpt.action(outer);
+}
+
+TEST_F(XptTest, BlockingInsideACompletionIsDetected) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ASSERT_TRUE(xpt->scan_all());
+  EXPECT_DEATH(run_sync_inside_completion(*xpt, {bus, 0, 0}), "blocking call in completion context");
+}
+#endif
+
+TEST_F(XptTest, UnsubscribeFromInsideItsOwnCallbackStopsFurtherCalls) {
+  std::atomic<int> calls{0};
+  std::unique_ptr<Subscription> sub;
+  std::mutex m;
+  {
+    std::lock_guard lock(m);
+    sub = xpt->subscribe(kAllAsyncCodes, Path::wildcard(), [&](const AsyncEvent&) {
+      calls.fetch_add(1);
+      std::lock_guard lock2(m);
+      sub->unsubscribe();
+    });
+  }
+  xpt->post_async({AsyncCode::BusReset, {bus, 0, 0}});
+  xpt->post_async({AsyncCode::BusReset, {bus, 0, 0}});
+  xpt->drain();
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(XptTest, UnsubscribeWaitsForARunningCallback) {
+  std::atomic<bool> inside{false}, leave{false}, finished{false};
+  auto sub = xpt->subscribe(kAllAsyncCodes, Path::wildcard(), [&](const AsyncEvent&) {
+    inside = true;
+    while (!leave.load()) {
+      std::this_thread::yield();
+    }
+    finished = true;
+  });
+  xpt->post_async({AsyncCode::BusReset, {bus, 0, 0}});
+  ASSERT_TRUE(wait_until([&] { return inside.load(); }));
+  std::thread releaser([&] {
+    // Let the unsubscriber block first; it must not return before the callback finished.
+    leave = true;
+  });
+  sub->unsubscribe();
+  EXPECT_TRUE(finished.load());
+  releaser.join();
+}
+
+TEST_F(XptTest, SubscriptionFilterSelectsPath) {
+  std::atomic<int> calls{0};
+  auto sub = xpt->subscribe(static_cast<std::uint32_t>(AsyncCode::BusReset),
+                            Path{bus, 1, Path::kWildcardLun},
+                            [&](const AsyncEvent&) { calls.fetch_add(1); });
+  xpt->post_async({AsyncCode::BusReset, {bus, 0, 0}});
+  xpt->post_async({AsyncCode::BusReset, {bus, 1, 1}});
+  xpt->post_async({AsyncCode::LostDevice, {bus, 1, 1}});
+  xpt->drain();
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(XptTest, AdvinfoStoreRaisesEventOnlyOnChange) {
+  ASSERT_TRUE(xpt->scan_all());
+  EventLog log(*xpt, static_cast<std::uint32_t>(AsyncCode::AdvinfoChanged));
+  const std::string path = "id1,enc@n5000c50012345678/type@0/slot@1";
+  const Bytes bytes(reinterpret_cast<const std::uint8_t*>(path.data()), path.size());
+  ASSERT_TRUE(xpt->set_advinfo({bus, 0, 0}, AdvinfoType::PhysPath, bytes));
+  ASSERT_TRUE(xpt->set_advinfo({bus, 0, 0}, AdvinfoType::PhysPath, bytes));
+  xpt->drain();
+  EXPECT_EQ(log.count(AsyncCode::AdvinfoChanged), 1U);
+  auto info = xpt->device({bus, 0, 0});
+  ASSERT_TRUE(info);
+  const auto& stored = info->advinfo.at(AdvinfoType::PhysPath);
+  EXPECT_EQ(std::string(stored.begin(), stored.end()), path);
+  ASSERT_TRUE(xpt->set_advinfo({bus, 0, 0}, AdvinfoType::PhysPath, {}));
+  xpt->drain();
+  EXPECT_EQ(log.count(AsyncCode::AdvinfoChanged), 2U);
+  EXPECT_EQ(xpt->device({bus, 0, 0})->advinfo.count(AdvinfoType::PhysPath), 0U);
+  EXPECT_FALSE(xpt->set_advinfo({bus, 3, 0}, AdvinfoType::PhysPath, bytes));
+}
+
+TEST_F(XptTest, DeregisterBusLosesDevicesAndAbortsParkedCommands) {
+  ASSERT_TRUE(xpt->scan_all());
+  EventLog log(*xpt);
+  sim->script(0, 0, {FakeSim::Outcome::Park});
+  std::atomic<bool> finished{false};
+  Ccb ccb = tur({bus, 0, 0});
+  ccb.done = [](Ccb&, void* arg) { static_cast<std::atomic<bool>*>(arg)->store(true); };
+  ccb.done_arg = &finished;
+  xpt->action(ccb);
+  xpt->deregister_bus(bus);
+  ASSERT_TRUE(wait_until([&] { return finished.load(); }));
+  EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
+  xpt->drain();
+  EXPECT_EQ(log.count(AsyncCode::LostDevice), 3U);
+  EXPECT_EQ(log.count(AsyncCode::PathDeregistered), 1U);
+  EXPECT_TRUE(xpt->devices().empty());
+  bus = sim->register_bus();  // For TearDown.
+}
+
+}  // namespace
+}  // namespace ucam::cam
