@@ -1,0 +1,345 @@
+#include "sims/emu/emu.h"
+
+#include <fmt/format.h>
+
+#include "base/check.h"
+#include "sims/emu/bus.h"
+#include "sims/emu/completer.h"
+
+namespace ucam::emu {
+
+Emulator::Emulator(const Scenario& scenario, cam::XptSim& xpt)
+    : m_scenario(scenario), m_xpt(xpt), m_completer(std::make_unique<Completer>(xpt)) {
+  m_buses.reserve(m_scenario.buses.size());
+  for (std::size_t i = 0; i < m_scenario.buses.size(); ++i) {
+    m_buses.push_back(std::make_unique<EmuBus>(static_cast<std::uint32_t>(i),
+                                               m_scenario.buses[i], xpt, *m_completer));
+  }
+}
+
+Result<std::unique_ptr<Emulator>> Emulator::create(const Scenario& scenario, cam::XptSim& xpt,
+                                                   EmulatorOptions options) {
+  std::unique_ptr<Emulator> emulator(new Emulator(scenario, xpt));
+  for (auto& bus : emulator->m_buses) {
+    // Present before registration: the XPT may send commands as soon as it knows the bus.
+    bus->set_state(EmuBus::State::Present);
+    auto id = xpt.register_bus(*bus);
+    if (!id) {
+      bus->set_state(EmuBus::State::Deregistered);
+      emulator->stop();
+      return fail(id.error().with_context(fmt::format("emu: registering bus {}", bus->number())));
+    }
+    bus->set_path_id(*id);
+  }
+  if (options.initial_scan == InitialScan::Request) {
+    for (auto& bus : emulator->m_buses) {
+      emulator->rescan(*bus, cam::Path::kWildcardTarget, cam::Path::kWildcardLun);
+    }
+  }
+  return emulator;
+}
+
+Emulator::~Emulator() { stop(); }
+
+void Emulator::stop() {
+  assert_may_block("emu: Emulator::stop");
+  std::lock_guard lock(m_topology_lock);
+  if (m_stopped) {
+    return;
+  }
+  m_stopped = true;
+  for (auto& bus : m_buses) {
+    const auto id = bus->path_id();
+    bus->set_state(EmuBus::State::Deregistered);
+    bus->bump_epochs();
+    m_completer->flush(*bus, nullptr, nullptr, CamStatus::DevNotThere);
+    if (id) {
+      m_xpt.deregister_bus(*id);
+      bus->set_path_id(std::nullopt);
+    }
+  }
+  m_completer->stop();
+}
+
+std::optional<std::uint32_t> Emulator::path_id(std::uint32_t bus) const {
+  if (bus >= m_buses.size()) {
+    return std::nullopt;
+  }
+  return m_buses[bus]->path_id();
+}
+
+std::optional<std::uint32_t> Emulator::scenario_bus(std::uint32_t path_id) const {
+  for (const auto& bus : m_buses) {
+    if (bus->path_id() == path_id) {
+      return bus->number();
+    }
+  }
+  return std::nullopt;
+}
+
+cam::Sim* Emulator::sim(std::uint32_t bus) {
+  return bus < m_buses.size() ? m_buses[bus].get() : nullptr;
+}
+
+std::size_t Emulator::held_commands() const { return m_completer->held(); }
+
+Result<EmuBus*> Emulator::find_bus(std::uint32_t bus) const {
+  if (bus >= m_buses.size()) {
+    return fail(Error::from_errno(
+        19 /* ENODEV */, fmt::format("emu: the scenario has no bus {} ({} buses)", bus,
+                                     m_buses.size())));
+  }
+  return m_buses[bus].get();
+}
+
+namespace {
+
+struct Located {
+  EmuBus* bus;
+  EmuTarget* target;
+  EmuLun* lun;
+};
+
+Result<EmuTarget*> locate_target(EmuBus& bus, std::uint32_t target) {
+  EmuTarget* t = bus.find_target(target);
+  if (t == nullptr) {
+    return fail(Error::from_errno(
+        19 /* ENODEV */, fmt::format("emu: bus {} has no target {}", bus.number(), target)));
+  }
+  return t;
+}
+
+}  // namespace
+
+void Emulator::rescan(EmuBus& bus, std::uint32_t target, std::uint64_t lun) {
+  if (const auto id = bus.path_id()) {
+    m_xpt.request_rescan(cam::Path{*id, target, lun});
+  }
+}
+
+// --- Topology -------------------------------------------------------------------------------
+//
+// Each change follows the same order: make the device unreachable for new commands (presence
+// flag), make commands already running unable to be held (epoch), complete the held ones
+// (flush), then tell the XPT (rescan or deregistration).
+
+namespace {
+
+Result<Located> locate(const Result<EmuBus*>& bus, const LunAddress& address) {
+  if (!bus) {
+    return fail(bus.error());
+  }
+  auto target = locate_target(**bus, address.target);
+  if (!target) {
+    return fail(target.error());
+  }
+  EmuLun* lun = (*target)->find_lun(address.lun);
+  if (lun == nullptr) {
+    return fail(Error::from_errno(
+        19 /* ENODEV */, fmt::format("emu: bus {} target {} has no LUN {}", address.bus,
+                                     address.target, address.lun)));
+  }
+  return Located{*bus, *target, lun};
+}
+
+}  // namespace
+
+Result<void> Emulator::remove_lun(const LunAddress& address) {
+  assert_may_block("emu: remove_lun");
+  std::lock_guard lock(m_topology_lock);
+  auto where = locate(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  if (!where->lun->present()) {
+    return {};
+  }
+  where->lun->set_present(false);
+  m_completer->flush(*where->bus, where->target, where->lun, CamStatus::DevNotThere);
+  rescan(*where->bus, address.target, address.lun);
+  return {};
+}
+
+Result<void> Emulator::insert_lun(const LunAddress& address, Insertion insertion) {
+  assert_may_block("emu: insert_lun");
+  std::lock_guard lock(m_topology_lock);
+  auto where = locate(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  if (where->lun->present()) {
+    return {};
+  }
+  if (insertion == Insertion::PowerOnAttention) {
+    where->lun->queue_unit_attention(kPowerOnReset);
+  }
+  where->lun->set_present(true);
+  rescan(*where->bus, address.target, address.lun);
+  return {};
+}
+
+Result<void> Emulator::remove_target(std::uint32_t bus, std::uint32_t target) {
+  assert_may_block("emu: remove_target");
+  std::lock_guard lock(m_topology_lock);
+  auto b = find_bus(bus);
+  if (!b) {
+    return fail(b.error());
+  }
+  auto t = locate_target(**b, target);
+  if (!t) {
+    return fail(t.error());
+  }
+  if (!(*t)->present()) {
+    return {};
+  }
+  (*t)->set_present(false);
+  (*b)->bump_epochs(*t);
+  m_completer->flush(**b, *t, nullptr, CamStatus::DevNotThere);
+  rescan(**b, target, cam::Path::kWildcardLun);
+  return {};
+}
+
+Result<void> Emulator::insert_target(std::uint32_t bus, std::uint32_t target,
+                                     Insertion insertion) {
+  assert_may_block("emu: insert_target");
+  std::lock_guard lock(m_topology_lock);
+  auto b = find_bus(bus);
+  if (!b) {
+    return fail(b.error());
+  }
+  auto t = locate_target(**b, target);
+  if (!t) {
+    return fail(t.error());
+  }
+  if ((*t)->present()) {
+    return {};
+  }
+  if (insertion == Insertion::PowerOnAttention) {
+    for (const auto& lun : (*t)->luns()) {
+      lun->queue_unit_attention(kPowerOnReset);
+    }
+  }
+  (*t)->set_present(true);
+  rescan(**b, target, cam::Path::kWildcardLun);
+  return {};
+}
+
+Result<void> Emulator::remove_bus(std::uint32_t bus, BusRemoval removal) {
+  assert_may_block("emu: remove_bus");
+  std::lock_guard lock(m_topology_lock);
+  auto b = find_bus(bus);
+  if (!b) {
+    return fail(b.error());
+  }
+  EmuBus& emu_bus = **b;
+  const auto state = emu_bus.state();
+  if (state == EmuBus::State::Deregistered ||
+      (state == EmuBus::State::LinkDown && removal == BusRemoval::LinkDown)) {
+    return {};
+  }
+  emu_bus.set_state(removal == BusRemoval::LinkDown ? EmuBus::State::LinkDown
+                                                    : EmuBus::State::Deregistered);
+  emu_bus.bump_epochs();
+  m_completer->flush(emu_bus, nullptr, nullptr, CamStatus::DevNotThere);
+  if (removal == BusRemoval::LinkDown) {
+    rescan(emu_bus, cam::Path::kWildcardTarget, cam::Path::kWildcardLun);
+    return {};
+  }
+  if (const auto id = emu_bus.path_id()) {
+    m_xpt.deregister_bus(*id);
+    emu_bus.set_path_id(std::nullopt);
+  }
+  return {};
+}
+
+Result<void> Emulator::insert_bus(std::uint32_t bus, Insertion insertion) {
+  assert_may_block("emu: insert_bus");
+  std::lock_guard lock(m_topology_lock);
+  if (m_stopped) {
+    return fail(Error::from_errno(19 /* ENODEV */, "emu: the emulator is stopped"));
+  }
+  auto b = find_bus(bus);
+  if (!b) {
+    return fail(b.error());
+  }
+  EmuBus& emu_bus = **b;
+  const auto state = emu_bus.state();
+  if (state == EmuBus::State::Present) {
+    return {};
+  }
+  if (insertion == Insertion::PowerOnAttention) {
+    for (const auto& target : emu_bus.targets()) {
+      for (const auto& lun : target->luns()) {
+        lun->queue_unit_attention(kPowerOnReset);
+      }
+    }
+  }
+  emu_bus.set_state(EmuBus::State::Present);
+  if (state == EmuBus::State::Deregistered) {
+    auto id = m_xpt.register_bus(emu_bus);
+    if (!id) {
+      emu_bus.set_state(EmuBus::State::Deregistered);
+      return fail(id.error().with_context(fmt::format("emu: registering bus {}", bus)));
+    }
+    emu_bus.set_path_id(*id);
+  }
+  rescan(emu_bus, cam::Path::kWildcardTarget, cam::Path::kWildcardLun);
+  return {};
+}
+
+// --- Faults ---------------------------------------------------------------------------------
+
+Result<void> Emulator::inject(const LunAddress& address, const Fault& fault) {
+  auto where = locate(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  if (fault.count == 0) {
+    return fail_invalid("emu: a fault needs a count of at least 1");
+  }
+  if (fault.action == Fault::Action::CheckCondition && fault.sense.key > 0xf) {
+    return fail_invalid(fmt::format("emu: sense key 0x{:x} does not fit 4 bits", fault.sense.key));
+  }
+  if (fault.action == Fault::Action::Delay && fault.delay.count() < 0) {
+    return fail_invalid("emu: a delay cannot be negative");
+  }
+  where->lun->arm(fault);
+  return {};
+}
+
+Result<void> Emulator::set_unit_attention(const LunAddress& address, SenseCode sense) {
+  auto where = locate(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  if (sense.key > 0xf) {
+    return fail_invalid(fmt::format("emu: sense key 0x{:x} does not fit 4 bits", sense.key));
+  }
+  where->lun->queue_unit_attention(sense);
+  return {};
+}
+
+Result<void> Emulator::set_selection_timeout(std::uint32_t bus, std::uint32_t target,
+                                             SelectionTimeout mode) {
+  auto b = find_bus(bus);
+  if (!b) {
+    return fail(b.error());
+  }
+  auto t = locate_target(**b, target);
+  if (!t) {
+    return fail(t.error());
+  }
+  (*t)->set_selection_timeout(mode == SelectionTimeout::On);
+  return {};
+}
+
+Result<void> Emulator::clear_faults(const LunAddress& address) {
+  auto where = locate(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  where->lun->clear_faults();
+  return {};
+}
+
+}  // namespace ucam::emu

@@ -1,0 +1,32 @@
+// The device model table. A new device type is one row here plus its model files.
+#include <array>
+
+#include "sims/emu/model.h"
+#include "sims/emu/models/disk.h"
+#include "sims/emu/models/processor.h"
+
+namespace ucam::emu {
+
+namespace {
+
+const std::array kModels = {
+    ModelDescriptor{"disk", scsi::PeripheralType::DirectAccessBlock, "EMU DISK", parse_disk_config,
+                    create_disk},
+    ModelDescriptor{"processor", scsi::PeripheralType::Processor, "EMU PROCESSOR",
+                    parse_processor_config, create_processor},
+};
+
+}  // namespace
+
+std::span<const ModelDescriptor> model_table() { return kModels; }
+
+const ModelDescriptor* find_model(std::string_view type) {
+  for (const auto& model : kModels) {
+    if (model.type == type) {
+      return &model;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace ucam::emu
