@@ -254,6 +254,17 @@ Cdb write16(std::uint64_t lba, std::uint32_t blocks, Fua fua) {
   return rw16(Opcode::Write16, lba, blocks, fua);
 }
 
+std::string_view cdb_name(Bytes cdb) {
+  if (cdb.empty()) {
+    return "EMPTY CDB";
+  }
+  if (cdb[0] == static_cast<std::uint8_t>(Opcode::ServiceActionIn16) && cdb.size() > 1 &&
+      bits(cdb[1], 0, 5) == kServiceActionReadCapacity16) {
+    return "READ CAPACITY(16)";
+  }
+  return opcode_name(cdb[0]);
+}
+
 // ---- Decoders ----------------------------------------------------------------------------------
 
 std::optional<CdbFieldPointer> cdb_field_pointer(const Error& error) {

@@ -120,6 +120,10 @@ Cdb write12(std::uint32_t lba, std::uint32_t blocks, Fua fua = Fua::No);
 Cdb read16(std::uint64_t lba, std::uint32_t blocks, Fua fua = Fua::No);
 Cdb write16(std::uint64_t lba, std::uint32_t blocks, Fua fua = Fua::No);
 
+// The command name of a CDB, resolving service actions we know (SERVICE ACTION IN(16) /
+// 0x10 -> "READ CAPACITY(16)"); otherwise opcode_name(). Empty CDB -> "EMPTY CDB".
+std::string_view cdb_name(Bytes cdb);
+
 // ---- Decoders (target side)
 // ----------------------------------------------------------------------
 
