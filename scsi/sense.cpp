@@ -73,7 +73,9 @@ std::string sentence_case(std::string_view t10) {
     }
     i = j;
   }
-  if (!out.empty()) {
+  // Capitalize the first letter unless the description starts with a mixed-case word
+  // ("iSCSI IP address added").
+  if (!out.empty() && !(t10.size() > 1 && std::islower(static_cast<unsigned char>(t10[0])) != 0)) {
     out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
   }
   return out;
