@@ -511,7 +511,8 @@ class Parser {
         }
         next = lun->lun + 1;
         target.spec.luns.push_back(std::move(*lun));
-        lun_paths.push_back(lun_path);
+        const bool explicit_lun = (*luns)[i].is_object() && (*luns)[i].contains("lun");
+        lun_paths.push_back(explicit_lun ? json_path_join(lun_path, "lun") : lun_path);
       }
       // Duplicates, then sort.
       std::vector<std::size_t> order(lun_paths.size());
