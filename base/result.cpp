@@ -64,6 +64,9 @@ int Error::errno_value() const {
 }
 
 std::string Error::message() const {
+  if (m_described) {
+    return m_context;
+  }
   std::string cause;
   switch (m_kind) {
     case Kind::Errno: cause = std::strerror(m_errno); break;

@@ -69,8 +69,15 @@ class Error {
   static Error from_sense(SenseCode sense, std::string context) {
     return Error(Kind::Sense, 0, CamStatus::ScsiStatusError, sense, std::move(context));
   }
-  // Bad input from outside (files, arguments, device bytes): EINVAL with a message.
-  static Error invalid(std::string context) { return from_errno(22 /* EINVAL */, std::move(context)); }
+  // An errno whose context is already the whole message for a user (no strerror appended).
+  static Error described(int errnum, std::string message) {
+    Error e = from_errno(errnum, std::move(message));
+    e.m_described = true;
+    return e;
+  }
+  // Bad input from outside (files, arguments, device bytes): EINVAL with a message that says
+  // what is wrong and where.
+  static Error invalid(std::string message) { return described(22 /* EINVAL */, std::move(message)); }
 
   Kind kind() const { return m_kind; }
   // The errno a system-call-like interface returns for this error. CAM statuses and sense map
@@ -97,6 +104,7 @@ class Error {
   CamStatus m_cam;
   SenseCode m_sense;
   std::string m_context;
+  bool m_described = false;
 };
 
 // Switching to std::expected is this one line (and the two below).

@@ -1,0 +1,113 @@
+// TEST UNIT READY round trips: through the XPT to the emulated SIM and back, against calling
+// the emulated SIM directly (a stub XPT that only marks the CCB done).
+#include <benchmark/benchmark.h>
+
+#include "cam/xpt.h"
+#include "sims/emu/emu.h"
+#include "sims/emu/embedded.h"
+#include "sims/emu/scenario.h"
+
+namespace ucam::bench {
+namespace {
+
+const emu::Scenario& scenario() {
+  static const emu::Scenario s = *emu::parse_scenario(emu::embedded_scenario("default"), "bench");
+  return s;
+}
+
+cam::Ccb make_tur(const cam::Path& path) {
+  cam::Ccb ccb;
+  ccb.path = path;
+  const std::uint8_t cdb[6] = {};
+  ccb.set_cdb(cdb);
+  ccb.recovery = cam::Recovery::None;
+  return ccb;
+}
+
+struct Fixture {
+  std::unique_ptr<cam::Xpt> xpt;
+  std::unique_ptr<emu::Emulator> emu;
+  Fixture() {
+    xpt = cam::Xpt::create();
+    emu::EmulatorOptions o;
+    o.initial_scan = emu::InitialScan::None;
+    emu = std::move(*emu::Emulator::create(scenario(), *xpt, o));
+    (void)xpt->scan_all();
+    xpt->drain();
+  }
+  ~Fixture() { emu->stop(); }
+};
+
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
+// Synchronous round trips (run_sync): what drivers and tools do.
+void BM_TurRunSyncThroughXpt(benchmark::State& state) {
+  auto& f = fixture();
+  const cam::Path path = f.xpt->devices().at(0).path;
+  for (auto _ : state) {
+    auto ccb = make_tur(path);
+    f.xpt->run_sync(ccb);
+    benchmark::DoNotOptimize(ccb.status);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TurRunSyncThroughXpt)->Threads(1)->Threads(2)->UseRealTime();
+
+// Asynchronous action() with a counting callback: the pure CCB path.
+void BM_TurActionThroughXpt(benchmark::State& state) {
+  auto& f = fixture();
+  const cam::Path path = f.xpt->devices().at(0).path;
+  std::uint64_t completed = 0;
+  auto ccb = make_tur(path);
+  ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
+  ccb.done_arg = &completed;
+  for (auto _ : state) {
+    f.xpt->action(ccb);
+  }
+  if (completed != state.iterations()) {
+    state.SkipWithError("not every CCB completed inline");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TurActionThroughXpt)->Threads(1)->Threads(2)->UseRealTime();
+
+// The baseline: the emulated SIM's action() called directly, completion only counted.
+class StubXpt final : public cam::XptSim {
+ public:
+  Result<std::uint32_t> register_bus(cam::Sim&) override { return m_next++; }
+  void deregister_bus(std::uint32_t) override {}
+  void done(cam::Ccb& ccb) override { ccb.done(ccb, ccb.done_arg); }
+  void request_rescan(const cam::Path&) override {}
+  void announce(cam::AsyncCode, const cam::Path&) override {}
+
+ private:
+  std::uint32_t m_next = 0;
+};
+
+void BM_TurDirectToSim(benchmark::State& state) {
+  static StubXpt stub;
+  static auto emulator = [] {
+    emu::EmulatorOptions o;
+    o.initial_scan = emu::InitialScan::None;
+    return std::move(*emu::Emulator::create(scenario(), stub, o));
+  }();
+  cam::Sim* sim = emulator->sim(0);
+  const auto& target = scenario().buses.at(0).targets.at(0);
+  auto ccb = make_tur({0, target.id, target.luns.at(0).lun});
+  std::uint64_t completed = 0;
+  ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
+  ccb.done_arg = &completed;
+  for (auto _ : state) {
+    ccb.reset_result();
+    sim->action(ccb);
+  }
+  benchmark::DoNotOptimize(completed);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TurDirectToSim)->Threads(1)->Threads(2)->UseRealTime();
+
+}  // namespace
+}  // namespace ucam::bench

@@ -1,0 +1,108 @@
+#include "stack/stack.h"
+
+#include <cerrno>
+#include <charconv>
+
+#include "periphs/pass/pass.h"
+#include "sims/emu/embedded.h"
+
+namespace ucam {
+
+Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scenario,
+                                                      StackOptions options) {
+  std::unique_ptr<Stack> stack(new Stack());
+  stack->m_xpt = cam::Xpt::create(options.xpt);
+  stack->m_devfs = devfs::Devfs::create();
+  // The driver table: explicit and ordered (attach order, and the order of periph names).
+  std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
+  drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
+  stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
+  emu::EmulatorOptions emu_options;
+  emu_options.initial_scan = emu::InitialScan::None;
+  auto emulator = emu::Emulator::create(scenario, *stack->m_xpt, emu_options);
+  if (!emulator) {
+    return fail(emulator.error());
+  }
+  stack->m_emulator = std::move(*emulator);
+  if (auto r = stack->m_xpt->scan_all(); !r) {
+    return fail(r.error());
+  }
+  stack->settle();
+  return stack;
+}
+
+Stack::~Stack() {
+  if (m_emulator) {
+    m_emulator->stop();
+  }
+  if (m_xpt) {
+    m_xpt->drain();
+  }
+  m_periphs.reset();
+  m_devfs.reset();
+  m_emulator.reset();
+  m_xpt.reset();
+}
+
+void Stack::settle() {
+  // Node destruction can free periphs whose replacement attaches through an event, and events
+  // can request scans: go round until a pass finds everything idle.
+  for (int i = 0; i < 3; ++i) {
+    m_xpt->drain();
+    m_devfs->drain();
+  }
+  m_xpt->drain();
+}
+
+Result<std::string> Stack::resolve(std::string_view name) {
+  if (name.starts_with("/dev/")) {
+    name.remove_prefix(5);
+  }
+  const auto colon = std::count(name.begin(), name.end(), ':');
+  if (colon == 2) {
+    cam::Path path;
+    const char* p = name.data();
+    const char* end = name.data() + name.size();
+    auto r1 = std::from_chars(p, end, path.bus);
+    auto r2 = r1.ec == std::errc() && *r1.ptr == ':' ? std::from_chars(r1.ptr + 1, end, path.target)
+                                                     : r1;
+    auto r3 = r2.ec == std::errc() && r2.ptr != r1.ptr && *r2.ptr == ':'
+                  ? std::from_chars(r2.ptr + 1, end, path.lun)
+                  : r2;
+    if (r3.ec != std::errc() || r3.ptr != end || r3.ptr == r2.ptr) {
+      return fail_invalid("'" + std::string(name) + "': expected bus:target:lun, e.g. 0:1:0");
+    }
+    for (const auto& n : m_periphs->names_for(path)) {
+      if (n.starts_with("pass")) {
+        return n;
+      }
+    }
+    return fail(Error::described(ENXIO, std::string(name) + ": no device at " + cam::to_string(path)));
+  }
+  for (const auto& n : m_devfs->names()) {
+    if (n == name) {
+      return n;
+    }
+  }
+  return fail(Error::described(
+      ENOENT, std::string(name) + ": no such device (see 'ucamctl devlist')"));
+}
+
+Result<emu::Scenario> load_scenario(std::string_view spec) {
+  if (spec.starts_with("builtin:")) {
+    const auto name = spec.substr(8);
+    const auto text = emu::embedded_scenario(name);
+    if (text.empty()) {
+      std::string known;
+      for (const auto& n : emu::embedded_scenario_names()) {
+        known += (known.empty() ? "" : ", ") + std::string(n);
+      }
+      return fail_invalid("no built-in scenario '" + std::string(name) + "' (built in: " + known +
+                          ")");
+    }
+    return emu::parse_scenario(text, "builtin:" + std::string(name));
+  }
+  return emu::load_scenario_file(std::string(spec));
+}
+
+}  // namespace ucam
