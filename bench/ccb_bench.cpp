@@ -67,7 +67,7 @@ void BM_TurActionThroughXpt(benchmark::State& state) {
   for (auto _ : state) {
     f.xpt->action(ccb);
   }
-  if (completed != state.iterations()) {
+  if (completed != static_cast<std::uint64_t>(state.iterations())) {
     state.SkipWithError("not every CCB completed inline");
   }
   state.SetItemsProcessed(state.iterations());

@@ -1,5 +1,6 @@
 #include "cam/periph.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "base/check.h"
@@ -191,29 +192,26 @@ void PeriphManager::attach_drivers(const Path& path) {
     {
       std::lock_guard lock(m_lock);
       auto& units = m_units[driver.get()];
-      bool exists = false;
-      for (auto& [unit, p] : units) {
-        if (p->m_path != path || (p->m_flags & Periph::kFree) != 0) {
-          continue;
-        }
-        exists = true;
+      auto existing = m_by_path.find({driver.get(), path});
+      if (existing != m_by_path.end()) {
+        Periph* p = existing->second;
         if ((p->m_flags & Periph::kInvalid) != 0) {
           // The device came back while the old periph is still referenced: attach again when
           // that one is freed (cam_periph_alloc's CAM_REQ_INPROG case).
           p->m_flags |= Periph::kNewDevFound;
         }
-        break;
-      }
-      if (exists) {
         continue;
       }
-      std::uint32_t unit = 0;
+      std::uint32_t& hint = m_unit_hint[driver.get()];
+      std::uint32_t unit = hint;
       while (units.count(unit) != 0) {
         ++unit;
       }
+      hint = unit + 1;
       auto owned = std::unique_ptr<Periph>(new Periph(*this, *driver, unit, path));
       periph = owned.get();
       units.emplace(unit, std::move(owned));
+      m_by_path.emplace(std::make_pair(driver.get(), path), periph);
       ++m_stats.created;
       ++m_stats.live;
     }
@@ -266,6 +264,9 @@ void PeriphManager::free_periph(Periph& periph) {
     reattach = (periph.m_flags & Periph::kNewDevFound) != 0;
     owned = std::move(it->second);
     units.erase(it);
+    m_by_path.erase({&periph.m_driver, path});
+    auto& hint = m_unit_hint[&periph.m_driver];
+    hint = std::min(hint, periph.m_unit);
     ++m_stats.freed;
     --m_stats.live;
   }

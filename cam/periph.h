@@ -190,6 +190,10 @@ class PeriphManager {
   std::condition_variable m_cv;                          // hold() waiters, frees.
   // Per driver: unit -> periph. Guarded by m_lock.
   std::map<const PeriphDriver*, std::map<std::uint32_t, std::unique_ptr<Periph>>> m_units;
+  // Per driver: no unit below this is free (keeps allocation O(1) amortized). Guarded by m_lock.
+  std::map<const PeriphDriver*, std::uint32_t> m_unit_hint;
+  // (driver, path) -> the periph not yet freed there (at most one). Guarded by m_lock.
+  std::map<std::pair<const PeriphDriver*, Path>, Periph*> m_by_path;
   PeriphStats m_stats;  // Guarded by m_lock.
   std::unique_ptr<Subscription> m_subscription;
 };

@@ -166,12 +166,16 @@ void Devfs::finish_destroy(const std::shared_ptr<Node>& node) {
     node->m_sw->close(*node, *f, CloseReason::Revoke);
     closed(true);
   }
-  node->m_sw->gone(*node);
-  std::lock_guard lock(m_lock);
-  auto it = m_nodes.find(node->name());
-  if (it != m_nodes.end() && it->second == node) {
-    m_nodes.erase(it);
+  // The name goes before gone(): gone() may free the periph, and a replacement periph attached
+  // right after may want the same name (unit numbers are reused once freed).
+  {
+    std::lock_guard lock(m_lock);
+    auto it = m_nodes.find(node->name());
+    if (it != m_nodes.end() && it->second == node) {
+      m_nodes.erase(it);
+    }
   }
+  node->m_sw->gone(*node);
 }
 
 void Devfs::worker_main() {
