@@ -98,6 +98,9 @@ class XptDevice {
   CcbQueue pending;                  // Guarded by lock.
   CcbList in_sim;                    // Guarded by lock.
   std::atomic<std::uint32_t> in_sim_count{0};  // Mirror of active for lock-free timer scans.
+  // Mirror of pending's length, written under lock: lets completions skip run_devq's lock when
+  // nothing waits (they read it after taking and dropping the lock in done()).
+  std::atomic<std::uint32_t> pending_count{0};
   DeviceInfo info;                   // Guarded by lock.
 };
 
