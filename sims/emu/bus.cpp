@@ -4,12 +4,12 @@
 
 namespace ucam::emu {
 
-EmuBus::EmuBus(std::uint32_t number, const BusSpec& spec, cam::XptSim& xpt,
-               Completer& completer)
+EmuBus::EmuBus(std::uint32_t number, const BusSpec& spec, cam::XptSim& xpt, Completer& completer,
+               ModelPool& models)
     : m_number(number), m_spec(spec), m_xpt(xpt), m_completer(completer) {
   m_targets.reserve(spec.targets.size());
   for (const auto& target : spec.targets) {
-    m_targets.push_back(std::make_unique<EmuTarget>(target, spec.transport));
+    m_targets.push_back(std::make_unique<EmuTarget>(target, spec.transport, models));
   }
 }
 
@@ -57,7 +57,9 @@ void EmuBus::bump_epochs(const EmuTarget* target) {
   }
 }
 
-bool EmuBus::abort(cam::Ccb& ccb) { return m_completer.abort(*this, ccb); }
+bool EmuBus::abort(cam::Ccb& ccb) {
+  return m_completer.abort(*this, ccb);
+}
 
 void EmuBus::action(cam::Ccb& ccb) {
   switch (state()) {
@@ -116,9 +118,8 @@ void EmuBus::scsi_io(cam::Ccb& ccb) {
     m_xpt.done(ccb);
     return;
   }
-  const auto when = outcome.kind == Outcome::Kind::Hang
-                        ? Completer::Clock::time_point::max()
-                        : Completer::Clock::now() + outcome.delay;
+  const auto when = outcome.kind == Outcome::Kind::Hang ? Completer::Clock::time_point::max()
+                                                        : Completer::Clock::now() + outcome.delay;
   if (!m_completer.hold(ccb, Completer::Owner{this, target, lun}, epoch, when)) {
     // The LUN went away while the command ran: device gone mid-command.
     ccb.complete_status(CamStatus::DevNotThere);
@@ -143,8 +144,7 @@ void EmuBus::reset_device(cam::Ccb& ccb) {
     lun->queue_unit_attention(kBdrOccurred);
   }
   if (const auto id = path_id()) {
-    m_xpt.announce(cam::AsyncCode::SentBdr,
-                   cam::Path{*id, target->id(), cam::Path::kWildcardLun});
+    m_xpt.announce(cam::AsyncCode::SentBdr, cam::Path{*id, target->id(), cam::Path::kWildcardLun});
   }
   ccb.complete_status(CamStatus::ReqCmp);
   ccb.resid = 0;

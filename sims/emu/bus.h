@@ -24,8 +24,9 @@ class EmuBus final : public cam::Sim {
     Deregistered,  // Not registered with the XPT (removed, stopped, or not yet registered).
   };
 
-  // `spec`, `xpt` and `completer` must outlast the bus.
-  EmuBus(std::uint32_t number, const BusSpec& spec, cam::XptSim& xpt, Completer& completer);
+  // `spec`, `xpt` and `completer` must outlast the bus; `models` is only used here.
+  EmuBus(std::uint32_t number, const BusSpec& spec, cam::XptSim& xpt, Completer& completer,
+         ModelPool& models);
 
   // --- cam::Sim (any thread) ---
   cam::PathInquiry path_inquiry() const override;

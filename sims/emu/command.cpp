@@ -19,7 +19,9 @@ Bytes Command::data_out() const {
   return {m_ccb.data, m_ccb.dxfer_len};
 }
 
-void Command::complete_good(std::uint32_t transferred) { m_ccb.complete_good(transferred); }
+void Command::complete_good(std::uint32_t transferred) {
+  m_ccb.complete_good(transferred);
+}
 
 void Command::complete_data_in(Bytes data, std::uint32_t allocation_length) {
   const MutableBytes buffer = data_in_buffer();

@@ -22,7 +22,9 @@ Completer::Completer(cam::XptSim& xpt) : m_xpt(xpt) {
   m_worker = std::thread([this] { run(); });
 }
 
-Completer::~Completer() { stop(); }
+Completer::~Completer() {
+  stop();
+}
 
 void Completer::stop() {
   {

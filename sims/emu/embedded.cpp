@@ -21,7 +21,9 @@ std::string_view embedded_scenario(std::string_view name) {
   return it == all.end() ? std::string_view{} : it->text;
 }
 
-std::span<const std::string_view> embedded_scenario_names() { return embedded_names(); }
+std::span<const std::string_view> embedded_scenario_names() {
+  return embedded_names();
+}
 
 Result<Scenario> load_embedded_scenario(std::string_view name) {
   const std::string_view text = embedded_scenario(name);

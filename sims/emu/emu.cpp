@@ -10,10 +10,11 @@ namespace ucam::emu {
 
 Emulator::Emulator(const Scenario& scenario, cam::XptSim& xpt)
     : m_scenario(scenario), m_xpt(xpt), m_completer(std::make_unique<Completer>(xpt)) {
+  ModelPool models;
   m_buses.reserve(m_scenario.buses.size());
   for (std::size_t i = 0; i < m_scenario.buses.size(); ++i) {
-    m_buses.push_back(std::make_unique<EmuBus>(static_cast<std::uint32_t>(i),
-                                               m_scenario.buses[i], xpt, *m_completer));
+    m_buses.push_back(std::make_unique<EmuBus>(static_cast<std::uint32_t>(i), m_scenario.buses[i],
+                                               xpt, *m_completer, models));
   }
 }
 
@@ -39,7 +40,9 @@ Result<std::unique_ptr<Emulator>> Emulator::create(const Scenario& scenario, cam
   return emulator;
 }
 
-Emulator::~Emulator() { stop(); }
+Emulator::~Emulator() {
+  stop();
+}
 
 void Emulator::stop() {
   assert_may_block("emu: Emulator::stop");
@@ -81,13 +84,15 @@ cam::Sim* Emulator::sim(std::uint32_t bus) {
   return bus < m_buses.size() ? m_buses[bus].get() : nullptr;
 }
 
-std::size_t Emulator::held_commands() const { return m_completer->held(); }
+std::size_t Emulator::held_commands() const {
+  return m_completer->held();
+}
 
 Result<EmuBus*> Emulator::find_bus(std::uint32_t bus) const {
   if (bus >= m_buses.size()) {
     return fail(Error::from_errno(
-        19 /* ENODEV */, fmt::format("emu: the scenario has no bus {} ({} buses)", bus,
-                                     m_buses.size())));
+        19 /* ENODEV */,
+        fmt::format("emu: the scenario has no bus {} ({} buses)", bus, m_buses.size())));
   }
   return m_buses[bus].get();
 }
@@ -135,9 +140,9 @@ Result<Located> locate(const Result<EmuBus*>& bus, const LunAddress& address) {
   }
   EmuLun* lun = (*target)->find_lun(address.lun);
   if (lun == nullptr) {
-    return fail(Error::from_errno(
-        19 /* ENODEV */, fmt::format("emu: bus {} target {} has no LUN {}", address.bus,
-                                     address.target, address.lun)));
+    return fail(
+        Error::from_errno(19 /* ENODEV */, fmt::format("emu: bus {} target {} has no LUN {}",
+                                                       address.bus, address.target, address.lun)));
   }
   return Located{*bus, *target, lun};
 }
@@ -199,8 +204,7 @@ Result<void> Emulator::remove_target(std::uint32_t bus, std::uint32_t target) {
   return {};
 }
 
-Result<void> Emulator::insert_target(std::uint32_t bus, std::uint32_t target,
-                                     Insertion insertion) {
+Result<void> Emulator::insert_target(std::uint32_t bus, std::uint32_t target, Insertion insertion) {
   assert_may_block("emu: insert_target");
   std::lock_guard lock(m_topology_lock);
   auto b = find_bus(bus);

@@ -23,6 +23,9 @@
 // ILLEGAL REQUEST 25h/00h). Device state (disk contents, message queues) survives removal:
 // re-inserting a LUN is pulling and pushing back the same drive.
 //
+// Multipath: scenario LUNs with the same type and NAA are ports of one logical unit and share
+// its model (one medium); presence, faults and UNIT ATTENTIONs stay per path.
+//
 // Threads: every public method is thread-safe. Topology methods and stop() serialize on one
 // lock and may block (deregister_bus waits for the XPT); they must not be called from a
 // completion callback. Fault methods never block for long.

@@ -77,11 +77,13 @@ class DomBuilder {
   struct Frame {
     json* value;
     std::string path;
-    std::string key;  // Pending key (objects).
+    std::string key;             // Pending key (objects).
     std::size_t next_index = 0;  // Arrays.
   };
 
-  static std::string display_path(const std::string& path) { return path.empty() ? "(root)" : path; }
+  static std::string display_path(const std::string& path) {
+    return path.empty() ? "(root)" : path;
+  }
 
   // Inserts `value` into the innermost container and returns it (and its path).
   std::pair<json*, std::string> insert(json value) {
@@ -156,7 +158,8 @@ std::string describe_json_value(const json& value) {
 }
 
 ObjectReader::ObjectReader(const json& object, std::string_view source_name, std::string path)
-    : m_object(object), m_source(source_name), m_path(std::move(path)) {}
+    : m_object(object), m_source(source_name), m_path(std::move(path)) {
+}
 
 std::string ObjectReader::path_of(std::string_view key) const {
   return json_path_join(m_path, key);
@@ -207,8 +210,8 @@ Result<std::optional<std::uint64_t>> ObjectReader::unsigned_integer(std::string_
   } else if (value->is_number_integer() && value->get<std::int64_t>() >= 0) {
     number = static_cast<std::uint64_t>(value->get<std::int64_t>());
   } else {
-    return fail(error(key, fmt::format("expected {}, got {}", expectation(),
-                                       describe_json_value(*value))));
+    return fail(
+        error(key, fmt::format("expected {}, got {}", expectation(), describe_json_value(*value))));
   }
   if (number < min || number > max) {
     return fail(error(key, fmt::format("expected {}, got {}", expectation(), number)));
@@ -233,14 +236,14 @@ Result<std::optional<bool>> ObjectReader::boolean(std::string_view key) {
     return std::nullopt;
   }
   if (!value->is_boolean()) {
-    return fail(error(key, fmt::format("expected true or false, got {}",
-                                       describe_json_value(*value))));
+    return fail(
+        error(key, fmt::format("expected true or false, got {}", describe_json_value(*value))));
   }
   return value->get<bool>();
 }
 
-Result<std::optional<std::string>> ObjectReader::choice(
-    std::string_view key, std::span<const std::string_view> allowed) {
+Result<std::optional<std::string>> ObjectReader::choice(std::string_view key,
+                                                        std::span<const std::string_view> allowed) {
   auto text = string(key);
   if (!text || !*text) {
     return text;

@@ -6,9 +6,8 @@
 // Readers only read; they never throw (nlohmann's throwing accessors are not used).
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
 #include <string>

@@ -16,7 +16,7 @@ namespace {
 constexpr std::uint8_t kInquiry = static_cast<std::uint8_t>(scsi::Opcode::Inquiry);
 constexpr std::uint8_t kReportLuns = static_cast<std::uint8_t>(scsi::Opcode::ReportLuns);
 constexpr std::uint8_t kRequestSense = static_cast<std::uint8_t>(scsi::Opcode::RequestSense);
-constexpr std::uint8_t kSpc4 = 0x06;      // INQUIRY VERSION: SPC-4.
+constexpr std::uint8_t kSpc4 = 0x06;       // INQUIRY VERSION: SPC-4.
 constexpr std::size_t kMaxAttentions = 8;  // Oldest conditions beyond this are dropped.
 
 scsi::ProtocolId protocol_of(Transport transport) {
@@ -68,8 +68,16 @@ std::vector<std::uint8_t> sense_bytes(SenseCode sense, scsi::SenseFormat format)
 
 // --- EmuLun ---------------------------------------------------------------------------------
 
-EmuLun::EmuLun(const LunSpec& spec, Transport transport)
-    : m_spec(spec), m_model(spec.model->create(spec)) {
+std::shared_ptr<LunModel> ModelPool::model_for(const LunSpec& spec) {
+  auto& slot = m_models[{spec.model, spec.naa}];
+  if (!slot) {
+    slot = spec.model->create(spec);
+  }
+  return slot;
+}
+
+EmuLun::EmuLun(const LunSpec& spec, Transport transport, std::shared_ptr<LunModel> model)
+    : m_spec(spec), m_model(std::move(model)) {
   scsi::StandardInquiry inquiry = base_inquiry(spec);
   m_model->adjust_inquiry(inquiry);
   m_inquiry = or_empty(scsi::encode_standard_inquiry(inquiry), "standard INQUIRY data");
@@ -83,7 +91,8 @@ EmuLun::EmuLun(const LunSpec& spec, Transport transport)
   m_vpd_pages.erase(std::unique(m_vpd_pages.begin(), m_vpd_pages.end()), m_vpd_pages.end());
   m_vpd_supported =
       or_empty(scsi::encode_supported_vpd_pages(m_vpd_pages, peripheral), "VPD page 0x00");
-  m_vpd_serial = or_empty(scsi::encode_unit_serial_number(spec.serial, peripheral), "VPD page 0x80");
+  m_vpd_serial =
+      or_empty(scsi::encode_unit_serial_number(spec.serial, peripheral), "VPD page 0x80");
 
   // SPC-5 7.7.6: the LU's NAA name; for SAS and FC the port's NAA name (association target
   // port, PIV=1 with the protocol); the relative target port.
@@ -265,10 +274,11 @@ void EmuLun::request_sense(Command& command, std::optional<SenseCode> pending) c
 
 // --- EmuTarget ------------------------------------------------------------------------------
 
-EmuTarget::EmuTarget(const TargetSpec& spec, Transport transport) : m_spec(spec) {
+EmuTarget::EmuTarget(const TargetSpec& spec, Transport transport, ModelPool& models)
+    : m_spec(spec) {
   m_luns.reserve(spec.luns.size());
   for (const auto& lun : spec.luns) {
-    m_luns.push_back(std::make_unique<EmuLun>(lun, transport));
+    m_luns.push_back(std::make_unique<EmuLun>(lun, transport, models.model_for(lun)));
   }
   // SPC-5 6.7.2: a LUN with no logical unit behind it answers qualifier 011b, type 1Fh. The
   // identification strings are the target's (those of its first LUN).

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,17 @@ namespace ucam::emu {
 
 class EmuTarget;
 
+// Device models by identity. LUNs that name the same logical unit (same model type and NAA), as
+// the two ports of a dual-ported disk do, share one model and therefore one medium; the model
+// is built from the first such LUN's fields. Used while the emulator is built (one thread).
+class ModelPool {
+ public:
+  std::shared_ptr<LunModel> model_for(const LunSpec& spec);
+
+ private:
+  std::map<std::pair<const ModelDescriptor*, std::uint64_t>, std::shared_ptr<LunModel>> m_models;
+};
+
 // What the SIM does with a CCB after the LUN has looked at it.
 struct Outcome {
   enum class Kind : std::uint8_t {
@@ -40,7 +52,7 @@ struct Outcome {
 class EmuLun {
  public:
   // `spec` must outlast the LUN (the Emulator owns the scenario).
-  EmuLun(const LunSpec& spec, Transport transport);
+  EmuLun(const LunSpec& spec, Transport transport, std::shared_ptr<LunModel> model);
 
   const LunSpec& spec() const { return m_spec; }
   std::uint64_t lun() const { return m_spec.lun; }
@@ -69,7 +81,7 @@ class EmuLun {
   void update_armed();  // Called with m_lock held.
 
   const LunSpec& m_spec;
-  std::unique_ptr<LunModel> m_model;
+  std::shared_ptr<LunModel> m_model;  // Shared with the LU's other ports (ModelPool).
   // Precomputed response data (immutable after construction).
   std::vector<std::uint8_t> m_inquiry;
   std::vector<std::uint8_t> m_vpd_pages;  // Supported page codes, ascending.
@@ -88,7 +100,7 @@ class EmuLun {
 
 class EmuTarget {
  public:
-  EmuTarget(const TargetSpec& spec, Transport transport);
+  EmuTarget(const TargetSpec& spec, Transport transport, ModelPool& models);
 
   std::uint32_t id() const { return m_spec.id; }
   const TargetSpec& spec() const { return m_spec; }

@@ -50,8 +50,7 @@ class Command {
   // buffer: SPC-5 4.2.5.6, a device server returns what fits and does not report an error.
   void complete_data_in(Bytes data, std::uint32_t allocation_length);
   // CHECK CONDITION with autosense in the LU's format (fixed or descriptor, SPC-5 4.4).
-  void check_condition(SenseCode sense,
-                       std::optional<scsi::CdbFieldPointer> field = std::nullopt);
+  void check_condition(SenseCode sense, std::optional<scsi::CdbFieldPointer> field = std::nullopt);
   // CHECK CONDITION for a decoder error (its sense and the field pointer it recorded).
   void check_condition(const Error& error);
   // ILLEGAL REQUEST, INVALID FIELD IN CDB (24h/00h) pointing at `byte`.

@@ -30,18 +30,21 @@ std::string_view transport_name(Transport transport) {
   return "SAS";
 }
 
-std::string_view LunSpec::type() const { return model != nullptr ? model->type : ""; }
+std::string_view LunSpec::type() const {
+  return model != nullptr ? model->type : "";
+}
 
 const LunSpec* TargetSpec::find_lun(std::uint64_t lun) const {
-  const auto it = std::lower_bound(luns.begin(), luns.end(), lun,
-                                   [](const LunSpec& spec, std::uint64_t n) { return spec.lun < n; });
+  const auto it =
+      std::lower_bound(luns.begin(), luns.end(), lun,
+                       [](const LunSpec& spec, std::uint64_t n) { return spec.lun < n; });
   return it != luns.end() && it->lun == lun ? &*it : nullptr;
 }
 
 const TargetSpec* BusSpec::find_target(std::uint32_t id) const {
-  const auto it = std::lower_bound(
-      targets.begin(), targets.end(), id,
-      [](const TargetSpec& spec, std::uint32_t n) { return spec.id < n; });
+  const auto it =
+      std::lower_bound(targets.begin(), targets.end(), id,
+                       [](const TargetSpec& spec, std::uint32_t n) { return spec.id < n; });
   return it != targets.end() && it->id == id ? &*it : nullptr;
 }
 
@@ -107,7 +110,7 @@ class TemplateString {
     std::string literal;
     for (std::size_t i = 0; i < text.size(); ++i) {
       const char c = text[i];
-      if (c == '}' ) {
+      if (c == '}') {
         if (i + 1 < text.size() && text[i + 1] == '}') {
           literal += '}';
           ++i;
@@ -268,8 +271,8 @@ Result<std::uint64_t> checked_naa(const ObjectReader& reader, std::string_view k
   const auto naa = value >> 60;
   if (naa != 2 && naa != 3 && naa != 5) {
     return fail(reader.error(
-        key, fmt::format("NAA type {} cannot be used here: expected 2, 3 or 5 (first hex digit)",
-                         naa)));
+        key,
+        fmt::format("NAA type {} cannot be used here: expected 2, 3 or 5 (first hex digit)", naa)));
   }
   return value;
 }
@@ -313,8 +316,7 @@ class Parser {
           "buses", fmt::format("expected an array of buses, got {}", describe_json_value(*buses))));
     }
     for (std::size_t i = 0; i < buses->size(); ++i) {
-      auto bus = parse_bus((*buses)[i], json_path_index("buses", i),
-                           static_cast<std::uint32_t>(i));
+      auto bus = parse_bus((*buses)[i], json_path_index("buses", i), static_cast<std::uint32_t>(i));
       if (!bus) {
         return fail(bus.error());
       }
@@ -340,8 +342,8 @@ class Parser {
   Result<BusSpec> parse_bus(const json& object, const std::string& path, std::uint32_t bus_number) {
     ObjectReader reader(object, m_source, path);
     if (!object.is_object()) {
-      return fail(reader.error("", fmt::format("expected an object, got {}",
-                                               describe_json_value(object))));
+      return fail(
+          reader.error("", fmt::format("expected an object, got {}", describe_json_value(object))));
     }
     BusSpec bus;
     static constexpr std::array<std::string_view, 4> kTransports = {"SAS", "SPI", "FC", "iSCSI"};
@@ -351,8 +353,8 @@ class Parser {
     }
     if (*transport) {
       const auto& t = **transport;
-      bus.transport = t == "SPI" ? Transport::Spi
-                      : t == "FC" ? Transport::Fc
+      bus.transport = t == "SPI"     ? Transport::Spi
+                      : t == "FC"    ? Transport::Fc
                       : t == "iSCSI" ? Transport::Iscsi
                                      : Transport::Sas;
     }
@@ -426,8 +428,9 @@ class Parser {
       bus.max_target = static_cast<std::uint32_t>(**max_target);
       for (const auto& t : targets) {
         if (t.spec.id > bus.max_target) {
-          return fail(error_at(t.id_path, fmt::format("target id {} is above the bus's max_target {}",
-                                                      t.spec.id, bus.max_target)));
+          return fail(
+              error_at(t.id_path, fmt::format("target id {} is above the bus's max_target {}",
+                                              t.spec.id, bus.max_target)));
         }
       }
     } else {
@@ -445,8 +448,8 @@ class Parser {
     bus.initiator_id = static_cast<std::uint32_t>(initiator_id->value_or(bus.max_target + 1));
     for (const auto& t : targets) {
       if (t.spec.id == bus.initiator_id) {
-        return fail(error_at(t.id_path, fmt::format("target id {} is the initiator's id",
-                                                    t.spec.id)));
+        return fail(
+            error_at(t.id_path, fmt::format("target id {} is the initiator's id", t.spec.id)));
       }
     }
 
@@ -460,8 +463,8 @@ class Parser {
                                     std::uint32_t bus_number, std::uint32_t default_id) {
     ObjectReader reader(object, m_source, path);
     if (!object.is_object()) {
-      return fail(reader.error("", fmt::format("expected an object, got {}",
-                                               describe_json_value(object))));
+      return fail(
+          reader.error("", fmt::format("expected an object, got {}", describe_json_value(object))));
     }
     ParsedTarget target;
     auto id = reader.unsigned_integer("id", 0, kMaxTargetId);
@@ -483,8 +486,7 @@ class Parser {
         return fail(checked.error());
       }
     }
-    target.spec.sas_address =
-        sas->value_or(default_target_sas_address(bus_number, target.spec.id));
+    target.spec.sas_address = sas->value_or(default_target_sas_address(bus_number, target.spec.id));
     auto rtp = reader.unsigned_integer("relative_target_port", 1, 65535);
     if (!rtp) {
       return fail(rtp.error());
@@ -542,9 +544,9 @@ class Parser {
       }
       target.spec.luns = std::move(*generated);
     } else {
-      return fail(reader.error("luns",
-                               fmt::format("expected an array of LUNs or a generator object, got {}",
-                                           describe_json_value(*luns))));
+      return fail(reader.error(
+          "luns", fmt::format("expected an array of LUNs or a generator object, got {}",
+                              describe_json_value(*luns))));
     }
     if (auto done = reader.finish(); !done) {
       return fail(done.error());
@@ -557,8 +559,8 @@ class Parser {
                             std::size_t index) {
     ObjectReader reader(object, m_source, path);
     if (!object.is_object()) {
-      return fail(reader.error("", fmt::format("expected an object, got {}",
-                                               describe_json_value(object))));
+      return fail(
+          reader.error("", fmt::format("expected an object, got {}", describe_json_value(object))));
     }
     auto number = reader.unsigned_integer("lun", 0, kMaxLunNumber);
     if (!number) {
@@ -682,14 +684,14 @@ class Parser {
         text = default_serial(values.bus, values.target, values.lun);
       }
       if (text.size() > field.max_length) {
-        return fail(error_at(where(field.key),
-                             fmt::format("\"{}\" is longer than {} characters{}", text,
-                                         field.max_length, generated_suffix())));
+        return fail(
+            error_at(where(field.key), fmt::format("\"{}\" is longer than {} characters{}", text,
+                                                   field.max_length, generated_suffix())));
       }
       if (!printable_ascii(text)) {
-        return fail(error_at(where(field.key),
-                             fmt::format("only printable ASCII characters are allowed{}",
-                                         generated_suffix())));
+        return fail(error_at(
+            where(field.key),
+            fmt::format("only printable ASCII characters are allowed{}", generated_suffix())));
       }
       if (field.key == "vendor") {
         spec.vendor = std::move(text);
@@ -713,9 +715,9 @@ class Parser {
     if (tmpl.sas_address) {
       spec.sas_address = *tmpl.sas_address + target_ordinal;
       if (spec.sas_address >> 60 != 5 || spec.sas_address < *tmpl.sas_address) {
-        return fail(error_at(where("sas_address"),
-                             fmt::format("base + {} is no longer a NAA 5 address{}",
-                                         target_ordinal, generated_suffix())));
+        return fail(
+            error_at(where("sas_address"), fmt::format("base + {} is no longer a NAA 5 address{}",
+                                                       target_ordinal, generated_suffix())));
       }
     } else {
       spec.sas_address = target.sas_address;
@@ -740,9 +742,9 @@ class Parser {
     }
     const std::uint64_t first_lun = first->value_or(0);
     if (first_lun + **count - 1 > kMaxLunNumber) {
-      return fail(reader.error("count", fmt::format("LUNs {}..{} go beyond the highest LUN {}",
-                                                    first_lun, first_lun + **count - 1,
-                                                    kMaxLunNumber)));
+      return fail(
+          reader.error("count", fmt::format("LUNs {}..{} go beyond the highest LUN {}", first_lun,
+                                            first_lun + **count - 1, kMaxLunNumber)));
     }
     if (auto budget = reserve_luns(**count, reader); !budget) {
       return fail(budget.error());
@@ -757,8 +759,8 @@ class Parser {
     std::vector<LunSpec> luns;
     luns.reserve(**count);
     for (std::uint64_t i = 0; i < **count; ++i) {
-      auto lun = instantiate(*tmpl, Placeholders{bus_number, target.id, first_lun + i, i}, target,
-                             0, i);
+      auto lun =
+          instantiate(*tmpl, Placeholders{bus_number, target.id, first_lun + i, i}, target, 0, i);
       if (!lun) {
         return fail(lun.error());
       }
@@ -815,9 +817,8 @@ class Parser {
       target.spec.sas_address = default_target_sas_address(bus_number, target.spec.id);
       target.spec.luns.reserve(luns);
       for (std::uint64_t l = 0; l < luns; ++l, ++index) {
-        auto lun = instantiate(
-            *tmpl, Placeholders{bus_number, target.spec.id, lun_base + l, index}, target.spec, t,
-            index);
+        auto lun = instantiate(*tmpl, Placeholders{bus_number, target.spec.id, lun_base + l, index},
+                               target.spec, t, index);
         if (!lun) {
           return fail(lun.error());
         }
@@ -838,8 +839,8 @@ class Parser {
     const std::string path = generator.path_of("template");
     static const json kEmpty = json::object();
     if (object != nullptr && !object->is_object()) {
-      return fail(generator.error("template", fmt::format("expected an object, got {}",
-                                                          describe_json_value(*object))));
+      return fail(generator.error(
+          "template", fmt::format("expected an object, got {}", describe_json_value(*object))));
     }
     ObjectReader reader(object != nullptr ? *object : kEmpty, m_source, path);
     if (reader.has("lun")) {
@@ -857,8 +858,8 @@ class Parser {
 
   Result<void> reserve_luns(std::uint64_t count, const ObjectReader& reader) {
     if (count > kMaxScenarioLuns - m_luns) {
-      return fail(reader.error("count", fmt::format("the scenario would have more than {} LUNs",
-                                                    kMaxScenarioLuns)));
+      return fail(reader.error(
+          "count", fmt::format("the scenario would have more than {} LUNs", kMaxScenarioLuns)));
     }
     m_luns += count;
     return {};

@@ -34,11 +34,11 @@ std::string_view transport_name(Transport transport);  // "FC", "SPI", "iSCSI", 
 struct LunSpec {
   std::uint64_t lun = 0;
   const ModelDescriptor* model = nullptr;  // Never null in a parsed scenario.
-  std::string vendor;     // INQUIRY T10 VENDOR IDENTIFICATION (<= 8 characters).
-  std::string product;    // PRODUCT IDENTIFICATION (<= 16).
-  std::string revision;   // PRODUCT REVISION LEVEL (<= 4).
-  std::string serial;     // VPD 0x80 (<= 64).
-  std::uint64_t naa = 0;  // VPD 0x83 logical unit designator (NAA 2, 3 or 5).
+  std::string vendor;                      // INQUIRY T10 VENDOR IDENTIFICATION (<= 8 characters).
+  std::string product;                     // PRODUCT IDENTIFICATION (<= 16).
+  std::string revision;                    // PRODUCT REVISION LEVEL (<= 4).
+  std::string serial;                      // VPD 0x80 (<= 64).
+  std::uint64_t naa = 0;                   // VPD 0x83 logical unit designator (NAA 2, 3 or 5).
   std::uint64_t sas_address = 0;           // VPD 0x83 target port designator (NAA 5).
   std::uint16_t relative_target_port = 1;  // VPD 0x83 relative target port designator.
   scsi::SenseFormat sense_format = scsi::SenseFormat::Fixed;  // Control mode page D_SENSE.
@@ -72,9 +72,9 @@ struct BusSpec {
 };
 
 struct Scenario {
-  std::string name;         // "name" field, or the source's file stem.
-  std::string description;  // Free text.
-  std::string source;       // Where it was read from (for messages).
+  std::string name;            // "name" field, or the source's file stem.
+  std::string description;     // Free text.
+  std::string source;          // Where it was read from (for messages).
   std::vector<BusSpec> buses;  // Scenario bus number = index.
 
   std::size_t lun_count() const;

@@ -176,8 +176,8 @@ TEST(EmuConcurrency, SubmittersRaceTopologyChangesAndFaults) {
       switch (rng() % 10) {
         case 0:
           EXPECT_TRUE(h.emu->remove_lun(at));
-          EXPECT_TRUE(h.emu->insert_lun(at, rng() % 2 ? Insertion::Quiet
-                                                      : Insertion::PowerOnAttention));
+          EXPECT_TRUE(
+              h.emu->insert_lun(at, rng() % 2 ? Insertion::Quiet : Insertion::PowerOnAttention));
           break;
         case 1:
           EXPECT_TRUE(h.emu->remove_target(at.bus, at.target));
@@ -185,8 +185,8 @@ TEST(EmuConcurrency, SubmittersRaceTopologyChangesAndFaults) {
           EXPECT_TRUE(h.emu->insert_target(at.bus, at.target));
           break;
         case 2:
-          EXPECT_TRUE(h.emu->remove_bus(1, rng() % 2 ? BusRemoval::LinkDown
-                                                     : BusRemoval::Deregister));
+          EXPECT_TRUE(
+              h.emu->remove_bus(1, rng() % 2 ? BusRemoval::LinkDown : BusRemoval::Deregister));
           std::this_thread::yield();
           EXPECT_TRUE(h.emu->insert_bus(1));
           break;
@@ -279,8 +279,8 @@ TEST(EmuConcurrency, ConcurrentWritesToOneBlockNeverTear) {
                         std::vector<std::uint8_t>(kBlocks * kBlock, 0xee));
         h.submit(0, request);
         const auto& data = request.buffer;
-        const bool uniform = std::all_of(data.begin(), data.end(),
-                                         [&](std::uint8_t b) { return b == data[0]; });
+        const bool uniform =
+            std::all_of(data.begin(), data.end(), [&](std::uint8_t b) { return b == data[0]; });
         if (request.ccb.status != CamStatus::ReqCmp || !uniform || data[0] > kWriters) {
           ++failures;
         }

@@ -47,7 +47,7 @@ TEST_F(EmuDisk, InquiryReportsIdentityAndType) {
   const Reply r = h.read(kDisk, scsi::inquiry(scsi::InquiryData::Standard, 0, 255), 255);
   ASSERT_TRUE(r.good());
   ASSERT_GE(r.data.size(), 36U);
-  EXPECT_EQ(r.data[0], 0x00);  // Qualifier 0, direct access block device.
+  EXPECT_EQ(r.data[0], 0x00);      // Qualifier 0, direct access block device.
   EXPECT_EQ(r.data[1] & 0x80, 0);  // Not removable.
   EXPECT_EQ(r.data[3] & 0x0f, 2);  // Response data format 2.
   EXPECT_EQ(r.data[4] + 5U, r.data.size());
@@ -415,12 +415,12 @@ TEST_F(EmuDisk, ModeSense6CachingPageWithBlockDescriptor) {
   ASSERT_TRUE(r.good());
   ASSERT_EQ(r.data.size(), 4U + 8U + 20U);
   EXPECT_EQ(r.data[0], r.data.size() - 1);
-  EXPECT_EQ(r.data[3], 8);                // Block descriptor length.
+  EXPECT_EQ(r.data[3], 8);                 // Block descriptor length.
   EXPECT_EQ(load_be32(r.data, 4), 1000U);  // Number of blocks.
   EXPECT_EQ(load_be24(r.data, 9), 512U);   // Block length.
   EXPECT_EQ(r.data[12], 0x08);             // Caching page.
   EXPECT_EQ(r.data[13], 0x12);
-  EXPECT_EQ(r.data[14] & 0x04, 0x04);      // WCE.
+  EXPECT_EQ(r.data[14] & 0x04, 0x04);  // WCE.
 }
 
 TEST_F(EmuDisk, ModeSenseCachingPageShowsWriteCacheDisabled) {
@@ -438,8 +438,8 @@ TEST_F(EmuDisk, ModeSenseCachingPageShowsWriteCacheDisabled) {
 TEST_F(EmuDisk, ModeSense10AllPagesWithLongLbaDescriptor) {
   const Reply r =
       h.read(kBigDisk,
-             scsi::mode_sense10(scsi::BlockDescriptors::Return, scsi::PageControl::Current, 0x3f,
-                                0, 1024, scsi::LongLba::Accepted),
+             scsi::mode_sense10(scsi::BlockDescriptors::Return, scsi::PageControl::Current, 0x3f, 0,
+                                1024, scsi::LongLba::Accepted),
              1024);
   ASSERT_TRUE(r.good());
   ASSERT_EQ(r.data.size(), 8U + 16U + 20U + 12U);
@@ -454,10 +454,10 @@ TEST_F(EmuDisk, ModeSense10AllPagesWithLongLbaDescriptor) {
 }
 
 TEST_F(EmuDisk, ModeSense10ShortDescriptorSaturates) {
-  const Reply r = h.read(kBigDisk,
-                         scsi::mode_sense10(scsi::BlockDescriptors::Return,
-                                            scsi::PageControl::Current, 0x0a, 0, 1024),
-                         1024);
+  const Reply r = h.read(
+      kBigDisk,
+      scsi::mode_sense10(scsi::BlockDescriptors::Return, scsi::PageControl::Current, 0x0a, 0, 1024),
+      1024);
   ASSERT_TRUE(r.good());
   EXPECT_EQ(load_be16(r.data, 6), 8U);
   EXPECT_EQ(load_be32(r.data, 8), 0xffffffffU);
@@ -490,11 +490,10 @@ TEST_F(EmuDisk, ModeSenseChangeableValuesAreZero) {
 }
 
 TEST_F(EmuDisk, ModeSenseAllSubpagesReturnsEveryPage) {
-  const Reply r = h.read(
-      kDisk,
-      scsi::mode_sense6(scsi::BlockDescriptors::Disable, scsi::PageControl::Default, 0x3f, 0xff,
-                        255),
-      255);
+  const Reply r = h.read(kDisk,
+                         scsi::mode_sense6(scsi::BlockDescriptors::Disable,
+                                           scsi::PageControl::Default, 0x3f, 0xff, 255),
+                         255);
   ASSERT_TRUE(r.good());
   EXPECT_EQ(r.data.size(), 4U + 20U + 12U);
 }

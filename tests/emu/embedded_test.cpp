@@ -157,8 +157,7 @@ TEST(EmbeddedScenarios, Big10kRunsOnTheEmulator) {
   const Reply r = h.read({0, 99, 0}, scsi::report_luns(scsi::SelectReport::All, 4096), 4096);
   ASSERT_TRUE(r.good());
   EXPECT_EQ(load_be32(r.data, 0), 100U * 8U);
-  const Reply serial =
-      h.read({0, 99, 99}, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 64), 64);
+  const Reply serial = h.read({0, 99, 99}, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 64), 64);
   EXPECT_EQ(ascii(serial.data, 4, serial.data.size() - 4), "BIG099L099");
 }
 

@@ -1,9 +1,8 @@
 // The Emulator as a set of SIMs: registration, path ids, missing devices, hot plug, resets.
-#include "sims/emu/emu.h"
-
 #include <gtest/gtest.h>
 
 #include "scsi/cdb.h"
+#include "sims/emu/emu.h"
 #include "tests/emu/harness.h"
 
 namespace ucam::emu::testing {
@@ -309,6 +308,25 @@ TEST_F(EmuTopology, UnknownAddressesAreErrors) {
     ASSERT_FALSE(c.result) << c.name;
     EXPECT_EQ(c.result.error().context(), c.message) << c.name;
   }
+}
+
+// --- Multipath --------------------------------------------------------------------------------
+
+TEST(EmuMultipath, LunsWithOneNameShareTheirMedium) {
+  Harness h(R"({"buses":[
+    {"targets":[{"id":0,"luns":[{"naa":"5acde48000000d01"},{"lun":1}]}]},
+    {"targets":[{"id":3,"luns":[{"naa":"5acde48000000d01"}]}]}]})");
+  const std::vector<std::uint8_t> data(512, 0x77);
+  ASSERT_TRUE(h.write({0, 0, 0}, scsi::write10(5, 1), data).good());
+  EXPECT_EQ(h.read({1, 3, 0}, scsi::read10(5, 1), 512).data, data);
+  EXPECT_EQ(h.read({0, 0, 1}, scsi::read10(5, 1), 512).data, std::vector<std::uint8_t>(512, 0));
+  // Presence and faults stay per path.
+  ASSERT_TRUE(h.emu->remove_lun({0, 0, 0}));
+  EXPECT_TRUE(h.run({1, 3, 0}, scsi::test_unit_ready()).good());
+  ASSERT_TRUE(h.emu->set_unit_attention({1, 3, 0}, kPowerOnReset));
+  ASSERT_TRUE(h.emu->insert_lun({0, 0, 0}));
+  EXPECT_TRUE(h.run({0, 0, 0}, scsi::test_unit_ready()).good());
+  EXPECT_EQ(h.run({1, 3, 0}, scsi::test_unit_ready()).sense_code(), kPowerOnReset);
 }
 
 // --- Resets -----------------------------------------------------------------------------------

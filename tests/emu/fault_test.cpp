@@ -34,8 +34,7 @@ class EmuFault : public ::testing::Test {
 
   // Submits a TUR and returns it still in flight.
   std::unique_ptr<Request> start(const LunAddress& at, const scsi::Cdb& cdb,
-                                 cam::DataDir dir = cam::DataDir::None,
-                                 std::size_t length = 0) {
+                                 cam::DataDir dir = cam::DataDir::None, std::size_t length = 0) {
     auto request = h.make(at, cdb, dir, std::vector<std::uint8_t>(length, 0xee));
     h.xpt.forget(request->ccb);
     h.submit(at.bus, *request);
@@ -198,8 +197,8 @@ TEST_F(EmuFault, DelayedCommandCompletesFromTheWorkerWithItsResult) {
   ASSERT_TRUE(h.write(kLun0, scsi::write10(3, 1), std::vector<std::uint8_t>(512, 0x3c)).good());
   ASSERT_TRUE(h.emu->inject(kLun0, Fault::delayed(std::chrono::milliseconds(1))));
   std::atomic<std::thread::id> completer{};
-  auto request = h.make(kLun0, scsi::read10(3, 1), cam::DataDir::In,
-                        std::vector<std::uint8_t>(512, 0));
+  auto request =
+      h.make(kLun0, scsi::read10(3, 1), cam::DataDir::In, std::vector<std::uint8_t>(512, 0));
   request->ccb.done = [](cam::Ccb&, void* arg) {
     static_cast<std::atomic<std::thread::id>*>(arg)->store(std::this_thread::get_id());
   };
@@ -315,8 +314,8 @@ struct Removal {
 const Removal kRemovals[] = {
     {"lun", [](Emulator& e) { return e.remove_lun(kLun0); }, false, false},
     {"target", [](Emulator& e) { return e.remove_target(0, 0); }, false, false},
-    {"bus deregistered", [](Emulator& e) { return e.remove_bus(0, BusRemoval::Deregister); },
-     true, false},
+    {"bus deregistered", [](Emulator& e) { return e.remove_bus(0, BusRemoval::Deregister); }, true,
+     false},
     {"bus link down", [](Emulator& e) { return e.remove_bus(0, BusRemoval::LinkDown); }, true,
      false},
 };

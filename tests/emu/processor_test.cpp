@@ -20,7 +20,9 @@ scsi::Cdb receive_cdb(std::uint32_t length) {
   return raw_cdb({0x08, 0, static_cast<std::uint8_t>(length >> 16),
                   static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length), 0});
 }
-std::vector<std::uint8_t> bytes(std::string_view text) { return {text.begin(), text.end()}; }
+std::vector<std::uint8_t> bytes(std::string_view text) {
+  return {text.begin(), text.end()};
+}
 
 class EmuProcessor : public ::testing::Test {
  protected:
@@ -38,8 +40,7 @@ TEST_F(EmuProcessor, VpdPagesAreAvailable) {
   const Reply pages = h.read(kProcessor, scsi::inquiry(scsi::InquiryData::VpdPage, 0, 64), 64);
   ASSERT_TRUE(pages.good());
   EXPECT_EQ(pages.data, (std::vector<std::uint8_t>{0x03, 0x00, 0x00, 0x03, 0x00, 0x80, 0x83}));
-  const Reply serial =
-      h.read(kProcessor, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 64), 64);
+  const Reply serial = h.read(kProcessor, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 64), 64);
   ASSERT_TRUE(serial.good());
   EXPECT_EQ(serial.data[0], 0x03);
   EXPECT_EQ(ascii(serial.data, 4, 6), "PR0001");
@@ -49,7 +50,9 @@ TEST_F(EmuProcessor, VpdPagesAreAvailable) {
   EXPECT_EQ(ids.data[1], 0x83);
 }
 
-TEST_F(EmuProcessor, TestUnitReadyIsGood) { EXPECT_TRUE(h.run(kProcessor, scsi::test_unit_ready()).good()); }
+TEST_F(EmuProcessor, TestUnitReadyIsGood) {
+  EXPECT_TRUE(h.run(kProcessor, scsi::test_unit_ready()).good());
+}
 
 TEST_F(EmuProcessor, ReceiveReturnsWhatWasSent) {
   ASSERT_TRUE(h.write(kProcessor, send_cdb(5), bytes("hello")).good());

@@ -30,8 +30,7 @@ struct BadCase {
 };
 
 const BadCase kBadCases[] = {
-    {"CapacityNotANumber",
-     R"({"buses":[{"targets":[{},{},{"luns":[{"capacity":"ten"}]}]}]})",
+    {"CapacityNotANumber", R"({"buses":[{"targets":[{},{},{"luns":[{"capacity":"ten"}]}]}]})",
      R"(x.json: buses[0].targets[2].luns[0].capacity: expected a positive integer, got "ten")"},
     {"CapacityZero", R"({"buses":[{"targets":[{"luns":[{"capacity":0}]}]}]})",
      "x.json: buses[0].targets[0].luns[0].capacity: expected a positive integer, got 0"},
@@ -83,8 +82,7 @@ const BadCase kBadCases[] = {
      "x.json: buses[0].targets[0].luns: expected an array of LUNs or a generator object, got 7"},
     {"VendorTooLong", R"({"buses":[{"targets":[{"luns":[{"vendor":"ABCDEFGHIJ"}]}]}]})",
      R"(x.json: buses[0].targets[0].luns[0].vendor: "ABCDEFGHIJ" is longer than 8 characters)"},
-    {"ProductTooLong",
-     R"({"buses":[{"targets":[{"luns":[{"product":"ABCDEFGHIJKLMNOPQ"}]}]}]})",
+    {"ProductTooLong", R"({"buses":[{"targets":[{"luns":[{"product":"ABCDEFGHIJKLMNOPQ"}]}]}]})",
      R"(x.json: buses[0].targets[0].luns[0].product: "ABCDEFGHIJKLMNOPQ" is longer than 16 characters)"},
     {"RevisionTooLong", R"({"buses":[{"targets":[{"luns":[{"revision":"12345"}]}]}]})",
      R"(x.json: buses[0].targets[0].luns[0].revision: "12345" is longer than 4 characters)"},
@@ -114,8 +112,7 @@ const BadCase kBadCases[] = {
      R"(x.json: buses[0].transport: expected one of "SAS", "SPI", "FC", "iSCSI", got "SCSI")"},
     {"QueueDepthZero", R"({"buses":[{"queue_depth":0}]})",
      "x.json: buses[0].queue_depth: expected an integer in 1..65535, got 0"},
-    {"SenseFormatUnknown",
-     R"({"buses":[{"targets":[{"luns":[{"sense_format":"long"}]}]}]})",
+    {"SenseFormatUnknown", R"({"buses":[{"targets":[{"luns":[{"sense_format":"long"}]}]}]})",
      R"(x.json: buses[0].targets[0].luns[0].sense_format: expected one of "fixed", "descriptor", got "long")"},
     {"RelativePortZero", R"({"buses":[{"targets":[{"relative_target_port":0}]}]})",
      "x.json: buses[0].targets[0].relative_target_port: expected an integer in 1..65535, got 0"},
@@ -131,8 +128,7 @@ const BadCase kBadCases[] = {
      "x.json: buses[0].targets[0].luns[0].message_limit: expected an integer in 1..65536, got 0"},
     {"GeneratorWithoutCount", R"({"buses":[{"targets":{"luns_per_target":2}}]})",
      "x.json: buses[0].targets.count: missing required field"},
-    {"GeneratorTooManyLuns",
-     R"({"buses":[{"targets":{"count":1000,"luns_per_target":1001}}]})",
+    {"GeneratorTooManyLuns", R"({"buses":[{"targets":{"count":1000,"luns_per_target":1001}}]})",
      "x.json: buses[0].targets.count: the scenario would have more than 1000000 LUNs"},
     {"GeneratorTooManyLunsAcrossBuses",
      R"({"buses":[{"targets":{"count":1000,"luns_per_target":600}},
@@ -146,8 +142,7 @@ const BadCase kBadCases[] = {
      R"({"buses":[{"targets":{"count":1,"first_lun":16380,"luns_per_target":5}}]})",
      "x.json: buses[0].targets.luns_per_target: LUNs 16380..16384 go beyond the highest LUN "
      "16383"},
-    {"TemplateFieldError",
-     R"({"buses":[{"targets":{"count":2,"template":{"capacity":"big"}}}]})",
+    {"TemplateFieldError", R"({"buses":[{"targets":{"count":2,"template":{"capacity":"big"}}}]})",
      R"(x.json: buses[0].targets.template.capacity: expected a positive integer, got "big")"},
     {"TemplateUnknownKey", R"({"buses":[{"targets":{"count":2,"template":{"serail":"x"}}}]})",
      "x.json: buses[0].targets.template.serail: unknown key"},
@@ -155,11 +150,9 @@ const BadCase kBadCases[] = {
      "x.json: buses[0].targets.template.lun: a template cannot fix the LUN (use first_lun)"},
     {"TemplateNotAnObject", R"({"buses":[{"targets":{"count":2,"template":[]}}]})",
      "x.json: buses[0].targets.template: expected an object, got an array"},
-    {"BadPlaceholder",
-     R"({"buses":[{"targets":{"count":2,"template":{"serial":"S{slot}"}}}]})",
+    {"BadPlaceholder", R"({"buses":[{"targets":{"count":2,"template":{"serial":"S{slot}"}}}]})",
      R"(x.json: buses[0].targets.template.serial: bad placeholder "{slot}": expected {bus}, {target}, {lun} or {index} with an optional format like :04 or :x)"},
-    {"UnterminatedPlaceholder",
-     R"({"buses":[{"targets":[{"luns":[{"serial":"S{lun"}]}]}]})",
+    {"UnterminatedPlaceholder", R"({"buses":[{"targets":[{"luns":[{"serial":"S{lun"}]}]}]})",
      "x.json: buses[0].targets[0].luns[0].serial: unterminated placeholder (write '{{' for a "
      "literal brace)"},
     {"UnmatchedBrace", R"({"buses":[{"targets":[{"luns":[{"serial":"S}"}]}]}]})",
@@ -171,8 +164,7 @@ const BadCase kBadCases[] = {
     {"GeneratedNaaOverflow",
      R"({"buses":[{"targets":{"count":2,"template":{"naa":"5fffffffffffffff"}}}]})",
      "x.json: buses[0].targets.template.naa: base + 1 overflows the NAA field (target 1 lun 0)"},
-    {"LunGeneratorTooMany",
-     R"({"buses":[{"targets":[{"luns":{"count":16385}}]}]})",
+    {"LunGeneratorTooMany", R"({"buses":[{"targets":[{"luns":{"count":16385}}]}]})",
      "x.json: buses[0].targets[0].luns.count: expected an integer in 1..16384, got 16385"},
     {"LunGeneratorBeyondRange",
      R"({"buses":[{"targets":[{"luns":{"count":10,"first_lun":16380}}]}]})",
@@ -195,11 +187,12 @@ INSTANTIATE_TEST_SUITE_P(ScenarioParse, ScenarioParseBad, ::testing::ValuesIn(kB
                          });
 
 TEST(ScenarioParse, ErrorNamesFieldPath) {
-  auto scenario = parse_scenario(
-      R"({"buses":[{"targets":[{},{},{"luns":[{"capacity":"ten"}]}]}]})", "examples/x.json");
+  auto scenario = parse_scenario(R"({"buses":[{"targets":[{},{},{"luns":[{"capacity":"ten"}]}]}]})",
+                                 "examples/x.json");
   ASSERT_FALSE(scenario);
-  EXPECT_EQ(scenario.error().context(),
-            R"(examples/x.json: buses[0].targets[2].luns[0].capacity: expected a positive integer, got "ten")");
+  EXPECT_EQ(
+      scenario.error().context(),
+      R"(examples/x.json: buses[0].targets[2].luns[0].capacity: expected a positive integer, got "ten")");
 }
 
 TEST(ScenarioParse, SyntaxErrorNamesLineAndColumn) {
@@ -282,8 +275,8 @@ TEST(ScenarioParse, ProcessorDefaults) {
 }
 
 TEST(ScenarioParse, IdsAndLunsDefaultToPreviousPlusOne) {
-  const Scenario s = parse_ok(
-      R"({"buses":[{"targets":[{"id":4},{},{"luns":[{"lun":2},{},{}]}]}]})");
+  const Scenario s =
+      parse_ok(R"({"buses":[{"targets":[{"id":4},{},{"luns":[{"lun":2},{},{}]}]}]})");
   const auto& targets = s.buses[0].targets;
   ASSERT_EQ(targets.size(), 3U);
   EXPECT_EQ(targets[0].id, 4U);
@@ -296,8 +289,8 @@ TEST(ScenarioParse, IdsAndLunsDefaultToPreviousPlusOne) {
 }
 
 TEST(ScenarioParse, TargetsAndLunsAreSorted) {
-  const Scenario s = parse_ok(
-      R"({"buses":[{"targets":[{"id":9},{"id":2,"luns":[{"lun":7},{"lun":1}]}]}]})");
+  const Scenario s =
+      parse_ok(R"({"buses":[{"targets":[{"id":9},{"id":2,"luns":[{"lun":7},{"lun":1}]}]}]})");
   const auto& targets = s.buses[0].targets;
   ASSERT_EQ(targets.size(), 2U);
   EXPECT_EQ(targets[0].id, 2U);
@@ -488,9 +481,9 @@ TEST_F(ScenarioFile, ErrorsNameThePath) {
   const auto path = write("bad.json", R"({"buses":[{"targets":[{"luns":[{"capacity":-1}]}]}]})");
   auto s = load_scenario_file(path);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().context(),
-            path.string() + ": buses[0].targets[0].luns[0].capacity: expected a positive "
-                            "integer, got -1");
+  EXPECT_EQ(s.error().context(), path.string() +
+                                     ": buses[0].targets[0].luns[0].capacity: expected a positive "
+                                     "integer, got -1");
 }
 
 TEST_F(ScenarioFile, MissingFileIsENOENT) {

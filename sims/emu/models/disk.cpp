@@ -14,7 +14,9 @@ constexpr std::uint16_t kVersionSam5 = 0x00a0;
 constexpr std::uint16_t kVersionSpc4 = 0x0460;
 constexpr std::uint16_t kVersionSbc3 = 0x04c0;
 
-constexpr std::uint8_t op(scsi::Opcode opcode) { return static_cast<std::uint8_t>(opcode); }
+constexpr std::uint8_t op(scsi::Opcode opcode) {
+  return static_cast<std::uint8_t>(opcode);
+}
 
 // SBC-4 7.5.5 Caching mode page (0x08), 20 bytes.
 std::array<std::uint8_t, 20> caching_page(bool write_cache) {
@@ -29,8 +31,7 @@ std::array<std::uint8_t, 20> caching_page(bool write_cache) {
 
 Result<std::shared_ptr<const ModelConfig>> parse_disk_config(ObjectReader& lun) {
   auto config = std::make_shared<DiskConfig>();
-  auto capacity =
-      lun.unsigned_integer("capacity", 1, std::numeric_limits<std::uint64_t>::max());
+  auto capacity = lun.unsigned_integer("capacity", 1, std::numeric_limits<std::uint64_t>::max());
   if (!capacity) {
     return fail(capacity.error());
   }
@@ -39,9 +40,8 @@ Result<std::shared_ptr<const ModelConfig>> parse_disk_config(ObjectReader& lun) 
     return fail(block_size.error());
   }
   if (*block_size && **block_size % 8 != 0) {
-    return fail(lun.error("block_size",
-                          fmt::format("expected a multiple of 8 in 256..65536, got {}",
-                                      **block_size)));
+    return fail(lun.error(
+        "block_size", fmt::format("expected a multiple of 8 in 256..65536, got {}", **block_size)));
   }
   auto write_cache = lun.boolean("write_cache");
   if (!write_cache) {
@@ -96,9 +96,9 @@ Dispatch DiskModel::execute(Command& command) {
       return Dispatch::Handled;
     case op(scsi::Opcode::ModeSense6):
     case op(scsi::Opcode::ModeSense10):
-      execute_mode_sense(command, ModeParameters{0, 0x10 /* DPOFUA */,
-                                                 BlockDescriptor{m_capacity, m_block_size},
-                                                 m_pages});
+      execute_mode_sense(
+          command,
+          ModeParameters{0, 0x10 /* DPOFUA */, BlockDescriptor{m_capacity, m_block_size}, m_pages});
       return Dispatch::Handled;
     case op(scsi::Opcode::Read6):
     case op(scsi::Opcode::Read10):
@@ -126,7 +126,8 @@ void DiskModel::read_capacity10(Command& command) const {
     command.invalid_field_in_cdb(2);
     return;
   }
-  const auto data = scsi::encode_read_capacity10(scsi::read_capacity10_for(m_capacity, m_block_size));
+  const auto data =
+      scsi::encode_read_capacity10(scsi::read_capacity10_for(m_capacity, m_block_size));
   command.complete_data_in(data, static_cast<std::uint32_t>(data.size()));
 }
 

@@ -18,7 +18,9 @@ const std::array kModels = {
 
 }  // namespace
 
-std::span<const ModelDescriptor> model_table() { return kModels; }
+std::span<const ModelDescriptor> model_table() {
+  return kModels;
+}
 
 const ModelDescriptor* find_model(std::string_view type) {
   for (const auto& model : kModels) {

@@ -13,7 +13,8 @@ constexpr std::size_t kTargetChunkBytes = 64 * 1024;
 SparseStore::SparseStore(std::uint32_t block_size)
     : m_block_size(block_size),
       m_blocks_per_chunk(std::max<std::uint64_t>(1, kTargetChunkBytes / block_size)),
-      m_chunk_bytes(static_cast<std::size_t>(m_blocks_per_chunk) * block_size) {}
+      m_chunk_bytes(static_cast<std::size_t>(m_blocks_per_chunk) * block_size) {
+}
 
 // Both directions walk the byte range chunk by chunk. Positions are kept as (chunk index,
 // offset in chunk) so that no byte offset is ever formed: lba * block_size can overflow 64 bits

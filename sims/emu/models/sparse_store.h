@@ -35,7 +35,8 @@ class SparseStore {
   std::uint64_t m_blocks_per_chunk;
   std::size_t m_chunk_bytes;
   mutable std::shared_mutex m_lock;
-  std::unordered_map<std::uint64_t, std::unique_ptr<std::uint8_t[]>> m_chunks;  // Guarded by m_lock.
+  std::unordered_map<std::uint64_t, std::unique_ptr<std::uint8_t[]>>
+      m_chunks;  // Guarded by m_lock.
 };
 
 }  // namespace ucam::emu
