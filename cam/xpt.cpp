@@ -254,6 +254,7 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
     was_configured = device->configured;
     device->configured = false;
     while (Ccb* c = device->pending.pop()) {
+      c->xpt_priv.state = CcbXptPrivate::State::Completing;
       finished.push_back(c);
     }
     device->pending_count.store(0, std::memory_order_relaxed);
@@ -263,6 +264,7 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
         device->in_sim.unlink(*c);
         --device->active;
         device->in_sim_count.fetch_sub(1, std::memory_order_relaxed);
+        c->xpt_priv.state = CcbXptPrivate::State::Completing;
         finished.push_back(c);
       }
       c = next;
@@ -445,7 +447,7 @@ void Xpt::dispatch(XptDevice& device, Ccb& ccb) {
     } else {
       ++device.active;
       device.in_sim_count.fetch_add(1, std::memory_order_relaxed);
-      ccb.xpt_priv.state = CcbXptPrivate::State::InSim;
+      ccb.xpt_priv.state = CcbXptPrivate::State::InSim;  // Guarded by the device lock.
       ccb.xpt_priv.deadline = coarse_now() + ccb.timeout;
       device.in_sim.link(ccb);
       goto start;  // NOLINT(cppcoreguidelines-avoid-goto): leave the lock scope to start I/O.
@@ -483,6 +485,41 @@ void Xpt::run_devq(XptDevice& device) {
   }
 }
 
+CamStatus Xpt::abort(Ccb& ccb) {
+  // ccb.path is immutable while the CCB is in flight; xpt_priv.device is not ours to read here.
+  auto found = find_device(ccb.path);
+  if (!found) {
+    return CamStatus::UaAbort;
+  }
+  XptDevice& device = *found;
+  bool aborted = false;
+  {
+    std::lock_guard lock(device.lock);
+    if (ccb.xpt_priv.state == CcbXptPrivate::State::Queued && device.pending.remove(ccb)) {
+      device.pending_count.fetch_sub(1, std::memory_order_relaxed);
+      aborted = true;
+    } else if (ccb.xpt_priv.state == CcbXptPrivate::State::InSim && device.bus->sim->abort(ccb)) {
+      device.in_sim.unlink(ccb);
+      --device.active;
+      device.in_sim_count.fetch_sub(1, std::memory_order_relaxed);
+      if (device.active == 0) {
+        device.idle_cv.notify_all();
+      }
+      aborted = true;
+    }
+  }
+  if (!aborted) {
+    return CamStatus::UaAbort;
+  }
+  ++t_local.depth;
+  complete_now(ccb, CamStatus::ReqAborted);
+  --t_local.depth;
+  if (t_local.depth == 0 && !t_local.draining) {
+    drain_local_completions();
+  }
+  return CamStatus::ReqCmp;
+}
+
 void Xpt::done(Ccb& ccb) {
   XptDevice& device = device_of(ccb);
   {
@@ -493,14 +530,13 @@ void Xpt::done(Ccb& ccb) {
     if (device.active == 0) {
       device.idle_cv.notify_all();
     }
+    ccb.xpt_priv.state = CcbXptPrivate::State::Completing;  // Under the lock: abort() reads it.
   }
-  ccb.xpt_priv.state = CcbXptPrivate::State::Completing;
   queue_completion(ccb);
 }
 
 void Xpt::complete_now(Ccb& ccb, CamStatus status) {
-  ccb.complete_status(status);
-  ccb.xpt_priv.state = CcbXptPrivate::State::Completing;
+  ccb.complete_status(status);  // Callers already marked it Completing where abort() can see it.
   queue_completion(ccb);
 }
 
@@ -662,6 +698,7 @@ void Xpt::check_timeouts() {
           device->in_sim.unlink(*c);
           --device->active;
           device->in_sim_count.fetch_sub(1, std::memory_order_relaxed);
+          c->xpt_priv.state = CcbXptPrivate::State::Completing;
           expired.push_back(c);
         }
         c = next;

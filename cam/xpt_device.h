@@ -34,6 +34,22 @@ class CcbQueue {
     }
     m_tail = &ccb;
   }
+  // Removes `ccb` if queued (O(n)); returns whether it was.
+  bool remove(Ccb& ccb) {
+    Ccb* prev = nullptr;
+    for (Ccb* c = m_head; c != nullptr; prev = c, c = c->xpt_priv.next) {
+      if (c != &ccb) {
+        continue;
+      }
+      (prev != nullptr ? prev->xpt_priv.next : m_head) = c->xpt_priv.next;
+      if (m_tail == c) {
+        m_tail = prev;
+      }
+      c->xpt_priv.next = nullptr;
+      return true;
+    }
+    return false;
+  }
   Ccb* pop() {
     Ccb* c = m_head;
     if (c != nullptr) {

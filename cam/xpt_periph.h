@@ -34,6 +34,11 @@ class XptPeriph {
   // replaced. Blocks: never call from a completion callback.
   virtual void run_sync(Ccb& ccb) = 0;
 
+  // Aborts a CCB previously passed to action() (XPT_ABORT): if it is still queued, or the SIM
+  // still holds it, it completes with ReqAborted; if it is already completing, nothing happens
+  // and UaAbort is returned. Never blocks. The CCB must still be alive (not yet completed).
+  virtual CamStatus abort(Ccb& ccb) = 0;
+
   // Freezes / releases the device queue of `path` (xpt_freeze_devq / xpt_release_devq).
   // Frozen queues hold new CCBs; releasing the last freeze dispatches them in order.
   virtual Result<void> freeze_devq(const Path& path) = 0;

@@ -217,6 +217,31 @@ TEST_F(XptTest, FrozenQueueHoldsCommandsUntilReleased) {
   EXPECT_FALSE(xpt->release_devq({bus, 0, 0}));  // Not frozen any more.
 }
 
+TEST_F(XptTest, AbortCompletesQueuedAndInSimCommandsWithReqAborted) {
+  ASSERT_TRUE(xpt->scan_all());
+  sim->script(0, 0, {FakeSim::Outcome::Park});
+  std::atomic<int> done{0};
+  Ccb in_sim = tur({bus, 0, 0});
+  Ccb queued = tur({bus, 0, 0});
+  for (Ccb* c : {&in_sim, &queued}) {
+    c->done = [](Ccb&, void* arg) { static_cast<std::atomic<int>*>(arg)->fetch_add(1); };
+    c->done_arg = &done;
+  }
+  xpt->action(in_sim);
+  ASSERT_EQ(sim->parked(), 1U);
+  ASSERT_TRUE(xpt->freeze_devq({bus, 0, 0}));
+  xpt->action(queued);
+  EXPECT_EQ(xpt->abort(queued), CamStatus::ReqCmp);
+  EXPECT_EQ(queued.status, CamStatus::ReqAborted);
+  EXPECT_EQ(xpt->abort(in_sim), CamStatus::ReqCmp);
+  EXPECT_EQ(in_sim.status, CamStatus::ReqAborted);
+  EXPECT_EQ(sim->parked(), 0U);
+  EXPECT_EQ(done.load(), 2);
+  ASSERT_TRUE(xpt->release_devq({bus, 0, 0}));
+  EXPECT_EQ(sim->commands_seen(0x00), 1U);  // The aborted queued one never reached the SIM.
+  EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
+}
+
 TEST_F(XptTest, AsynchronousCompletionRunsInNoBlockContext) {
   ASSERT_TRUE(xpt->scan_all());
   sim->script(0, 0, {FakeSim::Outcome::Async});
