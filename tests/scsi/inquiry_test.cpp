@@ -4,7 +4,6 @@
 
 #include <map>
 #include <random>
-#include <regex>
 
 #include "tests/scsi/oracle.h"
 
@@ -150,12 +149,10 @@ TEST(StandardInquiryParse, EveryPrefixAndRandomBufferIsSafe) {
 // ---- Oracle ---------------------------------------------------------------------------------
 
 // "Key=value" tokens of sg_inq / sg_vpd standard INQUIRY output ("PDT=13", "[AERC=0]").
-std::map<std::string, std::string> key_values(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  const std::regex re(R"(([A-Za-z0-9_]+)=(0x[0-9a-fA-F]+|[0-9]+))");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-       ++it) {
-    kv[(*it)[1]] = (*it)[2];
+std::map<std::string, std::uint64_t> key_values(const std::string& text) {
+  std::map<std::string, std::uint64_t> kv;
+  for (const auto& [key, value] : test::key_values(text)) {
+    kv.emplace(key, value);
   }
   return kv;
 }
@@ -176,9 +173,9 @@ std::string field_after(const std::string& text, const std::string& label) {
   return "<" + label + " missing>";
 }
 
-int num(const std::map<std::string, std::string>& kv, const std::string& key) {
+int num(const std::map<std::string, std::uint64_t>& kv, const std::string& key) {
   const auto it = kv.find(key);
-  return it == kv.end() ? -1 : static_cast<int>(std::stoul(it->second, nullptr, 0));
+  return it == kv.end() ? -1 : static_cast<int>(it->second);
 }
 
 void expect_same_as_oracle(const StandardInquiry& q, const std::string& out) {

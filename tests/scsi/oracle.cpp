@@ -135,4 +135,55 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+namespace {
+// Parses a decimal or 0x-hex number at text[pos]; advances pos.
+std::optional<std::uint64_t> parse_number(const std::string& text, std::size_t& pos) {
+  int base = 10;
+  if (pos + 2 < text.size() && text.compare(pos, 2, "0x") == 0 &&
+      std::isxdigit(static_cast<unsigned char>(text[pos + 2])) != 0) {
+    base = 16;
+    pos += 2;
+  }
+  const std::size_t start = pos;
+  while (pos < text.size() &&
+         (base == 16 ? std::isxdigit(static_cast<unsigned char>(text[pos]))
+                     : std::isdigit(static_cast<unsigned char>(text[pos]))) != 0) {
+    ++pos;
+  }
+  if (pos == start) {
+    return std::nullopt;
+  }
+  return std::stoull(text.substr(start, pos - start), nullptr, base);
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::uint64_t>> key_values(const std::string& text) {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (std::size_t eq = text.find('='); eq != std::string::npos; eq = text.find('=', eq + 1)) {
+    std::size_t start = eq;
+    while (start > 0 && (std::isalnum(static_cast<unsigned char>(text[start - 1])) != 0 ||
+                         text[start - 1] == '_')) {
+      --start;
+    }
+    std::size_t pos = eq + 1;
+    auto value = parse_number(text, pos);
+    if (start < eq && value) {
+      out.emplace_back(text.substr(start, eq - start), *value);
+    }
+  }
+  return out;
+}
+
+std::optional<std::uint64_t> number_after(const std::string& text, const std::string& label) {
+  const auto at = text.find(label);
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  std::size_t pos = at + label.size();
+  while (pos < text.size() && text[pos] == ' ') {
+    ++pos;
+  }
+  return parse_number(text, pos);
+}
+
 }  // namespace ucam::scsi::test

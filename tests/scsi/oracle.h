@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -44,6 +46,15 @@ class TempHexFile {
 std::string normalize(const std::string& text);
 // Lines of `text`.
 std::vector<std::string> lines(const std::string& text);
+
+// Text scanning without std::regex (g++ 12 reports false maybe-uninitialized warnings inside
+// <regex> under -fsanitize=address, which -Werror turns into build failures).
+//
+// "name=value" tokens, value decimal or 0x-hex ("PDT=13", "[AERC=0]", "lba=0x4422"), in order.
+std::vector<std::pair<std::string, std::uint64_t>> key_values(const std::string& text);
+// The number right after the first occurrence of `label` (blanks skipped; decimal, or hex with
+// a 0x prefix), if any.
+std::optional<std::uint64_t> number_after(const std::string& text, const std::string& label);
 
 }  // namespace ucam::scsi::test
 

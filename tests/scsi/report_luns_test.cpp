@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <random>
-#include <regex>
 
 #include "base/hex.h"
 #include "tests/scsi/oracle.h"
@@ -223,7 +222,6 @@ Expected expected_for(const LunLevel& l) {
 TEST(LunOracle, SgLunsDecodesRandomEncodedLunsAsWeDo) {
   ASSERT_TRUE(test::have_tool("sg_luns")) << test::missing_tool_message("sg_luns");
   std::mt19937_64 rng(4711);
-  const std::regex number_re(R"(=(\d+))");
   for (int i = 0; i < 60; ++i) {
     // Intermediate levels route (peripheral method, nonzero bus); the last addresses the LU.
     std::vector<LunLevel> levels;
@@ -288,9 +286,8 @@ TEST(LunOracle, SgLunsDecodesRandomEncodedLunsAsWeDo) {
       const auto want = expected_for((*decoded)[k]);
       EXPECT_NE(sg_levels[k].find(want.kind), std::string::npos) << hex << "\n" << r.output;
       std::vector<std::uint64_t> numbers;
-      for (auto it = std::sregex_iterator(sg_levels[k].begin(), sg_levels[k].end(), number_re);
-           it != std::sregex_iterator(); ++it) {
-        numbers.push_back(std::stoull((*it)[1]));
+      for (const auto& kv : test::key_values(sg_levels[k])) {
+        numbers.push_back(kv.second);
       }
       EXPECT_EQ(numbers, want.numbers) << hex << "\n" << r.output;
     }
