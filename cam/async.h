@@ -19,6 +19,10 @@ enum class AsyncCode : std::uint32_t {
   InquiryChanged = 1U << 6,    // AC_INQ_CHANGED: re-probe found different inquiry data.
   AdvinfoChanged = 1U << 7,    // AC_ADVINFO_CHANGED: an advanced-info buffer changed.
   UnitAttention = 1U << 8,     // A UNIT ATTENTION was seen (sense carried in the event).
+  // Enclosure services (raised by the enc driver's daemon; `path` is the enclosure device).
+  ElementStatusChanged = 1U << 9,    // An element's status code changed (element, old, new).
+  EnclosureStatusChanged = 1U << 10, // The overall enclosure status byte changed (old, new).
+  SlotDeviceChanged = 1U << 11,      // The devices matched to a slot element changed (element).
 };
 
 // Advanced-info buffer types (FreeBSD CDAI_TYPE_*; values kept).
@@ -34,6 +38,8 @@ struct AsyncEvent {
   Path path;
   AdvinfoType advinfo = AdvinfoType::PhysPath;  // Meaningful for AdvinfoChanged.
   std::uint8_t sense_key = 0, asc = 0, ascq = 0;  // Meaningful for UnitAttention.
+  std::int32_t element = -1;  // Enclosure events: global element index (-1: the enclosure).
+  std::uint8_t old_status = 0, new_status = 0;  // Enclosure events: status codes / bytes.
 };
 
 constexpr std::uint32_t operator|(AsyncCode a, AsyncCode b) {

@@ -73,6 +73,8 @@ class Periph {
   std::uint32_t unit() const { return m_unit; }
   const Path& path() const { return m_path; }
   XptPeriph& xpt() const;
+  // The manager (for names of other periphs: GETELMDEVNAMES and friends).
+  const PeriphManager& manager() const { return m_manager; }
 
   // cam_periph_acquire: takes a reference unless the periph is invalid. Thread-safe.
   [[nodiscard]] bool acquire();

@@ -17,6 +17,9 @@ std::string_view async_code_name(AsyncCode code) {
     case AsyncCode::InquiryChanged: return "InquiryChanged";
     case AsyncCode::AdvinfoChanged: return "AdvinfoChanged";
     case AsyncCode::UnitAttention: return "UnitAttention";
+    case AsyncCode::ElementStatusChanged: return "ElementStatusChanged";
+    case AsyncCode::EnclosureStatusChanged: return "EnclosureStatusChanged";
+    case AsyncCode::SlotDeviceChanged: return "SlotDeviceChanged";
   }
   return "Unknown";
 }
