@@ -32,10 +32,9 @@ struct Completion {
 
   static void on_done(cam::Ccb& /*ccb*/, void* arg) {
     auto* self = static_cast<Completion*>(arg);
-    {
-      std::lock_guard guard(self->lock);
-      ++self->count;
-    }
+    // Notify under the lock: the owner may destroy the Completion as soon as it sees the count.
+    std::lock_guard guard(self->lock);
+    ++self->count;
     self->changed.notify_all();
   }
   bool wait_for(int expected, std::chrono::milliseconds timeout) {

@@ -40,16 +40,20 @@ class FakeXpt final : public cam::XptSim {
     m_buses.erase(path_id);
     m_deregistrations.push_back(path_id);
   }
+  // Runs the CCB's callback first, then records the completion: once a waiter can see it, the
+  // fake no longer touches the CCB (only its address), so the waiter may free it at once.
   void done(cam::Ccb& ccb) override {
+    const cam::CcbDone callback = ccb.done;
+    void* const arg = ccb.done_arg;
+    if (callback != nullptr) {
+      callback(ccb, arg);
+    }
     {
       std::lock_guard lock(m_lock);
       ++m_done_count[&ccb];
       ++m_total_done;
     }
     m_changed.notify_all();
-    if (ccb.done != nullptr) {
-      ccb.done(ccb, ccb.done_arg);
-    }
   }
   void request_rescan(const cam::Path& path) override {
     std::lock_guard lock(m_lock);
