@@ -95,6 +95,9 @@ void EmuBus::action(cam::Ccb& ccb) {
 
 // The hot path: two binary searches and a handful of atomic loads before the model runs.
 void EmuBus::scsi_io(cam::Ccb& ccb) {
+  // Results of an earlier use of this CCB must not leak into this one.
+  ccb.sense_len = 0;
+  ccb.flags &= ~static_cast<std::uint32_t>(cam::kCcbAutosenseValid);
   const EmuTarget* target = find_target(ccb.path.target);
   if (target == nullptr || !target->reachable()) {
     ccb.complete_status(CamStatus::SelTimeout);

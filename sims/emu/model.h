@@ -29,7 +29,8 @@ namespace ucam::emu {
 
 // One SCSI command being executed for a logical unit: the CDB and the data buffer of the CCB,
 // and the ways to finish it. Exactly one `complete_*`/`check_condition`/`transport_status` call
-// finishes a command; the SIM then hands the CCB back to the XPT. Never allocates.
+// finishes a command; the SIM then hands the CCB back to the XPT. Allocates only to encode sense
+// data (error paths).
 class Command {
  public:
   Command(cam::Ccb& ccb, scsi::SenseFormat sense_format) : m_ccb(ccb), m_format(sense_format) {}

@@ -178,6 +178,21 @@ TEST_F(EmuTopology, NoopCompletes) {
   EXPECT_EQ(request.ccb.status, CamStatus::ReqCmp);
 }
 
+TEST_F(EmuTopology, AReusedCcbCarriesNoStaleSense) {
+  Request request(h.path({0, 0, 5}), scsi::test_unit_ready(), cam::DataDir::None, {});
+  h.submit(0, request);
+  ASSERT_TRUE(h.xpt.wait_done(request.ccb));
+  ASSERT_EQ(request.ccb.status, CamStatus::ScsiStatusError);
+  ASSERT_GT(request.ccb.sense_len, 0);
+  h.xpt.forget(request.ccb);
+  request.ccb.path = h.path({0, 0, 0});
+  h.submit(0, request);
+  ASSERT_TRUE(h.xpt.wait_done(request.ccb));
+  EXPECT_EQ(request.ccb.status, CamStatus::ReqCmp);
+  EXPECT_EQ(request.ccb.sense_len, 0);
+  EXPECT_EQ(request.ccb.flags & cam::kCcbAutosenseValid, 0U);
+}
+
 // --- Hot plug ---------------------------------------------------------------------------------
 
 TEST_F(EmuTopology, RemovedLunAnswersAsMissingAndIsRescanned) {
