@@ -253,6 +253,9 @@ void PeriphManager::free_periph(Periph& periph) {
   if ((periph.m_flags & Periph::kAttached) != 0) {
     periph.m_driver.destroy(periph);
   }
+  // Once `live` drops under the lock, the manager's destructor may return: after the locked
+  // section below, touch only locals (the XPT outlives the manager).
+  XptPeriph& xpt = m_xpt;
   std::unique_ptr<Periph> owned;
   bool reattach = false;
   const Path path = periph.m_path;
@@ -269,13 +272,13 @@ void PeriphManager::free_periph(Periph& periph) {
     hint = std::min(hint, periph.m_unit);
     ++m_stats.freed;
     --m_stats.live;
+    m_cv.notify_all();
   }
-  m_cv.notify_all();
   log_info("{}: periph destroyed", name);
   owned.reset();
   if (reattach) {
     // Replayed through the event thread, like camperiphfree's deferred AC_FOUND_DEVICE.
-    m_xpt.post_async({AsyncCode::FoundDevice, path});
+    xpt.post_async({AsyncCode::FoundDevice, path});
   }
 }
 
