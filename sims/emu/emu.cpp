@@ -8,8 +8,8 @@
 
 namespace ucam::emu {
 
-Emulator::Emulator(const Scenario& scenario, cam::XptSim& xpt)
-    : m_scenario(scenario), m_xpt(xpt), m_completer(std::make_unique<Completer>(xpt)) {
+Emulator::Emulator(Scenario scenario, cam::XptSim& xpt)
+    : m_scenario(std::move(scenario)), m_xpt(xpt), m_completer(std::make_unique<Completer>(xpt)) {
   ModelPool models;
   m_buses.reserve(m_scenario.buses.size());
   for (std::size_t i = 0; i < m_scenario.buses.size(); ++i) {

@@ -119,7 +119,7 @@ class Emulator {
   std::size_t held_commands() const;
 
  private:
-  Emulator(const Scenario& scenario, cam::XptSim& xpt);
+  Emulator(Scenario scenario, cam::XptSim& xpt);
 
   Result<EmuBus*> find_bus(std::uint32_t bus) const;
   void rescan(EmuBus& bus, std::uint32_t target, std::uint64_t lun);

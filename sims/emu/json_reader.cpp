@@ -71,7 +71,7 @@ class DomBuilder {
     return false;
   }
 
-  const std::string& error() const { return m_error; }
+  [[nodiscard]] const std::string& error() const { return m_error; }
 
  private:
   struct Frame {

@@ -262,7 +262,7 @@ void EmuLun::inquiry(Command& command) const {
 
 // SPC-5 6.39: REQUEST SENSE returns the pending condition (here: a UNIT ATTENTION) or NO SENSE,
 // with GOOD status, in the format the DESC bit asks for.
-void EmuLun::request_sense(Command& command, std::optional<SenseCode> pending) const {
+void EmuLun::request_sense(Command& command, std::optional<SenseCode> pending) {
   auto cdb = scsi::parse_request_sense_cdb(command.cdb());
   if (!cdb) {
     command.check_condition(cdb.error());

@@ -77,7 +77,7 @@ class EmuLun {
  private:
   void dispatch(Command& command, const EmuTarget& target) const;
   void inquiry(Command& command) const;
-  void request_sense(Command& command, std::optional<SenseCode> pending) const;
+  static void request_sense(Command& command, std::optional<SenseCode> pending);
   void update_armed();  // Called with m_lock held.
 
   const LunSpec& m_spec;

@@ -151,7 +151,7 @@ class TemplateString {
     return result;
   }
 
-  std::string expand(const Placeholders& values) const {
+  [[nodiscard]] std::string expand(const Placeholders& values) const {
     std::string out;
     for (const auto& segment : m_segments) {
       if (!segment.placeholder) {
@@ -335,7 +335,7 @@ class Parser {
     std::string id_path;
   };
 
-  Error error_at(std::string_view path, std::string_view problem) const {
+  [[nodiscard]] Error error_at(std::string_view path, std::string_view problem) const {
     return Error::invalid(fmt::format("{}: {}: {}", m_source, path, problem));
   }
 
@@ -582,7 +582,7 @@ class Parser {
   }
 
   // Reads every LUN key except "lun".
-  Result<LunTemplate> read_lun_template(ObjectReader& reader) {
+  static Result<LunTemplate> read_lun_template(ObjectReader& reader) {
     LunTemplate tmpl;
     tmpl.path = reader.path();
     std::vector<std::string_view> names;
@@ -837,12 +837,12 @@ class Parser {
   Result<LunTemplate> read_template(ObjectReader& generator) {
     const json* object = generator.find("template");
     const std::string path = generator.path_of("template");
-    static const json kEmpty = json::object();
+    static const json empty = json::object();
     if (object != nullptr && !object->is_object()) {
       return fail(generator.error(
           "template", fmt::format("expected an object, got {}", describe_json_value(*object))));
     }
-    ObjectReader reader(object != nullptr ? *object : kEmpty, m_source, path);
+    ObjectReader reader(object != nullptr ? *object : empty, m_source, path);
     if (reader.has("lun")) {
       return fail(reader.error("lun", "a template cannot fix the LUN (use first_lun)"));
     }

@@ -54,9 +54,9 @@ Result<std::shared_ptr<const ModelConfig>> parse_disk_config(ObjectReader& lun) 
 }
 
 std::unique_ptr<LunModel> create_disk(const LunSpec& spec) {
-  static const DiskConfig kDefaults;
+  static const DiskConfig defaults;
   const auto* config = spec.config_as<DiskConfig>();
-  return std::make_unique<DiskModel>(spec, config != nullptr ? *config : kDefaults);
+  return std::make_unique<DiskModel>(spec, config != nullptr ? *config : defaults);
 }
 
 DiskModel::DiskModel(const LunSpec& spec, const DiskConfig& config)

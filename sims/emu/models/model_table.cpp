@@ -9,7 +9,7 @@ namespace ucam::emu {
 
 namespace {
 
-const std::array kModels = {
+constexpr std::array kModels = {
     ModelDescriptor{"disk", scsi::PeripheralType::DirectAccessBlock, "EMU DISK", parse_disk_config,
                     create_disk},
     ModelDescriptor{"processor", scsi::PeripheralType::Processor, "EMU PROCESSOR",

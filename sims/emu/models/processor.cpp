@@ -23,9 +23,9 @@ Result<std::shared_ptr<const ModelConfig>> parse_processor_config(ObjectReader& 
 }
 
 std::unique_ptr<LunModel> create_processor(const LunSpec& spec) {
-  static const ProcessorConfig kDefaults;
+  static const ProcessorConfig defaults;
   const auto* config = spec.config_as<ProcessorConfig>();
-  return std::make_unique<ProcessorModel>(config != nullptr ? *config : kDefaults);
+  return std::make_unique<ProcessorModel>(config != nullptr ? *config : defaults);
 }
 
 void ProcessorModel::adjust_inquiry(scsi::StandardInquiry& inquiry) const {

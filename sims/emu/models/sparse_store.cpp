@@ -7,7 +7,7 @@
 namespace ucam::emu {
 
 namespace {
-constexpr std::size_t kTargetChunkBytes = 64 * 1024;
+constexpr std::size_t kTargetChunkBytes = std::size_t{64} * 1024;
 }  // namespace
 
 SparseStore::SparseStore(std::uint32_t block_size)
