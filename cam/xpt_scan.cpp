@@ -11,6 +11,7 @@
 #include "cam/xpt_device.h"
 #include "scsi/cdb.h"
 #include "scsi/inquiry.h"
+#include "scsi/read_capacity.h"
 #include "scsi/report_luns.h"
 #include "scsi/vpd.h"
 
@@ -220,6 +221,15 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
     }
   }
 
+  if (info.device_type == 0x00) {
+    // Direct-access devices: keep READ CAPACITY(16) data (FreeBSD's CDAI_TYPE_RCAPLONG) so
+    // tools can show sizes without touching the device.
+    const auto cap = run_probe(*this, path, scsi::read_capacity16(32), 32);
+    if (cap.status == CamStatus::ReqCmp && scsi::parse_read_capacity16(cap.data)) {
+      info.advinfo[AdvinfoType::Rcaplong] = cap.data;
+    }
+  }
+
   AsyncCode event = AsyncCode::FoundDevice;
   const std::string description = info.vendor + " " + info.product + " " + info.revision;
   {
@@ -234,7 +244,9 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
         return {};
       }
       event = AsyncCode::InquiryChanged;
-      info.advinfo = device->info.advinfo;
+      for (const auto& [type, value] : device->info.advinfo) {
+        info.advinfo.emplace(type, value);  // Keep physical paths; fresh capacity wins.
+      }
       info.generation = device->info.generation + 1;
     }
     device->info = std::move(info);

@@ -17,6 +17,7 @@
 #include "scsi/opcodes.h"
 #include "scsi/sense.h"
 #include "scsi/vpd.h"
+#include "cli/common.h"
 #include "stack/stack.h"
 
 namespace ucam::cli {
@@ -24,29 +25,13 @@ namespace {
 
 using nlohmann::json;
 
-// Exit codes (documented in --help and the README).
-constexpr int kExitOk = 0;
-constexpr int kExitDeviceError = 1;  // The command ran and the device or transport said no.
-constexpr int kExitUsage = 2;        // Bad arguments, bad hex, bad scenario file.
-constexpr int kExitNoDevice = 3;     // No such device.
-
 constexpr const char* kExitCodesText =
     "EXIT STATUS\n"
     "  0  success\n"
-    "  1  the command reached the device and failed (CHECK CONDITION, timeout, device gone)\n"
-    "  2  usage error: bad arguments, bad hex, unreadable or malformed scenario file\n"
-    "  3  no such device\n";
-
-struct Options {
-  std::string emulate = "builtin:default";
-  bool json = false;
-  std::string log_level = "warning";
-};
-
-int report(const Error& e, int code) {
-  std::fprintf(stderr, "ucamctl: %s\n", e.message().c_str());
-  return code;
-}
+    "  1  the command reached the device and failed (CHECK CONDITION, timeout, device gone);\n"
+    "     enc status: an enclosure reports NONCRITICAL, CRITICAL, UNRECOV or INVOP\n"
+    "  2  usage error: bad arguments, bad hex, unreadable or malformed scenario or page file\n"
+    "  3  no such device or enclosure\n";
 
 int exit_for_lookup(const Error& e) {
   return report(e, e.errno_value() == EINVAL ? kExitUsage : kExitNoDevice);
@@ -438,6 +423,40 @@ int main(int argc, char** argv) {
   cmd->add_flag("--recover", cargs.recover,
                 "Let ucam retry UNIT ATTENTION, BUSY and transport errors (default: report them)");
 
+  auto* enc = app.add_subcommand(
+      "enc", "Enclosure services (SES): list, map, show, status, locate, fault, decode");
+  enc->require_subcommand(1);
+  EncArgs eargs;
+  const std::string enc_help = "Enclosure node (sesN); default: every enclosure";
+  auto* enc_list = enc->add_subcommand("list", "One line per enclosure: name, id, slots, status");
+  auto* enc_map = enc->add_subcommand(
+      "map", "Every element: type, status bytes, descriptor, device names, extra status");
+  enc_map->add_option("enclosure", eargs.enclosure, enc_help);
+  auto* enc_show = enc->add_subcommand(
+      "show", "Slots with device, model, serial, size and status; temperatures, fans, PSUs, voltages");
+  enc_show->add_option("enclosure", eargs.enclosure, enc_help);
+  auto* enc_status = enc->add_subcommand(
+      "status", "Overall enclosure status; exit status 1 unless every enclosure is OK");
+  enc_status->add_option("enclosure", eargs.enclosure, enc_help);
+  auto add_led = [&](const char* name, const char* help) {
+    auto* c = enc->add_subcommand(name, help);
+    c->add_option("target", eargs.target,
+                  "A disk (passN or bus:target:lun), sesN:ELEMENT (element index), or all")
+        ->required();
+    c->add_option("state", eargs.state, "on or off; omit to read the LED state back")
+        ->check(CLI::IsMember({"on", "off"}));
+    c->add_option("-u,--enclosure", eargs.enclosure, enc_help);
+    return c;
+  };
+  auto* enc_locate = add_led("locate", "Turn a slot's locate (ident) LED on or off, or read it");
+  auto* enc_fault = add_led("fault", "Turn a slot's fault LED on or off, or read it");
+  auto* enc_decode = enc->add_subcommand(
+      "decode", "Decode SES diagnostic pages from a file offline (sg_ses --inhex format)");
+  enc_decode->add_option("file", eargs.file, "Hex text (or binary with --raw): whole pages back to back")
+      ->required()
+      ->check(CLI::ExistingFile);
+  enc_decode->add_flag("--raw", eargs.raw, "The file is binary, not hex text");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -448,6 +467,9 @@ int main(int argc, char** argv) {
                 : opt.log_level == "info" ? LogLevel::Info
                 : opt.log_level == "error" ? LogLevel::Error
                                            : LogLevel::Warning);
+  if (enc_decode->parsed()) {
+    return cmd_enc_decode(opt, eargs);  // Offline: no stack needed.
+  }
   auto scenario = load_scenario(opt.emulate);
   if (!scenario) {
     return report(scenario.error(), kExitUsage);
@@ -464,6 +486,21 @@ int main(int argc, char** argv) {
   }
   if (tur->parsed()) {
     return cmd_tur(**stack, opt, dev);
+  }
+  if (enc_list->parsed()) {
+    return cmd_enc_list(**stack, opt);
+  }
+  if (enc_map->parsed()) {
+    return cmd_enc_map(**stack, opt, eargs);
+  }
+  if (enc_show->parsed()) {
+    return cmd_enc_show(**stack, opt, eargs);
+  }
+  if (enc_status->parsed()) {
+    return cmd_enc_status(**stack, opt, eargs);
+  }
+  if (enc_locate->parsed() || enc_fault->parsed()) {
+    return cmd_enc_led(**stack, opt, eargs, enc_fault->parsed());
   }
   return cmd_cmd(**stack, opt, dev, cargs);
 }

@@ -16,6 +16,7 @@ Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scena
   // The driver table: explicit and ordered (attach order, and the order of periph names).
   std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
   drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
+  drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
   emu::EmulatorOptions emu_options;
   emu_options.initial_scan = emu::InitialScan::None;

@@ -15,6 +15,7 @@
 #include "cam/periph.h"
 #include "cam/xpt.h"
 #include "devfs/devfs.h"
+#include "periphs/enc/enc.h"
 #include "sims/emu/emu.h"
 #include "sims/emu/scenario.h"
 
@@ -22,6 +23,7 @@ namespace ucam {
 
 struct StackOptions {
   cam::XptConfig xpt;
+  enc::EncOptions enc;
 };
 
 class Stack {

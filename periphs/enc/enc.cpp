@@ -1,0 +1,712 @@
+#include "periphs/enc/enc.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "scsi/cdb.h"
+#include "scsi/ses.h"
+#include "scsi/vpd.h"
+
+namespace ucam::enc {
+namespace ses = scsi::ses;
+
+namespace {
+
+// Daemon actions, lowest bit first (FreeBSD's enc_fsm_step order: a lower value is a higher
+// priority).
+enum Action : std::uint32_t {
+  kPages = 1U << 0,
+  kConfig = 1U << 1,
+  kStatus = 1U << 2,
+  kDescriptors = 1U << 3,
+  kAdditional = 1U << 4,
+  kControl = 1U << 5,
+  kPhysPaths = 1U << 6,
+  kPublish = 1U << 7,
+};
+
+constexpr std::uint32_t kReadSize = 0x8000;  // FreeBSD's SCSZ.
+
+// A control request lives on the caller's stack until the daemon completes it.
+struct ControlRequest {
+  int index = -1;  // -1: enclosure control flags.
+  std::array<std::uint8_t, 4> bytes{};
+  std::optional<std::uint32_t> generation;
+  bool done = false;     // Guarded by Softc::lock.
+  Result<void> result;   // Guarded by Softc::lock.
+};
+
+struct Softc final : cam::PeriphSoftc {
+  std::shared_ptr<devfs::Node> node;
+  std::unique_ptr<cam::Subscription> bus_events;
+
+  std::mutex lock;
+  std::condition_variable cv;           // Daemon wake-up, request completion, publishes.
+  bool invalid = false;                 // Guarded by lock.
+  bool daemon_exited = false;           // Guarded by lock.
+  std::uint32_t pending = 0;            // Action bits. Guarded by lock.
+  std::deque<ControlRequest*> requests; // Guarded by lock.
+  std::shared_ptr<const EncState> published = std::make_shared<EncState>();  // Guarded by lock.
+  std::uint32_t open_count = 0;         // Guarded by lock.
+
+  // Daemon-only state (no lock: only the daemon thread touches it).
+  bool has_descriptors = false;
+  bool has_additional = false;
+  std::optional<ses::SesConfig> config;
+  std::vector<ses::ElementRef> map;
+  std::optional<ses::SesStatus> status;
+  EncState work;
+  std::map<cam::Path, std::string> published_paths;  // What we stored, to clear it later.
+  std::uint64_t commands = 0;
+  bool search_globally = false;
+};
+
+Softc& softc_of(cam::Periph& periph) { return periph.softc<Softc>(); }
+cam::Periph& periph_of(devfs::Node& node) { return *static_cast<cam::Periph*>(node.drv1()); }
+
+void request(Softc& sc, std::uint32_t actions) {
+  {
+    std::lock_guard lock(sc.lock);
+    sc.pending |= actions;
+  }
+  sc.cv.notify_all();
+}
+
+std::uint32_t poll_actions(const Softc& sc) {
+  return kStatus | (sc.has_descriptors ? kDescriptors : 0U) |
+         (sc.has_additional ? kAdditional : 0U);
+}
+
+// The first NAA designator of 8+ bytes with NAA 3 or 5 in the SES device's VPD 0x83
+// (scsi_devid_is_naa_ieee_reg), read big-endian: the "enc@n" id of physical paths.
+std::uint64_t enclosure_id_of(const cam::DeviceInfo& info) {
+  auto designators = scsi::parse_device_identification(info.devid);
+  if (!designators) {
+    return 0;
+  }
+  for (const auto& d : *designators) {
+    if (d.type == scsi::DesignatorType::Naa && d.identifier.size() >= 8) {
+      const std::uint8_t naa = d.identifier[0] >> 4;
+      if (naa == 3 || naa == 5) {
+        return load_be64(d.identifier, 0);
+      }
+    }
+  }
+  return 0;
+}
+
+struct Fetched {
+  CamStatus status = CamStatus::ReqInProg;
+  std::vector<std::uint8_t> data;
+  std::vector<std::uint8_t> sense;
+};
+
+Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page) {
+  Fetched f;
+  f.data.resize(kReadSize);
+  cam::Ccb ccb;
+  ccb.path = periph.path();
+  ccb.set_cdb(scsi::receive_diagnostic_results(scsi::PageCodeValid::Yes, page, 0xffff).span());
+  // The allocation length field is 16 bits; our buffer is smaller, so say what we have.
+  ccb.cdb[3] = static_cast<std::uint8_t>(kReadSize >> 8);
+  ccb.cdb[4] = static_cast<std::uint8_t>(kReadSize & 0xff);
+  ccb.dir = cam::DataDir::In;
+  ccb.data = f.data.data();
+  ccb.dxfer_len = kReadSize;
+  ccb.timeout = std::chrono::seconds(60);
+  periph.xpt().run_sync(ccb);
+  ++sc.commands;
+  f.status = ccb.status;
+  f.data.resize(ccb.status == CamStatus::ReqCmp ? kReadSize - ccb.resid : 0);
+  f.sense.assign(ccb.sense_data.begin(), ccb.sense_data.begin() + ccb.sense_len);
+  return f;
+}
+
+Result<void> send_diagnostic(cam::Periph& periph, Softc& sc, std::vector<std::uint8_t> page) {
+  cam::Ccb ccb;
+  ccb.path = periph.path();
+  ccb.set_cdb(scsi::send_diagnostic(scsi::PageFormat::Standard, scsi::SelfTest::No,
+                                    static_cast<std::uint16_t>(page.size()))
+                  .span());
+  ccb.dir = cam::DataDir::Out;
+  ccb.data = page.data();
+  ccb.dxfer_len = static_cast<std::uint32_t>(page.size());
+  ccb.timeout = std::chrono::seconds(60);
+  periph.xpt().run_sync(ccb);
+  ++sc.commands;
+  if (ccb.status != CamStatus::ReqCmp) {
+    if (ccb.status == CamStatus::DevNotThere || ccb.status == CamStatus::SelTimeout) {
+      return fail_errno(ENXIO, periph.name() + ": SEND DIAGNOSTIC: device is gone");
+    }
+    return fail(Error::from_cam(ccb.status, periph.name() + ": SEND DIAGNOSTIC"));
+  }
+  return {};
+}
+
+// ---- Daemon steps ----------------------------------------------------------------------------
+
+void step_pages(cam::Periph& periph, Softc& sc) {
+  auto f = receive_diagnostic(periph, sc, 0x00);
+  sc.has_descriptors = sc.has_additional = false;
+  sc.work.supported_pages.clear();
+  if (f.status == CamStatus::ReqCmp && f.data.size() >= 4) {
+    const std::size_t end = std::min<std::size_t>(f.data.size(), 4U + load_be16(f.data, 2));
+    for (std::size_t i = 4; i < end; ++i) {
+      sc.work.supported_pages.push_back(f.data[i]);
+      sc.has_descriptors |= f.data[i] == 0x07;
+      sc.has_additional |= f.data[i] == 0x0a;
+    }
+  }
+  request(sc, kConfig);
+}
+
+void step_config(cam::Periph& periph, Softc& sc) {
+  auto f = receive_diagnostic(periph, sc, 0x01);
+  if (f.status != CamStatus::ReqCmp) {
+    sc.work.warnings.push_back(fmt::format("configuration page: {}", cam_status_name(f.status)));
+    return;
+  }
+  auto config = ses::parse_ses_config(f.data);
+  if (!config) {
+    sc.work.warnings.push_back("configuration page: " + config.error().message());
+    return;
+  }
+  if (sc.config && sc.config->generation == config->generation && sc.work.configured) {
+    return;  // Nothing changed.
+  }
+  sc.map = ses::build_element_map(*config);
+  sc.work.configured = true;
+  sc.work.generation = config->generation;
+  sc.work.elements.clear();
+  for (const auto& ref : sc.map) {
+    EncElement e;
+    e.index = ref.global_index;
+    e.type_index = ref.type_index;
+    e.index_in_type = ref.index_in_type;
+    e.element_type = ref.element_type;
+    e.subenclosure = ref.subenclosure;
+    sc.work.elements.push_back(std::move(e));
+  }
+  sc.work.type_texts.clear();
+  for (const auto& t : config->types) {
+    sc.work.type_texts.push_back(t.text);
+  }
+  if (const auto* primary = config->find_subenclosure(0)) {
+    sc.work.logical_id = primary->logical_id;
+    sc.work.name = primary->vendor + " " + primary->product + " " + primary->revision;
+  }
+  sc.work.warnings.insert(sc.work.warnings.end(), config->warnings.begin(), config->warnings.end());
+  sc.config = std::move(*config);
+  sc.status.reset();
+  request(sc, poll_actions(sc) | kPublish);
+}
+
+void step_status(cam::Periph& periph, Softc& sc) {
+  if (!sc.config) {
+    request(sc, kConfig);
+    return;
+  }
+  auto f = receive_diagnostic(periph, sc, 0x02);
+  if (f.status != CamStatus::ReqCmp) {
+    sc.work.warnings.push_back(fmt::format("status page: {}", cam_status_name(f.status)));
+    return;
+  }
+  auto status = ses::parse_ses_status(f.data, *sc.config);
+  if (!status) {
+    sc.work.warnings.push_back("status page: " + status.error().message());
+    return;
+  }
+  if (status->is_short) {
+    sc.status.reset();
+    return;
+  }
+  if (status->generation_mismatch) {
+    request(sc, kConfig);  // The configuration moved under us: re-read it, then everything.
+    return;
+  }
+  sc.work.enclosure_status = status->flags;
+  for (std::size_t i = 0; i < status->elements.size() && i < sc.work.elements.size(); ++i) {
+    sc.work.elements[i].status = status->elements[i];
+  }
+  sc.work.warnings.insert(sc.work.warnings.end(), status->warnings.begin(), status->warnings.end());
+  sc.status = std::move(*status);
+  request(sc, kPublish);
+}
+
+void step_descriptors(cam::Periph& periph, Softc& sc) {
+  if (!sc.config) {
+    return;
+  }
+  auto f = receive_diagnostic(periph, sc, 0x07);
+  if (f.status != CamStatus::ReqCmp) {
+    sc.work.warnings.push_back(fmt::format("element descriptor page: {}", cam_status_name(f.status)));
+    return;
+  }
+  auto d = ses::parse_ses_element_descriptors(f.data, *sc.config);
+  if (!d) {
+    sc.work.warnings.push_back("element descriptor page: " + d.error().message());
+    return;
+  }
+  if (d->generation_mismatch) {
+    request(sc, kConfig);
+    return;
+  }
+  for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
+    sc.work.elements[i].descriptor = i < d->text.size() ? d->text[i] : std::string();
+  }
+  request(sc, kPublish);
+}
+
+void step_additional(cam::Periph& periph, Softc& sc) {
+  if (!sc.config) {
+    return;
+  }
+  auto f = receive_diagnostic(periph, sc, 0x0a);
+  if (f.status != CamStatus::ReqCmp) {
+    sc.work.warnings.push_back(fmt::format("additional element status page: {}", cam_status_name(f.status)));
+    return;
+  }
+  auto aes = ses::parse_ses_additional_status(f.data, *sc.config);
+  if (!aes) {
+    sc.work.warnings.push_back("additional element status page: " + aes.error().message());
+    return;
+  }
+  if (aes->generation_mismatch) {
+    request(sc, kConfig);
+    return;
+  }
+  for (auto& e : sc.work.elements) {
+    e.sas_addresses.clear();
+    e.device_slot_number.reset();
+    const auto* desc = aes->find(e.index);
+    if (desc == nullptr || !desc->sas || desc->sas->descriptor_type != 0) {
+      continue;
+    }
+    e.device_slot_number = desc->sas->device_slot_number;
+    for (const auto& phy : desc->sas->phys) {
+      if (phy.sas_address != 0) {
+        e.sas_addresses.push_back(phy.sas_address);
+      }
+    }
+  }
+  request(sc, kPhysPaths | kPublish);
+}
+
+void step_control(cam::Periph& periph, Softc& sc) {
+  std::vector<ControlRequest*> batch;
+  {
+    std::lock_guard lock(sc.lock);
+    batch.assign(sc.requests.begin(), sc.requests.end());
+    sc.requests.clear();
+  }
+  if (batch.empty()) {
+    return;
+  }
+  auto finish = [&](ControlRequest* r, Result<void> result) {
+    std::lock_guard lock(sc.lock);
+    r->result = std::move(result);
+    r->done = true;
+  };
+  std::vector<ses::ElementChange> changes;
+  std::uint8_t flags = 0;
+  std::vector<ControlRequest*> sent;
+  for (ControlRequest* r : batch) {
+    if (!sc.status || !sc.config) {
+      finish(r, fail_errno(EIO, periph.name() + ": no status page cached yet"));
+    } else if (r->generation && *r->generation != sc.config->generation) {
+      finish(r, fail(Error::described(
+                    ESTALE, fmt::format("{}: stale generation {} (enclosure is at {})",
+                                        periph.name(), *r->generation, sc.config->generation))));
+    } else if (r->index < 0) {
+      flags = r->bytes[0] & ses::kEnclosureControlMask;
+      sent.push_back(r);
+    } else if (static_cast<std::size_t>(r->index) >= sc.status->elements.size()) {
+      finish(r, fail_errno(ENXIO, fmt::format("{}: no element {}", periph.name(), r->index)));
+    } else {
+      auto bytes = r->bytes;
+      bytes[0] &= static_cast<std::uint8_t>(~ses::kSelect);  // The encoder sets SELECT.
+      changes.emplace_back(r->index, bytes);
+      sent.push_back(r);
+    }
+  }
+  if (!sent.empty()) {
+    Result<void> result;
+    auto page = ses::encode_ses_control(*sc.status, sc.config->generation, flags, changes);
+    if (!page) {
+      result = fail(page.error());
+    } else {
+      result = send_diagnostic(periph, sc, std::move(*page));
+    }
+    for (ControlRequest* r : sent) {
+      finish(r, result);
+    }
+  }
+  sc.cv.notify_all();
+  request(sc, poll_actions(sc));
+}
+
+// Matches every slot's phys against the disks' target-port designators and stores the
+// physical path on each match; clears the paths of disks that left.
+void step_physpaths(cam::Periph& periph, Softc& sc) {
+  const auto self = periph.xpt().device(periph.path());
+  sc.work.enclosure_id = self ? enclosure_id_of(*self) : 0;
+  std::map<cam::Path, std::string> now;
+  for (auto& e : sc.work.elements) {
+    e.devices.clear();
+    e.physical_path.clear();
+    if (!ses::is_slot_type(e.element_type) || e.index_in_type < 0 || e.sas_addresses.empty()) {
+      continue;
+    }
+    if (sc.work.enclosure_id != 0) {
+      e.physical_path = physical_path(sc.work.enclosure_id, e.type_index,
+                                      ses::type_element_index(sc.map[e.index]), e.descriptor);
+    }
+    std::set<cam::Path> matched;
+    for (std::uint64_t address : e.sas_addresses) {
+      // A target-port NAA designator with this SAS address (association and type are what
+      // the XPT compares, with the length and the identifier bytes).
+      std::array<std::uint8_t, 12> designator{0x61, 0x93, 0x00, 0x08};
+      store_be64(designator, 4, address);
+      const auto bus = sc.search_globally ? std::nullopt
+                                          : std::optional<std::uint32_t>(periph.path().bus);
+      for (const auto& p : periph.xpt().match_devid(designator, bus)) {
+        matched.insert(p);
+      }
+    }
+    e.devices.assign(matched.begin(), matched.end());
+    if (!e.physical_path.empty()) {
+      for (const auto& p : matched) {
+        now[p] = e.physical_path;
+      }
+    }
+  }
+  // Clear what we published before and no longer hold, unless someone else's value is there.
+  for (const auto& [path, old] : sc.published_paths) {
+    auto it = now.find(path);
+    if (it != now.end() && it->second == old) {
+      continue;
+    }
+    if (it == now.end()) {
+      auto info = periph.xpt().device(path);
+      if (info) {
+        auto cur = info->advinfo.find(cam::AdvinfoType::PhysPath);
+        if (cur != info->advinfo.end() && std::string(cur->second.begin(), cur->second.end()) == old) {
+          (void)periph.xpt().set_advinfo(path, cam::AdvinfoType::PhysPath, {});
+        }
+      }
+    }
+  }
+  for (const auto& [path, value] : now) {
+    const Bytes bytes(reinterpret_cast<const std::uint8_t*>(value.data()), value.size());
+    (void)periph.xpt().set_advinfo(path, cam::AdvinfoType::PhysPath, bytes);
+  }
+  sc.published_paths = std::move(now);
+  request(sc, kPublish);
+}
+
+void post_changes(cam::Periph& periph, const EncState& before, const EncState& after) {
+  auto& xpt = periph.xpt();
+  if (before.configured && before.enclosure_status != after.enclosure_status) {
+    cam::AsyncEvent e{cam::AsyncCode::EnclosureStatusChanged, periph.path()};
+    e.old_status = before.enclosure_status;
+    e.new_status = after.enclosure_status;
+    xpt.post_async(e);
+  }
+  if (!before.configured || before.generation != after.generation ||
+      before.elements.size() != after.elements.size()) {
+    return;  // A new configuration: element identities changed, nothing to diff.
+  }
+  for (std::size_t i = 0; i < after.elements.size(); ++i) {
+    const auto& a = before.elements[i];
+    const auto& b = after.elements[i];
+    const auto old_code = ses::status_code(a.status);
+    const auto new_code = ses::status_code(b.status);
+    if (old_code != new_code) {
+      cam::AsyncEvent e{cam::AsyncCode::ElementStatusChanged, periph.path()};
+      e.element = b.index;
+      e.old_status = old_code;
+      e.new_status = new_code;
+      xpt.post_async(e);
+    }
+    if (a.devices != b.devices) {
+      cam::AsyncEvent e{cam::AsyncCode::SlotDeviceChanged, periph.path()};
+      e.element = b.index;
+      xpt.post_async(e);
+    }
+  }
+}
+
+void step_publish(cam::Periph& periph, Softc& sc) {
+  sc.work.refresh++;
+  sc.work.commands = sc.commands;
+  auto next = std::make_shared<const EncState>(sc.work);
+  std::shared_ptr<const EncState> before;
+  {
+    std::lock_guard lock(sc.lock);
+    before = std::exchange(sc.published, next);
+  }
+  sc.cv.notify_all();
+  sc.work.warnings.clear();
+  post_changes(periph, *before, *next);
+}
+
+// The per-enclosure daemon (enc_daemon). Holds a periph reference; drops it when it exits.
+void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
+  Softc& sc = softc_of(*periph);
+  auto next_poll = std::chrono::steady_clock::now() + interval;
+  for (;;) {
+    std::uint32_t action = 0;
+    {
+      std::unique_lock lock(sc.lock);
+      while (!sc.invalid && sc.pending == 0) {
+        if (sc.cv.wait_until(lock, next_poll) == std::cv_status::timeout) {
+          sc.pending |= poll_actions(sc);
+          next_poll = std::chrono::steady_clock::now() + interval;
+        }
+      }
+      if (sc.invalid) {
+        break;
+      }
+      action = sc.pending & (~sc.pending + 1);  // Lowest set bit.
+      sc.pending &= ~action;
+    }
+    switch (action) {
+      case kPages: step_pages(*periph, sc); break;
+      case kConfig: step_config(*periph, sc); break;
+      case kStatus: step_status(*periph, sc); break;
+      case kDescriptors: step_descriptors(*periph, sc); break;
+      case kAdditional: step_additional(*periph, sc); break;
+      case kControl: step_control(*periph, sc); break;
+      case kPhysPaths: step_physpaths(*periph, sc); break;
+      case kPublish: step_publish(*periph, sc); break;
+      default: break;
+    }
+  }
+  // Invalidated: fail what is still queued and leave. Paths we published stay with their disks
+  // until the disks themselves go or another enclosure claims them (FreeBSD behaves the same).
+  {
+    std::lock_guard lock(sc.lock);
+    for (ControlRequest* r : sc.requests) {
+      r->result = fail_errno(ENXIO, periph->name() + ": enclosure is gone");
+      r->done = true;
+    }
+    sc.requests.clear();
+    sc.daemon_exited = true;
+  }
+  sc.cv.notify_all();
+  periph->release();  // May free the periph: touch nothing after this.
+}
+
+Result<void> submit_control(cam::Periph& periph, ControlRequest& req) {
+  Softc& sc = softc_of(periph);
+  std::unique_lock lock(sc.lock);
+  if (sc.invalid) {
+    return fail_errno(ENXIO, periph.name() + ": enclosure is gone");
+  }
+  sc.requests.push_back(&req);
+  sc.pending |= kControl;
+  sc.cv.notify_all();
+  sc.cv.wait(lock, [&] { return req.done; });
+  return req.result;
+}
+
+}  // namespace
+
+std::string physical_path(std::uint64_t enclosure_id, int type_index, int type_element_index,
+                          std::string_view descriptor) {
+  std::string path = fmt::format("id1,enc@n{:x}/type@{:x}/slot@{:x}", enclosure_id, type_index,
+                                 type_element_index);
+  if (!descriptor.empty()) {
+    path += "/elmdesc@";
+    for (char c : descriptor) {
+      const auto u = static_cast<unsigned char>(c);
+      path += (u <= 0x20 || u >= 0x7f || c == '/') ? '_' : c;
+    }
+  }
+  return path;
+}
+
+bool EncDriver::matches(const cam::DeviceInfo& device) const {
+  return device.device_type == 0x0d;
+}
+
+Result<void> EncDriver::attach(cam::Periph& periph) {
+  auto owned = std::make_unique<Softc>();
+  Softc& sc = *owned;
+  periph.set_softc(std::move(owned));
+  sc.pending = kPages;
+  sc.search_globally = m_options.search_globally;
+  // React to disks arriving and leaving on the enclosure's bus (and everywhere when searching
+  // globally): their physical paths depend on it.
+  const cam::Path scope = m_options.search_globally
+                              ? cam::Path::wildcard()
+                              : cam::Path{periph.path().bus, cam::Path::kWildcardTarget,
+                                          cam::Path::kWildcardLun};
+  Softc* scp = &sc;
+  sc.bus_events = periph.xpt().subscribe(
+      cam::AsyncCode::FoundDevice | cam::AsyncCode::LostDevice, scope,
+      [scp](const cam::AsyncEvent&) { request(*scp, kStatus | kDescriptors | kAdditional | kPhysPaths); });
+  periph.acquire_unconditional();  // The daemon's reference.
+  std::thread(daemon_main, &periph, m_options.poll_interval).detach();
+  periph.acquire_unconditional();  // The node's reference, dropped in gone().
+  auto node = m_devfs.make_node(periph.name(), *this, &periph);
+  if (!node) {
+    periph.release();
+    return fail(node.error());
+  }
+  sc.node = std::move(*node);
+  return {};
+}
+
+void EncDriver::invalidate(cam::Periph& periph) {
+  Softc& sc = softc_of(periph);
+  std::shared_ptr<devfs::Node> node;
+  {
+    std::lock_guard lock(sc.lock);
+    sc.invalid = true;
+    node = sc.node;
+  }
+  sc.cv.notify_all();  // The daemon exits; waiting control requests fail with ENXIO.
+  // From the event thread: unsubscribe returns at once for a callback of this same thread.
+  sc.bus_events.reset();
+  if (node) {
+    m_devfs.destroy_node_async(node);
+  }
+}
+
+void EncDriver::destroy(cam::Periph& /*periph*/) {}
+
+Result<void> EncDriver::open(devfs::Node& node, devfs::OpenFile& /*file*/) {
+  cam::Periph& periph = periph_of(node);
+  if (!periph.acquire()) {
+    return fail_errno(ENXIO, periph.name() + ": enclosure is gone");
+  }
+  Softc& sc = softc_of(periph);
+  std::lock_guard lock(sc.lock);
+  if (sc.invalid) {
+    periph.release();
+    return fail_errno(ENXIO, periph.name() + ": enclosure is gone");
+  }
+  ++sc.open_count;
+  return {};
+}
+
+void EncDriver::close(devfs::Node& node, devfs::OpenFile& /*file*/, devfs::CloseReason) {
+  cam::Periph& periph = periph_of(node);
+  {
+    Softc& sc = softc_of(periph);
+    std::lock_guard lock(sc.lock);
+    --sc.open_count;
+  }
+  periph.release();
+}
+
+void EncDriver::gone(devfs::Node& node) { periph_of(node).release(); }
+
+Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Ioctl& request) {
+  cam::Periph& periph = periph_of(node);
+  Softc& sc = softc_of(periph);
+  const bool writable = (file.flags() & devfs::kOpenWrite) != 0;
+  switch (request.code()) {
+    case EncGetState::kCode: {
+      std::lock_guard lock(sc.lock);
+      static_cast<EncGetState&>(request).state = sc.published;
+      return {};
+    }
+    case EncGetElementDevnames::kCode: {
+      auto& r = static_cast<EncGetElementDevnames&>(request);
+      std::shared_ptr<const EncState> state;
+      {
+        std::lock_guard lock(sc.lock);
+        state = sc.published;
+      }
+      if (r.index < 0 || static_cast<std::size_t>(r.index) >= state->elements.size()) {
+        return fail_errno(EINVAL, fmt::format("{}: no element {}", periph.name(), r.index));
+      }
+      r.names.clear();
+      for (const auto& p : state->elements[r.index].devices) {
+        for (const auto& n : periph.manager().names_for(p)) {
+          r.names += (r.names.empty() ? "" : ",") + n;
+        }
+      }
+      if (r.names.empty()) {
+        return fail_errno(ENODEV, fmt::format("{}: no device in element {}", periph.name(), r.index));
+      }
+      return {};
+    }
+    case EncSetElementStatus::kCode: {
+      if (!writable) {
+        return fail_errno(EBADF, periph.name() + ": opened read-only");
+      }
+      auto& r = static_cast<EncSetElementStatus&>(request);
+      if ((r.control[0] & ses::kSelect) == 0) {
+        return {};  // FreeBSD: SELECT clear is a silent no-op.
+      }
+      ControlRequest req;
+      req.index = r.index;
+      req.bytes = r.control;
+      req.generation = r.generation;
+      return submit_control(periph, req);
+    }
+    case EncSetEnclosureStatus::kCode: {
+      if (!writable) {
+        return fail_errno(EBADF, periph.name() + ": opened read-only");
+      }
+      auto& r = static_cast<EncSetEnclosureStatus&>(request);
+      ControlRequest req;
+      req.index = -1;
+      req.bytes[0] = r.flags;
+      req.generation = r.generation;
+      return submit_control(periph, req);
+    }
+    case EncString::kGet: {
+      auto f = receive_diagnostic(periph, sc, 0x04);
+      if (f.status != CamStatus::ReqCmp) {
+        return fail(Error::from_cam(f.status, periph.name() + ": String In page"));
+      }
+      static_cast<EncString&>(request).data = std::move(f.data);
+      return {};
+    }
+    case EncString::kSet: {
+      if (!writable) {
+        return fail_errno(EBADF, periph.name() + ": opened read-only");
+      }
+      auto& r = static_cast<EncString&>(request);
+      if (r.data.size() > 0xffff - 4) {
+        return fail_errno(EINVAL, periph.name() + ": string too long");
+      }
+      std::vector<std::uint8_t> page{0x04, 0x00, 0, 0};
+      store_be16(page, 2, static_cast<std::uint16_t>(r.data.size()));
+      page.insert(page.end(), r.data.begin(), r.data.end());
+      return send_diagnostic(periph, sc, std::move(page));
+    }
+    case EncRefresh::kCode: {
+      auto& r = static_cast<EncRefresh&>(request);
+      std::unique_lock lock(sc.lock);
+      const auto start = sc.published->refresh;
+      sc.pending |= poll_actions(sc) | kPhysPaths;
+      sc.cv.notify_all();
+      if (!sc.cv.wait_for(lock, r.timeout, [&] { return sc.invalid || (sc.published->refresh > start && sc.pending == 0); })) {
+        return fail_errno(ETIMEDOUT, periph.name() + ": refresh timed out");
+      }
+      if (sc.invalid) {
+        return fail_errno(ENXIO, periph.name() + ": enclosure is gone");
+      }
+      return {};
+    }
+    default:
+      return fail_errno(ENOTTY, periph.name() + ": unknown ioctl");
+  }
+}
+
+}  // namespace ucam::enc

@@ -1,0 +1,147 @@
+// enc(4): the enclosure services driver (FreeBSD scsi_enc.c + scsi_enc_ses.c), SES backend.
+//
+// Attaches to SES devices (peripheral type 0x0D). Each enclosure gets a node `sesN` and a
+// daemon thread that keeps a cache of the enclosure (FreeBSD's order: supported pages,
+// configuration, status, element descriptors, additional element status), applies queued
+// control requests, publishes each disk's physical path into the XPT device database and
+// raises ElementStatusChanged / EnclosureStatusChanged / SlotDeviceChanged events. It re-polls
+// every `poll_interval`, at once on FoundDevice/LostDevice on the enclosure's bus, and when a
+// generation code moves.
+//
+// Reads (every ioctl but the set ones) come from the published cache, never from the device,
+// and carry the configuration generation they belong to. A set that names a stale generation
+// is refused with ESTALE (fixing the XXX in FreeBSD's enc ioctls).
+//
+// References: the node holds one periph reference, each open one, the daemon one. The daemon
+// drops its reference when it exits after invalidation; the last release frees the periph.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cam/periph.h"
+#include "devfs/devfs.h"
+
+namespace ucam::enc {
+
+struct EncOptions {
+  std::chrono::milliseconds poll_interval{60'000};  // FreeBSD's 60 s callout.
+  bool search_globally = false;  // Match disks on every bus, not only the enclosure's.
+};
+
+// One element in the published cache.
+struct EncElement {
+  int index = 0;            // Global index (status/descriptor page order, overall included).
+  int type_index = 0;       // Type descriptor header index.
+  int index_in_type = -1;   // -1 for the overall element.
+  std::uint8_t element_type = 0;
+  std::uint8_t subenclosure = 0;
+  std::array<std::uint8_t, 4> status{};
+  std::string descriptor;                    // Page 0x07, trimmed ("" if none).
+  std::vector<std::uint64_t> sas_addresses;  // Page 0x0A phys' SAS ADDRESS (slots).
+  std::optional<std::uint8_t> device_slot_number;
+  std::vector<cam::Path> devices;            // Disks matched to this slot.
+  std::string physical_path;                 // What we publish for those disks ("" if none).
+};
+
+// The published cache: immutable once published (readers keep a shared_ptr).
+struct EncState {
+  std::uint64_t refresh = 0;          // Bumped on every publish.
+  bool configured = false;            // A configuration page has been read.
+  std::uint32_t generation = 0;       // The enclosure's configuration generation code.
+  std::uint8_t enclosure_status = 0;  // Page 0x02 header byte 1 & 0x1f.
+  std::uint64_t logical_id = 0;       // Subenclosure 0's logical identifier.
+  std::uint64_t enclosure_id = 0;     // The SES device's NAA (physical path "enc@n...").
+  std::string name;                   // "<vendor> <product> <rev>" of subenclosure 0.
+  std::vector<std::uint8_t> supported_pages;
+  std::vector<std::string> type_texts;  // By type index.
+  std::vector<EncElement> elements;
+  std::vector<std::string> warnings;  // From the last refresh.
+  std::uint64_t commands = 0;         // RECEIVE/SEND DIAGNOSTIC commands issued so far.
+};
+
+// ---- Requests (FreeBSD ENCIOC_*; codes 's'<<8 | n) --------------------------------------------
+
+// GETNELM + GETELMMAP + everything else cached: the whole published state.
+struct EncGetState : devfs::Ioctl {
+  static constexpr std::uint32_t kCode = 0x5301;
+  EncGetState() : Ioctl(kCode) {}
+  std::shared_ptr<const EncState> state;
+};
+
+// SETELMSTAT: control bytes for one element (SELECT in byte 0 bit 7, else a no-op). Blocks
+// until the SEND DIAGNOSTIC completed. `generation`, when set, must match the cache's.
+struct EncSetElementStatus : devfs::Ioctl {
+  static constexpr std::uint32_t kCode = 0x5306;
+  EncSetElementStatus() : Ioctl(kCode) {}
+  int index = 0;
+  std::array<std::uint8_t, 4> control{};
+  std::optional<std::uint32_t> generation;
+};
+
+// SETENCSTAT: enclosure control flags (INFO/NON-CRIT/CRIT/UNRECOV requests, & 0x0f).
+struct EncSetEnclosureStatus : devfs::Ioctl {
+  static constexpr std::uint32_t kCode = 0x5304;
+  EncSetEnclosureStatus() : Ioctl(kCode) {}
+  std::uint8_t flags = 0;
+  std::optional<std::uint32_t> generation;
+};
+
+// GETELMDEVNAMES: "pass3,da3" for the disks matched to an element; ENODEV when none.
+struct EncGetElementDevnames : devfs::Ioctl {
+  static constexpr std::uint32_t kCode = 0x530a;
+  EncGetElementDevnames() : Ioctl(kCode) {}
+  int index = 0;
+  std::string names;
+};
+
+// GETSTRING / SETSTRING: page 0x04 (String In / Out), raw, header included on reads.
+struct EncString : devfs::Ioctl {
+  static constexpr std::uint32_t kGet = 0x530b;
+  static constexpr std::uint32_t kSet = 0x530c;
+  explicit EncString(std::uint32_t code) : Ioctl(code) {}
+  std::vector<std::uint8_t> data;
+};
+
+// Forces a refresh and waits for it to be published (a "rescan" of the enclosure).
+struct EncRefresh : devfs::Ioctl {
+  static constexpr std::uint32_t kCode = 0x5380;
+  EncRefresh() : Ioctl(kCode) {}
+  std::chrono::milliseconds timeout{30'000};
+};
+
+class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
+ public:
+  // `devfs` must outlast the driver and every node it creates.
+  EncDriver(devfs::Devfs& devfs, EncOptions options) : m_devfs(devfs), m_options(options) {}
+
+  // PeriphDriver.
+  std::string_view name() const override { return "ses"; }
+  bool matches(const cam::DeviceInfo& device) const override;
+  Result<void> attach(cam::Periph& periph) override;
+  void invalidate(cam::Periph& periph) override;
+  void destroy(cam::Periph& periph) override;
+
+  // CdevSw.
+  Result<void> open(devfs::Node& node, devfs::OpenFile& file) override;
+  void close(devfs::Node& node, devfs::OpenFile& file, devfs::CloseReason reason) override;
+  Result<void> ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Ioctl& request) override;
+  void gone(devfs::Node& node) override;
+
+ private:
+  devfs::Devfs& m_devfs;
+  EncOptions m_options;
+};
+
+// The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5):
+// "id1,enc@n<id>/type@<type index>/slot@<index in type, overall = 0>[/elmdesc@<descriptor>]",
+// lower-case hex, the descriptor with non-printable bytes, white space and '/' as '_'.
+std::string physical_path(std::uint64_t enclosure_id, int type_index, int type_element_index,
+                          std::string_view descriptor);
+
+}  // namespace ucam::enc
