@@ -71,8 +71,8 @@ DiskModel::DiskModel(const LunSpec& spec, const DiskConfig& config)
   m_caching_changeable[1] = m_caching_page[1];
   m_control_changeable[0] = m_control_page[0];
   m_control_changeable[1] = m_control_page[1];
-  m_pages[0] = ModePageValues{0x08, 0, m_caching_page, m_caching_changeable, m_caching_default};
-  m_pages[1] = ModePageValues{0x0a, 0, m_control_page, m_control_changeable, m_control_page};
+  m_pages[0] = ModePageValues{0x08, m_caching_page, m_caching_changeable, m_caching_default};
+  m_pages[1] = ModePageValues{0x0a, m_control_page, m_control_changeable, m_control_page};
 }
 
 void DiskModel::adjust_inquiry(scsi::StandardInquiry& inquiry) const {
@@ -96,9 +96,9 @@ Dispatch DiskModel::execute(Command& command) {
       return Dispatch::Handled;
     case op(scsi::Opcode::ModeSense6):
     case op(scsi::Opcode::ModeSense10):
-      execute_mode_sense(
-          command,
-          ModeParameters{0, 0x10 /* DPOFUA */, BlockDescriptor{m_capacity, m_block_size}, m_pages});
+      execute_mode_sense(command, ModeSenseParameters{
+                                      0, 0x10 /* DPOFUA */,
+                                      scsi::BlockDescriptor{m_capacity, 0, m_block_size}, m_pages});
       return Dispatch::Handled;
     case op(scsi::Opcode::Read6):
     case op(scsi::Opcode::Read10):

@@ -1,6 +1,6 @@
 #include "sims/emu/models/mode_sense.h"
 
-#include <array>
+#include <algorithm>
 
 #include "scsi/cdb.h"
 
@@ -11,17 +11,12 @@ namespace {
 constexpr std::uint8_t kAllPages = 0x3f;
 constexpr std::uint8_t kAllSubpages = 0xff;
 constexpr SenseCode kSavingParametersNotSupported{0x05, 0x39, 0x00};
-constexpr std::size_t kShortDescriptorLength = 8;
-constexpr std::size_t kLongDescriptorLength = 16;
-// Large enough for the headers, a long descriptor and every page a model has today; pages that
-// would not fit are an emulator bug caught by the check below.
-constexpr std::size_t kMaxModeData = 1024;
+constexpr std::size_t kPage0Header = 2;
 
+// The emulated pages are all page_0 format (subpage 0).
 bool selected(const ModePageValues& page, std::uint8_t code, std::uint8_t subpage) {
-  if (code == kAllPages) {
-    return subpage == kAllSubpages || page.subpage_code == 0;
-  }
-  return page.page_code == code && (subpage == kAllSubpages || page.subpage_code == subpage);
+  const bool subpage_matches = subpage == 0 || subpage == kAllSubpages;
+  return subpage_matches && (code == kAllPages || page.page_code == code);
 }
 
 }  // namespace
@@ -35,7 +30,7 @@ std::array<std::uint8_t, 12> control_mode_page(scsi::SenseFormat format) {
   return page;
 }
 
-void execute_mode_sense(Command& command, const ModeParameters& parameters) {
+void execute_mode_sense(Command& command, const ModeSenseParameters& parameters) {
   auto cdb = scsi::parse_mode_sense_cdb(command.cdb());
   if (!cdb) {
     command.check_condition(cdb.error());
@@ -46,40 +41,32 @@ void execute_mode_sense(Command& command, const ModeParameters& parameters) {
                             scsi::CdbFieldPointer{2, std::uint8_t{7}});
     return;
   }
-  bool page_known = false;
-  bool any = false;
-  for (const auto& page : parameters.pages) {
-    page_known = page_known || cdb->page_code == kAllPages || page.page_code == cdb->page_code;
-    any = any || selected(page, cdb->page_code, cdb->subpage_code);
-  }
+  const bool page_known =
+      cdb->page_code == kAllPages ||
+      std::any_of(parameters.pages.begin(), parameters.pages.end(),
+                  [&](const ModePageValues& page) { return page.page_code == cdb->page_code; });
   if (!page_known) {
     command.invalid_field_in_cdb(2, 5);  // PAGE CODE, bits 5:0
     return;
   }
-  if (!any) {
+  if (cdb->subpage_code != 0 && cdb->subpage_code != kAllSubpages) {
     command.invalid_field_in_cdb(3);  // SUBPAGE CODE
     return;
   }
 
-  std::array<std::uint8_t, kMaxModeData> data{};
-  const MutableBytes out(data);
-  const std::size_t header = cdb->ten_byte ? 8 : 4;
-  std::size_t length = header;
-  std::size_t descriptor_length = 0;
+  scsi::ModeParameters data;
+  data.format = cdb->ten_byte ? scsi::ModeHeaderFormat::Ten : scsi::ModeHeaderFormat::Six;
+  data.medium_type = parameters.medium_type;
+  data.device_specific = parameters.device_specific;
   if (parameters.block_descriptor && cdb->dbd == scsi::BlockDescriptors::Return) {
-    const auto& bd = *parameters.block_descriptor;
-    if (cdb->ten_byte && cdb->llbaa == scsi::LongLba::Accepted) {
-      descriptor_length = kLongDescriptorLength;
-      store_be64(out, length, bd.blocks);
-      store_be32(out, length + 12, bd.block_length);
-      data[4] = 0x01;  // LONGLBA
-    } else {
-      descriptor_length = kShortDescriptorLength;
-      store_be32(out, length,
-                 bd.blocks > 0xffffffffULL ? 0xffffffffU : static_cast<std::uint32_t>(bd.blocks));
-      store_be24(out, length + 5, bd.block_length);
+    scsi::BlockDescriptor descriptor = *parameters.block_descriptor;
+    data.longlba = cdb->ten_byte && cdb->llbaa == scsi::LongLba::Accepted;
+    if (!data.longlba) {
+      // SBC-4 6.4.2: a count that does not fit the short descriptor reads FFFFFFFFh.
+      descriptor.number_of_blocks =
+          std::min<std::uint64_t>(descriptor.number_of_blocks, 0xffffffffULL);
     }
-    length += descriptor_length;
+    data.block_descriptors.push_back(descriptor);
   }
   for (const auto& page : parameters.pages) {
     if (!selected(page, cdb->page_code, cdb->subpage_code)) {
@@ -88,26 +75,18 @@ void execute_mode_sense(Command& command, const ModeParameters& parameters) {
     const Bytes bytes = cdb->pc == scsi::PageControl::Changeable ? page.changeable
                         : cdb->pc == scsi::PageControl::Default  ? page.default_values
                                                                  : page.current;
-    if (length + bytes.size() > data.size()) {
-      break;  // FIXME: grow the buffer if a model ever has this many pages.
-    }
-    std::copy(bytes.begin(), bytes.end(), data.begin() + static_cast<std::ptrdiff_t>(length));
-    length += bytes.size();
+    scsi::ModePage out;
+    out.page_code = page.page_code;
+    out.data.assign(bytes.begin() + kPage0Header, bytes.end());
+    data.pages.push_back(std::move(out));
   }
-  // MODE DATA LENGTH excludes itself. MODE SENSE(6) can describe at most 255 bytes.
-  if (cdb->ten_byte) {
-    store_be16(out, 0, static_cast<std::uint16_t>(length - 2));
-    data[2] = parameters.medium_type;
-    data[3] = parameters.device_specific;
-    store_be16(out, 6, static_cast<std::uint16_t>(descriptor_length));
-  } else {
-    length = std::min<std::size_t>(length, 256);
-    data[0] = static_cast<std::uint8_t>(length - 1);
-    data[1] = parameters.medium_type;
-    data[2] = parameters.device_specific;
-    data[3] = static_cast<std::uint8_t>(descriptor_length);
+  auto encoded = scsi::encode_mode_sense_data(data);
+  if (!encoded) {
+    // Only pages too large for MODE SENSE(6) can fail; the emulated pages are small.
+    command.invalid_field_in_cdb(0);
+    return;
   }
-  command.complete_data_in(Bytes(data.data(), length), cdb->allocation_length);
+  command.complete_data_in(*encoded, cdb->allocation_length);
 }
 
 }  // namespace ucam::emu
