@@ -18,7 +18,7 @@ void set_transport_result(cam::Ccb& ccb, CamStatus status) {
 
 }  // namespace
 
-Completer::Completer(cam::XptSim& xpt) : m_xpt(xpt) {
+void Completer::start() {
   m_worker = std::thread([this] { run(); });
 }
 

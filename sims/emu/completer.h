@@ -42,11 +42,14 @@ class Completer {
     const EmuLun* lun = nullptr;
   };
 
-  // `xpt` must outlast the Completer. Starts the worker thread.
-  explicit Completer(cam::XptSim& xpt);
+  // `xpt` must outlast the Completer.
+  explicit Completer(cam::XptSim& xpt) : m_xpt(xpt) {}
   ~Completer();  // stop()
   Completer(const Completer&) = delete;
   Completer& operator=(const Completer&) = delete;
+
+  // Starts the worker thread. Called once, before the first hold().
+  void start();
 
   // Stops the worker after it has completed the commands that are due now. Commands still held
   // stay held (the Emulator flushes them first). Idempotent.

@@ -21,6 +21,7 @@ Emulator::Emulator(Scenario scenario, cam::XptSim& xpt)
 Result<std::unique_ptr<Emulator>> Emulator::create(const Scenario& scenario, cam::XptSim& xpt,
                                                    EmulatorOptions options) {
   std::unique_ptr<Emulator> emulator(new Emulator(scenario, xpt));
+  emulator->m_completer->start();
   for (auto& bus : emulator->m_buses) {
     // Present before registration: the XPT may send commands as soon as it knows the bus.
     bus->set_state(EmuBus::State::Present);
