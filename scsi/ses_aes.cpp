@@ -29,6 +29,38 @@ std::string where(std::size_t n) {
   return "additional element status: descriptor " + std::to_string(n);
 }
 
+// Which element types a descriptor's protocol-specific layout fits: kLayoutSlot (SAS type 0,
+// FC, PCIe, ATA), kLayoutNonSlot (SAS type 1: expander, ESC, SCSI ports), kLayoutAny.
+constexpr int kLayoutAny = 0;
+constexpr int kLayoutSlot = 1;
+constexpr int kLayoutNonSlot = 2;
+
+int descriptor_layout(std::uint8_t protocol, Bytes pd) {
+  switch (protocol) {
+    case kProtoSas:
+      if (pd.size() < 2) {
+        return kLayoutAny;
+      }
+      return bits(pd[1], 6, 2) == 0 ? kLayoutSlot : kLayoutNonSlot;
+    case kProtoFc:
+    case kProtoPcie:
+    case kProtoAta:
+      return kLayoutSlot;
+    default:
+      return kLayoutAny;
+  }
+}
+
+bool layout_fits(int layout, std::uint8_t element_type) {
+  if (layout == kLayoutSlot) {
+    return is_slot_type(element_type);
+  }
+  if (layout == kLayoutNonSlot) {
+    return !is_slot_type(element_type);
+  }
+  return true;
+}
+
 bool valid_target(const std::vector<ElementRef>& map, int g) {
   return g >= 0 && static_cast<std::size_t>(g) < map.size() && !map[g].overall() &&
          may_have_additional_status(map[g].element_type);
@@ -247,15 +279,20 @@ Result<SesAdditionalStatus> parse_ses_additional_status(Bytes page, const SesCon
   detail::check_generation("additional element status", out.generation, config,
                            out.generation_mismatch, w);
   const auto map = build_element_map(config);
-  // EIP=0: candidates in page order (SES-2: descriptors follow the element order).
-  std::vector<int> positional;
-  for (const auto& ref : map) {
-    if (!ref.overall() && may_have_additional_status(ref.element_type)) {
-      positional.push_back(ref.global_index);
-    }
-  }
-  std::size_t next_positional = 0;
   std::set<int> mapped;
+  // The element after which the next descriptor is expected (descriptors follow page order).
+  int cursor = -1;
+  // The next element after `cursor` that can take a descriptor of this layout and has none.
+  auto next_fitting = [&](int layout) {
+    for (std::size_t g = static_cast<std::size_t>(cursor + 1); g < map.size(); ++g) {
+      const int gi = static_cast<int>(g);
+      if (valid_target(map, gi) && layout_fits(layout, map[g].element_type) &&
+          mapped.count(gi) == 0) {
+        return gi;
+      }
+    }
+    return -1;
+  };
   std::size_t off = 8;
   std::size_t n = 0;
   while (off < d.size()) {
@@ -287,6 +324,9 @@ Result<SesAdditionalStatus> parse_ses_additional_status(Bytes page, const SesCon
       desc.eiioe = bits(desc_bytes[2], 0, 2);
       desc.element_index = desc_bytes[3];
       pd_at = 4;
+    }
+    const int layout = descriptor_layout(desc.protocol, desc_bytes.subspan(pd_at));
+    if (desc.eip) {
       if (desc.eiioe == 3) {
         w.push_back(at +
                     ": EIIOE 11b is reserved; element index read as including overall "
@@ -298,30 +338,42 @@ Result<SesAdditionalStatus> parse_ses_additional_status(Bytes page, const SesCon
       const int as_individual = global_index_of_individual(map, desc.element_index);
       const int first = global ? as_global : as_individual;
       const int second = global ? as_individual : as_global;
-      if (valid_target(map, first)) {
+      auto fits = [&](int g) {
+        return valid_target(map, g) &&
+               layout_fits(layout, map[static_cast<std::size_t>(g)].element_type);
+      };
+      const std::string index_text = "element index " + std::to_string(desc.element_index) +
+                                     " (EIIOE " + std::to_string(desc.eiioe) + ")";
+      if (fits(first)) {
         desc.global_index = first;
-      } else if (valid_target(map, second)) {
+      } else if (fits(second)) {
         desc.global_index = second;
-        w.push_back(at + ": element index " + std::to_string(desc.element_index) + " read as " +
-                    (global ? "a global" : "an individual") + " index (EIIOE " +
-                    std::to_string(desc.eiioe) +
-                    ") names no element that can have additional status; read as " +
+        w.push_back(at + ": " + index_text + " read as " + (global ? "a global" : "an individual") +
+                    " index names no element that can take this descriptor; read as " +
                     (global ? "an individual" : "a global") + " index instead");
+      } else if (const int next = next_fitting(layout); next >= 0) {
+        desc.global_index = next;
+        w.push_back(at + ": " + index_text +
+                    " names no element that can take this descriptor; assigned to the next "
+                    "element in page order that can, element " +
+                    std::to_string(next));
       } else {
-        w.push_back(at + ": element index " + std::to_string(desc.element_index) + " (EIIOE " +
-                    std::to_string(desc.eiioe) +
-                    ") names no element that can have additional status; descriptor not mapped");
+        w.push_back(at + ": " + index_text +
+                    " names no element that can take this descriptor; descriptor not mapped");
       }
     } else {
-      if (next_positional < positional.size()) {
-        desc.global_index = positional[next_positional++];
-      } else {
+      // SES-2 style: descriptors in page order, one per element that can have one.
+      desc.global_index = next_fitting(layout);
+      if (desc.global_index < 0) {
         w.push_back(at + ": EIP=0 and no element left to assign it to; descriptor not mapped");
       }
     }
-    if (desc.global_index >= 0 && !desc.invalid && !mapped.insert(desc.global_index).second) {
-      w.push_back(at + ": second descriptor for element " + std::to_string(desc.global_index) +
-                  " (the first one is used)");
+    if (desc.global_index >= 0 && !desc.invalid) {
+      if (!mapped.insert(desc.global_index).second) {
+        w.push_back(at + ": second descriptor for element " + std::to_string(desc.global_index) +
+                    " (the first one is used)");
+      }
+      cursor = std::max(cursor, desc.global_index);
     }
     const Bytes pd = desc_bytes.subspan(pd_at);
     desc.protocol_data.assign(pd.begin(), pd.end());
