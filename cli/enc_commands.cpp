@@ -12,10 +12,7 @@
 #include "scsi/read_capacity.h"
 #include "scsi/ses.h"
 #include "scsi/ses_element.h"
-#if __has_include("scsi/ses_json.h")
 #include "scsi/ses_json.h"
-#define UCAM_HAVE_SES_JSON 1
-#endif
 
 namespace ucam::cli {
 namespace ses = scsi::ses;
@@ -542,8 +539,7 @@ int cmd_enc_decode(const Options& opt, const EncArgs& args) {
     }
     bytes = std::move(*parsed);
   }
-#if UCAM_HAVE_SES_JSON
-  auto decoded = ses::decode_pages(bytes);
+  auto decoded = ses::render_ses_pages(bytes);
   if (!decoded) {
     return report(decoded.error().with_context(args.file), kExitUsage);
   }
@@ -553,10 +549,6 @@ int cmd_enc_decode(const Options& opt, const EncArgs& args) {
     std::cout << decoded->text;
   }
   return kExitOk;
-#else
-  (void)opt;
-  return report(Error::described(ENOSYS, "enc decode: SES renderer not built yet"), kExitUsage);
-#endif
 }
 
 }  // namespace ucam::cli
