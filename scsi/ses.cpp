@@ -142,8 +142,9 @@ namespace {
 constexpr std::size_t kEnclosureDescriptorMinLength = 36;  // bytes after byte 3
 
 // An identification string: bytes [off, off+len) of `d` clipped to d.size(), trailing spaces
-// (and NULs) trimmed, non-printable bytes replaced. Returns whether it had to replace.
-bool id_string(Bytes d, std::size_t off, std::size_t len, std::string& out) {
+// (and NULs) trimmed, non-printable bytes replaced. Sets `nul` when NULs pad it (SES wants
+// spaces) and returns whether other bytes had to be replaced.
+bool id_string(Bytes d, std::size_t off, std::size_t len, std::string& out, bool& nul) {
   out.clear();
   bool bad = false;
   for (std::size_t i = off; i < off + len && i < d.size(); ++i) {
@@ -151,6 +152,8 @@ bool id_string(Bytes d, std::size_t off, std::size_t len, std::string& out) {
     if (c < 0x20 || c > 0x7e) {
       if (c != 0) {
         bad = true;
+      } else {
+        nul = true;
       }
       out += c == 0 ? ' ' : '.';
     } else {
@@ -205,12 +208,17 @@ Result<SesConfig> parse_ses_config(Bytes page) {
     if (e.size() >= 12) {
       sub.logical_id = load_be64(e, 4);
     }
-    bool bad = id_string(e, 12, 8, sub.vendor);
-    bad = id_string(e, 20, 16, sub.product) || bad;
-    bad = id_string(e, 36, 4, sub.revision) || bad;
+    bool nul = false;
+    bool bad = id_string(e, 12, 8, sub.vendor, nul);
+    bad = id_string(e, 20, 16, sub.product, nul) || bad;
+    bad = id_string(e, 36, 4, sub.revision, nul) || bad;
     if (bad) {
       w.push_back("configuration: subenclosure " + std::to_string(sub.id) +
                   " identification strings contain non-printable bytes (shown as '.')");
+    }
+    if (nul) {
+      w.push_back("configuration: subenclosure " + std::to_string(sub.id) +
+                  " identification strings are padded with NULs, not spaces");
     }
     if (e.size() > 40) {
       sub.vendor_specific.assign(e.begin() + 40, e.end());
