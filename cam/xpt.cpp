@@ -245,6 +245,7 @@ void Xpt::remove_unconfigured(const Path& path) {
 void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
   std::vector<Ccb*> finished;
   bool was_configured = false;
+  std::vector<std::uint8_t> devid;
   {
     std::lock_guard lock(device->lock);
     if (device->invalid) {
@@ -252,6 +253,9 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
     }
     device->invalid = true;
     was_configured = device->configured;
+    if (was_configured) {
+      devid = device->info.devid;
+    }
     device->configured = false;
     while (Ccb* c = device->pending.pop()) {
       c->xpt_priv.state = CcbXptPrivate::State::Completing;
@@ -277,6 +281,7 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
     complete_now(*c, CamStatus::DevNotThere);
   }
   if (was_configured) {
+    index_devid(device->path, devid, {});
     bump_generation();
     log_info("{}: device lost", to_string(device->path));
     post_async({AsyncCode::LostDevice, device->path});
@@ -346,37 +351,69 @@ Result<void> Xpt::set_advinfo(const Path& path, AdvinfoType type, Bytes value) {
   return {};
 }
 
+namespace {
+
+// Index key of one designation descriptor: what FreeBSD's scsi_devid_match compares
+// (association + designator type, length, identifier bytes; PIV, protocol and code set ignored).
+std::string devid_key(std::uint8_t assoc_type, Bytes id) {
+  std::string key;
+  key.reserve(2 + id.size());
+  key += static_cast<char>(assoc_type & 0x3f);
+  key += static_cast<char>(id.size());
+  key.append(reinterpret_cast<const char*>(id.data()), id.size());
+  return key;
+}
+
+std::vector<std::string> devid_keys(Bytes page) {
+  std::vector<std::string> keys;
+  if (page.size() < 4) {
+    return keys;
+  }
+  const std::size_t end = std::min<std::size_t>(page.size(), 4U + load_be16(page, 2));
+  for (std::size_t off = 4; off + 4 <= end;) {
+    const std::size_t len = page[off + 3];
+    if (off + 4 + len > end) {
+      break;
+    }
+    keys.push_back(devid_key(page[off + 1], page.subspan(off + 4, len)));
+    off += 4 + len;
+  }
+  return keys;
+}
+
+}  // namespace
+
+void Xpt::index_devid(const Path& path, Bytes old_page, Bytes new_page) {
+  std::lock_guard lock(m_devid_lock);
+  for (const auto& key : devid_keys(old_page)) {
+    auto [first, last] = m_devid_index.equal_range(key);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == path) {
+        m_devid_index.erase(it);
+        break;
+      }
+    }
+  }
+  for (const auto& key : devid_keys(new_page)) {
+    m_devid_index.emplace(key, path);
+  }
+}
+
 std::vector<Path> Xpt::match_devid(Bytes designator, std::optional<std::uint32_t> bus) const {
   std::vector<Path> out;
   if (designator.size() < 4 || designator.size() < 4U + designator[3]) {
     return out;
   }
-  // Compare association + designator type (byte 1, bits 5..0), length and identifier bytes.
-  const std::uint8_t want_assoc_type = designator[1] & 0x3f;
-  const Bytes want_id = designator.subspan(4, designator[3]);
-  for (const auto& info : devices()) {
-    if (bus && info.path.bus != *bus) {
-      continue;
-    }
-    const Bytes page(info.devid);
-    if (page.size() < 4) {
-      continue;
-    }
-    const std::size_t end = std::min<std::size_t>(page.size(), 4U + load_be16(page, 2));
-    for (std::size_t off = 4; off + 4 <= end;) {
-      const std::size_t len = page[off + 3];
-      if (off + 4 + len > end) {
-        break;
-      }
-      const Bytes id = page.subspan(off + 4, len);
-      if ((page[off + 1] & 0x3f) == want_assoc_type &&
-          std::equal(id.begin(), id.end(), want_id.begin(), want_id.end())) {
-        out.push_back(info.path);
-        break;
-      }
-      off += 4 + len;
+  const auto key = devid_key(designator[1], designator.subspan(4, designator[3]));
+  std::lock_guard lock(m_devid_lock);
+  auto [first, last] = m_devid_index.equal_range(key);
+  for (auto it = first; it != last; ++it) {
+    if ((!bus || it->second.bus == *bus) &&
+        std::find(out.begin(), out.end(), it->second) == out.end()) {
+      out.push_back(it->second);
     }
   }
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -122,6 +122,8 @@ class Xpt final : public XptSim, public XptPeriph {
   Result<void> scan_target(XptBus& bus, std::uint32_t target);
   Result<void> probe_lun(XptBus& bus, const Path& path, bool& present);
   void bump_generation();
+  // Keeps m_devid_index in step with a device's VPD 0x83 page.
+  void index_devid(const Path& path, Bytes old_page, Bytes new_page);
 
   void completion_thread_main();
   void event_thread_main();
@@ -136,6 +138,10 @@ class Xpt final : public XptSim, public XptPeriph {
   std::map<Path, std::shared_ptr<XptDevice>> m_devices;            // Guarded by m_topology.
   std::uint32_t m_next_path_id = 0;                                // Guarded by m_topology.
   std::atomic<std::uint64_t> m_generation{0};
+  // Designator -> paths, for match_devid (the enclosure driver matches every slot on every
+  // refresh). Guarded by m_devid_lock.
+  mutable std::mutex m_devid_lock;
+  std::multimap<std::string, Path> m_devid_index;
 
   // Completion queue (CCBs completed by SIM threads). Guarded by m_done_lock.
   std::mutex m_done_lock;

@@ -232,6 +232,8 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
 
   AsyncCode event = AsyncCode::FoundDevice;
   const std::string description = info.vendor + " " + info.product + " " + info.revision;
+  std::vector<std::uint8_t> old_devid;
+  const std::vector<std::uint8_t> new_devid = info.devid;
   {
     std::lock_guard lock(device->lock);
     if (device->invalid) {
@@ -244,6 +246,7 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
         return {};
       }
       event = AsyncCode::InquiryChanged;
+      old_devid = device->info.devid;
       for (const auto& [type, value] : device->info.advinfo) {
         info.advinfo.emplace(type, value);  // Keep physical paths; fresh capacity wins.
       }
@@ -251,6 +254,8 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
     }
     device->info = std::move(info);
     device->configured = true;
+    // Under the device lock, so a concurrent lose_device cannot unindex before we index.
+    index_devid(path, old_devid, new_devid);
   }
   present = true;
   bump_generation();
