@@ -199,8 +199,7 @@ TEST(EmuAddressing, LunsAbove255AreReportedWithFlatSpaceAddressing) {
   ASSERT_TRUE(r.good());
   ASSERT_EQ(r.data.size(), 24U);
   EXPECT_EQ(load_be64(r.data, 16), 0x412c000000000000ULL);  // Flat space (01b), LUN 300.
-  const Reply serial =
-      h.read({0, 0, 300}, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 64), 64);
+  const Reply serial = h.read({0, 0, 300}, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 64), 64);
   ASSERT_TRUE(serial.good());
   EXPECT_EQ(ascii(serial.data, 4, 7), "FLAT300");
 }
