@@ -56,6 +56,8 @@ inline void store_be64(MutableBytes b, std::size_t off, std::uint64_t v) {
 constexpr std::uint8_t bits(std::uint8_t byte, unsigned lsb, unsigned width) {
   return static_cast<std::uint8_t>((byte >> lsb) & ((1U << width) - 1U));
 }
-constexpr bool bit(std::uint8_t byte, unsigned n) { return ((byte >> n) & 1U) != 0; }
+constexpr bool bit(std::uint8_t byte, unsigned n) {
+  return ((byte >> n) & 1U) != 0;
+}
 
 }  // namespace ucam

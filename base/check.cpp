@@ -15,10 +15,16 @@ std::atomic<std::uint64_t> g_violations{0};
 
 }  // namespace
 
-NoBlockScope::NoBlockScope() { ++t_no_block_depth; }
-NoBlockScope::~NoBlockScope() { --t_no_block_depth; }
+NoBlockScope::NoBlockScope() {
+  ++t_no_block_depth;
+}
+NoBlockScope::~NoBlockScope() {
+  --t_no_block_depth;
+}
 
-bool in_no_block_scope() { return t_no_block_depth > 0; }
+bool in_no_block_scope() {
+  return t_no_block_depth > 0;
+}
 
 void assert_may_block(std::string_view what) {
   if (t_no_block_depth > 0) {
@@ -38,6 +44,8 @@ void report_violation(std::string_view message) {
 #endif
 }
 
-std::uint64_t violation_count() { return g_violations.load(std::memory_order_relaxed); }
+std::uint64_t violation_count() {
+  return g_violations.load(std::memory_order_relaxed);
+}
 
 }  // namespace ucam

@@ -18,7 +18,9 @@ int hex_digit(char c) {
   return -1;
 }
 
-bool is_separator(char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r'; }
+bool is_separator(char c) {
+  return c == ' ' || c == '\t' || c == ',' || c == '\r';
+}
 
 }  // namespace
 
@@ -53,8 +55,8 @@ Result<std::vector<std::uint8_t>> parse_hex(std::string_view text, HexTokens tok
     const std::size_t column = start - line_start + 1;
     for (char d : token) {
       if (hex_digit(d) < 0) {
-        return fail_invalid(fmt::format("line {} column {}: '{}' is not a hex byte", line,
-                                        column, token));
+        return fail_invalid(
+            fmt::format("line {} column {}: '{}' is not a hex byte", line, column, token));
       }
     }
     if (token.size() <= 2) {

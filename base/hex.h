@@ -14,8 +14,8 @@
 namespace ucam {
 
 enum class HexTokens : std::uint8_t {
-  ByteTokens,   // sg3_utils style: every token is one byte (1 or 2 digits).
-  AllowRuns,    // also accept runs of pairs ("120000002400"); odd-length runs are an error.
+  ByteTokens,  // sg3_utils style: every token is one byte (1 or 2 digits).
+  AllowRuns,   // also accept runs of pairs ("120000002400"); odd-length runs are an error.
 };
 
 // Parses hex text. Errors name the line and column of the first bad token.

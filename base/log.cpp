@@ -8,8 +8,12 @@ namespace {
 std::atomic<LogLevel> g_level{LogLevel::Warning};
 }
 
-void set_log_level(LogLevel level) { g_level.store(level, std::memory_order_relaxed); }
-LogLevel log_level() { return g_level.load(std::memory_order_relaxed); }
+void set_log_level(LogLevel level) {
+  g_level.store(level, std::memory_order_relaxed);
+}
+LogLevel log_level() {
+  return g_level.load(std::memory_order_relaxed);
+}
 
 void log_write(LogLevel level, std::string_view message) {
   static constexpr const char* kNames[] = {"debug", "info", "warning", "error", "off"};

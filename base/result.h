@@ -77,7 +77,9 @@ class Error {
   }
   // Bad input from outside (files, arguments, device bytes): EINVAL with a message that says
   // what is wrong and where.
-  static Error invalid(std::string message) { return described(22 /* EINVAL */, std::move(message)); }
+  static Error invalid(std::string message) {
+    return described(22 /* EINVAL */, std::move(message));
+  }
 
   Kind kind() const { return m_kind; }
   // The errno a system-call-like interface returns for this error. CAM statuses and sense map
@@ -111,7 +113,9 @@ class Error {
 template <class T>
 using Result = tl::expected<T, Error>;
 
-inline tl::unexpected<Error> fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
+inline tl::unexpected<Error> fail(Error error) {
+  return tl::unexpected<Error>(std::move(error));
+}
 inline tl::unexpected<Error> fail_errno(int errnum, std::string context) {
   return fail(Error::from_errno(errnum, std::move(context)));
 }

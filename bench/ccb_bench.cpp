@@ -3,8 +3,8 @@
 #include <benchmark/benchmark.h>
 
 #include "cam/xpt.h"
-#include "sims/emu/emu.h"
 #include "sims/emu/embedded.h"
+#include "sims/emu/emu.h"
 #include "sims/emu/scenario.h"
 
 namespace ucam::bench {

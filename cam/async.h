@@ -20,23 +20,23 @@ enum class AsyncCode : std::uint32_t {
   AdvinfoChanged = 1U << 7,    // AC_ADVINFO_CHANGED: an advanced-info buffer changed.
   UnitAttention = 1U << 8,     // A UNIT ATTENTION was seen (sense carried in the event).
   // Enclosure services (raised by the enc driver's daemon; `path` is the enclosure device).
-  ElementStatusChanged = 1U << 9,    // An element's status code changed (element, old, new).
-  EnclosureStatusChanged = 1U << 10, // The overall enclosure status byte changed (old, new).
-  SlotDeviceChanged = 1U << 11,      // The devices matched to a slot element changed (element).
+  ElementStatusChanged = 1U << 9,     // An element's status code changed (element, old, new).
+  EnclosureStatusChanged = 1U << 10,  // The overall enclosure status byte changed (old, new).
+  SlotDeviceChanged = 1U << 11,       // The devices matched to a slot element changed (element).
 };
 
 // Advanced-info buffer types (FreeBSD CDAI_TYPE_*; values kept).
 enum class AdvinfoType : std::uint8_t {
-  ScsiDevid = 1,   // VPD page 0x83 as fetched at probe.
-  SerialNum = 2,   // VPD page 0x80 serial.
-  PhysPath = 3,    // Physical path string (enclosure slot).
-  Rcaplong = 4,    // READ CAPACITY (16) data.
+  ScsiDevid = 1,  // VPD page 0x83 as fetched at probe.
+  SerialNum = 2,  // VPD page 0x80 serial.
+  PhysPath = 3,   // Physical path string (enclosure slot).
+  Rcaplong = 4,   // READ CAPACITY (16) data.
 };
 
 struct AsyncEvent {
   AsyncCode code = AsyncCode::FoundDevice;
   Path path;
-  AdvinfoType advinfo = AdvinfoType::PhysPath;  // Meaningful for AdvinfoChanged.
+  AdvinfoType advinfo = AdvinfoType::PhysPath;    // Meaningful for AdvinfoChanged.
   std::uint8_t sense_key = 0, asc = 0, ascq = 0;  // Meaningful for UnitAttention.
   std::int32_t element = -1;  // Enclosure events: global element index (-1: the enclosure).
   std::uint8_t old_status = 0, new_status = 0;  // Enclosure events: status codes / bytes.

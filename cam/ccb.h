@@ -19,18 +19,18 @@ namespace ucam::cam {
 
 // XPT function codes (FreeBSD xpt_opcode, the subset ucam routes).
 enum class FuncCode : std::uint8_t {
-  ScsiIo,     // XPT_SCSI_IO: execute the CDB.
-  ResetDev,   // XPT_RESET_DEV: bus device reset for the path's target.
-  ResetBus,   // XPT_RESET_BUS.
-  Noop,       // XPT_NOOP: completes immediately with ReqCmp (used to test queues).
+  ScsiIo,    // XPT_SCSI_IO: execute the CDB.
+  ResetDev,  // XPT_RESET_DEV: bus device reset for the path's target.
+  ResetBus,  // XPT_RESET_BUS.
+  Noop,      // XPT_NOOP: completes immediately with ReqCmp (used to test queues).
 };
 
 enum class DataDir : std::uint8_t { None, In, Out };
 
 // Error-recovery policy the XPT applies before the callback runs (cam_periph_error's role).
 enum class Recovery : std::uint8_t {
-  None,       // Complete with whatever the SIM said (pass without CAM_PASS_ERR_RECOVER).
-  Standard,   // Retry UNIT ATTENTION, BUSY, requeue and transport errors within retry_count.
+  None,      // Complete with whatever the SIM said (pass without CAM_PASS_ERR_RECOVER).
+  Standard,  // Retry UNIT ATTENTION, BUSY, requeue and transport errors within retry_count.
 };
 
 // Flags that the XPT sets on completion.
@@ -57,13 +57,13 @@ using CcbDone = void (*)(Ccb& ccb, void* arg);
 // XPT-private bookkeeping. SIMs and peripheral drivers never touch it.
 struct CcbXptPrivate {
   enum class State : std::uint8_t { Idle, Queued, InSim, Completing, Done };
-  State state = State::Idle;  // Informational; written by whoever owns the CCB at the time.
-  std::shared_ptr<void> device;        // The XPT device this CCB runs on (keeps it alive).
-  Ccb* next = nullptr;                 // Intrusive links: device pending/in-flight lists,
-  Ccb* prev = nullptr;                 //   done queues.
+  State state = State::Idle;     // Informational; written by whoever owns the CCB at the time.
+  std::shared_ptr<void> device;  // The XPT device this CCB runs on (keeps it alive).
+  Ccb* next = nullptr;           // Intrusive links: device pending/in-flight lists,
+  Ccb* prev = nullptr;           //   done queues.
   std::chrono::steady_clock::time_point deadline{};
   std::uint8_t retries_left = 0;
-  bool timeout_pending = false;        // The timeout scan picked it; guarded by the device lock.
+  bool timeout_pending = false;  // The timeout scan picked it; guarded by the device lock.
 };
 
 struct Ccb {

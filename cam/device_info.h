@@ -14,17 +14,17 @@ namespace ucam::cam {
 
 struct DeviceInfo {
   Path path;
-  std::string sim_name;      // "emu"
+  std::string sim_name;  // "emu"
   std::uint32_t sim_unit = 0;
   std::uint32_t sim_bus = 0;
   std::uint8_t peripheral_qualifier = 0;
-  std::uint8_t device_type = 0x1f;  // Peripheral device type (inquiry byte 0 & 0x1f).
-  bool encserv = false;             // Inquiry EncServ bit.
-  std::string vendor, product, revision;  // Trimmed.
-  std::vector<std::uint8_t> inquiry_data;    // Raw standard INQUIRY data.
-  std::vector<std::uint8_t> supported_vpd;   // Page codes from VPD 0x00.
-  std::string serial;                        // VPD 0x80, trimmed ("" if none).
-  std::vector<std::uint8_t> devid;           // Raw VPD 0x83 page ("" if none).
+  std::uint8_t device_type = 0x1f;          // Peripheral device type (inquiry byte 0 & 0x1f).
+  bool encserv = false;                     // Inquiry EncServ bit.
+  std::string vendor, product, revision;    // Trimmed.
+  std::vector<std::uint8_t> inquiry_data;   // Raw standard INQUIRY data.
+  std::vector<std::uint8_t> supported_vpd;  // Page codes from VPD 0x00.
+  std::string serial;                       // VPD 0x80, trimmed ("" if none).
+  std::vector<std::uint8_t> devid;          // Raw VPD 0x83 page ("" if none).
   std::map<AdvinfoType, std::vector<std::uint8_t>> advinfo;  // Physical path and friends.
   std::uint64_t generation = 0;  // Bumped on every change to this entry.
 };

@@ -1,11 +1,11 @@
 // A CAM path: (bus, target, LUN). `bus` is the XPT path id assigned at bus registration.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <compare>
 #include <cstdint>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace ucam::cam {
 

@@ -16,9 +16,12 @@ Periph::Periph(PeriphManager& manager, PeriphDriver& driver, std::uint32_t unit,
       m_driver(driver),
       m_unit(unit),
       m_path(path),
-      m_name(std::string(driver.name()) + std::to_string(unit)) {}
+      m_name(std::string(driver.name()) + std::to_string(unit)) {
+}
 
-XptPeriph& Periph::xpt() const { return m_manager.m_xpt; }
+XptPeriph& Periph::xpt() const {
+  return m_manager.m_xpt;
+}
 
 bool Periph::acquire() {
   std::lock_guard lock(m_manager.m_lock);
@@ -117,7 +120,8 @@ std::uint32_t Periph::refcount() const {
 // PeriphManager
 
 PeriphManager::PeriphManager(XptPeriph& xpt, std::vector<std::unique_ptr<PeriphDriver>> drivers)
-    : m_xpt(xpt), m_drivers(std::move(drivers)) {}
+    : m_xpt(xpt), m_drivers(std::move(drivers)) {
+}
 
 std::unique_ptr<PeriphManager> PeriphManager::create(
     XptPeriph& xpt, std::vector<std::unique_ptr<PeriphDriver>> drivers) {
@@ -157,9 +161,14 @@ PeriphManager::~PeriphManager() {
 
 void PeriphManager::on_event(const AsyncEvent& event) {
   switch (event.code) {
-    case AsyncCode::FoundDevice: attach_drivers(event.path); return;
-    case AsyncCode::LostDevice: invalidate_path(event.path); return;
-    default: break;
+    case AsyncCode::FoundDevice:
+      attach_drivers(event.path);
+      return;
+    case AsyncCode::LostDevice:
+      invalidate_path(event.path);
+      return;
+    default:
+      break;
   }
   std::vector<PeriphRef> targets;
   {

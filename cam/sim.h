@@ -12,14 +12,14 @@ namespace ucam::cam {
 
 // XPT_PATH_INQ's answer: what the bus looks like.
 struct PathInquiry {
-  std::string sim_name;    // "emu", "iscsi", "sg".
-  std::uint32_t unit = 0;  // SIM unit number ("emu0").
-  std::uint32_t bus = 0;   // SIM-local bus number.
-  std::uint32_t max_target = 0;   // Highest target id to probe when scanning.
-  std::uint64_t max_lun = 0;      // Highest LUN to probe when REPORT LUNS is not supported.
+  std::string sim_name;          // "emu", "iscsi", "sg".
+  std::uint32_t unit = 0;        // SIM unit number ("emu0").
+  std::uint32_t bus = 0;         // SIM-local bus number.
+  std::uint32_t max_target = 0;  // Highest target id to probe when scanning.
+  std::uint64_t max_lun = 0;     // Highest LUN to probe when REPORT LUNS is not supported.
   std::uint32_t initiator_id = 0;
-  std::string hba_vendor;         // "ucam", "libiscsi".
-  std::string transport;          // "SAS", "iSCSI", "SPI".
+  std::string hba_vendor;                 // "ucam", "libiscsi".
+  std::string transport;                  // "SAS", "iSCSI", "SPI".
   std::uint32_t device_queue_depth = 64;  // Openings per device.
 };
 

@@ -31,7 +31,9 @@ std::chrono::steady_clock::time_point coarse_now() {
                                                std::chrono::nanoseconds(ts.tv_nsec));
 }
 
-XptDevice& device_of(Ccb& ccb) { return *static_cast<XptDevice*>(ccb.xpt_priv.device.get()); }
+XptDevice& device_of(Ccb& ccb) {
+  return *static_cast<XptDevice*>(ccb.xpt_priv.device.get());
+}
 
 // The sense key / ASC / ASCQ of fixed (0x70/0x71) or descriptor (0x72/0x73) sense. Returns
 // false for anything else. Only what the retry policy needs; full decoding is scsi/sense.h.
@@ -96,7 +98,8 @@ RetryKind classify(const Ccb& ccb, SenseCode& sense, bool& unit_attention) {
 // ---------------------------------------------------------------------------------------------
 // Construction
 
-Xpt::Xpt(XptConfig config) : m_config(config) {}
+Xpt::Xpt(XptConfig config) : m_config(config) {
+}
 
 std::unique_ptr<Xpt> Xpt::create(XptConfig config) {
   std::unique_ptr<Xpt> xpt(new Xpt(config));
@@ -141,7 +144,8 @@ Result<std::uint32_t> Xpt::register_bus(Sim& sim) {
   bump_generation();
   log_info("scbus{} on {}{} bus {}", bus->path_id, bus->inquiry.sim_name, bus->inquiry.unit,
            bus->inquiry.bus);
-  post_async({AsyncCode::PathRegistered, {bus->path_id, Path::kWildcardTarget, Path::kWildcardLun}});
+  post_async(
+      {AsyncCode::PathRegistered, {bus->path_id, Path::kWildcardTarget, Path::kWildcardLun}});
   return bus->path_id;
 }
 
@@ -173,8 +177,7 @@ void Xpt::deregister_bus(std::uint32_t path_id) {
     device->idle_cv.wait(lock, [&] { return device->active == 0; });
   }
   bump_generation();
-  post_async(
-      {AsyncCode::PathDeregistered, {path_id, Path::kWildcardTarget, Path::kWildcardLun}});
+  post_async({AsyncCode::PathDeregistered, {path_id, Path::kWildcardTarget, Path::kWildcardLun}});
 }
 
 std::vector<BusInfo> Xpt::buses() const {
@@ -186,9 +189,13 @@ std::vector<BusInfo> Xpt::buses() const {
   return out;
 }
 
-void Xpt::announce(AsyncCode code, const Path& path) { post_async({code, path}); }
+void Xpt::announce(AsyncCode code, const Path& path) {
+  post_async({code, path});
+}
 
-void Xpt::bump_generation() { m_generation.fetch_add(1, std::memory_order_relaxed); }
+void Xpt::bump_generation() {
+  m_generation.fetch_add(1, std::memory_order_relaxed);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Devices

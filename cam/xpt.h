@@ -31,21 +31,21 @@
 namespace ucam::cam {
 
 struct XptConfig {
-  std::chrono::milliseconds timer_tick{20};          // Timeout resolution.
-  std::chrono::milliseconds busy_retry_delay{50};    // BUSY / NOT READY retry back-off.
-  std::uint64_t max_sequential_luns = 8;             // LUN probe limit without REPORT LUNS.
-  std::chrono::milliseconds probe_timeout{10'000};   // Per probe command.
+  std::chrono::milliseconds timer_tick{20};         // Timeout resolution.
+  std::chrono::milliseconds busy_retry_delay{50};   // BUSY / NOT READY retry back-off.
+  std::uint64_t max_sequential_luns = 8;            // LUN probe limit without REPORT LUNS.
+  std::chrono::milliseconds probe_timeout{10'000};  // Per probe command.
 };
 
 struct XptStats {
-  std::uint64_t ccbs_started = 0;     // Accepted by action().
-  std::uint64_t ccbs_completed = 0;   // Callbacks run.
+  std::uint64_t ccbs_started = 0;    // Accepted by action().
+  std::uint64_t ccbs_completed = 0;  // Callbacks run.
   std::uint64_t retries = 0;
-  std::uint64_t timeouts = 0;         // Completed with CmdTimeout by the XPT.
-  std::uint64_t ccbs_outstanding = 0; // started - completed.
+  std::uint64_t timeouts = 0;          // Completed with CmdTimeout by the XPT.
+  std::uint64_t ccbs_outstanding = 0;  // started - completed.
   std::size_t buses = 0;
-  std::size_t devices = 0;            // Configured devices.
-  std::uint64_t generation = 0;       // Device table generation.
+  std::size_t devices = 0;       // Configured devices.
+  std::uint64_t generation = 0;  // Device table generation.
 };
 
 struct BusInfo {
@@ -79,8 +79,7 @@ class Xpt final : public XptSim, public XptPeriph {
   std::optional<DeviceInfo> device(const Path& path) const override;
   std::vector<DeviceInfo> devices() const override;
   Result<void> set_advinfo(const Path& path, AdvinfoType type, Bytes value) override;
-  std::vector<Path> match_devid(Bytes designator,
-                                std::optional<std::uint32_t> bus) const override;
+  std::vector<Path> match_devid(Bytes designator, std::optional<std::uint32_t> bus) const override;
   std::unique_ptr<Subscription> subscribe(std::uint32_t mask, const Path& filter,
                                           AsyncCallback callback) override;
   void post_async(const AsyncEvent& event) override;
@@ -134,9 +133,9 @@ class Xpt final : public XptSim, public XptPeriph {
   XptConfig m_config;
 
   mutable std::shared_mutex m_topology;
-  std::map<std::uint32_t, std::shared_ptr<XptBus>> m_buses;       // Guarded by m_topology.
-  std::map<Path, std::shared_ptr<XptDevice>> m_devices;            // Guarded by m_topology.
-  std::uint32_t m_next_path_id = 0;                                // Guarded by m_topology.
+  std::map<std::uint32_t, std::shared_ptr<XptBus>> m_buses;  // Guarded by m_topology.
+  std::map<Path, std::shared_ptr<XptDevice>> m_devices;      // Guarded by m_topology.
+  std::uint32_t m_next_path_id = 0;                          // Guarded by m_topology.
   std::atomic<std::uint64_t> m_generation{0};
   // Designator -> paths, for match_devid (the enclosure driver matches every slot on every
   // refresh). Guarded by m_devid_lock.

@@ -8,18 +8,30 @@ namespace ucam::cam {
 
 std::string_view async_code_name(AsyncCode code) {
   switch (code) {
-    case AsyncCode::BusReset: return "BusReset";
-    case AsyncCode::SentBdr: return "SentBdr";
-    case AsyncCode::PathRegistered: return "PathRegistered";
-    case AsyncCode::PathDeregistered: return "PathDeregistered";
-    case AsyncCode::FoundDevice: return "FoundDevice";
-    case AsyncCode::LostDevice: return "LostDevice";
-    case AsyncCode::InquiryChanged: return "InquiryChanged";
-    case AsyncCode::AdvinfoChanged: return "AdvinfoChanged";
-    case AsyncCode::UnitAttention: return "UnitAttention";
-    case AsyncCode::ElementStatusChanged: return "ElementStatusChanged";
-    case AsyncCode::EnclosureStatusChanged: return "EnclosureStatusChanged";
-    case AsyncCode::SlotDeviceChanged: return "SlotDeviceChanged";
+    case AsyncCode::BusReset:
+      return "BusReset";
+    case AsyncCode::SentBdr:
+      return "SentBdr";
+    case AsyncCode::PathRegistered:
+      return "PathRegistered";
+    case AsyncCode::PathDeregistered:
+      return "PathDeregistered";
+    case AsyncCode::FoundDevice:
+      return "FoundDevice";
+    case AsyncCode::LostDevice:
+      return "LostDevice";
+    case AsyncCode::InquiryChanged:
+      return "InquiryChanged";
+    case AsyncCode::AdvinfoChanged:
+      return "AdvinfoChanged";
+    case AsyncCode::UnitAttention:
+      return "UnitAttention";
+    case AsyncCode::ElementStatusChanged:
+      return "ElementStatusChanged";
+    case AsyncCode::EnclosureStatusChanged:
+      return "EnclosureStatusChanged";
+    case AsyncCode::SlotDeviceChanged:
+      return "SlotDeviceChanged";
   }
   return "Unknown";
 }
@@ -110,8 +122,7 @@ void Xpt::event_thread_main() {
 void Xpt::request_rescan(const Path& path) {
   {
     std::lock_guard lock(m_scan_lock);
-    if (std::find(m_scan_requests.begin(), m_scan_requests.end(), path) ==
-        m_scan_requests.end()) {
+    if (std::find(m_scan_requests.begin(), m_scan_requests.end(), path) == m_scan_requests.end()) {
       m_scan_requests.push_back(path);
     }
   }

@@ -105,19 +105,19 @@ class XptDevice {
   const Path path;
 
   std::mutex lock;
-  std::condition_variable idle_cv;   // Signalled when in_sim drops to zero.
-  std::uint32_t openings;            // Guarded by lock.
-  std::uint32_t active = 0;          // CCBs inside the SIM. Guarded by lock.
-  std::uint32_t freeze_count = 0;    // Guarded by lock.
-  bool invalid = false;              // Lost: new CCBs complete with DevNotThere. Guarded by lock.
-  bool configured = false;           // In the database (not a probe entry). Guarded by lock.
-  CcbQueue pending;                  // Guarded by lock.
-  CcbList in_sim;                    // Guarded by lock.
+  std::condition_variable idle_cv;  // Signalled when in_sim drops to zero.
+  std::uint32_t openings;           // Guarded by lock.
+  std::uint32_t active = 0;         // CCBs inside the SIM. Guarded by lock.
+  std::uint32_t freeze_count = 0;   // Guarded by lock.
+  bool invalid = false;             // Lost: new CCBs complete with DevNotThere. Guarded by lock.
+  bool configured = false;          // In the database (not a probe entry). Guarded by lock.
+  CcbQueue pending;                 // Guarded by lock.
+  CcbList in_sim;                   // Guarded by lock.
   std::atomic<std::uint32_t> in_sim_count{0};  // Mirror of active for lock-free timer scans.
   // Mirror of pending's length, written under lock: lets completions skip run_devq's lock when
   // nothing waits (they read it after taking and dropping the lock in done()).
   std::atomic<std::uint32_t> pending_count{0};
-  DeviceInfo info;                   // Guarded by lock.
+  DeviceInfo info;  // Guarded by lock.
 };
 
 }  // namespace ucam::cam

@@ -49,7 +49,9 @@ ProbeResult run_probe(Xpt& xpt, const Path& path, const scsi::Cdb& cdb, std::uin
 }
 }  // namespace
 
-Result<void> Xpt::scan_all() { return scan(Path::wildcard()); }
+Result<void> Xpt::scan_all() {
+  return scan(Path::wildcard());
+}
 
 Result<void> Xpt::scan(const Path& path) {
   assert_may_block("Xpt::scan");
@@ -102,7 +104,8 @@ Result<void> Xpt::scan_target(XptBus& bus, std::uint32_t target) {
   }
   // INQUIRY on LUN 0 tells whether the target answers at all.
   find_or_create_probe_device(lun0);
-  const auto inquiry = run_probe(*this, lun0, scsi::inquiry(scsi::InquiryData::Standard, 0, 96), 96);
+  const auto inquiry =
+      run_probe(*this, lun0, scsi::inquiry(scsi::InquiryData::Standard, 0, 96), 96);
   std::set<std::uint64_t> luns;
   if (target_absent(inquiry.status)) {
     remove_unconfigured(lun0);
@@ -195,7 +198,8 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   info.revision = parsed->revision;
   info.inquiry_data = inquiry.data;
 
-  const auto vpd0 = run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x00, 255), 255);
+  const auto vpd0 =
+      run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x00, 255), 255);
   if (vpd0.status == CamStatus::ReqCmp) {
     if (auto pages = scsi::parse_supported_vpd_pages(vpd0.data)) {
       info.supported_vpd = *pages;
@@ -206,7 +210,8 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
            info.supported_vpd.end();
   };
   if (has(0x80)) {
-    const auto vpd80 = run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 255), 255);
+    const auto vpd80 =
+        run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 255), 255);
     if (vpd80.status == CamStatus::ReqCmp) {
       if (auto serial = scsi::parse_unit_serial_number(vpd80.data)) {
         info.serial = *serial;
@@ -215,7 +220,8 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   }
   if (has(0x83)) {
     const std::uint32_t alloc = 1024;
-    const auto vpd83 = run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x83, alloc), alloc);
+    const auto vpd83 =
+        run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x83, alloc), alloc);
     if (vpd83.status == CamStatus::ReqCmp && scsi::parse_device_identification(vpd83.data)) {
       info.devid = vpd83.data;
     }

@@ -100,15 +100,26 @@ std::vector<std::string> extra_status(const enc::EncElement& e) {
       }
       break;
     }
-    case 0x03: out.push_back(fmt::format("Speed: {} rpm", ses::decode_cooling_status(e.status).actual_speed_rpm)); break;
+    case 0x03:
+      out.push_back(
+          fmt::format("Speed: {} rpm", ses::decode_cooling_status(e.status).actual_speed_rpm));
+      break;
     case 0x04: {
       const auto t = ses::decode_temperature_status(e.status).temperature_c;
-      out.push_back(t ? fmt::format("Temperature: {} C", *t) : std::string("Temperature: -reserved-"));
+      out.push_back(t ? fmt::format("Temperature: {} C", *t)
+                      : std::string("Temperature: -reserved-"));
       break;
     }
-    case 0x12: out.push_back(fmt::format("Voltage: {:.2f} V", ses::decode_voltage_status(e.status).millivolts / 1000.0)); break;
-    case 0x13: out.push_back(fmt::format("Current: {:.2f} A", ses::decode_current_status(e.status).milliamps / 1000.0)); break;
-    default: break;
+    case 0x12:
+      out.push_back(fmt::format("Voltage: {:.2f} V",
+                                ses::decode_voltage_status(e.status).millivolts / 1000.0));
+      break;
+    case 0x13:
+      out.push_back(fmt::format("Current: {:.2f} A",
+                                ses::decode_current_status(e.status).milliamps / 1000.0));
+      break;
+    default:
+      break;
   }
   return out;
 }
@@ -202,7 +213,8 @@ Result<std::vector<std::pair<std::size_t, int>>> resolve_targets(Stack& stack,
     }
     return out;
   }
-  if (const auto colon = target.find(':'); colon != std::string::npos && target.starts_with("ses")) {
+  if (const auto colon = target.find(':');
+      colon != std::string::npos && target.starts_with("ses")) {
     const std::string enc = target.substr(0, colon);
     int index = -1;
     try {
@@ -217,8 +229,8 @@ Result<std::vector<std::pair<std::size_t, int>>> resolve_targets(Stack& stack,
     for (std::size_t i = 0; i < encs.size(); ++i) {
       if (encs[i].name == enc) {
         if (index < 0 || static_cast<std::size_t>(index) >= encs[i].state->elements.size()) {
-          return fail_invalid(fmt::format("{}: element must be 0..{}", target,
-                                          encs[i].state->elements.size() - 1));
+          return fail_invalid(
+              fmt::format("{}: element must be 0..{}", target, encs[i].state->elements.size() - 1));
         }
         out.emplace_back(i, index);
         return out;
@@ -241,7 +253,8 @@ Result<std::vector<std::pair<std::size_t, int>>> resolve_targets(Stack& stack,
     }
   }
   if (out.empty()) {
-    return fail(Error::described(ENOENT, "could not find the enclosure slot of device '" + target + "'"));
+    return fail(
+        Error::described(ENOENT, "could not find the enclosure slot of device '" + target + "'"));
   }
   return out;
 }
@@ -353,9 +366,10 @@ int cmd_enc_show(Stack& stack, const Options& opt, const EncArgs& args) {
       }
       const auto status = ses::element_status_name(ses::status_code(el.status));
       const auto extra = extra_status(el);
-      const auto label = el.descriptor.empty()
-                             ? fmt::format("{} {}", ses::element_type_name(el.element_type), el.index_in_type)
-                             : el.descriptor;
+      const auto label =
+          el.descriptor.empty()
+              ? fmt::format("{} {}", ses::element_type_name(el.element_type), el.index_in_type)
+              : el.descriptor;
       switch (el.element_type) {
         case 0x01:
         case 0x17: {
@@ -369,28 +383,37 @@ int cmd_enc_show(Stack& stack, const Options& opt, const EncArgs& args) {
           text += fmt::format("{:<15} {:<7} {:<25} {:<20} {}\n",
                               el.descriptor.empty() ? "-" : el.descriptor,
                               names.empty() ? "-" : names, disk.model, disk.serial, last);
-          slots.push_back({{"element", el.index},
-                           {"slot", el.index_in_type},
-                           {"descriptor", el.descriptor},
-                           {"devices", names},
-                           {"model", disk.model == "-" ? json() : json(disk.model)},
-                           {"serial", disk.serial == "-" ? json() : json(disk.serial)},
-                           {"size", disk.size.empty() ? json() : json(disk.size)},
-                           {"status", status},
-                           {"extra", extra},
-                           {"physical_path", el.devices.empty() ? json() : json(el.physical_path)}});
+          slots.push_back(
+              {{"element", el.index},
+               {"slot", el.index_in_type},
+               {"descriptor", el.descriptor},
+               {"devices", names},
+               {"model", disk.model == "-" ? json() : json(disk.model)},
+               {"serial", disk.serial == "-" ? json() : json(disk.serial)},
+               {"size", disk.size.empty() ? json() : json(disk.size)},
+               {"status", status},
+               {"extra", extra},
+               {"physical_path", el.devices.empty() ? json() : json(el.physical_path)}});
           break;
         }
         case 0x04: {
           const auto t = ses::decode_temperature_status(el.status).temperature_c;
-          temps.push_back({{"element", el.index}, {"descriptor", label}, {"celsius", t ? json(*t) : json()}, {"status", status}});
-          temp_line += fmt::format("{}{}: {}", temp_line.empty() ? "" : ", ", label, t ? fmt::format("{}C", *t) : "-");
+          temps.push_back({{"element", el.index},
+                           {"descriptor", label},
+                           {"celsius", t ? json(*t) : json()},
+                           {"status", status}});
+          temp_line += fmt::format("{}{}: {}", temp_line.empty() ? "" : ", ", label,
+                                   t ? fmt::format("{}C", *t) : "-");
           break;
         }
         case 0x03: {
           const auto c = ses::decode_cooling_status(el.status);
-          fans.push_back({{"element", el.index}, {"descriptor", label}, {"rpm", c.actual_speed_rpm}, {"status", status}});
-          fan_line += fmt::format("{}{}: {} rpm ({})", fan_line.empty() ? "" : ", ", label, c.actual_speed_rpm, status);
+          fans.push_back({{"element", el.index},
+                          {"descriptor", label},
+                          {"rpm", c.actual_speed_rpm},
+                          {"status", status}});
+          fan_line += fmt::format("{}{}: {} rpm ({})", fan_line.empty() ? "" : ", ", label,
+                                  c.actual_speed_rpm, status);
           break;
         }
         case 0x02: {
@@ -400,11 +423,16 @@ int cmd_enc_show(Stack& stack, const Options& opt, const EncArgs& args) {
         }
         case 0x12: {
           const auto v = ses::decode_voltage_status(el.status);
-          volts.push_back({{"element", el.index}, {"descriptor", label}, {"volts", v.millivolts / 1000.0}, {"status", status}});
-          volt_line += fmt::format("{}{}: {:.2f}V", volt_line.empty() ? "" : ", ", label, v.millivolts / 1000.0);
+          volts.push_back({{"element", el.index},
+                           {"descriptor", label},
+                           {"volts", v.millivolts / 1000.0},
+                           {"status", status}});
+          volt_line += fmt::format("{}{}: {:.2f}V", volt_line.empty() ? "" : ", ", label,
+                                   v.millivolts / 1000.0);
           break;
         }
-        default: break;
+        default:
+          break;
       }
     }
     if (!temp_line.empty()) {
@@ -454,7 +482,8 @@ int cmd_enc_status(Stack& stack, const Options& opt, const EncArgs& args) {
                               ses::kEnclosureUnrecoverable | ses::kEnclosureInvop)) == 0;
     all_ok &= ok;
     if (opt.json) {
-      out.push_back({{"enclosure", e.name}, {"status", overall_text(flags)}, {"ok", ok}, {"flags", flags}});
+      out.push_back(
+          {{"enclosure", e.name}, {"status", overall_text(flags)}, {"ok", ok}, {"flags", flags}});
     } else {
       std::cout << e.name << ": " << overall_text(flags) << "\n";
     }
@@ -472,7 +501,8 @@ int cmd_enc_led(Stack& stack, const Options& opt, const EncArgs& args, bool faul
   }
   auto targets = resolve_targets(stack, *encs, args.target);
   if (!targets) {
-    return report(targets.error(), targets.error().errno_value() == EINVAL ? kExitUsage : kExitNoDevice);
+    return report(targets.error(),
+                  targets.error().errno_value() == EINVAL ? kExitUsage : kExitNoDevice);
   }
   const auto request = fault ? ses::SlotRequest::Fault : ses::SlotRequest::Ident;
   if (!args.state.empty()) {
@@ -482,7 +512,8 @@ int cmd_enc_led(Stack& stack, const Options& opt, const EncArgs& args, bool faul
       const auto& el = e.state->elements[index];
       auto control = ses::slot_control(el.element_type, el.status, request, turn);
       if (!control) {
-        return report(control.error().with_context(fmt::format("{}:{}", e.name, index)), kExitUsage);
+        return report(control.error().with_context(fmt::format("{}:{}", e.name, index)),
+                      kExitUsage);
       }
       enc::EncSetElementStatus set;
       set.index = index;
@@ -509,12 +540,15 @@ int cmd_enc_led(Stack& stack, const Options& opt, const EncArgs& args, bool faul
     const bool on = fault ? (slot.fault_requested || slot.fault_sensed) : slot.ident;
     const auto names = devnames(e, index);
     if (opt.json) {
-      out.push_back({{"enclosure", e.name}, {"element", index}, {"descriptor", el.descriptor},
-                     {"devices", names}, {fault ? "fault" : "locate", on}});
+      out.push_back({{"enclosure", e.name},
+                     {"element", index},
+                     {"descriptor", el.descriptor},
+                     {"devices", names},
+                     {fault ? "fault" : "locate", on}});
     } else {
-      std::cout << fmt::format("{}:{} {} {}: {} {}\n", e.name, index,
-                               el.descriptor.empty() ? "-" : el.descriptor, names.empty() ? "-" : names,
-                               fault ? "fault" : "locate", on ? "on" : "off");
+      std::cout << fmt::format(
+          "{}:{} {} {}: {} {}\n", e.name, index, el.descriptor.empty() ? "-" : el.descriptor,
+          names.empty() ? "-" : names, fault ? "fault" : "locate", on ? "on" : "off");
     }
   }
   if (opt.json) {

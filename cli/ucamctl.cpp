@@ -1,8 +1,8 @@
 // ucamctl: the ucam command-line tool. In this release it runs the stack in-process on the
 // emulated SIM (--emulate FILE, or the built-in default scenario).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -12,12 +12,12 @@
 
 #include "base/hex.h"
 #include "base/log.h"
+#include "cli/common.h"
 #include "periphs/pass/pass.h"
 #include "scsi/inquiry.h"
 #include "scsi/opcodes.h"
 #include "scsi/sense.h"
 #include "scsi/vpd.h"
-#include "cli/common.h"
 #include "stack/stack.h"
 
 namespace ucam::cli {
@@ -67,14 +67,22 @@ json sense_json(const std::vector<std::uint8_t>& sense) {
 
 const char* scsi_status_name(cam::ScsiStatus s) {
   switch (s) {
-    case cam::ScsiStatus::Good: return "GOOD";
-    case cam::ScsiStatus::CheckCondition: return "CHECK CONDITION";
-    case cam::ScsiStatus::ConditionMet: return "CONDITION MET";
-    case cam::ScsiStatus::Busy: return "BUSY";
-    case cam::ScsiStatus::ReservationConflict: return "RESERVATION CONFLICT";
-    case cam::ScsiStatus::TaskSetFull: return "TASK SET FULL";
-    case cam::ScsiStatus::AcaActive: return "ACA ACTIVE";
-    case cam::ScsiStatus::TaskAborted: return "TASK ABORTED";
+    case cam::ScsiStatus::Good:
+      return "GOOD";
+    case cam::ScsiStatus::CheckCondition:
+      return "CHECK CONDITION";
+    case cam::ScsiStatus::ConditionMet:
+      return "CONDITION MET";
+    case cam::ScsiStatus::Busy:
+      return "BUSY";
+    case cam::ScsiStatus::ReservationConflict:
+      return "RESERVATION CONFLICT";
+    case cam::ScsiStatus::TaskSetFull:
+      return "TASK SET FULL";
+    case cam::ScsiStatus::AcaActive:
+      return "ACA ACTIVE";
+    case cam::ScsiStatus::TaskAborted:
+      return "TASK ABORTED";
   }
   return "UNKNOWN";
 }
@@ -146,8 +154,8 @@ Result<std::vector<std::uint8_t>> inquiry_page(Runner& runner, const std::string
                                                scsi::InquiryData evpd, std::uint8_t page) {
   std::vector<std::uint8_t> buf(evpd == scsi::InquiryData::Standard ? 255 : 1024);
   const auto cdb = scsi::inquiry(evpd, page, static_cast<std::uint16_t>(buf.size()));
-  auto r = runner.run(node, {cdb.bytes.begin(), cdb.bytes.begin() + cdb.len}, cam::DataDir::In,
-                      buf, std::chrono::seconds(10), cam::Recovery::Standard);
+  auto r = runner.run(node, {cdb.bytes.begin(), cdb.bytes.begin() + cdb.len}, cam::DataDir::In, buf,
+                      std::chrono::seconds(10), cam::Recovery::Standard);
   if (!r) {
     return fail(r.error());
   }
@@ -324,8 +332,9 @@ int cmd_cmd(Stack& stack, const Options& opt, const std::string& dev, const CmdA
     return report(cdb.error().with_context("--cdb"), kExitUsage);
   }
   if (cdb->empty() || cdb->size() > cam::Ccb::kMaxCdb) {
-    return report(Error::invalid(fmt::format("--cdb: {} bytes; a CDB is 1 to 32 bytes", cdb->size())),
-                  kExitUsage);
+    return report(
+        Error::invalid(fmt::format("--cdb: {} bytes; a CDB is 1 to 32 bytes", cdb->size())),
+        kExitUsage);
   }
   const auto expected = static_cast<std::size_t>(scsi::cdb_length((*cdb)[0]));
   if (expected != 0 && expected != cdb->size()) {
@@ -356,10 +365,10 @@ int cmd_cmd(Stack& stack, const Options& opt, const std::string& dev, const CmdA
     return exit_for_lookup(node.error());
   }
   std::vector<std::uint8_t> in_data(a.in);
-  const auto dir = a.in > 0 ? cam::DataDir::In
-                            : (out_data.empty() ? cam::DataDir::None : cam::DataDir::Out);
-  std::span<std::uint8_t> data = a.in > 0 ? std::span<std::uint8_t>(in_data)
-                                          : std::span<std::uint8_t>(out_data);
+  const auto dir =
+      a.in > 0 ? cam::DataDir::In : (out_data.empty() ? cam::DataDir::None : cam::DataDir::Out);
+  std::span<std::uint8_t> data =
+      a.in > 0 ? std::span<std::uint8_t>(in_data) : std::span<std::uint8_t>(out_data);
   Runner runner{stack};
   auto r = runner.run(*node, *cdb, dir, data, std::chrono::milliseconds(a.timeout_ms),
                       a.recover ? cam::Recovery::Standard : cam::Recovery::None);
@@ -368,7 +377,8 @@ int cmd_cmd(Stack& stack, const Options& opt, const std::string& dev, const CmdA
   }
   std::span<const std::uint8_t> shown;
   if (dir == cam::DataDir::In) {
-    shown = std::span<const std::uint8_t>(in_data).first(in_data.size() - std::min<std::size_t>(r->resid, in_data.size()));
+    shown = std::span<const std::uint8_t>(in_data).first(
+        in_data.size() - std::min<std::size_t>(r->resid, in_data.size()));
   }
   return print_command_result(opt, *node, *r, shown);
 }
@@ -433,7 +443,8 @@ int main(int argc, char** argv) {
       "map", "Every element: type, status bytes, descriptor, device names, extra status");
   enc_map->add_option("enclosure", eargs.enclosure, enc_help);
   auto* enc_show = enc->add_subcommand(
-      "show", "Slots with device, model, serial, size and status; temperatures, fans, PSUs, voltages");
+      "show",
+      "Slots with device, model, serial, size and status; temperatures, fans, PSUs, voltages");
   enc_show->add_option("enclosure", eargs.enclosure, enc_help);
   auto* enc_status = enc->add_subcommand(
       "status", "Overall enclosure status; exit status 1 unless every enclosure is OK");
@@ -452,7 +463,8 @@ int main(int argc, char** argv) {
   auto* enc_fault = add_led("fault", "Turn a slot's fault LED on or off, or read it");
   auto* enc_decode = enc->add_subcommand(
       "decode", "Decode SES diagnostic pages from a file offline (sg_ses --inhex format)");
-  enc_decode->add_option("file", eargs.file, "Hex text (or binary with --raw): whole pages back to back")
+  enc_decode
+      ->add_option("file", eargs.file, "Hex text (or binary with --raw): whole pages back to back")
       ->required()
       ->check(CLI::ExistingFile);
   enc_decode->add_flag("--raw", eargs.raw, "The file is binary, not hex text");
@@ -463,8 +475,8 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
-  set_log_level(opt.log_level == "debug"  ? LogLevel::Debug
-                : opt.log_level == "info" ? LogLevel::Info
+  set_log_level(opt.log_level == "debug"   ? LogLevel::Debug
+                : opt.log_level == "info"  ? LogLevel::Info
                 : opt.log_level == "error" ? LogLevel::Error
                                            : LogLevel::Warning);
   if (enc_decode->parsed()) {
@@ -507,4 +519,6 @@ int main(int argc, char** argv) {
 
 }  // namespace ucam::cli
 
-int main(int argc, char** argv) { return ucam::cli::main(argc, argv); }
+int main(int argc, char** argv) {
+  return ucam::cli::main(argc, argv);
+}

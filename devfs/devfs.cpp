@@ -49,7 +49,9 @@ FileHandle& FileHandle::operator=(FileHandle&& other) noexcept {
   return *this;
 }
 
-FileHandle::~FileHandle() { (void)close(); }
+FileHandle::~FileHandle() {
+  (void)close();
+}
 
 const std::string& FileHandle::node_name() const {
   static const std::string kNone;

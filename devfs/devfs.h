@@ -111,14 +111,14 @@ class Node {
 
   const std::string m_name;
   Devfs* m_devfs = nullptr;  // Set by make_node; the Devfs outlives entries into the node.
-  CdevSw* m_sw;  // Valid until gone() returns.
+  CdevSw* m_sw;              // Valid until gone() returns.
   void* m_drv1;
   const NodeOptions m_options;
   mutable std::mutex m_lock;
   std::condition_variable m_cv;
-  std::uint32_t m_threads = 0;    // Threads inside driver methods. Guarded by m_lock.
-  bool m_dying = false;           // Destroy scheduled. Guarded by m_lock.
-  bool m_opening = false;         // An exclusive open is in progress. Guarded by m_lock.
+  std::uint32_t m_threads = 0;  // Threads inside driver methods. Guarded by m_lock.
+  bool m_dying = false;         // Destroy scheduled. Guarded by m_lock.
+  bool m_opening = false;       // An exclusive open is in progress. Guarded by m_lock.
   std::vector<std::shared_ptr<OpenFile>> m_opens;  // Guarded by m_lock.
 };
 
@@ -148,8 +148,8 @@ class FileHandle {
 };
 
 struct DevfsStats {
-  std::size_t nodes = 0;           // Named nodes, dying ones included.
-  std::size_t opens = 0;           // Outstanding opens across nodes.
+  std::size_t nodes = 0;  // Named nodes, dying ones included.
+  std::size_t opens = 0;  // Outstanding opens across nodes.
   std::uint64_t opens_total = 0;
   std::uint64_t closes_total = 0;  // Normal closes + revokes.
   std::uint64_t revokes_total = 0;
@@ -192,10 +192,10 @@ class Devfs {
   mutable std::mutex m_lock;
   std::condition_variable m_cv;
   std::map<std::string, std::shared_ptr<Node>, std::less<>> m_nodes;  // Guarded by m_lock.
-  std::deque<std::shared_ptr<Node>> m_destroy_queue;                 // Guarded by m_lock.
-  bool m_worker_busy = false;                                        // Guarded by m_lock.
-  bool m_stopping = false;                                           // Guarded by m_lock.
-  DevfsStats m_counters;                                             // Guarded by m_lock.
+  std::deque<std::shared_ptr<Node>> m_destroy_queue;                  // Guarded by m_lock.
+  bool m_worker_busy = false;                                         // Guarded by m_lock.
+  bool m_stopping = false;                                            // Guarded by m_lock.
+  DevfsStats m_counters;                                              // Guarded by m_lock.
   std::thread m_worker;
 };
 

@@ -65,8 +65,8 @@ Result<std::string> Stack::resolve(std::string_view name) {
     const char* p = name.data();
     const char* end = name.data() + name.size();
     auto r1 = std::from_chars(p, end, path.bus);
-    auto r2 = r1.ec == std::errc() && *r1.ptr == ':' ? std::from_chars(r1.ptr + 1, end, path.target)
-                                                     : r1;
+    auto r2 =
+        r1.ec == std::errc() && *r1.ptr == ':' ? std::from_chars(r1.ptr + 1, end, path.target) : r1;
     auto r3 = r2.ec == std::errc() && r2.ptr != r1.ptr && *r2.ptr == ':'
                   ? std::from_chars(r2.ptr + 1, end, path.lun)
                   : r2;
@@ -78,15 +78,16 @@ Result<std::string> Stack::resolve(std::string_view name) {
         return n;
       }
     }
-    return fail(Error::described(ENXIO, std::string(name) + ": no device at " + cam::to_string(path)));
+    return fail(
+        Error::described(ENXIO, std::string(name) + ": no device at " + cam::to_string(path)));
   }
   for (const auto& n : m_devfs->names()) {
     if (n == name) {
       return n;
     }
   }
-  return fail(Error::described(
-      ENOENT, std::string(name) + ": no such device (see 'ucamctl devlist')"));
+  return fail(
+      Error::described(ENOENT, std::string(name) + ": no such device (see 'ucamctl devlist')"));
 }
 
 Result<emu::Scenario> load_scenario(std::string_view spec) {

@@ -42,8 +42,8 @@ struct ControlRequest {
   int index = -1;  // -1: enclosure control flags.
   std::array<std::uint8_t, 4> bytes{};
   std::optional<std::uint32_t> generation;
-  bool done = false;     // Guarded by Softc::lock.
-  Result<void> result;   // Guarded by Softc::lock.
+  bool done = false;    // Guarded by Softc::lock.
+  Result<void> result;  // Guarded by Softc::lock.
 };
 
 struct Softc final : cam::PeriphSoftc {
@@ -51,13 +51,13 @@ struct Softc final : cam::PeriphSoftc {
   std::unique_ptr<cam::Subscription> bus_events;
 
   std::mutex lock;
-  std::condition_variable cv;           // Daemon wake-up, request completion, publishes.
-  bool invalid = false;                 // Guarded by lock.
-  bool daemon_exited = false;           // Guarded by lock.
-  std::uint32_t pending = 0;            // Action bits. Guarded by lock.
-  std::deque<ControlRequest*> requests; // Guarded by lock.
+  std::condition_variable cv;            // Daemon wake-up, request completion, publishes.
+  bool invalid = false;                  // Guarded by lock.
+  bool daemon_exited = false;            // Guarded by lock.
+  std::uint32_t pending = 0;             // Action bits. Guarded by lock.
+  std::deque<ControlRequest*> requests;  // Guarded by lock.
   std::shared_ptr<const EncState> published = std::make_shared<EncState>();  // Guarded by lock.
-  std::uint32_t open_count = 0;         // Guarded by lock.
+  std::uint32_t open_count = 0;                                              // Guarded by lock.
 
   // Daemon-only state (no lock: only the daemon thread touches it).
   bool has_descriptors = false;
@@ -71,8 +71,12 @@ struct Softc final : cam::PeriphSoftc {
   bool search_globally = false;
 };
 
-Softc& softc_of(cam::Periph& periph) { return periph.softc<Softc>(); }
-cam::Periph& periph_of(devfs::Node& node) { return *static_cast<cam::Periph*>(node.drv1()); }
+Softc& softc_of(cam::Periph& periph) {
+  return periph.softc<Softc>();
+}
+cam::Periph& periph_of(devfs::Node& node) {
+  return *static_cast<cam::Periph*>(node.drv1());
+}
 
 void request(Softc& sc, std::uint32_t actions) {
   {
@@ -249,7 +253,8 @@ void step_descriptors(cam::Periph& periph, Softc& sc) {
   }
   auto f = receive_diagnostic(periph, sc, 0x07);
   if (f.status != CamStatus::ReqCmp) {
-    sc.work.warnings.push_back(fmt::format("element descriptor page: {}", cam_status_name(f.status)));
+    sc.work.warnings.push_back(
+        fmt::format("element descriptor page: {}", cam_status_name(f.status)));
     return;
   }
   auto d = ses::parse_ses_element_descriptors(f.data, *sc.config);
@@ -273,7 +278,8 @@ void step_additional(cam::Periph& periph, Softc& sc) {
   }
   auto f = receive_diagnostic(periph, sc, 0x0a);
   if (f.status != CamStatus::ReqCmp) {
-    sc.work.warnings.push_back(fmt::format("additional element status page: {}", cam_status_name(f.status)));
+    sc.work.warnings.push_back(
+        fmt::format("additional element status page: {}", cam_status_name(f.status)));
     return;
   }
   auto aes = ses::parse_ses_additional_status(f.data, *sc.config);
@@ -377,8 +383,8 @@ void step_physpaths(cam::Periph& periph, Softc& sc) {
       // the XPT compares, with the length and the identifier bytes).
       std::array<std::uint8_t, 12> designator{0x61, 0x93, 0x00, 0x08};
       store_be64(designator, 4, address);
-      const auto bus = sc.search_globally ? std::nullopt
-                                          : std::optional<std::uint32_t>(periph.path().bus);
+      const auto bus =
+          sc.search_globally ? std::nullopt : std::optional<std::uint32_t>(periph.path().bus);
       for (const auto& p : periph.xpt().match_devid(designator, bus)) {
         matched.insert(p);
       }
@@ -400,7 +406,8 @@ void step_physpaths(cam::Periph& periph, Softc& sc) {
       auto info = periph.xpt().device(path);
       if (info) {
         auto cur = info->advinfo.find(cam::AdvinfoType::PhysPath);
-        if (cur != info->advinfo.end() && std::string(cur->second.begin(), cur->second.end()) == old) {
+        if (cur != info->advinfo.end() &&
+            std::string(cur->second.begin(), cur->second.end()) == old) {
           (void)periph.xpt().set_advinfo(path, cam::AdvinfoType::PhysPath, {});
         }
       }
@@ -481,15 +488,32 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
       sc.pending &= ~action;
     }
     switch (action) {
-      case kPages: step_pages(*periph, sc); break;
-      case kConfig: step_config(*periph, sc); break;
-      case kStatus: step_status(*periph, sc); break;
-      case kDescriptors: step_descriptors(*periph, sc); break;
-      case kAdditional: step_additional(*periph, sc); break;
-      case kControl: step_control(*periph, sc); break;
-      case kPhysPaths: step_physpaths(*periph, sc); break;
-      case kPublish: step_publish(*periph, sc); break;
-      default: break;
+      case kPages:
+        step_pages(*periph, sc);
+        break;
+      case kConfig:
+        step_config(*periph, sc);
+        break;
+      case kStatus:
+        step_status(*periph, sc);
+        break;
+      case kDescriptors:
+        step_descriptors(*periph, sc);
+        break;
+      case kAdditional:
+        step_additional(*periph, sc);
+        break;
+      case kControl:
+        step_control(*periph, sc);
+        break;
+      case kPhysPaths:
+        step_physpaths(*periph, sc);
+        break;
+      case kPublish:
+        step_publish(*periph, sc);
+        break;
+      default:
+        break;
     }
   }
   // Invalidated: fail what is still queued and leave. Paths we published stay with their disks
@@ -548,14 +572,16 @@ Result<void> EncDriver::attach(cam::Periph& periph) {
   sc.search_globally = m_options.search_globally;
   // React to disks arriving and leaving on the enclosure's bus (and everywhere when searching
   // globally): their physical paths depend on it.
-  const cam::Path scope = m_options.search_globally
-                              ? cam::Path::wildcard()
-                              : cam::Path{periph.path().bus, cam::Path::kWildcardTarget,
-                                          cam::Path::kWildcardLun};
+  const cam::Path scope =
+      m_options.search_globally
+          ? cam::Path::wildcard()
+          : cam::Path{periph.path().bus, cam::Path::kWildcardTarget, cam::Path::kWildcardLun};
   Softc* scp = &sc;
-  sc.bus_events = periph.xpt().subscribe(
-      cam::AsyncCode::FoundDevice | cam::AsyncCode::LostDevice, scope,
-      [scp](const cam::AsyncEvent&) { request(*scp, kStatus | kDescriptors | kAdditional | kPhysPaths); });
+  sc.bus_events =
+      periph.xpt().subscribe(cam::AsyncCode::FoundDevice | cam::AsyncCode::LostDevice, scope,
+                             [scp](const cam::AsyncEvent&) {
+                               request(*scp, kStatus | kDescriptors | kAdditional | kPhysPaths);
+                             });
   periph.acquire_unconditional();  // The daemon's reference.
   std::thread(daemon_main, &periph, m_options.poll_interval).detach();
   periph.acquire_unconditional();  // The node's reference, dropped in gone().
@@ -584,7 +610,8 @@ void EncDriver::invalidate(cam::Periph& periph) {
   }
 }
 
-void EncDriver::destroy(cam::Periph& /*periph*/) {}
+void EncDriver::destroy(cam::Periph& /*periph*/) {
+}
 
 Result<void> EncDriver::open(devfs::Node& node, devfs::OpenFile& /*file*/) {
   cam::Periph& periph = periph_of(node);
@@ -611,7 +638,9 @@ void EncDriver::close(devfs::Node& node, devfs::OpenFile& /*file*/, devfs::Close
   periph.release();
 }
 
-void EncDriver::gone(devfs::Node& node) { periph_of(node).release(); }
+void EncDriver::gone(devfs::Node& node) {
+  periph_of(node).release();
+}
 
 Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Ioctl& request) {
   cam::Periph& periph = periph_of(node);
@@ -640,7 +669,8 @@ Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::I
         }
       }
       if (r.names.empty()) {
-        return fail_errno(ENODEV, fmt::format("{}: no device in element {}", periph.name(), r.index));
+        return fail_errno(ENODEV,
+                          fmt::format("{}: no device in element {}", periph.name(), r.index));
       }
       return {};
     }
@@ -696,7 +726,9 @@ Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::I
       const auto start = sc.published->refresh;
       sc.pending |= poll_actions(sc) | kPhysPaths;
       sc.cv.notify_all();
-      if (!sc.cv.wait_for(lock, r.timeout, [&] { return sc.invalid || (sc.published->refresh > start && sc.pending == 0); })) {
+      if (!sc.cv.wait_for(lock, r.timeout, [&] {
+            return sc.invalid || (sc.published->refresh > start && sc.pending == 0);
+          })) {
         return fail_errno(ETIMEDOUT, periph.name() + ": refresh timed out");
       }
       if (sc.invalid) {

@@ -36,17 +36,17 @@ struct EncOptions {
 
 // One element in the published cache.
 struct EncElement {
-  int index = 0;            // Global index (status/descriptor page order, overall included).
-  int type_index = 0;       // Type descriptor header index.
-  int index_in_type = -1;   // -1 for the overall element.
+  int index = 0;           // Global index (status/descriptor page order, overall included).
+  int type_index = 0;      // Type descriptor header index.
+  int index_in_type = -1;  // -1 for the overall element.
   std::uint8_t element_type = 0;
   std::uint8_t subenclosure = 0;
   std::array<std::uint8_t, 4> status{};
   std::string descriptor;                    // Page 0x07, trimmed ("" if none).
   std::vector<std::uint64_t> sas_addresses;  // Page 0x0A phys' SAS ADDRESS (slots).
   std::optional<std::uint8_t> device_slot_number;
-  std::vector<cam::Path> devices;            // Disks matched to this slot.
-  std::string physical_path;                 // What we publish for those disks ("" if none).
+  std::vector<cam::Path> devices;  // Disks matched to this slot.
+  std::string physical_path;       // What we publish for those disks ("" if none).
 };
 
 // The published cache: immutable once published (readers keep a shared_ptr).

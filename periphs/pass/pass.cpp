@@ -11,15 +11,19 @@ namespace {
 struct PassSoftc final : cam::PeriphSoftc {
   std::shared_ptr<devfs::Node> node;
   std::mutex lock;
-  bool invalid = false;           // Guarded by lock.
-  std::uint32_t open_count = 0;   // Guarded by lock.
+  bool invalid = false;          // Guarded by lock.
+  std::uint32_t open_count = 0;  // Guarded by lock.
 };
 
-cam::Periph& periph_of(devfs::Node& node) { return *static_cast<cam::Periph*>(node.drv1()); }
+cam::Periph& periph_of(devfs::Node& node) {
+  return *static_cast<cam::Periph*>(node.drv1());
+}
 
 }  // namespace
 
-bool PassDriver::matches(const cam::DeviceInfo& /*device*/) const { return true; }
+bool PassDriver::matches(const cam::DeviceInfo& /*device*/) const {
+  return true;
+}
 
 Result<void> PassDriver::attach(cam::Periph& periph) {
   auto softc = std::make_unique<PassSoftc>();

@@ -27,8 +27,7 @@ TEST(ParseHex, RejectsLongTokensUnlessRunsAllowed) {
 
 TEST(HexDump, ShowsOffsetBytesAndAscii) {
   const std::vector<std::uint8_t> data{'A', 'B', 0x00, 0x7f};
-  EXPECT_EQ(hex_dump(data),
-            "00000000  41 42 00 7f                                       |AB..|\n");
+  EXPECT_EQ(hex_dump(data), "00000000  41 42 00 7f                                       |AB..|\n");
   EXPECT_EQ(hex_string(data), "41 42 00 7f");
 }
 

@@ -29,7 +29,8 @@ class FakeSim final : public cam::Sim {
     std::uint8_t key = 0, asc = 0, ascq = 0;
   };
 
-  explicit FakeSim(cam::XptSim& xpt, std::uint32_t max_target = 3) : m_xpt(xpt), m_max_target(max_target) {
+  explicit FakeSim(cam::XptSim& xpt, std::uint32_t max_target = 3)
+      : m_xpt(xpt), m_max_target(max_target) {
     m_worker = std::thread([this] { worker(); });
   }
   ~FakeSim() override {
@@ -181,8 +182,8 @@ class FakeSim final : public cam::Sim {
       return;
     }
     if (script && script->outcome == Outcome::CheckCondition) {
-      const std::uint8_t sense[18] = {0x70, 0, script->key, 0, 0, 0, 0, 10, 0, 0, 0, 0,
-                                      script->asc, script->ascq, 0, 0, 0, 0};
+      const std::uint8_t sense[18] = {0x70, 0,           script->key,  0, 0, 0, 0, 10, 0, 0, 0,
+                                      0,    script->asc, script->ascq, 0, 0, 0, 0};
       ccb.complete_check_condition(sense);
       return;
     }
@@ -222,7 +223,8 @@ class FakeSim final : public cam::Sim {
       return;
     }
     if (!lun) {
-      const std::uint8_t sense[18] = {0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x25, 0, 0, 0, 0, 0};
+      const std::uint8_t sense[18] = {0x70, 0, 0x05, 0,    0, 0, 0, 10, 0,
+                                      0,    0, 0,    0x25, 0, 0, 0, 0,  0};
       ccb.complete_check_condition(sense);
       return;
     }

@@ -21,7 +21,8 @@ struct Counters {
 // Attaches to every disk (type 0); counts hook calls into counters that outlive it.
 class TestDriver final : public PeriphDriver {
  public:
-  explicit TestDriver(Counters& c) : attaches(c.attaches), invalidates(c.invalidates), destroys(c.destroys) {}
+  explicit TestDriver(Counters& c)
+      : attaches(c.attaches), invalidates(c.invalidates), destroys(c.destroys) {}
   std::string_view name() const override { return "tst"; }
   bool matches(const DeviceInfo& d) const override { return d.device_type == 0; }
   Result<void> attach(Periph&) override {

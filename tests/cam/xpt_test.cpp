@@ -283,7 +283,8 @@ void run_sync_inside_completion(Xpt& xpt, const Path& path) {
 TEST_F(XptTest, BlockingInsideACompletionIsDetected) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   ASSERT_TRUE(xpt->scan_all());
-  EXPECT_DEATH(run_sync_inside_completion(*xpt, {bus, 0, 0}), "blocking call in completion context");
+  EXPECT_DEATH(run_sync_inside_completion(*xpt, {bus, 0, 0}),
+               "blocking call in completion context");
 }
 #endif
 

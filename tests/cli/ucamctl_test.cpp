@@ -16,7 +16,9 @@ struct Run {
   std::string out;
 };
 
-std::string ucamctl() { return std::string(UCAM_TEST_BINARY_DIR) + "/cli/ucamctl"; }
+std::string ucamctl() {
+  return std::string(UCAM_TEST_BINARY_DIR) + "/cli/ucamctl";
+}
 
 Run run(const std::string& args) {
   Run r;
@@ -114,7 +116,8 @@ TEST(UcamctlErrors, UnknownDeviceExitsThree) {
 
 TEST(UcamctlErrors, MalformedScenarioNamesFileAndFieldAndExitsTwo) {
   const auto path = write_temp(
-      "bad.json", R"({"buses": [{"targets": [{"id": 0, "luns": [{"type": "disk", "capacity": "ten"}]}]}]})");
+      "bad.json",
+      R"({"buses": [{"targets": [{"id": 0, "luns": [{"type": "disk", "capacity": "ten"}]}]}]})");
   auto r = run("--emulate " + path + " devlist");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find(path + ": buses[0].targets[0].luns[0].capacity"), std::string::npos)

@@ -103,7 +103,8 @@ TEST(PassLifecycleRace, OpensCommandsAndClosesRaceWithDepartureAndReturn) {
   }
   EXPECT_EQ(violation_count(), 0U);
   RecordProperty("remove_insert_cycles", cycles);
-  std::printf("opened %llu refused %llu cycles %d\n", static_cast<unsigned long long>(opened.load()),
+  std::printf("opened %llu refused %llu cycles %d\n",
+              static_cast<unsigned long long>(opened.load()),
               static_cast<unsigned long long>(refused.load()), cycles);
 
   // Tear down: every periph freed, every node gone.
