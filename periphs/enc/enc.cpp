@@ -14,11 +14,13 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "scsi/cdb.h"
+#include "scsi/safte.h"
 #include "scsi/ses.h"
 #include "scsi/vpd.h"
 
 namespace ucam::enc {
 namespace ses = scsi::ses;
+namespace safte = scsi::safte;
 
 namespace {
 
@@ -69,6 +71,10 @@ struct Softc final : cam::PeriphSoftc {
   std::map<cam::Path, std::string> published_paths;  // What we stored, to clear it later.
   std::uint64_t commands = 0;
   bool search_globally = false;
+
+  // SAF-TE backend (daemon-only state).
+  bool safte = false;
+  std::optional<safte::Snapshot> snapshot;
 };
 
 Softc& softc_of(cam::Periph& periph) {
@@ -87,6 +93,9 @@ void request(Softc& sc, std::uint32_t actions) {
 }
 
 std::uint32_t poll_actions(const Softc& sc) {
+  if (sc.safte) {
+    return kStatus;
+  }
   return kStatus | (sc.has_descriptors ? kDescriptors : 0U) |
          (sc.has_additional ? kAdditional : 0U);
 }
@@ -421,6 +430,186 @@ void step_physpaths(cam::Periph& periph, Softc& sc) {
   request(sc, kPublish);
 }
 
+// ---- SAF-TE backend (READ BUFFER / WRITE BUFFER; FreeBSD scsi_enc_safte.c) --------------------
+
+Fetched read_buffer(cam::Periph& periph, Softc& sc, safte::Buffer buffer, std::uint16_t length) {
+  Fetched f;
+  f.data.resize(length);
+  cam::Ccb ccb;
+  ccb.path = periph.path();
+  ccb.set_cdb(safte::read_cdb(buffer, length).span());
+  ccb.dir = cam::DataDir::In;
+  ccb.data = f.data.data();
+  ccb.dxfer_len = length;
+  ccb.timeout = std::chrono::seconds(60);
+  periph.xpt().run_sync(ccb);
+  ++sc.commands;
+  f.status = ccb.status;
+  f.data.resize(ccb.status == CamStatus::ReqCmp ? length - ccb.resid : 0);
+  return f;
+}
+
+Result<void> write_buffer(cam::Periph& periph, Softc& sc, const safte::WriteCommand& command) {
+  auto list = safte::encode_write_command(command);
+  if (!list) {
+    return fail(list.error());
+  }
+  cam::Ccb ccb;
+  ccb.path = periph.path();
+  ccb.set_cdb(safte::write_cdb(static_cast<std::uint16_t>(list->size())).span());
+  ccb.dir = cam::DataDir::Out;
+  ccb.data = list->data();
+  ccb.dxfer_len = static_cast<std::uint32_t>(list->size());
+  ccb.timeout = std::chrono::seconds(60);
+  periph.xpt().run_sync(ccb);
+  ++sc.commands;
+  if (ccb.status != CamStatus::ReqCmp) {
+    return fail(Error::from_cam(ccb.status, periph.name() + ": WRITE BUFFER"));
+  }
+  return {};
+}
+
+void safte_config(cam::Periph& periph, Softc& sc) {
+  auto f = read_buffer(periph, sc, safte::Buffer::EnclosureConfiguration,
+                       static_cast<std::uint16_t>(safte::kConfigLength));
+  auto config = f.status == CamStatus::ReqCmp ? safte::parse_config(f.data)
+                                              : fail_errno(EIO, std::string(cam_status_name(f.status)));
+  if (!config) {
+    sc.work.warnings.push_back("SAF-TE configuration: " + config.error().message());
+    return;
+  }
+  if (sc.snapshot && sc.snapshot->config == *config && sc.work.configured) {
+    return;
+  }
+  const auto map = safte::element_map(*config, safte::SlotElements::ArrayDeviceSlot);
+  sc.work.configured = true;
+  sc.work.generation = sc.snapshot ? sc.work.generation + 1 : 0;  // SAF-TE has no generation.
+  sc.work.elements.clear();
+  sc.work.type_texts.clear();
+  std::map<int, int> kind_index;  // ElementKind -> type index, in first-seen order.
+  for (std::size_t i = 0; i < map.size(); ++i) {
+    const int kind = static_cast<int>(map[i].kind);
+    auto [it, fresh] = kind_index.emplace(kind, static_cast<int>(kind_index.size()));
+    if (fresh) {
+      sc.work.type_texts.push_back(ses::element_type_name(ses::type_value(map[i].type)));
+    }
+    EncElement e;
+    e.index = static_cast<int>(i);
+    e.type_index = it->second;
+    e.index_in_type = map[i].index;
+    e.element_type = ses::type_value(map[i].type);
+    sc.work.elements.push_back(std::move(e));
+  }
+  if (const auto self = periph.xpt().device(periph.path())) {
+    sc.work.name = self->vendor + " " + self->product + " " + self->revision;
+    // SAF-TE INQUIRY bytes 36-42: the unique enclosure identifier (7 bytes).
+    std::uint64_t id = 0;
+    for (std::size_t i = 36; i < 43 && i < self->inquiry_data.size(); ++i) {
+      id = (id << 8) | self->inquiry_data[i];
+    }
+    sc.work.logical_id = id;
+  }
+  safte::Snapshot snap;
+  snap.config = *config;
+  sc.snapshot = std::move(snap);
+  request(sc, kStatus | kPublish);
+}
+
+void safte_status(cam::Periph& periph, Softc& sc) {
+  if (!sc.snapshot) {
+    request(sc, kConfig);
+    return;
+  }
+  auto& snap = *sc.snapshot;
+  const auto& cfg = snap.config;
+  auto flags = read_buffer(periph, sc, safte::Buffer::GlobalFlags,
+                           safte::buffer_length(safte::Buffer::GlobalFlags, cfg));
+  auto status = read_buffer(periph, sc, safte::Buffer::EnclosureStatus,
+                            safte::buffer_length(safte::Buffer::EnclosureStatus, cfg));
+  auto slots = read_buffer(periph, sc, safte::Buffer::DeviceSlotStatus,
+                           safte::buffer_length(safte::Buffer::DeviceSlotStatus, cfg));
+  if (status.status != CamStatus::ReqCmp || slots.status != CamStatus::ReqCmp) {
+    sc.work.warnings.push_back("SAF-TE status buffers: " +
+                               std::string(cam_status_name(status.status != CamStatus::ReqCmp
+                                                               ? status.status
+                                                               : slots.status)));
+    return;
+  }
+  auto es = safte::parse_enclosure_status(status.data, cfg);
+  auto ss = safte::parse_slot_status(slots.data, cfg);
+  if (!es || !ss) {
+    sc.work.warnings.push_back("SAF-TE status: " + (!es ? es.error() : ss.error()).message());
+    return;
+  }
+  snap.status = std::move(*es);
+  snap.slots = std::move(*ss);
+  if (flags.status == CamStatus::ReqCmp) {  // Global flags are optional.
+    if (auto gf = safte::parse_global_flags(flags.data)) {
+      snap.flags = *gf;
+    }
+  }
+  auto view = safte::ses_view(snap, safte::SlotElements::ArrayDeviceSlot);
+  if (!view) {
+    sc.work.warnings.push_back("SAF-TE status: " + view.error().message());
+    return;
+  }
+  sc.work.enclosure_status = view->enclosure_status;
+  for (std::size_t i = 0; i < view->elements.size() && i < sc.work.elements.size(); ++i) {
+    sc.work.elements[i].status = view->elements[i].status;
+  }
+  request(sc, kPublish);
+}
+
+void safte_control(cam::Periph& periph, Softc& sc) {
+  std::vector<ControlRequest*> batch;
+  {
+    std::lock_guard lock(sc.lock);
+    batch.assign(sc.requests.begin(), sc.requests.end());
+    sc.requests.clear();
+  }
+  for (ControlRequest* r : batch) {
+    Result<void> result;
+    if (!sc.snapshot) {
+      result = fail_errno(EIO, periph.name() + ": no status read yet");
+    } else if (r->generation && *r->generation != sc.work.generation) {
+      result = fail(Error::described(ESTALE, fmt::format("{}: stale generation {}", periph.name(), *r->generation)));
+    } else {
+      auto& snap = *sc.snapshot;
+      Result<std::vector<safte::WriteCommand>> commands =
+          r->index < 0
+              ? Result<std::vector<safte::WriteCommand>>(
+                    std::vector<safte::WriteCommand>{safte::enclosure_control_command(snap, r->bytes[0])})
+              : safte::control_commands(snap, safte::SlotElements::ArrayDeviceSlot,
+                                        static_cast<std::size_t>(r->index), r->bytes);
+      if (!commands) {
+        result = fail(commands.error());
+      } else {
+        for (const auto& c : *commands) {
+          result = write_buffer(periph, sc, c);
+          if (!result) {
+            break;
+          }
+          // Remember what SAF-TE cannot report back (identify state, fan speeds, flags).
+          if (const auto* op = std::get_if<safte::SlotOperation>(&c)) {
+            snap.slot_identify.resize(snap.config.device_slots, false);
+            snap.slot_identify[op->slot] = op->identify;
+          } else if (const auto* fan = std::get_if<safte::SetFanSpeed>(&c)) {
+            snap.fan_speeds.resize(snap.config.fans, safte::kMaxFanSpeed);
+            snap.fan_speeds[fan->fan] = fan->speed;
+          } else if (const auto* gf = std::get_if<safte::GlobalFlags>(&c)) {
+            snap.flags = *gf;
+          }
+        }
+      }
+    }
+    std::lock_guard lock(sc.lock);
+    r->result = std::move(result);
+    r->done = true;
+  }
+  sc.cv.notify_all();
+  request(sc, kStatus);
+}
+
 void post_changes(cam::Periph& periph, const EncState& before, const EncState& after) {
   auto& xpt = periph.xpt();
   if (before.configured && before.enclosure_status != after.enclosure_status) {
@@ -486,6 +675,16 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
       }
       action = sc.pending & (~sc.pending + 1);  // Lowest set bit.
       sc.pending &= ~action;
+    }
+    if (sc.safte) {
+      switch (action) {
+        case kConfig: safte_config(*periph, sc); break;
+        case kStatus: safte_status(*periph, sc); break;
+        case kControl: safte_control(*periph, sc); break;
+        case kPublish: step_publish(*periph, sc); break;
+        default: break;  // No descriptors, additional status or physical paths in SAF-TE.
+      }
+      continue;
     }
     switch (action) {
       case kPages:
@@ -561,15 +760,18 @@ std::string physical_path(std::uint64_t enclosure_id, int type_index, int type_e
 }
 
 bool EncDriver::matches(const cam::DeviceInfo& device) const {
-  return device.device_type == 0x0d;
+  return device.device_type == 0x0d || safte::is_safte_inquiry(device.inquiry_data);
 }
 
 Result<void> EncDriver::attach(cam::Periph& periph) {
   auto owned = std::make_unique<Softc>();
   Softc& sc = *owned;
   periph.set_softc(std::move(owned));
-  sc.pending = kPages;
   sc.search_globally = m_options.search_globally;
+  if (const auto info = periph.xpt().device(periph.path())) {
+    sc.safte = info->device_type != 0x0d && safte::is_safte_inquiry(info->inquiry_data);
+  }
+  sc.pending = sc.safte ? kConfig : kPages;
   // React to disks arriving and leaving on the enclosure's bus (and everywhere when searching
   // globally): their physical paths depend on it.
   const cam::Path scope =
