@@ -22,6 +22,58 @@ namespace ucam::enc {
 namespace ses = scsi::ses;
 namespace safte = scsi::safte;
 
+// Physical paths vouched for by each enclosure periph. Thread-safe; daemons call it.
+class PathRegistry {
+ public:
+  // Replaces what `owner` vouches for. For every path it dropped that nobody else holds, the
+  // stored value is cleared when it is still the one `owner` put there; a path another
+  // enclosure still vouches for gets that enclosure's value.
+  void publish(cam::XptPeriph& xpt, const void* owner, const std::map<cam::Path, std::string>& now) {
+    std::lock_guard lock(m_lock);
+    for (auto it = m_owners.begin(); it != m_owners.end();) {
+      auto& owners = it->second;
+      auto mine = owners.find(owner);
+      if (mine != owners.end() && now.count(it->first) == 0) {
+        const std::string old = mine->second;
+        owners.erase(mine);
+        if (owners.empty()) {
+          clear_if(xpt, it->first, old);
+        } else {
+          store(xpt, it->first, owners.begin()->second);
+        }
+      }
+      it = owners.empty() ? m_owners.erase(it) : std::next(it);
+    }
+    for (const auto& [path, value] : now) {
+      m_owners[path][owner] = value;
+      store(xpt, path, value);
+    }
+  }
+
+ private:
+  static void store(cam::XptPeriph& xpt, const cam::Path& path, const std::string& value) {
+    const Bytes bytes(reinterpret_cast<const std::uint8_t*>(value.data()), value.size());
+    (void)xpt.set_advinfo(path, cam::AdvinfoType::PhysPath, bytes);  // Events only on change.
+  }
+  static void clear_if(cam::XptPeriph& xpt, const cam::Path& path, const std::string& old) {
+    auto info = xpt.device(path);
+    if (!info) {
+      return;
+    }
+    auto cur = info->advinfo.find(cam::AdvinfoType::PhysPath);
+    if (cur != info->advinfo.end() && std::string(cur->second.begin(), cur->second.end()) == old) {
+      (void)xpt.set_advinfo(path, cam::AdvinfoType::PhysPath, {});
+    }
+  }
+
+  std::mutex m_lock;
+  std::map<cam::Path, std::map<const void*, std::string>> m_owners;  // Guarded by m_lock.
+};
+
+EncDriver::EncDriver(devfs::Devfs& devfs, EncOptions options)
+    : m_devfs(devfs), m_options(options), m_paths(std::make_unique<PathRegistry>()) {}
+EncDriver::~EncDriver() = default;
+
 namespace {
 
 // Daemon actions, lowest bit first (FreeBSD's enc_fsm_step order: a lower value is a higher
@@ -405,27 +457,7 @@ void step_physpaths(cam::Periph& periph, Softc& sc) {
       }
     }
   }
-  // Clear what we published before and no longer hold, unless someone else's value is there.
-  for (const auto& [path, old] : sc.published_paths) {
-    auto it = now.find(path);
-    if (it != now.end() && it->second == old) {
-      continue;
-    }
-    if (it == now.end()) {
-      auto info = periph.xpt().device(path);
-      if (info) {
-        auto cur = info->advinfo.find(cam::AdvinfoType::PhysPath);
-        if (cur != info->advinfo.end() &&
-            std::string(cur->second.begin(), cur->second.end()) == old) {
-          (void)periph.xpt().set_advinfo(path, cam::AdvinfoType::PhysPath, {});
-        }
-      }
-    }
-  }
-  for (const auto& [path, value] : now) {
-    const Bytes bytes(reinterpret_cast<const std::uint8_t*>(value.data()), value.size());
-    (void)periph.xpt().set_advinfo(path, cam::AdvinfoType::PhysPath, bytes);
-  }
+  static_cast<EncDriver&>(periph.driver()).paths().publish(periph.xpt(), &periph, now);
   sc.published_paths = std::move(now);
   request(sc, kPublish);
 }
@@ -610,6 +642,11 @@ void safte_control(cam::Periph& periph, Softc& sc) {
   request(sc, kStatus);
 }
 
+void clear_published_paths(cam::Periph& periph, Softc& sc) {
+  static_cast<EncDriver&>(periph.driver()).paths().publish(periph.xpt(), &periph, {});
+  sc.published_paths.clear();
+}
+
 void post_changes(cam::Periph& periph, const EncState& before, const EncState& after) {
   auto& xpt = periph.xpt();
   if (before.configured && before.enclosure_status != after.enclosure_status) {
@@ -715,8 +752,10 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
         break;
     }
   }
-  // Invalidated: fail what is still queued and leave. Paths we published stay with their disks
-  // until the disks themselves go or another enclosure claims them (FreeBSD behaves the same).
+  // Invalidated: the enclosure is gone, so the slots it vouched for are unknown now. Withdraw
+  // its physical paths (a disk another SES device of the same enclosure still vouches for
+  // keeps its path), fail what is still queued, and leave.
+  clear_published_paths(*periph, sc);
   {
     std::lock_guard lock(sc.lock);
     for (ControlRequest* r : sc.requests) {

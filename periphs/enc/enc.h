@@ -115,10 +115,19 @@ struct EncRefresh : devfs::Ioctl {
   std::chrono::milliseconds timeout{30'000};
 };
 
+class PathRegistry;
+
 class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
  public:
   // `devfs` must outlast the driver and every node it creates.
-  EncDriver(devfs::Devfs& devfs, EncOptions options) : m_devfs(devfs), m_options(options) {}
+  EncDriver(devfs::Devfs& devfs, EncOptions options);
+  ~EncDriver() override;
+  EncDriver(const EncDriver&) = delete;
+  EncDriver& operator=(const EncDriver&) = delete;
+
+  // Which enclosures vouch for which disk's physical path: several SES devices of one
+  // enclosure publish the same string, and a disk's path is cleared only when none does.
+  PathRegistry& paths() { return *m_paths; }
 
   // PeriphDriver.
   std::string_view name() const override { return "ses"; }
@@ -136,6 +145,7 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
  private:
   devfs::Devfs& m_devfs;
   EncOptions m_options;
+  std::unique_ptr<PathRegistry> m_paths;
 };
 
 // The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5):
