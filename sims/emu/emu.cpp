@@ -5,6 +5,7 @@
 #include "base/check.h"
 #include "sims/emu/bus.h"
 #include "sims/emu/completer.h"
+#include "sims/emu/models/ses_registry.h"
 
 namespace ucam::emu {
 
@@ -22,6 +23,20 @@ Result<std::unique_ptr<Emulator>> Emulator::create(const Scenario& scenario, cam
                                                    EmulatorOptions options) {
   std::unique_ptr<Emulator> emulator(new Emulator(scenario, xpt));
   emulator->m_completer->start();
+  // Enclosures link LUNs across the scenario; they exist before any command can arrive.
+  auto enclosures = EnclosureRegistry::create(
+      emulator->m_scenario, [&emulator](const LunAddress& a) -> LunModel* {
+        if (a.bus >= emulator->m_buses.size()) {
+          return nullptr;
+        }
+        EmuTarget* target = emulator->m_buses[a.bus]->find_target(a.target);
+        EmuLun* lun = target != nullptr ? target->find_lun(a.lun) : nullptr;
+        return lun != nullptr ? &lun->model() : nullptr;
+      });
+  if (!enclosures) {
+    return fail(enclosures.error());
+  }
+  emulator->m_enclosures = std::move(*enclosures);
   for (auto& bus : emulator->m_buses) {
     // Present before registration: the XPT may send commands as soon as it knows the bus.
     bus->set_state(EmuBus::State::Present);
@@ -344,6 +359,174 @@ Result<void> Emulator::clear_faults(const LunAddress& address) {
     return fail(where.error());
   }
   where->lun->clear_faults();
+  return {};
+}
+
+// --- Enclosures -----------------------------------------------------------------------------
+//
+// The enclosure changes first, then the topology: a disk inserted into a slot already shows
+// its SAS address when the XPT's rescan finds it (an enclosure driver maps it at once), and a
+// pulled disk's slot is already empty when the XPT loses it.
+
+namespace {
+
+Error no_enclosure(const EnclosureRef& ref) {
+  return Error::from_errno(19 /* ENODEV */,
+                           fmt::format("emu: the scenario has no enclosure {}", ref.describe()));
+}
+
+}  // namespace
+
+std::vector<std::string> Emulator::enclosure_names() const {
+  return m_enclosures->names();
+}
+
+std::optional<EnclosureView> Emulator::enclosure(const EnclosureRef& ref) const {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return std::nullopt;
+  }
+  return entry->state->view();
+}
+
+Result<void> Emulator::set_element_status(const EnclosureRef& ref, EnclosureElement element,
+                                          const scsi::ses::ElementBytes& status) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  return entry->state->set_element_status(element, status);
+}
+
+Result<void> Emulator::set_sensor(const EnclosureRef& ref, EnclosureElement element,
+                                  std::int32_t value) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  return entry->state->set_sensor(element, value);
+}
+
+Result<std::optional<LunAddress>> Emulator::pull_disk(const EnclosureRef& ref, int slot) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  auto content = entry->state->pull(slot);
+  if (!content) {
+    return fail(content.error());
+  }
+  if (content->disk) {
+    if (auto removed = remove_lun(*content->disk); !removed) {
+      return fail(removed.error());
+    }
+  }
+  return content->disk;
+}
+
+Result<void> Emulator::insert_disk(const EnclosureRef& ref, int slot, const SlotDevice& device,
+                                   Insertion insertion) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  SlotContent content{device.sas_address, device.lun};
+  if (device.lun) {
+    auto address = scenario_sas_address(m_scenario, *device.lun);
+    if (!address) {
+      return fail(address.error());
+    }
+    content.sas_address = *address;
+    if (const auto where = m_enclosures->slot_of(*device.lun)) {
+      return fail(Error::from_errno(
+          16 /* EBUSY */,
+          fmt::format("emu: bus {} target {} lun {} is in slot {} of \"{}\"", device.lun->bus,
+                      device.lun->target, device.lun->lun, where->second, where->first->name)));
+    }
+  }
+  if (auto inserted = entry->state->insert(slot, content); !inserted) {
+    return fail(inserted.error());
+  }
+  if (device.lun) {
+    return insert_lun(*device.lun, insertion);
+  }
+  return {};
+}
+
+Result<void> Emulator::move_disk(const EnclosureRef& ref, int from, int to, Insertion insertion) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  if (const auto view = entry->state->view(); view.slot(to) == nullptr) {
+    return fail(Error::from_errno(
+        19 /* ENODEV */, fmt::format("emu: enclosure \"{}\" has no slot {}", entry->name, to)));
+  } else if (view.slot(to)->sas_address != 0 || view.slot(to)->disk) {
+    return fail(Error::from_errno(
+        16 /* EBUSY */,
+        fmt::format("emu: enclosure \"{}\": slot {} is not empty", entry->name, to)));
+  }
+  auto content = entry->state->pull(from);
+  if (!content) {
+    return fail(content.error());
+  }
+  if (content->disk) {
+    if (auto removed = remove_lun(*content->disk); !removed) {
+      return fail(removed.error());
+    }
+  }
+  if (auto inserted = entry->state->insert(to, *content); !inserted) {
+    return fail(inserted.error());
+  }
+  if (content->disk) {
+    return insert_lun(*content->disk, insertion);
+  }
+  return {};
+}
+
+Result<std::uint32_t> Emulator::reconfigure_enclosure(const EnclosureRef& ref,
+                                                      const EnclosureReconfiguration& change) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  auto removed = entry->state->reconfigure(change);
+  if (!removed) {
+    return fail(removed.error());
+  }
+  for (const auto& content : *removed) {
+    if (content.disk) {
+      if (auto ok = remove_lun(*content.disk); !ok) {
+        return fail(ok.error());
+      }
+    }
+  }
+  return entry->state->view().generation;
+}
+
+Result<void> Emulator::remove_enclosure(const EnclosureRef& ref) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  for (const auto& lun : entry->luns) {
+    if (auto ok = remove_lun(lun); !ok) {
+      return fail(ok.error());
+    }
+  }
+  return {};
+}
+
+Result<void> Emulator::insert_enclosure(const EnclosureRef& ref, Insertion insertion) {
+  const auto* entry = m_enclosures->find(ref);
+  if (entry == nullptr) {
+    return fail(no_enclosure(ref));
+  }
+  for (const auto& lun : entry->luns) {
+    if (auto ok = insert_lun(lun, insertion); !ok) {
+      return fail(ok.error());
+    }
+  }
   return {};
 }
 

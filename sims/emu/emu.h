@@ -36,18 +36,21 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "base/result.h"
 #include "cam/sim.h"
 #include "cam/xpt_sim.h"
 #include "sims/emu/fault.h"
+#include "sims/emu/models/ses_view.h"
 #include "sims/emu/scenario.h"
 
 namespace ucam::emu {
 
 class EmuBus;
 class Completer;
+class EnclosureRegistry;
 
 enum class InitialScan : std::uint8_t {
   Request,  // After registering each bus, request_rescan() of the whole bus (an HBA's attach).
@@ -118,6 +121,36 @@ class Emulator {
   // Commands currently held by Delay and Hang faults.
   std::size_t held_commands() const;
 
+  // --- Enclosures (SES and SAF-TE LUNs; docs/scenarios.md, "Enclosures") ---
+  // An enclosure is named by its scenario name or by any of its LUNs; an unknown one is an
+  // ENODEV error. State changes show in the next page or buffer read; none raises a UNIT
+  // ATTENTION. Slots are numbered from 0 in Configuration page order.
+  std::vector<std::string> enclosure_names() const;  // sorted
+  std::optional<EnclosureView> enclosure(const EnclosureRef& ref) const;
+  // An element's 4 status bytes as the enclosure will report them.
+  Result<void> set_element_status(const EnclosureRef& ref, EnclosureElement element,
+                                  const scsi::ses::ElementBytes& status);
+  // A sensor reading: fan rpm, temperature degrees C, voltage mV, current mA. The status code
+  // and warning/failure bits follow the element's thresholds, if it has any.
+  Result<void> set_sensor(const EnclosureRef& ref, EnclosureElement element, std::int32_t value);
+  // Pulls the device out of a slot (status Not Installed, no SAS address) and, when it is an
+  // emulated LUN, removes that LUN (remove_lun). Returns the LUN pulled.
+  Result<std::optional<LunAddress>> pull_disk(const EnclosureRef& ref, int slot);
+  // Puts a device into an empty slot (status OK, its SAS address) and, when it is an emulated
+  // LUN, inserts that LUN (insert_lun). EBUSY if the slot is full or the LUN sits in a slot.
+  Result<void> insert_disk(const EnclosureRef& ref, int slot, const SlotDevice& device,
+                           Insertion insertion = Insertion::Quiet);
+  // pull_disk(from) then insert_disk(to): the LUN leaves the topology and comes back.
+  Result<void> move_disk(const EnclosureRef& ref, int from, int to,
+                         Insertion insertion = Insertion::Quiet);
+  // Bumps the generation code and applies new element counts (SES only); returns the new
+  // generation code.
+  Result<std::uint32_t> reconfigure_enclosure(const EnclosureRef& ref,
+                                              const EnclosureReconfiguration& change);
+  // remove_lun / insert_lun of every LUN of the enclosure; its state is kept.
+  Result<void> remove_enclosure(const EnclosureRef& ref);
+  Result<void> insert_enclosure(const EnclosureRef& ref, Insertion insertion = Insertion::Quiet);
+
  private:
   Emulator(Scenario scenario, cam::XptSim& xpt);
 
@@ -130,6 +163,8 @@ class Emulator {
   std::vector<std::unique_ptr<EmuBus>> m_buses;  // Index: scenario bus number.
   std::mutex m_topology_lock;                    // Serializes topology changes and stop().
   bool m_stopped = false;                        // Guarded by m_topology_lock.
+
+  std::unique_ptr<EnclosureRegistry> m_enclosures;  // Built in create(), then immutable.
 };
 
 }  // namespace ucam::emu

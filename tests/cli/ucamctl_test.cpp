@@ -56,7 +56,7 @@ TEST(UcamctlDevlist, JsonListsEveryDeviceWithItsPeriphs) {
   auto r = run("--json devlist");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
-  ASSERT_EQ(j.size(), 11U);
+  ASSERT_EQ(j.size(), 12U);  // eleven LUNs and the enclosure (bus 1 target 9)
   EXPECT_EQ(j[4]["device_type"], 3);
   EXPECT_EQ(j[4]["device_type_name"], "processor device");
   EXPECT_EQ(j[0]["periphs"], nlohmann::json::array({"pass0"}));

@@ -4,6 +4,7 @@
 #include "sims/emu/model.h"
 #include "sims/emu/models/disk.h"
 #include "sims/emu/models/processor.h"
+#include "sims/emu/models/ses.h"
 
 namespace ucam::emu {
 
@@ -14,6 +15,8 @@ constexpr std::array kModels = {
                     create_disk},
     ModelDescriptor{"processor", scsi::PeripheralType::Processor, "EMU PROCESSOR",
                     parse_processor_config, create_processor},
+    ModelDescriptor{"ses", scsi::PeripheralType::EnclosureServices, "EMU ENCLOSURE",
+                    parse_ses_model_config, create_ses},
 };
 
 }  // namespace
