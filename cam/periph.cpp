@@ -338,6 +338,12 @@ PeriphStats PeriphManager::stats() const {
   return m_stats;
 }
 
+void PeriphManager::settle(std::chrono::milliseconds timeout) {
+  for (auto& driver : m_drivers) {
+    driver->settle(timeout);
+  }
+}
+
 bool PeriphManager::wait_all_freed(std::chrono::milliseconds timeout) {
   assert_may_block("PeriphManager::wait_all_freed");
   std::unique_lock lock(m_lock);

@@ -12,6 +12,7 @@
 // flags and the unit tables. Driver hooks run without it.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -48,6 +49,10 @@ class PeriphDriver {
   virtual void destroy(Periph& periph) = 0;
   // Events other than FoundDevice/LostDevice on the periph's path (a reference is held).
   virtual void async(Periph& /*periph*/, const AsyncEvent& /*event*/) {}
+  // Waits (up to `timeout`) until the work its periphs started on their own is done, e.g. an
+  // enclosure's first refresh (FreeBSD's boot hold: root mounts after physical paths are
+  // published). Blocks; never from an event callback or completion.
+  virtual void settle(std::chrono::milliseconds /*timeout*/) {}
 };
 
 struct PeriphStats {
@@ -176,6 +181,8 @@ class PeriphManager {
 
   // Waits until no periph is alive (after invalidation), up to `timeout`. True if none is.
   bool wait_all_freed(std::chrono::milliseconds timeout);
+  // Calls every driver's settle() (see PeriphDriver::settle).
+  void settle(std::chrono::milliseconds timeout);
 
  private:
   friend class Periph;

@@ -51,6 +51,7 @@ void Stack::settle() {
   for (int i = 0; i < 3; ++i) {
     m_xpt->drain();
     m_devfs->drain();
+    m_periphs->settle(std::chrono::seconds(30));  // Enclosures' first refresh (boot hold).
   }
   m_xpt->drain();
 }

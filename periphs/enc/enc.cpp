@@ -28,7 +28,8 @@ class PathRegistry {
   // Replaces what `owner` vouches for. For every path it dropped that nobody else holds, the
   // stored value is cleared when it is still the one `owner` put there; a path another
   // enclosure still vouches for gets that enclosure's value.
-  void publish(cam::XptPeriph& xpt, const void* owner, const std::map<cam::Path, std::string>& now) {
+  void publish(cam::XptPeriph& xpt, const void* owner,
+               const std::map<cam::Path, std::string>& now) {
     std::lock_guard lock(m_lock);
     for (auto it = m_owners.begin(); it != m_owners.end();) {
       auto& owners = it->second;
@@ -71,7 +72,8 @@ class PathRegistry {
 };
 
 EncDriver::EncDriver(devfs::Devfs& devfs, EncOptions options)
-    : m_devfs(devfs), m_options(options), m_paths(std::make_unique<PathRegistry>()) {}
+    : m_devfs(devfs), m_options(options), m_paths(std::make_unique<PathRegistry>()) {
+}
 EncDriver::~EncDriver() = default;
 
 namespace {
@@ -108,6 +110,7 @@ struct Softc final : cam::PeriphSoftc {
   std::condition_variable cv;            // Daemon wake-up, request completion, publishes.
   bool invalid = false;                  // Guarded by lock.
   bool daemon_exited = false;            // Guarded by lock.
+  bool busy = false;  // The daemon is running an action. Guarded by lock.
   std::uint32_t pending = 0;             // Action bits. Guarded by lock.
   std::deque<ControlRequest*> requests;  // Guarded by lock.
   std::shared_ptr<const EncState> published = std::make_shared<EncState>();  // Guarded by lock.
@@ -504,8 +507,9 @@ Result<void> write_buffer(cam::Periph& periph, Softc& sc, const safte::WriteComm
 void safte_config(cam::Periph& periph, Softc& sc) {
   auto f = read_buffer(periph, sc, safte::Buffer::EnclosureConfiguration,
                        static_cast<std::uint16_t>(safte::kConfigLength));
-  auto config = f.status == CamStatus::ReqCmp ? safte::parse_config(f.data)
-                                              : fail_errno(EIO, std::string(cam_status_name(f.status)));
+  auto config = f.status == CamStatus::ReqCmp
+                    ? safte::parse_config(f.data)
+                    : fail_errno(EIO, std::string(cam_status_name(f.status)));
   if (!config) {
     sc.work.warnings.push_back("SAF-TE configuration: " + config.error().message());
     return;
@@ -561,10 +565,10 @@ void safte_status(cam::Periph& periph, Softc& sc) {
   auto slots = read_buffer(periph, sc, safte::Buffer::DeviceSlotStatus,
                            safte::buffer_length(safte::Buffer::DeviceSlotStatus, cfg));
   if (status.status != CamStatus::ReqCmp || slots.status != CamStatus::ReqCmp) {
-    sc.work.warnings.push_back("SAF-TE status buffers: " +
-                               std::string(cam_status_name(status.status != CamStatus::ReqCmp
-                                                               ? status.status
-                                                               : slots.status)));
+    sc.work.warnings.push_back(
+        "SAF-TE status buffers: " +
+        std::string(
+            cam_status_name(status.status != CamStatus::ReqCmp ? status.status : slots.status)));
     return;
   }
   auto es = safte::parse_enclosure_status(status.data, cfg);
@@ -604,15 +608,15 @@ void safte_control(cam::Periph& periph, Softc& sc) {
     if (!sc.snapshot) {
       result = fail_errno(EIO, periph.name() + ": no status read yet");
     } else if (r->generation && *r->generation != sc.work.generation) {
-      result = fail(Error::described(ESTALE, fmt::format("{}: stale generation {}", periph.name(), *r->generation)));
+      result = fail(Error::described(
+          ESTALE, fmt::format("{}: stale generation {}", periph.name(), *r->generation)));
     } else {
       auto& snap = *sc.snapshot;
       Result<std::vector<safte::WriteCommand>> commands =
-          r->index < 0
-              ? Result<std::vector<safte::WriteCommand>>(
-                    std::vector<safte::WriteCommand>{safte::enclosure_control_command(snap, r->bytes[0])})
-              : safte::control_commands(snap, safte::SlotElements::ArrayDeviceSlot,
-                                        static_cast<std::size_t>(r->index), r->bytes);
+          r->index < 0 ? Result<std::vector<safte::WriteCommand>>(std::vector<safte::WriteCommand>{
+                             safte::enclosure_control_command(snap, r->bytes[0])})
+                       : safte::control_commands(snap, safte::SlotElements::ArrayDeviceSlot,
+                                                 static_cast<std::size_t>(r->index), r->bytes);
       if (!commands) {
         result = fail(commands.error());
       } else {
@@ -693,6 +697,56 @@ void step_publish(cam::Periph& periph, Softc& sc) {
   post_changes(periph, *before, *next);
 }
 
+void run_action(cam::Periph& periph, Softc& sc, std::uint32_t action) {
+  if (sc.safte) {
+    switch (action) {
+      case kConfig:
+        safte_config(periph, sc);
+        break;
+      case kStatus:
+        safte_status(periph, sc);
+        break;
+      case kControl:
+        safte_control(periph, sc);
+        break;
+      case kPublish:
+        step_publish(periph, sc);
+        break;
+      default:
+        break;  // No descriptors, additional status or physical paths in SAF-TE.
+    }
+    return;
+  }
+  switch (action) {
+    case kPages:
+      step_pages(periph, sc);
+      break;
+    case kConfig:
+      step_config(periph, sc);
+      break;
+    case kStatus:
+      step_status(periph, sc);
+      break;
+    case kDescriptors:
+      step_descriptors(periph, sc);
+      break;
+    case kAdditional:
+      step_additional(periph, sc);
+      break;
+    case kControl:
+      step_control(periph, sc);
+      break;
+    case kPhysPaths:
+      step_physpaths(periph, sc);
+      break;
+    case kPublish:
+      step_publish(periph, sc);
+      break;
+    default:
+      break;
+  }
+}
+
 // The per-enclosure daemon (enc_daemon). Holds a periph reference; drops it when it exits.
 void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
   Softc& sc = softc_of(*periph);
@@ -712,45 +766,14 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
       }
       action = sc.pending & (~sc.pending + 1);  // Lowest set bit.
       sc.pending &= ~action;
+      sc.busy = true;
     }
-    if (sc.safte) {
-      switch (action) {
-        case kConfig: safte_config(*periph, sc); break;
-        case kStatus: safte_status(*periph, sc); break;
-        case kControl: safte_control(*periph, sc); break;
-        case kPublish: step_publish(*periph, sc); break;
-        default: break;  // No descriptors, additional status or physical paths in SAF-TE.
-      }
-      continue;
+    run_action(*periph, sc, action);
+    {
+      std::lock_guard lock(sc.lock);
+      sc.busy = false;
     }
-    switch (action) {
-      case kPages:
-        step_pages(*periph, sc);
-        break;
-      case kConfig:
-        step_config(*periph, sc);
-        break;
-      case kStatus:
-        step_status(*periph, sc);
-        break;
-      case kDescriptors:
-        step_descriptors(*periph, sc);
-        break;
-      case kAdditional:
-        step_additional(*periph, sc);
-        break;
-      case kControl:
-        step_control(*periph, sc);
-        break;
-      case kPhysPaths:
-        step_physpaths(*periph, sc);
-        break;
-      case kPublish:
-        step_publish(*periph, sc);
-        break;
-      default:
-        break;
-    }
+    sc.cv.notify_all();
   }
   // Invalidated: the enclosure is gone, so the slots it vouched for are unknown now. Withdraw
   // its physical paths (a disk another SES device of the same enclosure still vouches for
@@ -823,6 +846,10 @@ Result<void> EncDriver::attach(cam::Periph& periph) {
                              [scp](const cam::AsyncEvent&) {
                                request(*scp, kStatus | kDescriptors | kAdditional | kPhysPaths);
                              });
+  {
+    std::lock_guard lock(m_lock);
+    m_periphs.insert(&periph);
+  }
   periph.acquire_unconditional();  // The daemon's reference.
   std::thread(daemon_main, &periph, m_options.poll_interval).detach();
   periph.acquire_unconditional();  // The node's reference, dropped in gone().
@@ -851,7 +878,30 @@ void EncDriver::invalidate(cam::Periph& periph) {
   }
 }
 
-void EncDriver::destroy(cam::Periph& /*periph*/) {
+void EncDriver::destroy(cam::Periph& periph) {
+  std::lock_guard lock(m_lock);
+  m_periphs.erase(&periph);
+}
+
+void EncDriver::settle(std::chrono::milliseconds timeout) {
+  assert_may_block("EncDriver::settle");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<cam::PeriphRef> refs;
+  {
+    std::lock_guard lock(m_lock);
+    for (cam::Periph* p : m_periphs) {
+      if (p->acquire()) {
+        refs.emplace_back(p);
+      }
+    }
+  }
+  for (auto& ref : refs) {
+    Softc& sc = softc_of(*ref.get());
+    std::unique_lock lock(sc.lock);
+    sc.cv.wait_until(lock, deadline, [&] {
+      return sc.invalid || (sc.published->refresh > 0 && sc.pending == 0 && !sc.busy);
+    });
+  }
 }
 
 Result<void> EncDriver::open(devfs::Node& node, devfs::OpenFile& /*file*/) {

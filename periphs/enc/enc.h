@@ -20,7 +20,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -135,6 +137,8 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   Result<void> attach(cam::Periph& periph) override;
   void invalidate(cam::Periph& periph) override;
   void destroy(cam::Periph& periph) override;
+  // Waits until every enclosure's daemon has published its first refresh and is idle.
+  void settle(std::chrono::milliseconds timeout) override;
 
   // CdevSw.
   Result<void> open(devfs::Node& node, devfs::OpenFile& file) override;
@@ -146,6 +150,8 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   devfs::Devfs& m_devfs;
   EncOptions m_options;
   std::unique_ptr<PathRegistry> m_paths;
+  std::mutex m_lock;
+  std::set<cam::Periph*> m_periphs;  // Attached, not yet destroyed. Guarded by m_lock.
 };
 
 // The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5):
