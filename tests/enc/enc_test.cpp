@@ -1,0 +1,250 @@
+// The enclosure driver end to end: the stack on the emulated SIM with an emulated SES
+// enclosure whose slots hold emulated disks.
+#include "periphs/enc/enc.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "scsi/ses.h"
+#include "scsi/ses_element.h"
+#include "stack/stack.h"
+#include "tests/wait.h"
+
+namespace ucam::enc {
+namespace {
+
+namespace ses = scsi::ses;
+using testing::wait_until;
+
+constexpr const char* kScenario = R"({
+  "name": "enc-test",
+  "buses": [{
+    "max_target": 15,
+    "targets": [
+      {"id": 0, "sas_address": "5000c50000000100", "luns": [{"type": "disk", "serial": "D0"}]},
+      {"id": 1, "sas_address": "5000c50000000101", "luns": [{"type": "disk", "serial": "D1"}]},
+      {"id": 2, "sas_address": "5000c50000000102", "luns": [{"type": "disk", "serial": "D2"}]},
+      {"id": 8, "sas_address": "5000c50000000108",
+       "luns": [{"type": "ses", "vendor": "ACME", "product": "TESTJBOD", "revision": "0001",
+                 "naa": "5000c50012345678", "enclosure": "jbod",
+                 "elements": {
+                   "slots": {"count": 4, "descriptor": "Slot {:02}", "disks": "auto",
+                             "targets": [0, 1, 2]},
+                   "power_supplies": {"count": 2, "descriptor": ["PSU A", "PSU B"]},
+                   "fans": {"count": 2, "rpm": 5000, "descriptor": "Fan {}"},
+                   "temperature_sensors": {"count": 1, "celsius": 30, "descriptor": ["Ambient"]}
+                 }}]}
+    ]
+  }]
+})";
+
+struct Events {
+  std::mutex m;
+  std::vector<cam::AsyncEvent> seen;
+  std::unique_ptr<cam::Subscription> sub;
+  explicit Events(cam::Xpt& xpt) {
+    sub =
+        xpt.subscribe(cam::kAllAsyncCodes, cam::Path::wildcard(), [this](const cam::AsyncEvent& e) {
+          std::lock_guard lock(m);
+          seen.push_back(e);
+        });
+  }
+  std::size_t count(cam::AsyncCode code) {
+    std::lock_guard lock(m);
+    std::size_t n = 0;
+    for (const auto& e : seen) {
+      n += e.code == code ? 1 : 0;
+    }
+    return n;
+  }
+  std::optional<cam::AsyncEvent> find(cam::AsyncCode code, int element) {
+    std::lock_guard lock(m);
+    for (const auto& e : seen) {
+      if (e.code == code && e.element == element) {
+        return e;
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+class EncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto scenario = emu::parse_scenario(kScenario, "enc-test");
+    ASSERT_TRUE(scenario) << scenario.error().message();
+    StackOptions options;
+    options.xpt.timer_tick = std::chrono::milliseconds(2);
+    options.enc.poll_interval = std::chrono::milliseconds(20);
+    auto s = Stack::create_emulated(*scenario, options);
+    ASSERT_TRUE(s) << s.error().message();
+    stack = std::move(*s);
+  }
+
+  std::string physpath(std::uint32_t target) {
+    auto info = stack->xpt().device({0, target, 0});
+    if (!info) {
+      return "<gone>";
+    }
+    auto it = info->advinfo.find(cam::AdvinfoType::PhysPath);
+    return it == info->advinfo.end() ? "" : std::string(it->second.begin(), it->second.end());
+  }
+
+  std::shared_ptr<const EncState> state() {
+    auto h = stack->devfs().open("ses0");
+    if (!h) {
+      return nullptr;
+    }
+    EncGetState get;
+    return h->ioctl(get) ? get.state : nullptr;
+  }
+
+  // Waits for `condition` on freshly read states.
+  template <class F>
+  bool wait_state(F condition) {
+    return wait_until([&] {
+      auto s = state();
+      return s && condition(*s);
+    });
+  }
+
+  std::unique_ptr<Stack> stack;
+};
+
+TEST_F(EncTest, AttachesAndCachesTheEnclosureBeforeTheStackSettles) {
+  auto s = state();
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->configured);
+  EXPECT_EQ(s->name, "ACME TESTJBOD 0001");
+  EXPECT_EQ(s->logical_id, 0x5000c50012345678ULL);
+  ASSERT_GE(s->elements.size(), 5U);
+  EXPECT_EQ(s->elements[1].descriptor, "Slot 00");
+  EXPECT_EQ(s->elements[1].element_type, 0x01);
+  EXPECT_EQ(ses::element_status_name(ses::status_code(s->elements[4].status)), "Not installed");
+  EXPECT_EQ(s->elements[1].devices, (std::vector<cam::Path>{{0, 0, 0}}));
+  EXPECT_GT(s->commands, 0U);
+}
+
+TEST_F(EncTest, PublishesFreeBsdPhysicalPathsOnTheDisksInItsSlots) {
+  EXPECT_EQ(physpath(0), "id1,enc@n5000c50012345678/type@0/slot@1/elmdesc@Slot_00");
+  EXPECT_EQ(physpath(1), "id1,enc@n5000c50012345678/type@0/slot@2/elmdesc@Slot_01");
+  EXPECT_EQ(physpath(2), "id1,enc@n5000c50012345678/type@0/slot@3/elmdesc@Slot_02");
+}
+
+TEST_F(EncTest, PhysicalPathFollowsADiskMovedToAnotherSlotAndVanishesWhenPulled) {
+  Events events(stack->xpt());
+  auto* emu = stack->emulator();
+  ASSERT_TRUE(emu->move_disk("jbod", 0, 3));
+  ASSERT_TRUE(wait_until([&] {
+    return physpath(0) == "id1,enc@n5000c50012345678/type@0/slot@4/elmdesc@Slot_03";
+  })) << physpath(0);
+  ASSERT_TRUE(emu->pull_disk("jbod", 1));
+  ASSERT_TRUE(wait_until([&] { return physpath(1) == "<gone>"; }));
+  EXPECT_TRUE(wait_until([&] { return events.count(cam::AsyncCode::AdvinfoChanged) >= 1; }));
+  // Put it back in another bay: a new path, on the device as it returns.
+  ASSERT_TRUE(emu->insert_disk("jbod", 1, emu::SlotDevice::disk({0, 1, 0})));
+  EXPECT_TRUE(wait_until([&] {
+    return physpath(1) == "id1,enc@n5000c50012345678/type@0/slot@2/elmdesc@Slot_01";
+  })) << physpath(1);
+}
+
+TEST_F(EncTest, InjectedStatusChangesRaiseEventsWithinAPoll) {
+  Events events(stack->xpt());
+  auto* emu = stack->emulator();
+  auto psu = ses::ElementBytes{0x02, 0x00, 0x00, 0x40};  // Critical, FAIL.
+  ASSERT_TRUE(emu->set_element_status(
+      "jbod", emu::EnclosureElement::of(ses::ElementType::PowerSupply, 1), psu));
+  // Global index: slots overall 0, slots 1-4, PSU overall 5, PSU 6-7.
+  ASSERT_TRUE(
+      wait_until([&] { return events.find(cam::AsyncCode::ElementStatusChanged, 7).has_value(); }));
+  auto e = *events.find(cam::AsyncCode::ElementStatusChanged, 7);
+  EXPECT_EQ(e.old_status, 1);
+  EXPECT_EQ(e.new_status, 2);
+  ASSERT_TRUE(emu->set_sensor(
+      "jbod", emu::EnclosureElement::of(ses::ElementType::TemperatureSensor, 0), 61));
+  EXPECT_TRUE(wait_state([](const EncState& s) {
+    for (const auto& el : s.elements) {
+      if (el.element_type == 0x04 && el.index_in_type == 0) {
+        return ses::decode_temperature_status(el.status).temperature_c == 61;
+      }
+    }
+    return false;
+  }));
+}
+
+TEST_F(EncTest, LocateAndFaultRequestsChangeTheSlotAndReadBack) {
+  auto h = stack->devfs().open("ses0");
+  ASSERT_TRUE(h);
+  auto s = state();
+  const auto& slot = s->elements[2];
+  auto control =
+      ses::slot_control(slot.element_type, slot.status, ses::SlotRequest::Ident, ses::Turn::On);
+  ASSERT_TRUE(control);
+  EncSetElementStatus set;
+  set.index = 2;
+  set.control = *control;
+  set.generation = s->generation;
+  ASSERT_TRUE(h->ioctl(set));
+  EncRefresh refresh;
+  ASSERT_TRUE(h->ioctl(refresh));
+  EXPECT_TRUE(ses::decode_slot_status(0x01, state()->elements[2].status).ident);
+  auto view = stack->emulator()->enclosure("jbod");
+  ASSERT_TRUE(view);
+}
+
+TEST_F(EncTest, ASetNamingAStaleGenerationIsRefused) {
+  auto h = stack->devfs().open("ses0");
+  ASSERT_TRUE(h);
+  auto s = state();
+  ASSERT_TRUE(stack->emulator()->reconfigure_enclosure("jbod", {{{1, 3}}}));  // 3 PSUs now.
+  ASSERT_TRUE(wait_state([&](const EncState& now) { return now.generation != s->generation; }));
+  EncSetElementStatus set;
+  set.index = 2;
+  set.control =
+      *ses::slot_control(0x01, s->elements[2].status, ses::SlotRequest::Fault, ses::Turn::On);
+  set.generation = s->generation;
+  auto r = h->ioctl(set);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errno_value(), ESTALE);
+  EXPECT_EQ(state()->elements.size(), s->elements.size() + 1);
+}
+
+TEST_F(EncTest, DeviceNamesPerElementAndEnodevForEmptySlots) {
+  auto h = stack->devfs().open("ses0");
+  ASSERT_TRUE(h);
+  EncGetElementDevnames names;
+  names.index = 1;
+  ASSERT_TRUE(h->ioctl(names));
+  EXPECT_EQ(names.names, "pass0");
+  names.index = 4;
+  auto r = h->ioctl(names);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errno_value(), ENODEV);
+}
+
+TEST_F(EncTest, EnclosureRemovedClearsItsPathsAndItsPeriphIsFreed) {
+  auto open = stack->devfs().open("ses0");
+  ASSERT_TRUE(open);
+  ASSERT_TRUE(stack->emulator()->remove_enclosure("jbod"));
+  EXPECT_TRUE(wait_until([&] { return physpath(0).empty() && physpath(1).empty(); }))
+      << physpath(0);
+  EXPECT_TRUE(wait_until([&] { return stack->devfs().open("ses0").error().errno_value() != 0; }));
+  EncGetState get;
+  EXPECT_EQ(open->ioctl(get).error().errno_value(), ENXIO);
+  EXPECT_TRUE(open->close());
+  // Only the pass periphs of the four devices that remain... the enclosure's are freed.
+  EXPECT_TRUE(wait_until([&] {
+    for (const auto& p : stack->periphs().periphs()) {
+      if (p.name.starts_with("ses")) {
+        return false;
+      }
+    }
+    return true;
+  }));
+  EXPECT_EQ(stack->periphs().stats().underflows, 0U);
+}
+
+}  // namespace
+}  // namespace ucam::enc
