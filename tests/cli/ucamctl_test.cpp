@@ -137,3 +137,83 @@ TEST(UcamctlErrors, BadArgumentsAreUsageErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string shared_dir() {
+  return std::string(UCAM_TEST_SOURCE_DIR) + "/../shared";
+}
+
+TEST(UcamctlEnc, ListShowsTheBuiltInEnclosure) {
+  auto r = run("--json enc list");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 1U);
+  EXPECT_EQ(j[0]["enclosure"], "ses0");
+  EXPECT_EQ(j[0]["name"], "ACME JBOD4 SES 0100");
+  EXPECT_EQ(j[0]["slots"], 4);
+  EXPECT_EQ(j[0]["occupied_slots"], 2);
+}
+
+TEST(UcamctlEnc, ShowListsSlotsWithDiskModelSerialAndSize) {
+  auto r = run("enc show");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Slot 00         pass9   ACME AX1200               AX12000B7"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(
+      r.out.find(
+          "Slot 02         -       -                         -                    Not installed"),
+      std::string::npos)
+      << r.out;
+  auto j = nlohmann::json::parse(run("--json enc show ses0").out);
+  EXPECT_EQ(j[0]["slots"][0]["physical_path"],
+            "id1,enc@n5acde48000000e01/type@0/slot@1/elmdesc@Slot_00");
+  EXPECT_EQ(j[0]["fans"][0]["rpm"], 6200);
+  EXPECT_EQ(j[0]["temperatures"][0]["celsius"], 27);
+}
+
+TEST(UcamctlEnc, MapListsEveryElementWithStatusBytes) {
+  auto r = run("enc map ses0");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\tElement 1, Type: Device Slot\n\t\tStatus: OK (0x01 0x00 0x00 0x00)\n"
+                       "\t\tDescription: Slot 00\n\t\tDevice Names: pass9"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(run("enc map ses7").status, 3);
+}
+
+TEST(UcamctlEnc, StatusExitsZeroWhenOk) {
+  auto r = run("enc status");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "ses0: OK\n");
+}
+
+TEST(UcamctlEnc, LocateByDiskNameTurnsTheLedOnAndReadsItBack) {
+  auto r = run("--json enc locate pass10 on");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j[0]["element"], 2);
+  EXPECT_EQ(j[0]["descriptor"], "Slot 01");
+  EXPECT_EQ(j[0]["locate"], true);
+  auto fault = nlohmann::json::parse(run("--json enc fault ses0:3 on").out);
+  EXPECT_EQ(fault[0]["fault"], true);
+  EXPECT_EQ(run("enc locate pass4 on").status, 3);     // Not in any slot.
+  EXPECT_EQ(run("enc locate ses0:99 on").status, 2);   // No such element.
+  EXPECT_EQ(run("enc locate pass9 blink").status, 2);  // Bad state.
+}
+
+TEST(UcamctlEnc, DecodeMatchesTheConformanceVector) {
+  auto r = run("--json enc decode " + shared_dir() + "/conformance/oracle/all.hex");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["configuration"]["subenclosures"][0]["logical_id"], "5000c50012345678");
+  EXPECT_EQ(j["configuration"]["subenclosures"][0]["product"], "TESTJBOD4");
+  EXPECT_EQ(j["elements"][1]["descriptor"], "Slot00");
+  EXPECT_EQ(j["elements"][1]["sas_addresses"][0], "5000cca000000010");
+  auto bad = write_temp("bad.hex", "01 00 zz\n");
+  EXPECT_EQ(run("enc decode " + bad).status, 2);
+  EXPECT_EQ(run("enc decode /nonexistent.hex").status, 2);
+}
+
+}  // namespace
