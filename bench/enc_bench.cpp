@@ -1,0 +1,120 @@
+// Enclosure refreshes: one 102-slot enclosure (pages 0x02, 0x07 and 0x0A read and decoded,
+// diffed against the cache, physical paths matched and published), and a poll round over 200
+// enclosures of 60 slots. Also counts RECEIVE DIAGNOSTIC RESULTS commands per refresh.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <sys/resource.h>
+
+#include "periphs/enc/enc.h"
+#include "stack/stack.h"
+
+namespace ucam::bench {
+namespace {
+
+// `enclosures` buses, each with `slots` disks and one SES enclosure holding them all.
+std::string jbod_scenario(int enclosures, int slots) {
+  std::string buses;
+  for (int b = 0; b < enclosures; ++b) {
+    std::string targets;
+    for (int t = 0; t < slots; ++t) {
+      targets += fmt::format(R"({{"id": {}, "luns": [{{"type": "disk", "capacity": 1000000}}]}},)", t);
+    }
+    buses += fmt::format(
+        R"({}{{"max_target": {}, "targets": [{}
+          {{"id": {}, "luns": [{{"type": "ses", "enclosure": "jbod{}",
+            "elements": {{"slots": {{"count": {}, "descriptor": "Slot {{:03}}", "disks": "auto"}},
+                          "power_supplies": {{"count": 2}}, "fans": {{"count": 4, "rpm": 5000}},
+                          "temperature_sensors": {{"count": 3, "celsius": 30}}}}}}]}}]}})",
+        b == 0 ? "" : ",", slots, targets, slots, b, slots);
+  }
+  return R"({"name": "bench", "buses": [)" + buses + "]}";
+}
+
+// CPU time of the whole process (every thread), in milliseconds.
+double process_cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+struct Jbods {
+  std::unique_ptr<Stack> stack;
+  std::vector<devfs::FileHandle> handles;
+  Jbods(int enclosures, int slots) {
+    auto scenario = emu::parse_scenario(jbod_scenario(enclosures, slots), "bench");
+    if (!scenario) {
+      throw std::runtime_error(scenario.error().message());
+    }
+    StackOptions options;
+    options.enc.poll_interval = std::chrono::hours(1);  // Only our refreshes.
+    stack = std::move(*Stack::create_emulated(*scenario, options));
+    for (const auto& name : stack->devfs().names()) {
+      if (name.starts_with("ses")) {
+        handles.push_back(std::move(*stack->devfs().open(name)));
+      }
+    }
+  }
+  std::uint64_t commands() {
+    std::uint64_t total = 0;
+    for (auto& h : handles) {
+      enc::EncGetState get;
+      (void)h.ioctl(get);
+      total += get.state->commands;
+    }
+    return total;
+  }
+};
+
+void BM_EncRefresh102Slots(benchmark::State& state) {
+  Jbods j(1, 102);
+  if (j.handles.size() != 1) {
+    state.SkipWithError("no enclosure");
+    return;
+  }
+  const auto before = j.commands();
+  const double cpu_before = process_cpu_ms();
+  for (auto _ : state) {
+    enc::EncRefresh refresh;
+    if (!j.handles[0].ioctl(refresh)) {
+      state.SkipWithError("refresh failed");
+      break;
+    }
+  }
+  state.counters["process_cpu_us_per_refresh"] =
+      (process_cpu_ms() - cpu_before) * 1e3 / static_cast<double>(state.iterations());
+  state.counters["commands_per_refresh"] =
+      static_cast<double>(j.commands() - before) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_EncRefresh102Slots)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_EncPollRound200x60(benchmark::State& state) {
+  Jbods j(200, 60);
+  if (j.handles.size() != 200) {
+    state.SkipWithError("expected 200 enclosures");
+    return;
+  }
+  const auto before = j.commands();
+  const double cpu_before = process_cpu_ms();
+  for (auto _ : state) {
+    std::vector<std::thread> waiters;
+    for (auto& h : j.handles) {
+      waiters.emplace_back([&h] {
+        enc::EncRefresh refresh;
+        (void)h.ioctl(refresh);
+      });
+    }
+    for (auto& t : waiters) {
+      t.join();
+    }
+  }
+  state.counters["process_cpu_ms_per_round"] =
+      (process_cpu_ms() - cpu_before) / static_cast<double>(state.iterations());
+  state.counters["commands_per_refresh"] =
+      static_cast<double>(j.commands() - before) / static_cast<double>(state.iterations() * 200);
+}
+BENCHMARK(BM_EncPollRound200x60)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
+
+}  // namespace
+}  // namespace ucam::bench
