@@ -125,6 +125,7 @@ struct Softc final : cam::PeriphSoftc {
   EncState work;
   std::map<cam::Path, std::string> published_paths;  // What we stored, to clear it later.
   std::uint64_t commands = 0;
+  std::vector<std::uint8_t> io_buffer;  // Reused for every RECEIVE DIAGNOSTIC RESULTS.
   bool search_globally = false;
 
   // SAF-TE backend (daemon-only state).
@@ -181,7 +182,7 @@ struct Fetched {
 
 Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page) {
   Fetched f;
-  f.data.resize(kReadSize);
+  sc.io_buffer.resize(kReadSize);  // Once: later calls reuse it without clearing 32 KiB.
   cam::Ccb ccb;
   ccb.path = periph.path();
   ccb.set_cdb(scsi::receive_diagnostic_results(scsi::PageCodeValid::Yes, page, 0xffff).span());
@@ -189,13 +190,15 @@ Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page) {
   ccb.cdb[3] = static_cast<std::uint8_t>(kReadSize >> 8);
   ccb.cdb[4] = static_cast<std::uint8_t>(kReadSize & 0xff);
   ccb.dir = cam::DataDir::In;
-  ccb.data = f.data.data();
+  ccb.data = sc.io_buffer.data();
   ccb.dxfer_len = kReadSize;
   ccb.timeout = std::chrono::seconds(60);
   periph.xpt().run_sync(ccb);
   ++sc.commands;
   f.status = ccb.status;
-  f.data.resize(ccb.status == CamStatus::ReqCmp ? kReadSize - ccb.resid : 0);
+  if (ccb.status == CamStatus::ReqCmp) {
+    f.data.assign(sc.io_buffer.begin(), sc.io_buffer.begin() + (kReadSize - ccb.resid));
+  }
   f.sense.assign(ccb.sense_data.begin(), ccb.sense_data.begin() + ccb.sense_len);
   return f;
 }
@@ -275,6 +278,9 @@ void step_config(cam::Periph& periph, Softc& sc) {
   }
   sc.work.warnings.insert(sc.work.warnings.end(), config->warnings.begin(), config->warnings.end());
   sc.config = std::move(*config);
+  if (const auto self = periph.xpt().device(periph.path())) {
+    sc.work.enclosure_id = enclosure_id_of(*self);  // Fixed for the device's lifetime.
+  }
   sc.status.reset();
   request(sc, poll_actions(sc) | kPublish);
 }
@@ -331,7 +337,12 @@ void step_descriptors(cam::Periph& periph, Softc& sc) {
     return;
   }
   for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
-    sc.work.elements[i].descriptor = i < d->text.size() ? d->text[i] : std::string();
+    auto& e = sc.work.elements[i];
+    std::string text = i < d->text.size() ? d->text[i] : std::string();
+    if (text != e.descriptor) {
+      e.descriptor = std::move(text);
+      e.physical_path.clear();  // Recomputed by the next physical path step.
+    }
   }
   request(sc, kPublish);
 }
@@ -428,16 +439,13 @@ void step_control(cam::Periph& periph, Softc& sc) {
 // Matches every slot's phys against the disks' target-port designators and stores the
 // physical path on each match; clears the paths of disks that left.
 void step_physpaths(cam::Periph& periph, Softc& sc) {
-  const auto self = periph.xpt().device(periph.path());
-  sc.work.enclosure_id = self ? enclosure_id_of(*self) : 0;
   std::map<cam::Path, std::string> now;
   for (auto& e : sc.work.elements) {
     e.devices.clear();
-    e.physical_path.clear();
     if (!ses::is_slot_type(e.element_type) || e.index_in_type < 0 || e.sas_addresses.empty()) {
       continue;
     }
-    if (sc.work.enclosure_id != 0) {
+    if (sc.work.enclosure_id != 0 && e.physical_path.empty()) {
       e.physical_path = physical_path(sc.work.enclosure_id, e.type_index,
                                       ses::type_element_index(sc.map[e.index]), e.descriptor);
     }
