@@ -256,6 +256,14 @@ Result<SesConfig> parse_ses_config(Bytes page) {
                   " cut: " + std::to_string(have) + " of " + std::to_string(len) + " bytes");
     }
     text_off += have;
+    for (const char c : cfg.types[t].text) {
+      const auto b = static_cast<unsigned char>(c);
+      if (b < 0x20 || b > 0x7e) {
+        w.push_back("configuration: type descriptor text " + std::to_string(t) +
+                    " has non-printable bytes");
+        break;
+      }
+    }
   }
   if (text_off < d.size()) {
     w.push_back("configuration: " + std::to_string(d.size() - text_off) +

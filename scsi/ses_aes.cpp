@@ -1,5 +1,6 @@
 // SES-4 6.1.13 Additional Element Status diagnostic page and 7.6 protocol-specific information.
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "scsi/ses.h"
@@ -279,19 +280,40 @@ Result<SesAdditionalStatus> parse_ses_additional_status(Bytes page, const SesCon
   detail::check_generation("additional element status", out.generation, config,
                            out.generation_mismatch, w);
   const auto map = build_element_map(config);
-  std::set<int> mapped;
-  // The element after which the next descriptor is expected (descriptors follow page order).
-  int cursor = -1;
-  // The next element after `cursor` that can take a descriptor of this layout and has none.
-  auto next_fitting = [&](int layout) {
-    for (std::size_t g = static_cast<std::size_t>(cursor + 1); g < map.size(); ++g) {
-      const int gi = static_cast<int>(g);
-      if (valid_target(map, gi) && layout_fits(layout, map[g].element_type) &&
-          mapped.count(gi) == 0) {
-        return gi;
+  std::vector<int> individual_to_global;
+  // Elements that can take a descriptor, per layout, in page order.
+  std::array<std::vector<int>, 3> targets;
+  for (const auto& ref : map) {
+    if (!ref.overall()) {
+      individual_to_global.push_back(ref.global_index);
+    }
+    if (valid_target(map, ref.global_index)) {
+      for (int layout : {kLayoutAny, kLayoutSlot, kLayoutNonSlot}) {
+        if (layout_fits(layout, ref.element_type)) {
+          targets[static_cast<std::size_t>(layout)].push_back(ref.global_index);
+        }
       }
     }
-    return -1;
+  }
+  auto individual = [&](int index) {
+    return index < static_cast<int>(individual_to_global.size())
+               ? individual_to_global[static_cast<std::size_t>(index)]
+               : -1;
+  };
+  std::set<int> mapped;
+  // The element after which the next descriptor is expected (descriptors follow page order);
+  // every mapped element is at or before it, and it only moves forward.
+  int cursor = -1;
+  std::array<std::size_t, 3> next_target{};
+  // The first element after `cursor` that can take a descriptor of this layout (amortised
+  // O(1): a page cannot make this quadratic in the element count).
+  auto next_fitting = [&](int layout) {
+    const auto& list = targets[static_cast<std::size_t>(layout)];
+    auto& at = next_target[static_cast<std::size_t>(layout)];
+    while (at < list.size() && list[at] <= cursor) {
+      ++at;
+    }
+    return at < list.size() ? list[at] : -1;
   };
   std::size_t off = 8;
   std::size_t n = 0;
@@ -335,7 +357,7 @@ Result<SesAdditionalStatus> parse_ses_additional_status(Bytes page, const SesCon
       const bool global =
           policy == EiioePolicy::ForceGlobal || eiioe_element_index_is_global(desc.eiioe);
       const int as_global = desc.element_index;
-      const int as_individual = global_index_of_individual(map, desc.element_index);
+      const int as_individual = individual(desc.element_index);
       const int first = global ? as_global : as_individual;
       const int second = global ? as_individual : as_global;
       auto fits = [&](int g) {

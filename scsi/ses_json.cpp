@@ -23,6 +23,19 @@ std::string hex_bytes(const std::vector<std::uint8_t>& bytes) {
   return out;
 }
 
+// Device text that was kept raw, made safe for JSON (which must be valid UTF-8): bytes outside
+// 0x20-0x7e become '.'; nothing is trimmed.
+std::string printable(const std::string& raw) {
+  std::string out = raw;
+  for (auto& c : out) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b > 0x7e) {
+      c = '.';
+    }
+  }
+  return out;
+}
+
 std::string hex_element(const ElementBytes& e) {
   return hex_bytes(std::vector<std::uint8_t>(e.begin(), e.end()));
 }
@@ -193,6 +206,20 @@ std::optional<std::uint8_t> device_slot_number(const AesDescriptor* d) {
   return slot;
 }
 
+// The descriptor SesAdditionalStatus::find() would return, for every element at once.
+std::vector<const AesDescriptor*> descriptors_by_element(const SesPageSet& set, std::size_t n) {
+  std::vector<const AesDescriptor*> out(n, nullptr);
+  if (set.additional) {
+    for (const auto& d : set.additional->descriptors) {
+      if (!d.invalid && d.global_index >= 0 && static_cast<std::size_t>(d.global_index) < n &&
+          out[static_cast<std::size_t>(d.global_index)] == nullptr) {
+        out[static_cast<std::size_t>(d.global_index)] = &d;
+      }
+    }
+  }
+  return out;
+}
+
 json pages_json(const std::optional<SesSupportedPages>& p) {
   if (!p) {
     return nullptr;
@@ -257,7 +284,7 @@ nlohmann::json ses_to_json(const SesPageSet& set) {
                        {"name", element_type_name(h.element_type)},
                        {"subenclosure", h.subenclosure},
                        {"possible_elements", h.possible_elements},
-                       {"text", h.text}});
+                       {"text", printable(h.text)}});
     }
     doc["configuration"] = {
         {"generation", cfg.generation}, {"subenclosures", subs}, {"types", types}};
@@ -284,7 +311,9 @@ nlohmann::json ses_to_json(const SesPageSet& set) {
   // elements
   json elements = json::array();
   if (set.config) {
-    for (const auto& ref : build_element_map(*set.config)) {
+    const auto map = build_element_map(*set.config);
+    const auto aes_of = descriptors_by_element(set, map.size());
+    for (const auto& ref : map) {
       const auto g = static_cast<std::size_t>(ref.global_index);
       json e{{"global_index", ref.global_index}, {"type_index", ref.type_index},
              {"element_type", ref.element_type}, {"type_name", element_type_name(ref.element_type)},
@@ -305,7 +334,7 @@ nlohmann::json ses_to_json(const SesPageSet& set) {
       }
       e["descriptor"] =
           set.descriptors && g < set.descriptors->text.size() ? set.descriptors->text[g] : "";
-      const AesDescriptor* aes = set.additional ? set.additional->find(ref.global_index) : nullptr;
+      const AesDescriptor* aes = aes_of[g];
       json addrs = json::array();
       for (const auto a : sas_addresses(aes)) {
         addrs.push_back(hex64(a));
@@ -477,7 +506,9 @@ std::string ses_to_text(const SesPageSet& set) {
     }
   }
   if (set.config) {
-    for (const auto& ref : build_element_map(*set.config)) {
+    const auto map = build_element_map(*set.config);
+    const auto aes_of = descriptors_by_element(set, map.size());
+    for (const auto& ref : map) {
       const auto g = static_cast<std::size_t>(ref.global_index);
       out << "Element " << ref.global_index << ", Type: " << element_type_name(ref.element_type)
           << ", " << (ref.overall() ? "overall" : "#" + std::to_string(ref.index_in_type))
@@ -511,7 +542,7 @@ std::string ses_to_text(const SesPageSet& set) {
           !set.descriptors->text[g].empty()) {
         out << "    Description: " << set.descriptors->text[g] << "\n";
       }
-      const AesDescriptor* aes = set.additional ? set.additional->find(ref.global_index) : nullptr;
+      const AesDescriptor* aes = aes_of[g];
       if (aes != nullptr) {
         out << "    Additional status: " << protocol_name(aes->protocol);
         if (const auto slot = device_slot_number(aes)) {
