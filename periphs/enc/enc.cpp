@@ -67,8 +67,36 @@ class PathRegistry {
     }
   }
 
+ public:
+  // Several SES devices (enclosure service processes) can serve one enclosure: they report the
+  // same enclosure logical identifier in page 0x01 but each has its own NAA, which FreeBSD puts
+  // in the path ("enc@n<naa>"). So that a disk gets one path, not one per SES device, every
+  // process of an enclosure uses the smallest NAA among the live ones. Returns that NAA.
+  std::uint64_t canonical_id(const void* owner, std::uint64_t logical_id, std::uint64_t naa) {
+    std::lock_guard lock(m_lock);
+    if (logical_id == 0 || naa == 0) {
+      return naa;
+    }
+    auto& members = m_enclosures[logical_id];
+    members[owner] = naa;
+    std::uint64_t best = naa;
+    for (const auto& [o, id] : members) {
+      best = std::min(best, id);
+    }
+    return best;
+  }
+  void forget(const void* owner) {
+    std::lock_guard lock(m_lock);
+    for (auto it = m_enclosures.begin(); it != m_enclosures.end();) {
+      it->second.erase(owner);
+      it = it->second.empty() ? m_enclosures.erase(it) : std::next(it);
+    }
+  }
+
+ private:
   std::mutex m_lock;
-  std::map<cam::Path, std::map<const void*, std::string>> m_owners;  // Guarded by m_lock.
+  std::map<cam::Path, std::map<const void*, std::string>> m_owners;            // Guarded by m_lock.
+  std::map<std::uint64_t, std::map<const void*, std::uint64_t>> m_enclosures;  // Guarded by m_lock.
 };
 
 EncDriver::EncDriver(devfs::Devfs& devfs, EncOptions options)
@@ -110,7 +138,7 @@ struct Softc final : cam::PeriphSoftc {
   std::condition_variable cv;            // Daemon wake-up, request completion, publishes.
   bool invalid = false;                  // Guarded by lock.
   bool daemon_exited = false;            // Guarded by lock.
-  bool busy = false;  // The daemon is running an action. Guarded by lock.
+  bool busy = false;                     // The daemon is running an action. Guarded by lock.
   std::uint32_t pending = 0;             // Action bits. Guarded by lock.
   std::deque<ControlRequest*> requests;  // Guarded by lock.
   std::shared_ptr<const EncState> published = std::make_shared<EncState>();  // Guarded by lock.
@@ -126,6 +154,7 @@ struct Softc final : cam::PeriphSoftc {
   std::map<cam::Path, std::string> published_paths;  // What we stored, to clear it later.
   std::uint64_t commands = 0;
   std::vector<std::uint8_t> io_buffer;  // Reused for every RECEIVE DIAGNOSTIC RESULTS.
+  std::uint64_t own_id = 0;             // This SES device's NAA (FreeBSD's enclosure id).
   bool search_globally = false;
 
   // SAF-TE backend (daemon-only state).
@@ -279,7 +308,7 @@ void step_config(cam::Periph& periph, Softc& sc) {
   sc.work.warnings.insert(sc.work.warnings.end(), config->warnings.begin(), config->warnings.end());
   sc.config = std::move(*config);
   if (const auto self = periph.xpt().device(periph.path())) {
-    sc.work.enclosure_id = enclosure_id_of(*self);  // Fixed for the device's lifetime.
+    sc.own_id = enclosure_id_of(*self);  // Fixed for the device's lifetime.
   }
   sc.status.reset();
   request(sc, poll_actions(sc) | kPublish);
@@ -439,6 +468,14 @@ void step_control(cam::Periph& periph, Softc& sc) {
 // Matches every slot's phys against the disks' target-port designators and stores the
 // physical path on each match; clears the paths of disks that left.
 void step_physpaths(cam::Periph& periph, Softc& sc) {
+  auto& registry = static_cast<EncDriver&>(periph.driver()).paths();
+  const auto id = registry.canonical_id(&periph, sc.work.logical_id, sc.own_id);
+  if (id != sc.work.enclosure_id) {
+    sc.work.enclosure_id = id;
+    for (auto& e : sc.work.elements) {
+      e.physical_path.clear();  // Recomputed below with the new id.
+    }
+  }
   std::map<cam::Path, std::string> now;
   for (auto& e : sc.work.elements) {
     e.devices.clear();
@@ -468,7 +505,7 @@ void step_physpaths(cam::Periph& periph, Softc& sc) {
       }
     }
   }
-  static_cast<EncDriver&>(periph.driver()).paths().publish(periph.xpt(), &periph, now);
+  registry.publish(periph.xpt(), &periph, now);
   sc.published_paths = std::move(now);
   request(sc, kPublish);
 }
@@ -655,7 +692,9 @@ void safte_control(cam::Periph& periph, Softc& sc) {
 }
 
 void clear_published_paths(cam::Periph& periph, Softc& sc) {
-  static_cast<EncDriver&>(periph.driver()).paths().publish(periph.xpt(), &periph, {});
+  auto& registry = static_cast<EncDriver&>(periph.driver()).paths();
+  registry.publish(periph.xpt(), &periph, {});
+  registry.forget(&periph);
   sc.published_paths.clear();
 }
 

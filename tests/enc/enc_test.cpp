@@ -246,5 +246,48 @@ TEST_F(EncTest, EnclosureRemovedClearsItsPathsAndItsPeriphIsFreed) {
   EXPECT_EQ(stack->periphs().stats().underflows, 0U);
 }
 
+// One enclosure served by two SES devices (two enclosure service processes): one physical path
+// per disk, and the disk keeps a path when one of the two goes away.
+TEST(EncTwoProcesses, OneEnclosureThroughTwoSesDevicesGivesOnePathPerDisk) {
+  std::string text = kScenario;
+  const std::string second =
+      R"({"id": 9, "sas_address": "5000c50000000109",
+          "luns": [{"type": "ses", "naa": "5000c50012345699", "enclosure": "jbod"}]},)";
+  text.insert(text.find(R"({"id": 8)"), second);
+  auto scenario = emu::parse_scenario(text, "enc-two");
+  ASSERT_TRUE(scenario) << scenario.error().message();
+  StackOptions options;
+  options.xpt.timer_tick = std::chrono::milliseconds(2);
+  options.enc.poll_interval = std::chrono::milliseconds(20);
+  auto stack = Stack::create_emulated(*scenario, options);
+  ASSERT_TRUE(stack) << stack.error().message();
+  auto& st = **stack;
+  auto path_of = [&](std::uint32_t target) {
+    auto info = st.xpt().device({0, target, 0});
+    if (!info || info->advinfo.count(cam::AdvinfoType::PhysPath) == 0) {
+      return std::string();
+    }
+    const auto& v = info->advinfo.at(cam::AdvinfoType::PhysPath);
+    return std::string(v.begin(), v.end());
+  };
+  Events events(st.xpt());
+  EXPECT_TRUE(st.devfs().open("ses0"));
+  EXPECT_TRUE(st.devfs().open("ses1"));
+  EXPECT_EQ(path_of(0), "id1,enc@n5000c50012345678/type@0/slot@1/elmdesc@Slot_00");
+  // Both daemons keep refreshing; the path never flips between their two ids.
+  auto h = st.devfs().open("ses1");
+  ASSERT_TRUE(h);
+  for (int i = 0; i < 5; ++i) {
+    EncRefresh refresh;
+    ASSERT_TRUE(h->ioctl(refresh));
+  }
+  EXPECT_EQ(events.count(cam::AsyncCode::AdvinfoChanged), 0U);
+  // The first process leaves: the other one carries on under its own id.
+  ASSERT_TRUE(st.emulator()->remove_lun({0, 8, 0}));
+  EXPECT_TRUE(wait_until([&] {
+    return path_of(0) == "id1,enc@n5000c50012345699/type@0/slot@1/elmdesc@Slot_00";
+  })) << path_of(0);
+}
+
 }  // namespace
 }  // namespace ucam::enc
