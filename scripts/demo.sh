@@ -10,4 +10,9 @@ run devlist -v
 run inquiry pass0
 run tur 0:1:0
 run cmd pass0 --cdb "25 00 00 00 00 00 00 00 00 00" --in 8
+run enc list
+run enc show
+run enc locate pass9 on
+run enc status
+run enc decode ../shared/conformance/ses-real/areca-arc8028-p01.hex
 run --json devlist
