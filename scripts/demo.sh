@@ -14,5 +14,5 @@ run enc list
 run enc show
 run enc locate pass9 on
 run enc status
-run enc decode ../shared/conformance/ses-real/areca-arc8028-p01.hex
+run enc decode examples/ses-testjbod4.hex
 run --json devlist
