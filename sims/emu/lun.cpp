@@ -81,6 +81,7 @@ EmuLun::EmuLun(const LunSpec& spec, Transport transport, std::shared_ptr<LunMode
   scsi::StandardInquiry inquiry = base_inquiry(spec);
   m_model->adjust_inquiry(inquiry);
   m_inquiry = or_empty(scsi::encode_standard_inquiry(inquiry), "standard INQUIRY data");
+  m_model->adjust_inquiry_data(m_inquiry);
   const std::uint8_t peripheral = inquiry.device_type;
 
   m_vpd_pages = {scsi::kVpdSupportedPages, scsi::kVpdUnitSerialNumber,

@@ -88,6 +88,10 @@ class LunModel {
 
   // Standard INQUIRY data beyond identity and type (RMB, EncServ, version descriptors).
   virtual void adjust_inquiry(scsi::StandardInquiry& /*inquiry*/) const {}
+  // The encoded standard INQUIRY data, for what StandardInquiry cannot express: the
+  // vendor-specific bytes 36-55 (SAF-TE's "SAF-TE" signature at 44-49). A model that writes
+  // past the end grows the data and fixes ADDITIONAL LENGTH (byte 4).
+  virtual void adjust_inquiry_data(std::vector<std::uint8_t>& /*data*/) const {}
 
   // VPD pages the model supplies in addition to the core's 0x00, 0x80 and 0x83, ascending.
   virtual std::span<const std::uint8_t> extra_vpd_pages() const { return {}; }

@@ -4,6 +4,7 @@
 #include "sims/emu/model.h"
 #include "sims/emu/models/disk.h"
 #include "sims/emu/models/processor.h"
+#include "sims/emu/models/safte.h"
 #include "sims/emu/models/ses.h"
 
 namespace ucam::emu {
@@ -17,6 +18,8 @@ constexpr std::array kModels = {
                     parse_processor_config, create_processor},
     ModelDescriptor{"ses", scsi::PeripheralType::EnclosureServices, "EMU ENCLOSURE",
                     parse_ses_model_config, create_ses},
+    ModelDescriptor{"safte", scsi::PeripheralType::Processor, "EMU SAF-TE",
+                    parse_safte_model_config, create_safte},
 };
 
 }  // namespace

@@ -197,6 +197,10 @@ Result<std::optional<std::vector<T>>> per_element(
 class GroupParser {
  public:
   explicit GroupParser(std::string_view source) : m_source(source) {}
+  Result<void> parse_disks(ObjectReader& reader, const json& disks, std::size_t count,
+                           SlotDisksSpec& out) {
+    return parse_slot_list(reader, disks, count, out);
+  }
 
   // "elements": an array of group objects (each with "type"), or an object whose keys are
   // group names and whose values are group objects or counts.
@@ -378,9 +382,12 @@ class GroupParser {
       if (!ses::is_slot_type(group.type)) {
         return fail(reader.error("disks", "only slots and array_slots hold disks"));
       }
-      if (auto parsed = parse_disks(reader, *disks, group); !parsed) {
+      SlotDisksSpec slots;
+      if (auto parsed = parse_disks(reader, *disks, group.count, slots); !parsed) {
         return fail(parsed.error());
       }
+      group.disks = std::move(slots.disks);
+      group.auto_disks = std::move(slots.auto_disks);
     } else if (ses::is_slot_type(group.type)) {
       // Without "disks" the slots are empty; "targets" and "bus" belong to "disks": "auto".
       for (const auto key : {"targets", "bus"}) {
@@ -537,7 +544,9 @@ class GroupParser {
     return {};
   }
 
-  Result<void> parse_disks(ObjectReader& reader, const json& disks, ElementGroupSpec& group) {
+  // "disks": "auto" (with "bus" and "targets") or one entry per slot.
+  Result<void> parse_slot_list(ObjectReader& reader, const json& disks, std::size_t count,
+                               SlotDisksSpec& out) {
     if (disks.is_string()) {
       if (disks.get<std::string>() != "auto") {
         return fail(reader.error("disks", "expected \"auto\" or an array with one entry per slot"));
@@ -557,7 +566,7 @@ class GroupParser {
         }
         spec.targets = std::move(*list);
       }
-      group.auto_disks = std::move(spec);
+      out.auto_disks = std::move(spec);
       return {};
     }
     if (!disks.is_array()) {
@@ -565,9 +574,9 @@ class GroupParser {
           "disks", fmt::format("expected \"auto\" or an array with one entry per slot, got {}",
                                describe_json_value(disks))));
     }
-    if (disks.size() > group.count) {
+    if (disks.size() > count) {
       return fail(
-          reader.error("disks", fmt::format("{} entries for {} slots", disks.size(), group.count)));
+          reader.error("disks", fmt::format("{} entries for {} slots", disks.size(), count)));
     }
     for (const auto key : {"targets", "bus"}) {
       if (reader.has(key)) {
@@ -579,9 +588,9 @@ class GroupParser {
       if (!device) {
         return fail(device.error());
       }
-      group.disks.push_back(*device);
+      out.disks.push_back(*device);
     }
-    group.disks.resize(group.count);
+    out.disks.resize(count);
     return {};
   }
 
@@ -761,6 +770,24 @@ Result<std::vector<ElementGroupSpec>> default_groups(std::string_view source,
 }
 
 }  // namespace
+
+Result<SlotDisksSpec> parse_slot_disks(ObjectReader& group, std::size_t count) {
+  SlotDisksSpec spec;
+  const json* disks = group.find("disks");
+  if (disks == nullptr) {
+    for (const auto key : {"targets", "bus"}) {
+      if (group.has(key)) {
+        return fail(group.error(key, "only used with \"disks\": \"auto\""));
+      }
+    }
+    spec.disks.resize(count);
+    return spec;
+  }
+  if (auto ok = GroupParser(group.source_name()).parse_disks(group, *disks, count, spec); !ok) {
+    return fail(ok.error());
+  }
+  return spec;
+}
 
 Result<DescriptorPattern> DescriptorPattern::parse(std::string_view text) {
   DescriptorPattern pattern;

@@ -43,6 +43,16 @@ struct AutoDisksSpec {
   std::optional<std::vector<std::uint32_t>> targets;  // default: every target of the bus
 };
 
+// What a group of slots holds: one entry per slot (Empty when the list is shorter), or the
+// automatic assignment.
+struct SlotDisksSpec {
+  std::vector<SlotDeviceSpec> disks;
+  std::optional<AutoDisksSpec> auto_disks;
+};
+// Reads "disks" of a slot group object with `count` slots, and with "disks": "auto" its
+// "targets" and "bus" (SAF-TE enclosures use the same keys).
+Result<SlotDisksSpec> parse_slot_disks(ObjectReader& group, std::size_t count);
+
 // An element descriptor pattern: literal text with "{}" or "{:[0][width][x]}" placeholders,
 // each replaced by the element's number (`first` + its index in the group); "{{" and "}}" are
 // literal braces. "Slot {:02}" gives "Slot 00", "Slot 01", ...

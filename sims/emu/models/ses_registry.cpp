@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
+#include "sims/emu/models/safte.h"
 #include "sims/emu/models/ses.h"
 
 namespace ucam::emu {
@@ -34,6 +36,97 @@ const LunSpec* find_lun(const Scenario& scenario, const LunAddress& a) {
   return target != nullptr ? target->find_lun(a.lun) : nullptr;
 }
 
+using UsedDisks = std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>>;
+
+// What `count` slots hold: the explicit list, or with `automatic` the disk LUNs of the listed
+// targets in order. Each disk may sit in one slot only (`used`, across enclosures).
+Result<std::vector<SlotContent>> resolve_slots(const Scenario& scenario, std::uint32_t home_bus,
+                                               const std::vector<SlotDeviceSpec>& disks,
+                                               const std::optional<AutoDisksSpec>& automatic,
+                                               std::size_t count, const std::string& path,
+                                               UsedDisks& used) {
+  const std::string_view source = scenario.source;
+  std::vector<SlotContent> slots(count);
+  // A disk LUN for a slot; with `skip`, LUNs that are missing or not disks are passed over.
+  const auto take = [&](const LunAddress& disk, const std::string& where,
+                        bool skip) -> Result<std::optional<SlotContent>> {
+    const LunSpec* spec = find_lun(scenario, disk);
+    if (spec == nullptr || spec->type() != "disk") {
+      if (skip) {
+        return std::optional<SlotContent>();
+      }
+      if (spec == nullptr) {
+        return fail(Error::invalid(
+            fmt::format("{}: {}: the scenario has no {}", source, where, describe(disk))));
+      }
+      return fail(Error::invalid(fmt::format("{}: {}: {} is a \"{}\", not a disk", source, where,
+                                             describe(disk), spec->type())));
+    }
+    if (!used.insert({disk.bus, disk.target, disk.lun}).second) {
+      return fail(Error::invalid(
+          fmt::format("{}: {}: {} is already in a slot", source, where, describe(disk))));
+    }
+    return std::optional<SlotContent>(SlotContent{spec->sas_address, disk});
+  };
+
+  if (automatic) {
+    const std::uint32_t bus = automatic->bus.value_or(home_bus);
+    if (bus >= scenario.buses.size()) {
+      return fail(
+          Error::invalid(fmt::format("{}: {}.bus: the scenario has no bus {}", source, path, bus)));
+    }
+    std::vector<std::uint32_t> targets;
+    if (automatic->targets) {
+      targets = *automatic->targets;
+    } else {
+      for (const auto& t : scenario.buses[bus].targets) {
+        targets.push_back(t.id);
+      }
+    }
+    std::size_t next = 0;
+    for (const auto id : targets) {
+      const TargetSpec* target = scenario.buses[bus].find_target(id);
+      if (target == nullptr) {
+        return fail(Error::invalid(
+            fmt::format("{}: {}.targets: bus {} has no target {}", source, path, bus, id)));
+      }
+      for (const auto& lun : target->luns) {
+        if (next == slots.size()) {
+          break;
+        }
+        auto content = take(LunAddress{bus, id, lun.lun}, path, true);
+        if (!content) {
+          return fail(content.error());
+        }
+        if (*content) {
+          slots[next++] = **content;
+        }
+      }
+    }
+    return slots;
+  }
+  for (std::size_t i = 0; i < disks.size() && i < count; ++i) {
+    const SlotDeviceSpec& device = disks[i];
+    switch (device.kind) {
+      case SlotDeviceSpec::Kind::Empty:
+        break;
+      case SlotDeviceSpec::Kind::SasAddress:
+        slots[i].sas_address = device.sas_address;
+        break;
+      case SlotDeviceSpec::Kind::Lun: {
+        auto content = take(LunAddress{device.bus.value_or(home_bus), device.target, device.lun},
+                            json_path_join(path, json_path_index("disks", i)), false);
+        if (!content) {
+          return fail(content.error());
+        }
+        slots[i] = **content;
+        break;
+      }
+    }
+  }
+  return slots;
+}
+
 }  // namespace
 
 Result<std::uint64_t> scenario_sas_address(const Scenario& scenario, const LunAddress& lun) {
@@ -50,7 +143,9 @@ Result<std::unique_ptr<EnclosureRegistry>> EnclosureRegistry::create(const Scena
   auto registry = std::unique_ptr<EnclosureRegistry>(new EnclosureRegistry());
   const std::string_view source = scenario.source;
 
-  // SES LUNs by enclosure name, in bus, target, LUN order (the scenario is sorted).
+  UsedDisks used_disks;
+  // SES LUNs by enclosure name, in bus, target, LUN order (the scenario is sorted); each SAF-TE
+  // LUN is an enclosure of its own.
   std::map<std::string, std::vector<Member>> ses_groups;
   std::vector<std::string> ses_order;
   for (std::uint32_t b = 0; b < scenario.buses.size(); ++b) {
@@ -64,13 +159,28 @@ Result<std::unique_ptr<EnclosureRegistry>> EnclosureRegistry::create(const Scena
             ses_order.push_back(name);
           }
           members.push_back(Member{address, &lun, config});
+        } else if (const auto* safte = lun.config_as<SafteModelConfig>()) {
+          auto* model = dynamic_cast<SafteModel*>(model_of(address));
+          if (model == nullptr) {
+            return fail(Error::invalid(fmt::format("{}: {}: no SAF-TE model for {}", source,
+                                                   safte->path, describe(address))));
+          }
+          auto slots = resolve_slots(scenario, b, safte->slots.disks, safte->slots.auto_disks,
+                                     safte->config.device_slots, safte->slots_path, used_disks);
+          if (!slots) {
+            return fail(slots.error());
+          }
+          model->enclosure()->attach({address}, std::move(*slots));
+          Entry entry;
+          entry.name = safte->name.value_or(derived_name(address));
+          entry.kind = EnclosureView::Kind::Safte;
+          entry.luns = {address};
+          entry.state = model->enclosure();
+          registry->m_entries.push_back(std::move(entry));
         }
       }
     }
   }
-
-  std::set<std::pair<std::uint32_t, std::pair<std::uint32_t, std::uint64_t>>> used_disks;
-  const auto key = [](const LunAddress& a) { return std::pair{a.bus, std::pair{a.target, a.lun}}; };
 
   for (const auto& name : ses_order) {
     const auto& members = ses_groups[name];
@@ -101,93 +211,17 @@ Result<std::unique_ptr<EnclosureRegistry>> EnclosureRegistry::create(const Scena
 
     // The content of every slot, in slot order.
     std::vector<SlotContent> slots;
-    const auto take_disk = [&](const LunAddress& disk, const std::string& path,
-                               bool automatic) -> Result<std::optional<SlotContent>> {
-      const LunSpec* spec = find_lun(scenario, disk);
-      if (spec == nullptr) {
-        if (automatic) {
-          return std::optional<SlotContent>();
-        }
-        return fail(Error::invalid(
-            fmt::format("{}: {}: the scenario has no {}", source, path, describe(disk))));
-      }
-      if (spec->type() != "disk") {
-        if (automatic) {
-          return std::optional<SlotContent>();
-        }
-        return fail(Error::invalid(fmt::format("{}: {}: {} is a \"{}\", not a disk", source, path,
-                                               describe(disk), spec->type())));
-      }
-      if (!used_disks.insert(key(disk)).second) {
-        return fail(Error::invalid(
-            fmt::format("{}: {}: {} is already in a slot", source, path, describe(disk))));
-      }
-      return std::optional<SlotContent>(SlotContent{spec->sas_address, disk});
-    };
     for (const auto& sub : config.subenclosures) {
       for (const auto& group : sub.groups) {
         if (!scsi::ses::is_slot_type(group.type)) {
           continue;
         }
-        const std::size_t first = slots.size();
-        slots.resize(first + group.count);
-        if (group.auto_disks) {
-          const std::uint32_t bus = group.auto_disks->bus.value_or(home_bus);
-          if (bus >= scenario.buses.size()) {
-            return fail(Error::invalid(
-                fmt::format("{}: {}.bus: the scenario has no bus {}", source, group.path, bus)));
-          }
-          std::vector<std::uint32_t> targets;
-          if (group.auto_disks->targets) {
-            targets = *group.auto_disks->targets;
-          } else {
-            for (const auto& t : scenario.buses[bus].targets) {
-              targets.push_back(t.id);
-            }
-          }
-          std::size_t next = first;
-          for (const auto id : targets) {
-            const TargetSpec* target = scenario.buses[bus].find_target(id);
-            if (target == nullptr) {
-              return fail(Error::invalid(fmt::format("{}: {}.targets: bus {} has no target {}",
-                                                     source, group.path, bus, id)));
-            }
-            for (const auto& lun : target->luns) {
-              if (next == slots.size()) {
-                break;
-              }
-              auto content = take_disk(LunAddress{bus, id, lun.lun}, group.path, true);
-              if (!content) {
-                return fail(content.error());
-              }
-              if (*content) {
-                slots[next++] = **content;
-              }
-            }
-          }
-          continue;
+        auto contents = resolve_slots(scenario, home_bus, group.disks, group.auto_disks,
+                                      group.count, group.path, used_disks);
+        if (!contents) {
+          return fail(contents.error());
         }
-        for (std::size_t i = 0; i < group.disks.size() && i < group.count; ++i) {
-          const SlotDeviceSpec& device = group.disks[i];
-          const std::string path = json_path_join(group.path, json_path_index("disks", i));
-          switch (device.kind) {
-            case SlotDeviceSpec::Kind::Empty:
-              break;
-            case SlotDeviceSpec::Kind::SasAddress:
-              slots[first + i].sas_address = device.sas_address;
-              break;
-            case SlotDeviceSpec::Kind::Lun: {
-              auto content =
-                  take_disk(LunAddress{device.bus.value_or(home_bus), device.target, device.lun},
-                            path, false);
-              if (!content) {
-                return fail(content.error());
-              }
-              slots[first + i] = **content;
-              break;
-            }
-          }
-        }
+        slots.insert(slots.end(), contents->begin(), contents->end());
       }
     }
 
