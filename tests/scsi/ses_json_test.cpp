@@ -155,6 +155,48 @@ TEST(SesJson, TextRenderingNamesElementsStatusesAndWarnings) {
   EXPECT_FALSE(render_ses_pages(Vec{}).has_value());
 }
 
+// Found by fuzz/ses_fuzz: a type descriptor text with a NUL and a high byte made dump() throw
+// (JSON strings must be valid UTF-8). Every string is printable ASCII now.
+TEST(SesJson, DumpsPagesWithNonPrintableText) {
+  SesConfig cfg;
+  cfg.subenclosures.resize(1);
+  cfg.subenclosures[0].vendor = "V";
+  cfg.types = {TypeHeader{0x04, 1, 0, std::string("T\0\xff", 3)}};
+  auto page = encode_ses_config(cfg);
+  ASSERT_TRUE(page.has_value());
+  auto r = render_ses_pages(*page);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NO_THROW((void)r->json.dump());
+  EXPECT_EQ(r->json["configuration"]["types"][0]["text"], "T..");
+  EXPECT_TRUE(warned(r->json, "type descriptor text 0 has non-printable bytes"));
+}
+
+// A 4 KiB page can declare ~250,000 elements; decoding stays linear (the AES mapping used to
+// rescan the element list for every descriptor that fit nowhere).
+TEST(SesJson, LargeDeclaredConfigurationsDecodeQuickly) {
+  SesConfig cfg;
+  cfg.subenclosures.resize(1);
+  for (int t = 0; t < 250; ++t) {  // NUMBER OF TYPE DESCRIPTOR HEADERS is one byte
+    cfg.types.push_back(TypeHeader{0x01, 255, 0, ""});
+  }
+  auto config_page = encode_ses_config(cfg);
+  ASSERT_TRUE(config_page.has_value());
+  Vec pages = *config_page;
+  // 8000 SAS descriptors with the expander layout (type 1): no Device Slot can take them.
+  Vec aes = {0x0a, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 8000; ++i) {
+    aes.insert(aes.end(), {0x16, 0x04, 0x00, static_cast<std::uint8_t>(i), 0x00, 0x40});
+  }
+  aes[2] = static_cast<std::uint8_t>((aes.size() - 4) >> 8);
+  aes[3] = static_cast<std::uint8_t>(aes.size() - 4);
+  pages.insert(pages.end(), aes.begin(), aes.end());
+  auto set = decode_ses_pages(pages);
+  ASSERT_TRUE(set.has_value());
+  EXPECT_EQ(set->config->element_count(), 250u * 256u);
+  ASSERT_EQ(set->additional->descriptors.size(), 8000u);
+  EXPECT_EQ(set->additional->descriptors[0].global_index, -1);
+}
+
 // shared/conformance/ses-real/areca-arc8028-p0*.md
 TEST(SesRealCaptureFacts, ArecaConfiguration) {
   const auto cfg = areca()["configuration"];

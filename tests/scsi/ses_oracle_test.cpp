@@ -317,6 +317,101 @@ TEST_F(SesOracle, MicrocodeAndNicknamePagesMatch) {
   EXPECT_EQ(language_code_string(nick->subenclosures[0].language_code), language);
 }
 
+// Element Descriptor page of the NDS-4600 (90 descriptors, 2340 bytes) as sg_ses lists it.
+TEST_F(SesOracle, ElementDescriptorsOfTheNewisysCaptureMatch) {
+  const auto pages =
+      test::real_captures({"newisys-nds4600jd-0509-p01", "newisys-nds4600jd-0509-p07"});
+  const auto r = sg_ses(pages, {"--page=ed"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> listed;
+  for (const auto& line : oracle::lines(r.output)) {
+    const auto t = trim(line);
+    const auto colon = t.find("descriptor: ");
+    if ((t.rfind("Overall descriptor: ", 0) == 0 || t.rfind("Element ", 0) == 0) &&
+        colon != std::string::npos) {
+      const auto text = trim(t.substr(colon + 12));
+      listed.push_back(text == "<empty>" ? "" : text);
+    }
+  }
+  auto set = decode_ses_pages(pages);
+  ASSERT_TRUE(set.has_value() && set->descriptors.has_value());
+  ASSERT_EQ(listed.size(), 90u);
+  for (std::size_t g = 0; g < listed.size(); ++g) {
+    EXPECT_EQ(listed[g], trim(set->descriptors->text[g])) << "element " << g;  // leading blanks too
+  }
+}
+
+// Threshold In: temperature thresholds in degrees C and voltage ones in 0.5 % steps, and the
+// Areca page that is two elements short.
+TEST_F(SesOracle, ThresholdPagesMatch) {
+  const std::vector<std::pair<std::string, Vec>> cases = {
+      {"more.hex", test::oracle_file("more.hex")},
+      {"areca", test::real_captures({"areca-arc8028-p01", "areca-arc8028-p05"})}};
+  for (const auto& [name, pages] : cases) {
+    const auto r = sg_ses(pages, {"--page=th"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto set = decode_ses_pages(pages);
+    ASSERT_TRUE(set.has_value() && set->thresholds.has_value());
+    const auto map = build_element_map(*set->config);
+    // Walk sg_ses's blocks in page order, following its [ti=N] and element headings.
+    int type_index = -1;
+    int index = -2;
+    std::size_t compared = 0;
+    for (const auto& line : oracle::lines(r.output)) {
+      const auto t = trim(line);
+      if (const auto at = t.find("[ti="); at != std::string::npos) {
+        type_index = std::stoi(t.substr(at + 4));
+        continue;
+      }
+      if (t.rfind("Overall descriptor:", 0) == 0) {
+        index = -1;
+        continue;
+      }
+      if (t.rfind("Element ", 0) == 0) {
+        index = std::stoi(t.substr(8));
+        continue;
+      }
+      const bool high = t.rfind("high critical=", 0) == 0;
+      const bool low = t.rfind("low warning=", 0) == 0;
+      if (!high && !low) {
+        continue;
+      }
+      std::size_t g = 0;
+      while (g < map.size() &&
+             !(map[g].type_index == type_index && map[g].index_in_type == index)) {
+        ++g;
+      }
+      ASSERT_LT(g, set->thresholds->thresholds.size()) << name << ": " << t;
+      const auto& th = set->thresholds->thresholds[g];
+      const std::uint8_t first = high ? th.high_critical : th.low_warning;
+      const std::uint8_t second = high ? th.high_warning : th.low_critical;
+      std::string expected;
+      const std::string a = high ? "high critical=" : "low warning=";
+      const std::string b = high ? ", high warning=" : ", low critical=";
+      if (map[g].element_type == 0x04) {
+        auto c = [](std::uint8_t v) {
+          const auto t = temperature_from_byte(v);
+          return t ? std::to_string(*t) : std::string("<res>");
+        };
+        expected = a + c(first) + b + c(second) + (high ? "" : " (in Celsius)");
+      } else if (map[g].element_type == 0x12) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%s%.1f %%%s%.1f %%", a.c_str(), first / 2.0, b.c_str(),
+                      second / 2.0);
+        expected =
+            std::string(buf) + (high ? " (above nominal voltage)" : " (below nominal voltage)");
+      } else {
+        continue;
+      }
+      EXPECT_EQ(t, expected) << name << " element " << g;
+      ++compared;
+    }
+    EXPECT_GT(compared, 0u) << name;
+    const bool short_page = set->thresholds->thresholds.size() < map.size();
+    EXPECT_EQ(r.output.find("response too short") != std::string::npos, short_page) << name;
+  }
+}
+
 // Pinned disagreement: SES-4 7.3.5 makes ACTUAL FAN SPEED 11 bits (byte 1 bits 2-0, byte 2);
 // sg_ses 1.46 also counts the reserved bits 5-3 of byte 1. The standard wins.
 TEST_F(SesOracle, FanSpeedWithReservedBitsSetIsWhereSgSesDiffers) {
