@@ -170,9 +170,12 @@ struct SesConfig {
 // 36 bytes, on a type-header count that disagrees with the enclosure descriptors, on duplicate
 // subenclosure ids and on non-printable identification strings.
 Result<SesConfig> parse_ses_config(Bytes page);
-// Uses each Subenclosure's vendor_specific bytes and the types in order; each subenclosure's
-// type_header_count is recomputed from `types` (headers of subenclosure k must follow those of
-// subenclosure k-1; fails otherwise). Strings are space padded, and too long a string fails.
+// Uses each Subenclosure's vendor_specific bytes and the types in order. The subenclosures'
+// type_header_count values are used when they add up to types.size() (a decoded page encodes
+// back byte for byte); otherwise they are recomputed from the headers' subenclosure ids, which
+// must then come grouped in enclosure-descriptor order (fails otherwise). Strings are space
+// padded; too long a string, more than 255 headers for one subenclosure or a page over 64 KiB
+// fails.
 Result<std::vector<std::uint8_t>> encode_ses_config(const SesConfig& config);
 
 // ---- Element map ------------------------------------------------------------------------------
