@@ -42,6 +42,15 @@ std::optional<FieldPointer> sense_field_pointer(const Reply& r) {
   return FieldPointer{(r.sense[15] & 0x40) != 0, load_be16(r.sense, 16)};
 }
 
+// sg_ses --inhex on `pages` (the Configuration page first when the page needs it).
+std::string oracle(const std::vector<std::vector<std::uint8_t>>& pages, const std::string& page) {
+  EXPECT_TRUE(test::have_tool("sg_ses")) << test::missing_tool_message("sg_ses");
+  HexPagesFile file(pages);
+  const auto r = test::run({"sg_ses", "--inhex=" + file.path(), "--status", "--page=" + page});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output;
+}
+
 class SesControl : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -255,6 +264,7 @@ TEST_F(SesControl, StringOutIsReadBackAsStringIn) {
   ASSERT_TRUE(in);
   EXPECT_EQ(in->data, (std::vector<std::uint8_t>{'h', 'e', 'l', 'l', 'o'}));
   EXPECT_EQ(h.emu->enclosure("shelf")->string_out, in->data);
+  EXPECT_NE(oracle({page_bytes(h, kEs1, 0x04)}, "str").find("68 65 6c 6c 6f"), std::string::npos);
 }
 
 TEST_F(SesControl, ThresholdOutChangesThresholdsAndSensorStatus) {
@@ -296,6 +306,12 @@ TEST_F(SesControl, SubenclosureStringOutAndNicknameControl) {
   auto nicknames = ses::parse_ses_nickname_status(page_bytes(h, kEs1, 0x0f), &config);
   ASSERT_TRUE(nicknames);
   EXPECT_EQ(nicknames->subenclosures[0].nickname, "left rack");
+  const auto config_page = page_bytes(h, kEs1, 0x01);
+  // sg_ses (sg3_utils 1.45) decodes the page but does not print the string data.
+  const auto sstr = oracle({config_page, page_bytes(h, kEs1, 0x0c)}, "sstr");
+  EXPECT_NE(sstr.find("subenclosure identifier: 0"), std::string::npos) << sstr;
+  EXPECT_NE(oracle({config_page, page_bytes(h, kEs1, 0x0f)}, "snic").find("nickname: left rack"),
+            std::string::npos);
 
   auto unknown = ses::encode_ses_nickname_control(7, generation, "x");
   ASSERT_TRUE(unknown);
