@@ -458,10 +458,12 @@ Result<void> Emulator::move_disk(const EnclosureRef& ref, int from, int to, Inse
   if (entry == nullptr) {
     return fail(no_enclosure(ref));
   }
-  if (const auto view = entry->state->view(); view.slot(to) == nullptr) {
+  const auto view = entry->state->view();
+  if (view.slot(to) == nullptr) {
     return fail(Error::from_errno(
         19 /* ENODEV */, fmt::format("emu: enclosure \"{}\" has no slot {}", entry->name, to)));
-  } else if (view.slot(to)->sas_address != 0 || view.slot(to)->disk) {
+  }
+  if (view.slot(to)->sas_address != 0 || view.slot(to)->disk) {
     return fail(Error::from_errno(
         16 /* EBUSY */,
         fmt::format("emu: enclosure \"{}\": slot {} is not empty", entry->name, to)));

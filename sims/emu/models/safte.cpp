@@ -51,9 +51,11 @@ Error no_such(std::string_view what) {
 Result<std::shared_ptr<const ModelConfig>> parse_safte_model_config(ObjectReader& lun) {
   auto config = std::make_shared<SafteModelConfig>();
   config->path = lun.path();
-  if (auto name = lun.string("enclosure"); !name) {
+  auto name = lun.string("enclosure");
+  if (!name) {
     return fail(name.error());
-  } else if (*name) {
+  }
+  if (*name) {
     if ((*name)->empty()) {
       return fail(lun.error("enclosure", "the enclosure name is empty"));
     }

@@ -56,8 +56,8 @@ constexpr std::array<std::string_view, 9> kStatusNames = {
     "not_installed", "unknown", "not_available", "no_access"};
 
 constexpr std::size_t kMaxDescriptorLength = 128;
-constexpr std::int64_t kMaxSigned16Tenths = 32767 * 10;  // status bytes 2-3, units of 10
-constexpr std::int64_t kMaxFanRpm = 2047 * 10;           // 11 bits in units of 10 rpm
+constexpr std::int64_t kMaxSigned16Tenths = std::int64_t{32767} * 10;  // bytes 2-3, units of 10
+constexpr std::int64_t kMaxFanRpm = std::int64_t{2047} * 10;           // 11 bits in units of 10 rpm
 
 constexpr std::uint8_t type_code(ses::ElementType type) {
   return ses::type_value(type);
@@ -274,7 +274,7 @@ class GroupParser {
                                  "\"slots\", or an element type code 0..255)"));
       }
       if (type->is_string()) {
-        const auto it =
+        const auto* const it =
             std::find_if(kGroupKinds.begin(), kGroupKinds.end(),
                          [&](const GroupKind& k) { return k.name == type->get<std::string>(); });
         if (it == kGroupKinds.end()) {
@@ -317,9 +317,11 @@ class GroupParser {
     group.count = static_cast<std::uint8_t>(count->value_or(implied.value_or(1)));
     const std::size_t n = group.count;
 
-    if (auto text = optional_text(reader, "text", 255); !text) {
+    auto text = optional_text(reader, "text", 255);
+    if (!text) {
       return fail(text.error());
-    } else if (*text) {
+    }
+    if (*text) {
       group.text = **text;
     }
     auto first = reader.unsigned_integer("first", 0, 1'000'000);
@@ -349,10 +351,12 @@ class GroupParser {
         group.pattern = std::move(*pattern);
       }
     }
-    if (auto text = optional_text(reader, "overall_descriptor", kMaxDescriptorLength); !text) {
-      return fail(text.error());
-    } else if (*text) {
-      group.overall_descriptor = **text;
+    auto overall_text = optional_text(reader, "overall_descriptor", kMaxDescriptorLength);
+    if (!overall_text) {
+      return fail(overall_text.error());
+    }
+    if (*overall_text) {
+      group.overall_descriptor = **overall_text;
     }
     if (const json* overall = reader.find("overall_status"); overall != nullptr) {
       auto code = status_code_value(*overall, reader, "overall_status");
@@ -390,9 +394,9 @@ class GroupParser {
       group.auto_disks = std::move(slots.auto_disks);
     } else if (ses::is_slot_type(group.type)) {
       // Without "disks" the slots are empty; "targets" and "bus" belong to "disks": "auto".
-      for (const auto key : {"targets", "bus"}) {
+      for (const auto* const key : {"targets", "bus"}) {
         if (reader.has(key)) {
-          return fail(reader.error(key, "only used with \"disks\": \"auto\""));
+          return fail(reader.error(key, R"(only used with "disks": "auto")"));
         }
       }
     }
@@ -578,9 +582,9 @@ class GroupParser {
       return fail(
           reader.error("disks", fmt::format("{} entries for {} slots", disks.size(), count)));
     }
-    for (const auto key : {"targets", "bus"}) {
+    for (const auto* const key : {"targets", "bus"}) {
       if (reader.has(key)) {
-        return fail(reader.error(key, "only used with \"disks\": \"auto\""));
+        return fail(reader.error(key, R"(only used with "disks": "auto")"));
       }
     }
     for (std::size_t i = 0; i < disks.size(); ++i) {
@@ -736,15 +740,19 @@ Result<SubenclosureSpec> parse_subenclosure(const json& object, const std::strin
     }
     sub.*member = std::move(*text);
   }
-  if (auto text = optional_text(reader, "help_text", 1024); !text) {
+  auto text = optional_text(reader, "help_text", 1024);
+  if (!text) {
     return fail(text.error());
-  } else if (*text) {
+  }
+  if (*text) {
     sub.help_text = **text;
   }
-  if (auto text = optional_text(reader, "nickname", 32); !text) {
-    return fail(text.error());
-  } else if (*text) {
-    sub.nickname = **text;
+  auto nickname = optional_text(reader, "nickname", 32);
+  if (!nickname) {
+    return fail(nickname.error());
+  }
+  if (*nickname) {
+    sub.nickname = **nickname;
   }
   const json* elements = reader.find("elements");
   if (elements != nullptr) {
@@ -763,10 +771,10 @@ Result<SubenclosureSpec> parse_subenclosure(const json& object, const std::strin
 // A bare enclosure LUN: four empty slots, a power supply, a fan and a temperature sensor.
 Result<std::vector<ElementGroupSpec>> default_groups(std::string_view source,
                                                      const std::string& path) {
-  static const json kDefault = json::parse(
+  static const json defaults = json::parse(
       R"({"slots": {"count": 4, "descriptor": "Slot {:02}"}, "power_supplies": 1, "fans": 1,
           "temperature_sensors": 1})");
-  return GroupParser(source).parse_groups(kDefault, path);
+  return GroupParser(source).parse_groups(defaults, path);
 }
 
 }  // namespace
@@ -775,9 +783,9 @@ Result<SlotDisksSpec> parse_slot_disks(ObjectReader& group, std::size_t count) {
   SlotDisksSpec spec;
   const json* disks = group.find("disks");
   if (disks == nullptr) {
-    for (const auto key : {"targets", "bus"}) {
+    for (const auto* const key : {"targets", "bus"}) {
       if (group.has(key)) {
-        return fail(group.error(key, "only used with \"disks\": \"auto\""));
+        return fail(group.error(key, R"(only used with "disks": "auto")"));
       }
     }
     spec.disks.resize(count);
@@ -902,16 +910,20 @@ Result<std::shared_ptr<const ModelConfig>> parse_ses_model_config(ObjectReader& 
   // FreeBSD builds the "enc@n<id>" of physical paths from the first NAA 3 or 5 logical-unit
   // designator of the SES device; the core emits "naa" as that designator. Insist on type 5
   // (the derived default already is).
-  if (auto naa = lun.hex64("naa"); !naa) {
+  auto naa = lun.hex64("naa");
+  if (!naa) {
     return fail(naa.error());
-  } else if (*naa && **naa >> 60 != 5) {
+  }
+  if (*naa && **naa >> 60 != 5) {
     return fail(lun.error("naa",
                           "an enclosure's logical unit name is NAA type 5: expected a "
                           "first hex digit of 5"));
   }
-  if (auto name = optional_text(lun, "enclosure", 64); !name) {
+  auto name = optional_text(lun, "enclosure", 64);
+  if (!name) {
     return fail(name.error());
-  } else if (*name) {
+  }
+  if (*name) {
     if ((*name)->empty()) {
       return fail(lun.error("enclosure", "the enclosure name is empty"));
     }
@@ -927,9 +939,11 @@ Result<std::shared_ptr<const ModelConfig>> parse_ses_model_config(ObjectReader& 
     return fail(expander.error());
   }
   config->expander_sas_address = *expander;
-  if (auto text = optional_text(lun, "help_text", 1024); !text) {
+  auto text = optional_text(lun, "help_text", 1024);
+  if (!text) {
     return fail(text.error());
-  } else if (*text) {
+  }
+  if (*text) {
     config->help_text = **text;
   }
 

@@ -140,7 +140,7 @@ Result<std::uint64_t> scenario_sas_address(const Scenario& scenario, const LunAd
 
 Result<std::unique_ptr<EnclosureRegistry>> EnclosureRegistry::create(const Scenario& scenario,
                                                                      const ModelLookup& model_of) {
-  auto registry = std::unique_ptr<EnclosureRegistry>(new EnclosureRegistry());
+  auto registry = std::make_unique<EnclosureRegistry>();
   const std::string_view source = scenario.source;
 
   UsedDisks used_disks;
