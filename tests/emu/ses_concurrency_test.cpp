@@ -99,6 +99,7 @@ TEST(SesConcurrency, PagesStayConsistentWhileFaultsAreInjected) {
   };
 
   std::vector<std::thread> threads;
+  threads.reserve(kReaders + 1);
   for (int i = 0; i < kReaders; ++i) {
     threads.emplace_back(reader, i);
   }

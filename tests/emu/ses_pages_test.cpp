@@ -288,7 +288,7 @@ TEST_F(SesPages, AdditionalStatusLinksSlotsToTheDisksTargetPorts) {
   EXPECT_EQ(rear->sas->device_slot_number, 8);
   EXPECT_EQ(rear->sas->phys[0].sas_address, target_port_address(h, LunAddress{0, 5, 0}));
   sg_addresses.push_back(fmt::format("0x{:x}", rear->sas->phys[0].sas_address));
-  sg_addresses.push_back("0x0");
+  sg_addresses.emplace_back("0x0");
   // Expanders: their addresses, one phy per slot naming the slot's element index.
   const auto* expander = aes.find(global_index(config, ses::ElementType::SasExpander, 1));
   ASSERT_NE(expander, nullptr);
