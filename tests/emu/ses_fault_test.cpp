@@ -314,6 +314,9 @@ TEST_F(SesFault, ViewDescribesTheEnclosure) {
   EXPECT_EQ(ses::decode_cooling_status(fan->status).actual_speed_rpm, 6000);
   EXPECT_EQ(fan->type_header, 2);
   EXPECT_EQ(h.emu->enclosure_names(), (std::vector<std::string>{"shelf"}));
+  for (const std::string& name : h.emu->enclosure_names()) {
+    EXPECT_TRUE(h.emu->enclosure(name));
+  }
 }
 
 }  // namespace

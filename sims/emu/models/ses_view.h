@@ -22,6 +22,7 @@ class EnclosureRef {
  public:
   EnclosureRef(std::string_view name) : m_ref(std::string(name)) {}  // NOLINT: implicit
   EnclosureRef(const char* name) : m_ref(std::string(name)) {}       // NOLINT: implicit
+  EnclosureRef(const std::string& name) : m_ref(name) {}             // NOLINT: implicit
   EnclosureRef(const LunAddress& lun) : m_ref(lun) {}                // NOLINT: implicit
 
   const std::string* name() const { return std::get_if<std::string>(&m_ref); }
