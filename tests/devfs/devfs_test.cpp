@@ -61,8 +61,8 @@ TEST(DevfsOpen, FailsWithEnoentForUnknownName) {
 }
 
 TEST(DevfsMakeNode, RefusesDuplicateNames) {
+  CountingDriver drv;  // Outlives devfs, which destroys its remaining nodes through it.
   auto devfs = Devfs::create();
-  CountingDriver drv;
   ASSERT_TRUE(devfs->make_node("pass0", drv, nullptr));
   auto dup = devfs->make_node("pass0", drv, nullptr);
   ASSERT_FALSE(dup);
@@ -70,8 +70,8 @@ TEST(DevfsMakeNode, RefusesDuplicateNames) {
 }
 
 TEST(DevfsClose, EveryOpenGetsExactlyItsOwnClose) {
+  CountingDriver drv;  // Outlives devfs, which destroys its remaining nodes through it.
   auto devfs = Devfs::create();
-  CountingDriver drv;
   ASSERT_TRUE(devfs->make_node("pass0", drv, nullptr));
   {
     auto a = devfs->open("pass0");
@@ -90,8 +90,8 @@ TEST(DevfsClose, EveryOpenGetsExactlyItsOwnClose) {
 }
 
 TEST(DevfsOpen, DriverErrorIsReturnedAndNoCloseFollows) {
+  CountingDriver drv;  // Outlives devfs, which destroys its remaining nodes through it.
   auto devfs = Devfs::create();
-  CountingDriver drv;
   drv.fail_opens = true;
   ASSERT_TRUE(devfs->make_node("pass0", drv, nullptr));
   auto h = devfs->open("pass0");
@@ -102,8 +102,8 @@ TEST(DevfsOpen, DriverErrorIsReturnedAndNoCloseFollows) {
 }
 
 TEST(DevfsOpen, ExclusiveNodeRefusesSecondOpenWithEbusy) {
+  CountingDriver drv;  // Outlives devfs, which destroys its remaining nodes through it.
   auto devfs = Devfs::create();
-  CountingDriver drv;
   NodeOptions opts;
   opts.exclusive = true;
   ASSERT_TRUE(devfs->make_node("pt0", drv, nullptr, opts));
@@ -117,8 +117,8 @@ TEST(DevfsOpen, ExclusiveNodeRefusesSecondOpenWithEbusy) {
 }
 
 TEST(DevfsDestroy, RevokesOutstandingOpensThenCallsGone) {
+  CountingDriver drv;  // Outlives devfs, which destroys its remaining nodes through it.
   auto devfs = Devfs::create();
-  CountingDriver drv;
   auto node = devfs->make_node("pass0", drv, nullptr);
   ASSERT_TRUE(node);
   auto a = devfs->open("pass0");
@@ -140,8 +140,8 @@ TEST(DevfsDestroy, RevokesOutstandingOpensThenCallsGone) {
 }
 
 TEST(DevfsDestroy, NewEntriesFailWithEnxioAtOnceAndDestroyWaitsForThreadsInside) {
+  CountingDriver drv;  // Outlives devfs, which destroys its remaining nodes through it.
   auto devfs = Devfs::create();
-  CountingDriver drv;
   auto node = devfs->make_node("pass0", drv, nullptr);
   ASSERT_TRUE(node);
   auto h = devfs->open("pass0");
@@ -176,8 +176,8 @@ TEST(DevfsDestroy, NewEntriesFailWithEnxioAtOnceAndDestroyWaitsForThreadsInside)
 
 TEST(DevfsRace, ConcurrentOpensClosesAndDestroyBalanceExactly) {
   for (int round = 0; round < 20; ++round) {
-    auto devfs = Devfs::create();
     CountingDriver drv;
+    auto devfs = Devfs::create();
     auto node = devfs->make_node("pass0", drv, nullptr);
     ASSERT_TRUE(node);
     std::atomic<bool> go{false};
