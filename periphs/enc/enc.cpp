@@ -253,6 +253,25 @@ Result<void> send_diagnostic(cam::Periph& periph, Softc& sc, std::vector<std::ui
   return {};
 }
 
+// Reads diagnostic page `page` and parses it with `parse`. Any failure (transport, SCSI, or
+// bytes the parser rejects) becomes a warning naming `what` in the next published state.
+template <class Parse>
+auto fetch_page(cam::Periph& periph, Softc& sc, std::uint8_t page, std::string_view what,
+                Parse parse)
+    -> std::optional<typename std::invoke_result_t<Parse, Bytes>::value_type> {
+  auto f = receive_diagnostic(periph, sc, page);
+  if (f.status != CamStatus::ReqCmp) {
+    sc.work.warnings.push_back(fmt::format("{}: {}", what, cam_status_name(f.status)));
+    return std::nullopt;
+  }
+  auto parsed = parse(Bytes(f.data));
+  if (!parsed) {
+    sc.work.warnings.push_back(fmt::format("{}: {}", what, parsed.error().message()));
+    return std::nullopt;
+  }
+  return std::move(*parsed);
+}
+
 // ---- Daemon steps ----------------------------------------------------------------------------
 
 void step_pages(cam::Periph& periph, Softc& sc) {
@@ -271,14 +290,9 @@ void step_pages(cam::Periph& periph, Softc& sc) {
 }
 
 void step_config(cam::Periph& periph, Softc& sc) {
-  auto f = receive_diagnostic(periph, sc, 0x01);
-  if (f.status != CamStatus::ReqCmp) {
-    sc.work.warnings.push_back(fmt::format("configuration page: {}", cam_status_name(f.status)));
-    return;
-  }
-  auto config = ses::parse_ses_config(f.data);
+  auto config = fetch_page(periph, sc, 0x01, "configuration page",
+                           [](Bytes page) { return ses::parse_ses_config(page); });
   if (!config) {
-    sc.work.warnings.push_back("configuration page: " + config.error().message());
     return;
   }
   if (sc.config && sc.config->generation == config->generation && sc.work.configured) {
@@ -319,14 +333,9 @@ void step_status(cam::Periph& periph, Softc& sc) {
     request(sc, kConfig);
     return;
   }
-  auto f = receive_diagnostic(periph, sc, 0x02);
-  if (f.status != CamStatus::ReqCmp) {
-    sc.work.warnings.push_back(fmt::format("status page: {}", cam_status_name(f.status)));
-    return;
-  }
-  auto status = ses::parse_ses_status(f.data, *sc.config);
+  auto status = fetch_page(periph, sc, 0x02, "status page",
+                           [&](Bytes page) { return ses::parse_ses_status(page, *sc.config); });
   if (!status) {
-    sc.work.warnings.push_back("status page: " + status.error().message());
     return;
   }
   if (status->is_short) {
@@ -350,15 +359,10 @@ void step_descriptors(cam::Periph& periph, Softc& sc) {
   if (!sc.config) {
     return;
   }
-  auto f = receive_diagnostic(periph, sc, 0x07);
-  if (f.status != CamStatus::ReqCmp) {
-    sc.work.warnings.push_back(
-        fmt::format("element descriptor page: {}", cam_status_name(f.status)));
-    return;
-  }
-  auto d = ses::parse_ses_element_descriptors(f.data, *sc.config);
+  auto d = fetch_page(periph, sc, 0x07, "element descriptor page", [&](Bytes page) {
+    return ses::parse_ses_element_descriptors(page, *sc.config);
+  });
   if (!d) {
-    sc.work.warnings.push_back("element descriptor page: " + d.error().message());
     return;
   }
   if (d->generation_mismatch) {
@@ -380,15 +384,10 @@ void step_additional(cam::Periph& periph, Softc& sc) {
   if (!sc.config) {
     return;
   }
-  auto f = receive_diagnostic(periph, sc, 0x0a);
-  if (f.status != CamStatus::ReqCmp) {
-    sc.work.warnings.push_back(
-        fmt::format("additional element status page: {}", cam_status_name(f.status)));
-    return;
-  }
-  auto aes = ses::parse_ses_additional_status(f.data, *sc.config);
+  auto aes = fetch_page(periph, sc, 0x0a, "additional element status page", [&](Bytes page) {
+    return ses::parse_ses_additional_status(page, *sc.config);
+  });
   if (!aes) {
-    sc.work.warnings.push_back("additional element status page: " + aes.error().message());
     return;
   }
   if (aes->generation_mismatch) {
