@@ -272,16 +272,10 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
     for (Ccb* c = device->in_sim.head(); c != nullptr;) {
       Ccb* next = c->xpt_priv.next;
       if (device->bus->sim->abort(*c)) {
-        device->in_sim.unlink(*c);
-        --device->active;
-        device->in_sim_count.fetch_sub(1, std::memory_order_relaxed);
-        c->xpt_priv.state = CcbXptPrivate::State::Completing;
+        device->leave_sim(*c);
         finished.push_back(c);
       }
       c = next;
-    }
-    if (device->active == 0) {
-      device->idle_cv.notify_all();
     }
   }
   for (Ccb* c : finished) {
@@ -543,12 +537,7 @@ CamStatus Xpt::abort(Ccb& ccb) {
       device.pending_count.fetch_sub(1, std::memory_order_relaxed);
       aborted = true;
     } else if (ccb.xpt_priv.state == CcbXptPrivate::State::InSim && device.bus->sim->abort(ccb)) {
-      device.in_sim.unlink(ccb);
-      --device.active;
-      device.in_sim_count.fetch_sub(1, std::memory_order_relaxed);
-      if (device.active == 0) {
-        device.idle_cv.notify_all();
-      }
+      device.leave_sim(ccb);
       aborted = true;
     }
   }
@@ -568,13 +557,7 @@ void Xpt::done(Ccb& ccb) {
   XptDevice& device = device_of(ccb);
   {
     std::lock_guard lock(device.lock);
-    device.in_sim.unlink(ccb);
-    --device.active;
-    device.in_sim_count.fetch_sub(1, std::memory_order_relaxed);
-    if (device.active == 0) {
-      device.idle_cv.notify_all();
-    }
-    ccb.xpt_priv.state = CcbXptPrivate::State::Completing;  // Under the lock: abort() reads it.
+    device.leave_sim(ccb);
   }
   queue_completion(ccb);
 }
@@ -739,16 +722,10 @@ void Xpt::check_timeouts() {
       for (Ccb* c = device->in_sim.head(); c != nullptr;) {
         Ccb* next = c->xpt_priv.next;
         if (c->xpt_priv.deadline <= now && device->bus->sim->abort(*c)) {
-          device->in_sim.unlink(*c);
-          --device->active;
-          device->in_sim_count.fetch_sub(1, std::memory_order_relaxed);
-          c->xpt_priv.state = CcbXptPrivate::State::Completing;
+          device->leave_sim(*c);
           expired.push_back(c);
         }
         c = next;
-      }
-      if (device->active == 0) {
-        device->idle_cv.notify_all();
       }
     }
   }

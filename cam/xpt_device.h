@@ -118,6 +118,18 @@ class XptDevice {
   // nothing waits (they read it after taking and dropping the lock in done()).
   std::atomic<std::uint32_t> pending_count{0};
   DeviceInfo info;  // Guarded by lock.
+
+  // Takes `ccb` back from the SIM's accounting (it completed, was aborted or timed out) and
+  // marks it Completing. Call with `lock` held.
+  void leave_sim(Ccb& ccb) {
+    in_sim.unlink(ccb);
+    --active;
+    in_sim_count.fetch_sub(1, std::memory_order_relaxed);
+    if (active == 0) {
+      idle_cv.notify_all();
+    }
+    ccb.xpt_priv.state = CcbXptPrivate::State::Completing;  // abort() reads it under `lock`.
+  }
 };
 
 }  // namespace ucam::cam
