@@ -128,6 +128,11 @@ int cmd_devlist(Stack& stack, const Options& opt, bool verbose) {
                      {"device_type_name", scsi::peripheral_type_name(d.device_type)},
                      {"serial", d.serial},
                      {"periphs", stack.periphs().names_for(d.path)}});
+      // The enclosure slot, when an enclosure has published one (FreeBSD's physical path).
+      const auto phys = d.advinfo.find(cam::AdvinfoType::PhysPath);
+      out.back()["physical_path"] =
+          phys == d.advinfo.end() ? json()
+                                  : json(std::string(phys->second.begin(), phys->second.end()));
     }
     std::cout << out.dump(2) << "\n";
     return kExitOk;

@@ -61,6 +61,8 @@ TEST(UcamctlDevlist, JsonListsEveryDeviceWithItsPeriphs) {
   EXPECT_EQ(j[4]["device_type_name"], "processor device");
   EXPECT_EQ(j[0]["periphs"], nlohmann::json::array({"pass0"}));
   EXPECT_EQ(j[0]["serial"], "AX4S0000A1");
+  EXPECT_TRUE(j[0]["physical_path"].is_null());  // Not in an enclosure.
+  EXPECT_EQ(j[9]["physical_path"], "id1,enc@n5acde48000000e01/type@0/slot@1/elmdesc@Slot_00");
 }
 
 TEST(UcamctlInquiry, DecodesStandardDataAndDesignators) {
