@@ -3,7 +3,6 @@
 // enclosures of 60 slots. Also counts RECEIVE DIAGNOSTIC RESULTS commands per refresh.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
-
 #include <sys/resource.h>
 
 #include "periphs/enc/enc.h"
@@ -18,7 +17,8 @@ std::string jbod_scenario(int enclosures, int slots) {
   for (int b = 0; b < enclosures; ++b) {
     std::string targets;
     for (int t = 0; t < slots; ++t) {
-      targets += fmt::format(R"({{"id": {}, "luns": [{{"type": "disk", "capacity": 1000000}}]}},)", t);
+      targets +=
+          fmt::format(R"({{"id": {}, "luns": [{{"type": "disk", "capacity": 1000000}}]}},)", t);
     }
     buses += fmt::format(
         R"({}{{"max_target": {}, "targets": [{}
