@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/errno_of.h"
+
 namespace ucam::devfs {
 namespace {
 
@@ -136,7 +138,7 @@ TEST(DevfsDestroy, RevokesOutstandingOpensThenCallsGone) {
   auto r = b->ioctl(p);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().errno_value(), ENXIO);
-  EXPECT_EQ(devfs->open("pass0").error().errno_value(), ENOENT);
+  EXPECT_EQ(testing::errno_of(devfs->open("pass0")), ENOENT);
 }
 
 TEST(DevfsDestroy, NewEntriesFailWithEnxioAtOnceAndDestroyWaitsForThreadsInside) {

@@ -230,9 +230,12 @@ TEST_F(EncTest, EnclosureRemovedClearsItsPathsAndItsPeriphIsFreed) {
   ASSERT_TRUE(stack->emulator()->remove_enclosure("jbod"));
   EXPECT_TRUE(wait_until([&] { return physpath(0).empty() && physpath(1).empty(); }))
       << physpath(0);
-  EXPECT_TRUE(wait_until([&] { return stack->devfs().open("ses0").error().errno_value() != 0; }));
+  // The node goes (asynchronously): new opens fail, and calls on the open handle get ENXIO.
+  ASSERT_TRUE(wait_until([&] { return !stack->devfs().open("ses0").has_value(); }));
   EncGetState get;
-  EXPECT_EQ(open->ioctl(get).error().errno_value(), ENXIO);
+  auto r = open->ioctl(get);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errno_value(), ENXIO);
   EXPECT_TRUE(open->close());
   // Only the pass periphs of the four devices that remain... the enclosure's are freed.
   EXPECT_TRUE(wait_until([&] {

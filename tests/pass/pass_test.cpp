@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "tests/errno_of.h"
 #include "tests/pass/pass_stack.h"
 #include "tests/wait.h"
 
@@ -59,14 +60,14 @@ TEST_F(PassTest, RejectsBadRequests) {
   auto h = stack.devfs->open("pass0");
   ASSERT_TRUE(h);
   PassCommand empty;
-  EXPECT_EQ(h->ioctl(empty).error().errno_value(), EINVAL);
+  EXPECT_EQ(testing::errno_of(h->ioctl(empty)), EINVAL);
   auto in_without_buffer = tur_command();
   in_without_buffer.dir = cam::DataDir::In;
-  EXPECT_EQ(h->ioctl(in_without_buffer).error().errno_value(), EINVAL);
+  EXPECT_EQ(testing::errno_of(h->ioctl(in_without_buffer)), EINVAL);
   struct Unknown : devfs::Ioctl {
     Unknown() : Ioctl(0xdead) {}
   } unknown;
-  EXPECT_EQ(h->ioctl(unknown).error().errno_value(), ENOTTY);
+  EXPECT_EQ(testing::errno_of(h->ioctl(unknown)), ENOTTY);
 }
 
 TEST_F(PassTest, OpenNeedsReadAndWrite) {
@@ -101,7 +102,7 @@ TEST_F(PassTest, DepartureWhileOpenInvalidatesAndFreesAtLastClose) {
   ASSERT_FALSE(again);
   EXPECT_TRUE(again.error().errno_value() == ENXIO || again.error().errno_value() == ENOENT);
   auto cmd = tur_command();
-  EXPECT_EQ(h->ioctl(cmd).error().errno_value(), ENXIO);
+  EXPECT_EQ(testing::errno_of(h->ioctl(cmd)), ENXIO);
   EXPECT_TRUE(h->close());
   EXPECT_EQ(stack.periphs->stats().live, 1U);  // Only pass1 remains.
   EXPECT_EQ(stack.periphs->stats().underflows, 0U);
