@@ -135,7 +135,8 @@ struct Softc final : cam::PeriphSoftc {
   std::unique_ptr<cam::Subscription> bus_events;
 
   std::mutex lock;
-  std::condition_variable cv;            // Daemon wake-up, request completion, publishes.
+  std::condition_variable work_cv;       // Wakes the daemon: new actions, invalidation.
+  std::condition_variable done_cv;       // Wakes waiters: publishes, finished requests, idle.
   bool invalid = false;                  // Guarded by lock.
   bool daemon_exited = false;            // Guarded by lock.
   bool busy = false;                     // The daemon is running an action. Guarded by lock.
@@ -174,7 +175,7 @@ void request(Softc& sc, std::uint32_t actions) {
     std::lock_guard lock(sc.lock);
     sc.pending |= actions;
   }
-  sc.cv.notify_all();
+  sc.work_cv.notify_one();
 }
 
 std::uint32_t poll_actions(const Softc& sc) {
@@ -460,7 +461,7 @@ void step_control(cam::Periph& periph, Softc& sc) {
       finish(r, result);
     }
   }
-  sc.cv.notify_all();
+  sc.done_cv.notify_all();
   request(sc, poll_actions(sc));
 }
 
@@ -686,7 +687,7 @@ void safte_control(cam::Periph& periph, Softc& sc) {
     r->result = std::move(result);
     r->done = true;
   }
-  sc.cv.notify_all();
+  sc.done_cv.notify_all();
   request(sc, kStatus);
 }
 
@@ -738,7 +739,7 @@ void step_publish(cam::Periph& periph, Softc& sc) {
     std::lock_guard lock(sc.lock);
     before = std::exchange(sc.published, next);
   }
-  sc.cv.notify_all();
+  sc.done_cv.notify_all();
   sc.work.warnings.clear();
   post_changes(periph, *before, *next);
 }
@@ -802,7 +803,7 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
     {
       std::unique_lock lock(sc.lock);
       while (!sc.invalid && sc.pending == 0) {
-        if (sc.cv.wait_until(lock, next_poll) == std::cv_status::timeout) {
+        if (sc.work_cv.wait_until(lock, next_poll) == std::cv_status::timeout) {
           sc.pending |= poll_actions(sc);
           next_poll = std::chrono::steady_clock::now() + interval;
         }
@@ -815,11 +816,15 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
       sc.busy = true;
     }
     run_action(*periph, sc, action);
+    bool idle = false;
     {
       std::lock_guard lock(sc.lock);
       sc.busy = false;
+      idle = sc.pending == 0;
     }
-    sc.cv.notify_all();
+    if (idle) {
+      sc.done_cv.notify_all();  // Waiters for a finished refresh (settle, EncRefresh).
+    }
   }
   // Invalidated: the enclosure is gone, so the slots it vouched for are unknown now. Withdraw
   // its physical paths (a disk another SES device of the same enclosure still vouches for
@@ -834,7 +839,7 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
     sc.requests.clear();
     sc.daemon_exited = true;
   }
-  sc.cv.notify_all();
+  sc.done_cv.notify_all();
   periph->release();  // May free the periph: touch nothing after this.
 }
 
@@ -846,8 +851,8 @@ Result<void> submit_control(cam::Periph& periph, ControlRequest& req) {
   }
   sc.requests.push_back(&req);
   sc.pending |= kControl;
-  sc.cv.notify_all();
-  sc.cv.wait(lock, [&] { return req.done; });
+  sc.work_cv.notify_one();
+  sc.done_cv.wait(lock, [&] { return req.done; });
   return req.result;
 }
 
@@ -916,7 +921,8 @@ void EncDriver::invalidate(cam::Periph& periph) {
     sc.invalid = true;
     node = sc.node;
   }
-  sc.cv.notify_all();  // The daemon exits; waiting control requests fail with ENXIO.
+  sc.work_cv.notify_all();  // The daemon exits; waiting control requests fail with ENXIO.
+  sc.done_cv.notify_all();
   // From the event thread: unsubscribe returns at once for a callback of this same thread.
   sc.bus_events.reset();
   if (node) {
@@ -944,7 +950,7 @@ void EncDriver::settle(std::chrono::milliseconds timeout) {
   for (auto& ref : refs) {
     Softc& sc = softc_of(*ref.get());
     std::unique_lock lock(sc.lock);
-    sc.cv.wait_until(lock, deadline, [&] {
+    sc.done_cv.wait_until(lock, deadline, [&] {
       return sc.invalid || (sc.published->refresh > 0 && sc.pending == 0 && !sc.busy);
     });
   }
@@ -1062,8 +1068,8 @@ Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::I
       std::unique_lock lock(sc.lock);
       const auto start = sc.published->refresh;
       sc.pending |= poll_actions(sc) | kPhysPaths;
-      sc.cv.notify_all();
-      if (!sc.cv.wait_for(lock, r.timeout, [&] {
+      sc.work_cv.notify_one();
+      if (!sc.done_cv.wait_for(lock, r.timeout, [&] {
             return sc.invalid || (sc.published->refresh > start && sc.pending == 0);
           })) {
         return fail_errno(ETIMEDOUT, periph.name() + ": refresh timed out");
