@@ -47,6 +47,7 @@ void Periph::acquire_unconditional() {
 // reuse the unit (and the node name) while the old one is being torn down.
 void Periph::release() {
   PeriphManager& manager = m_manager;
+  bool attached = false;
   {
     std::lock_guard lock(manager.m_lock);
     if (m_refcount == 0 || (m_flags & kFree) != 0) {
@@ -58,8 +59,9 @@ void Periph::release() {
       return;
     }
     m_flags |= kFree;
+    attached = (m_flags & kAttached) != 0;  // Read here: others may still set other flag bits.
   }
-  manager.free_periph(*this);
+  manager.free_periph(*this, attached);
 }
 
 Result<void> Periph::hold() {
@@ -258,8 +260,8 @@ void PeriphManager::invalidate_path(const Path& path) {
   }
 }
 
-void PeriphManager::free_periph(Periph& periph) {
-  if ((periph.m_flags & Periph::kAttached) != 0) {
+void PeriphManager::free_periph(Periph& periph, bool attached) {
+  if (attached) {
     periph.m_driver.destroy(periph);
   }
   // Once `live` drops under the lock, the manager's destructor may return: after the locked

@@ -191,7 +191,7 @@ class PeriphManager {
   void on_event(const AsyncEvent& event);
   void attach_drivers(const Path& path);
   void invalidate_path(const Path& path);
-  void free_periph(Periph& periph);  // Last release.
+  void free_periph(Periph& periph, bool attached);  // Last release.
 
   XptPeriph& m_xpt;
   std::vector<std::unique_ptr<PeriphDriver>> m_drivers;  // Immutable after construction.
