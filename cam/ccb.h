@@ -61,7 +61,9 @@ struct CcbXptPrivate {
   std::shared_ptr<void> device;  // The XPT device this CCB runs on (keeps it alive).
   Ccb* next = nullptr;           // Intrusive links: device pending/in-flight lists,
   Ccb* prev = nullptr;           //   done queues.
-  std::chrono::steady_clock::time_point deadline{};
+  // Both in the XPT's latency clock ticks (xpt.cpp: the TSC or steady_clock nanoseconds).
+  std::uint64_t start_ticks = 0;     // When action() accepted it; kept across retries.
+  std::uint64_t deadline_ticks = 0;  // When the current attempt times out.
   std::uint8_t retries_left = 0;
   bool timeout_pending = false;  // The timeout scan picked it; guarded by the device lock.
 };

@@ -13,6 +13,8 @@
 // Sim::action() is always called with no XPT lock held; Sim::abort() with the device lock.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -46,6 +48,33 @@ struct XptStats {
   std::size_t buses = 0;
   std::size_t devices = 0;       // Configured devices.
   std::uint64_t generation = 0;  // Device table generation.
+};
+
+// Latency histogram bucket upper bounds in seconds (Prometheus "le"), fixed.
+inline constexpr std::array<double, 12> kLatencyBounds = {1e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3,
+                                                          5e-3, 1e-2, 5e-2, 1e-1, 1.0,  10.0};
+
+// Per-SIM (per registered bus) SCSI I/O statistics, for metrics. Only FuncCode::ScsiIo CCBs
+// count, in every field. Counters are monotonic for the life of the bus registration; a bus
+// registered again gets a new path id and starts from zero. Read without a common lock, so one
+// snapshot's fields may be a few CCBs apart; `ccbs` is the sum of `latency_buckets` (always
+// consistent with them).
+struct SimStats {
+  std::uint32_t path_id = 0;
+  std::string sim_name;  // PathInquiry sim name, e.g. "emu"
+  std::uint32_t sim_unit = 0;
+  std::uint32_t sim_bus = 0;
+  // SCSI I/O CCBs completed to their submitter on this bus (after recovery, so a retried CCB
+  // counts once), including those completed with DevNotThere because the path had no device.
+  std::uint64_t ccbs = 0;
+  std::uint64_t errors = 0;    // ... of which ended with a status other than ReqCmp
+  std::uint64_t timeouts = 0;  // CCBs the XPT timed out on this bus (CmdTimeout)
+  std::uint64_t retries = 0;   // Retries (attempts after the first) on this bus
+  // Time from the XPT accepting the CCB (action()/run_sync) to its final completion (callback
+  // about to run), retries included. NON-cumulative counts per kLatencyBounds bucket (a latency
+  // equal to a bound falls in that bound's bucket); the last one is +Inf.
+  std::array<std::uint64_t, kLatencyBounds.size() + 1> latency_buckets{};
+  double latency_sum_seconds = 0;  // Sum of latencies.
 };
 
 struct BusInfo {
@@ -96,6 +125,8 @@ class Xpt final : public XptSim, public XptPeriph {
 
   std::vector<BusInfo> buses() const;
   XptStats stats() const;
+  // One entry per registered bus, by path id. Any thread; takes m_topology shared.
+  std::vector<SimStats> sim_stats() const;
   const XptConfig& config() const { return m_config; }
 
  private:
@@ -106,7 +137,11 @@ class Xpt final : public XptSim, public XptPeriph {
 
   std::shared_ptr<XptDevice> find_device(const Path& path) const;
   std::shared_ptr<XptDevice> find_or_create_probe_device(const Path& path);
-  void dispatch(XptDevice& device, Ccb& ccb);
+  // Starts `ccb` in the SIM, or queues it on the device; `now_ticks` (latency clock) is the time
+  // base of its deadline.
+  void dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks);
+  // now_ticks + timeout in latency clock ticks, saturating.
+  std::uint64_t deadline_after(std::uint64_t now_ticks, std::chrono::milliseconds timeout) const;
   void start_in_sim(Ccb& ccb);
   void run_devq(XptDevice& device);
   void queue_completion(Ccb& ccb);
@@ -115,6 +150,8 @@ class Xpt final : public XptSim, public XptPeriph {
   bool apply_recovery(Ccb& ccb);
   void drain_local_completions();
   void lose_device(const std::shared_ptr<XptDevice>& device);
+  // Counts a ScsiIo CCB's final completion (status and latency) into `bus`'s SimStats.
+  void count_completion(XptBus& bus, const Ccb& ccb) const;
   void remove_unconfigured(const Path& path);
 
   // Scanning internals (xpt_scan.cpp).
@@ -170,6 +207,12 @@ class Xpt final : public XptSim, public XptPeriph {
   std::vector<std::pair<std::chrono::steady_clock::time_point, Ccb*>> m_delayed;
 
   std::atomic<std::uint64_t> m_started{0}, m_completed{0}, m_retries{0}, m_timeouts{0};
+  // The latency clock (xpt.cpp), also the time base of command deadlines: which one, the
+  // length of a tick, kLatencyBounds and a millisecond in ticks. Read-only after construction.
+  const bool m_latency_tsc;
+  const double m_seconds_per_tick;
+  std::array<std::uint64_t, kLatencyBounds.size()> m_latency_bound_ticks{};
+  std::uint64_t m_ticks_per_ms = 0;
 
   std::thread m_completion_thread, m_event_thread, m_scan_thread, m_timer_thread;
 };

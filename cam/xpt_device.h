@@ -9,16 +9,36 @@
 #include "cam/ccb.h"
 #include "cam/device_info.h"
 #include "cam/sim.h"
+#include "cam/xpt.h"
 
 namespace ucam::cam {
 
 class Xpt;
+
+// Per-bus SCSI I/O counters behind Xpt::sim_stats(). Bumped with relaxed atomic adds by
+// whichever thread completes, times out or retries a CCB (no lock on the hot path), and read
+// field by field by sim_stats(), so a snapshot is not atomic as a whole. Relaxed is enough:
+// nothing else is published through them.
+//
+// They live in XptBus, which every XptDevice holds by shared_ptr, and a CCB in flight holds its
+// device (CcbXptPrivate::device): a CCB that completes after its bus was deregistered still
+// counts into live memory, just no longer reported.
+struct XptBusStats {
+  std::array<std::atomic<std::uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
+  std::atomic<std::uint64_t> latency_sum_ticks{0};  // In latency clock ticks (see xpt.cpp).
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> retries{0};
+};
 
 struct XptBus {
   std::uint32_t path_id = 0;
   Sim* sim = nullptr;  // Must outlast the registration (XptSim::register_bus contract).
   PathInquiry inquiry;
   std::atomic<bool> valid{true};
+  // On its own cache line: written by every completion, while the fields above are read by
+  // every dispatch.
+  alignas(64) XptBusStats stats;
 };
 
 // Intrusive FIFO of CCBs through CcbXptPrivate::next.

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <numeric>
 
 #include "base/check.h"
 #include "tests/cam/fake_sim.h"
@@ -50,6 +51,39 @@ Ccb tur(const Path& path, Recovery recovery = Recovery::Standard) {
   ccb.set_cdb(cdb);
   ccb.recovery = recovery;
   return ccb;
+}
+
+// The XPT's latency clock may be the TSC at a measured rate: allow it a little error against
+// steady_clock.
+constexpr double kClockTolerance = 0.999;
+
+// The SimStats entry for `path_id`; fails the test if the bus is not listed.
+SimStats sim_stats_of(const Xpt& xpt, std::uint32_t path_id) {
+  for (auto& s : xpt.sim_stats()) {
+    if (s.path_id == path_id) {
+      return s;
+    }
+  }
+  ADD_FAILURE() << "no SimStats for scbus" << path_id;
+  return {};
+}
+
+// `after - before`, field by field (the counters are monotonic).
+SimStats delta(const SimStats& before, const SimStats& after) {
+  SimStats d = after;
+  d.ccbs -= before.ccbs;
+  d.errors -= before.errors;
+  d.timeouts -= before.timeouts;
+  d.retries -= before.retries;
+  for (std::size_t i = 0; i < d.latency_buckets.size(); ++i) {
+    d.latency_buckets[i] -= before.latency_buckets[i];
+  }
+  d.latency_sum_seconds -= before.latency_sum_seconds;
+  return d;
+}
+
+std::uint64_t bucket_total(const SimStats& s) {
+  return std::accumulate(s.latency_buckets.begin(), s.latency_buckets.end(), std::uint64_t{0});
 }
 
 class XptTest : public ::testing::Test {
@@ -375,6 +409,160 @@ TEST_F(XptTest, DeregisterBusLosesDevicesAndAbortsParkedCommands) {
   EXPECT_EQ(log.count(AsyncCode::PathDeregistered), 1U);
   EXPECT_TRUE(xpt->devices().empty());
   bus = sim->register_bus();  // For TearDown.
+}
+
+TEST_F(XptTest, SimStatsCountCompletedScsiIoAndErrorsAfterRecovery) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  const SimStats before = sim_stats_of(*xpt, bus);
+
+  auto good = tur({bus, 0, 0});
+  xpt->run_sync(good);
+  ASSERT_EQ(good.status, CamStatus::ReqCmp);
+  sim->script(0, 0, {FakeSim::Outcome::SelTimeout});
+  auto failed = tur({bus, 0, 0});
+  xpt->run_sync(failed);
+  ASSERT_EQ(failed.status, CamStatus::SelTimeout);
+  // Two UNIT ATTENTIONs retried away: one CCB, no error, two retries.
+  sim->script(0, 0, {FakeSim::Outcome::CheckCondition, 0x06, 0x29, 0x00}, 2);
+  auto recovered = tur({bus, 0, 0});
+  xpt->run_sync(recovered);
+  ASSERT_EQ(recovered.status, CamStatus::ReqCmp);
+  // No device at the path: completes with DevNotThere, still on this bus.
+  auto absent = tur({bus, 3, 0});
+  xpt->run_sync(absent);
+  ASSERT_EQ(absent.status, CamStatus::DevNotThere);
+  // Not SCSI I/O: not counted.
+  Ccb noop;
+  noop.func = FuncCode::Noop;
+  noop.path = {bus, 0, 0};
+  xpt->run_sync(noop);
+
+  const SimStats d = delta(before, sim_stats_of(*xpt, bus));
+  EXPECT_EQ(d.ccbs, 4U);
+  EXPECT_EQ(d.errors, 2U);
+  EXPECT_EQ(d.retries, 2U);
+  EXPECT_EQ(d.timeouts, 0U);
+  EXPECT_EQ(d.sim_name, "fake");
+  EXPECT_EQ(d.path_id, bus);
+}
+
+TEST_F(XptTest, SimStatsAreKeptPerBus) {
+  FakeSim other_sim(*xpt);
+  other_sim.add_lun(0, 0);
+  const std::uint32_t other = other_sim.register_bus();
+  ASSERT_NE(other, bus);
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  const SimStats before = sim_stats_of(*xpt, bus);
+  const SimStats other_before = sim_stats_of(*xpt, other);
+
+  for (int i = 0; i < 3; ++i) {
+    auto ccb = tur({bus, 0, 0});
+    xpt->run_sync(ccb);
+  }
+  other_sim.script(0, 0, {FakeSim::Outcome::SelTimeout});
+  auto failed = tur({other, 0, 0});
+  xpt->run_sync(failed);
+
+  const auto all = xpt->sim_stats();
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_LT(all[0].path_id, all[1].path_id);
+  const SimStats d = delta(before, sim_stats_of(*xpt, bus));
+  const SimStats other_d = delta(other_before, sim_stats_of(*xpt, other));
+  EXPECT_EQ(d.ccbs, 3U);
+  EXPECT_EQ(d.errors, 0U);
+  EXPECT_EQ(other_d.ccbs, 1U);
+  EXPECT_EQ(other_d.errors, 1U);
+
+  xpt->deregister_bus(other);
+  ASSERT_EQ(xpt->sim_stats().size(), 1U);
+  EXPECT_EQ(xpt->sim_stats()[0].path_id, bus);
+}
+
+TEST_F(XptTest, SimStatsCountATimeoutAsAnErrorNoSoonerThanTheTimeout) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  const SimStats before = sim_stats_of(*xpt, bus);
+  sim->script(0, 0, {FakeSim::Outcome::Park});
+  auto ccb = tur({bus, 0, 0});
+  ccb.timeout = std::chrono::milliseconds(20);
+  xpt->run_sync(ccb);
+  ASSERT_EQ(ccb.status, CamStatus::CmdTimeout);
+
+  const SimStats d = delta(before, sim_stats_of(*xpt, bus));
+  EXPECT_EQ(d.timeouts, 1U);
+  EXPECT_EQ(d.errors, 1U);
+  EXPECT_EQ(d.ccbs, 1U);
+  EXPECT_GE(d.latency_sum_seconds, 0.020 * kClockTolerance);
+}
+
+TEST_F(XptTest, SimStatsLatencyBucketsAddUpToCcbsAndBoundTheSum) {
+  ASSERT_TRUE(xpt->scan_all());  // Probes count too: INQUIRY, REPORT LUNS, VPD pages.
+  for (int i = 0; i < 10; ++i) {
+    auto ccb = tur({bus, static_cast<std::uint32_t>(i % 2), 0});
+    xpt->run_sync(ccb);
+  }
+  const SimStats s = sim_stats_of(*xpt, bus);
+  EXPECT_GE(s.ccbs, 10U);
+  EXPECT_EQ(bucket_total(s), s.ccbs);
+  // Each latency lies in (bound[i-1], bound[i]] of its bucket, so the sum lies between the
+  // sums of the lower and upper bounds of the counted buckets.
+  double low = 0;
+  double high = 0;
+  for (std::size_t i = 0; i < kLatencyBounds.size(); ++i) {
+    low += static_cast<double>(s.latency_buckets[i]) * (i == 0 ? 0.0 : kLatencyBounds[i - 1]);
+    high += static_cast<double>(s.latency_buckets[i]) * kLatencyBounds[i];
+  }
+  EXPECT_EQ(s.latency_buckets.back(), 0U);  // Nothing took more than 10 s.
+  EXPECT_GT(s.latency_sum_seconds, 0.0);
+  EXPECT_GE(s.latency_sum_seconds, low);
+  EXPECT_LE(s.latency_sum_seconds, high);
+}
+
+TEST_F(XptTest, SimStatsPutADelayedCompletionInABucketAtLeastItsDelay) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  const SimStats before = sim_stats_of(*xpt, bus);
+  constexpr auto kDelay = std::chrono::milliseconds(10);
+  sim->script(0, 0, {FakeSim::Outcome::Park});
+  std::atomic<bool> finished{false};
+  Ccb ccb = tur({bus, 0, 0});
+  ccb.done = [](Ccb&, void* arg) { static_cast<std::atomic<bool>*>(arg)->store(true); };
+  ccb.done_arg = &finished;
+  const auto submitted = std::chrono::steady_clock::now();
+  xpt->action(ccb);
+  ASSERT_TRUE(wait_until([&] { return sim->parked() == 1; }));
+  // The SIM holds the CCB until kDelay has passed since it was submitted.
+  ASSERT_TRUE(wait_until([&] { return std::chrono::steady_clock::now() - submitted >= kDelay; }));
+  sim->flush_parked(CamStatus::ReqCmp);
+  ASSERT_TRUE(wait_until([&] { return finished.load(); }));
+
+  const SimStats d = delta(before, sim_stats_of(*xpt, bus));
+  ASSERT_EQ(d.ccbs, 1U);
+  const double delay = std::chrono::duration<double>(kDelay).count();
+  for (std::size_t i = 0; i < kLatencyBounds.size(); ++i) {
+    if (kLatencyBounds[i] < delay) {
+      EXPECT_EQ(d.latency_buckets[i], 0U) << "bucket le=" << kLatencyBounds[i];
+    }
+  }
+  EXPECT_GE(d.latency_sum_seconds, delay * kClockTolerance);
+}
+
+TEST_F(XptTest, SimStatsOfAReregisteredBusStartFromZero) {
+  ASSERT_TRUE(xpt->scan_all());
+  auto ccb = tur({bus, 0, 0});
+  xpt->run_sync(ccb);
+  ASSERT_GT(sim_stats_of(*xpt, bus).ccbs, 0U);
+  const std::uint32_t old = bus;
+  xpt->deregister_bus(bus);
+  EXPECT_TRUE(xpt->sim_stats().empty());
+  bus = sim->register_bus();
+  ASSERT_NE(bus, old);
+  const SimStats s = sim_stats_of(*xpt, bus);
+  EXPECT_EQ(s.ccbs, 0U);
+  EXPECT_EQ(bucket_total(s), 0U);
+  EXPECT_EQ(s.latency_sum_seconds, 0.0);
 }
 
 }  // namespace
