@@ -1,325 +1,144 @@
-// ucamctl: the ucam command-line tool. In this release it runs the stack in-process on the
-// emulated SIM (--emulate FILE, or the built-in default scenario).
+// ucamctl: the ucam command-line tool. Talks to ucamd (the default), or runs the whole stack in
+// this process on the emulated SIM (--emulate). Every command works the same either way: both
+// answer through the service's JSON-RPC methods and the text is rendered from that JSON.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <nlohmann/json.hpp>
 
 #include "base/hex.h"
 #include "base/log.h"
-#include "cli/common.h"
-#include "periphs/pass/pass.h"
-#include "scsi/inquiry.h"
+#include "cli/client.h"
+#include "cli/render.h"
 #include "scsi/opcodes.h"
-#include "scsi/sense.h"
-#include "scsi/vpd.h"
-#include "stack/stack.h"
+#include "scsi/ses_json.h"
 
 namespace ucam::cli {
 namespace {
 
-using nlohmann::json;
+// Exit codes (documented in --help, the README and docs/ucamctl.md).
+constexpr int kExitOk = 0;
+constexpr int kExitDeviceError = 1;  // The device or transport said no; enc status not OK;
+                                     // tur not ready; events --count not reached in time.
+constexpr int kExitUsage = 2;        // Bad arguments, bad hex, bad scenario or page file.
+constexpr int kExitNoDevice = 3;     // No such device, enclosure, slot or handle.
+constexpr int kExitPermission = 4;   // ucamd refused: the admin right is needed.
+constexpr int kExitNoDaemon = 5;     // ucamd unreachable, or the connection was lost.
 
 constexpr const char* kExitCodesText =
     "EXIT STATUS\n"
     "  0  success\n"
     "  1  the command reached the device and failed (CHECK CONDITION, timeout, device gone);\n"
-    "     enc status: an enclosure reports NONCRITICAL, CRITICAL, UNRECOV or INVOP\n"
+    "     tur: not ready; enc status: an enclosure is NONCRITICAL, CRITICAL, UNRECOV or INVOP;\n"
+    "     events --count: fewer events than asked before --timeout\n"
     "  2  usage error: bad arguments, bad hex, unreadable or malformed scenario or page file\n"
-    "  3  no such device or enclosure\n";
+    "  3  no such device, enclosure, slot or handle\n"
+    "  4  permission denied: changing things needs root or ucamd's admin group\n"
+    "  5  ucamd is not reachable (see --socket, --emulate), or the connection was lost\n";
 
-int exit_for_lookup(const Error& e) {
-  return report(e, e.errno_value() == EINVAL ? kExitUsage : kExitNoDevice);
+struct Options {
+  std::string emulate;  // "" = talk to ucamd.
+  std::string socket;
+  bool json = false;
+  std::string log_level = "warning";
+};
+
+int report_error(const std::string& message, int code) {
+  std::fprintf(stderr, "ucamctl: %s\n", message.c_str());
+  return code;
 }
 
-std::string sense_line(const std::vector<std::uint8_t>& sense) {
-  if (sense.empty()) {
-    return "";
+int exit_for(const service::RpcError& e) {
+  using service::RpcCode;
+  switch (static_cast<RpcCode>(e.code)) {
+    case RpcCode::ParseError:
+    case RpcCode::InvalidRequest:
+    case RpcCode::MethodNotFound:
+    case RpcCode::InvalidParams:
+      return kExitUsage;
+    case RpcCode::NoSuchDevice:
+      return kExitNoDevice;
+    case RpcCode::PermissionDenied:
+      return kExitPermission;
+    default:
+      break;
   }
-  auto parsed = scsi::parse_sense(sense);
-  if (!parsed) {
-    return "undecodable sense: " + parsed.error().message() + " (" + hex_string(sense) + ")";
+  if (e.data.is_object() && e.data.value("disconnected", false)) {
+    return kExitNoDaemon;
   }
-  return scsi::describe_sense(*parsed);
+  if (e.data.is_object() && e.data.value("errno", 0) == EBADF) {
+    return kExitNoDevice;
+  }
+  return kExitDeviceError;
 }
 
-json sense_json(const std::vector<std::uint8_t>& sense) {
-  if (sense.empty()) {
-    return nullptr;
-  }
-  json j;
-  j["hex"] = hex_string(sense);
-  if (auto parsed = scsi::parse_sense(sense)) {
-    j["key"] = parsed->sense_key;
-    j["key_name"] = scsi::sense_key_name(parsed->sense_key);
-    j["asc"] = parsed->asc;
-    j["ascq"] = parsed->ascq;
-    j["text"] = scsi::asc_ascq_text(parsed->asc, parsed->ascq);
-    j["description"] = scsi::describe_sense(*parsed);
-  }
-  return j;
-}
-
-const char* scsi_status_name(cam::ScsiStatus s) {
-  switch (s) {
-    case cam::ScsiStatus::Good:
-      return "GOOD";
-    case cam::ScsiStatus::CheckCondition:
-      return "CHECK CONDITION";
-    case cam::ScsiStatus::ConditionMet:
-      return "CONDITION MET";
-    case cam::ScsiStatus::Busy:
-      return "BUSY";
-    case cam::ScsiStatus::ReservationConflict:
-      return "RESERVATION CONFLICT";
-    case cam::ScsiStatus::TaskSetFull:
-      return "TASK SET FULL";
-    case cam::ScsiStatus::AcaActive:
-      return "ACA ACTIVE";
-    case cam::ScsiStatus::TaskAborted:
-      return "TASK ABORTED";
-  }
-  return "UNKNOWN";
-}
-
-// Opens a device by any name the user may type, runs one CDB.
+// Runs one method and prints its result: JSON with --json, else `render(result)`.
 struct Runner {
-  Stack& stack;
-  Result<pass::PassCommand> run(const std::string& node, std::vector<std::uint8_t> cdb,
-                                cam::DataDir dir, std::span<std::uint8_t> data,
-                                std::chrono::milliseconds timeout, cam::Recovery recovery) {
-    auto handle = stack.devfs().open(node);
-    if (!handle) {
-      return fail(handle.error());
+  Client& client;
+  const Options& opt;
+  int status = kExitOk;
+
+  std::optional<json> call(const std::string& method, json params) {
+    auto r = client.call(method, std::move(params));
+    if (!r) {
+      status = report_error(r.error().message, exit_for(r.error()));
+      return std::nullopt;
     }
-    pass::PassCommand cmd;
-    cmd.cdb = std::move(cdb);
-    cmd.dir = dir;
-    cmd.data = data;
-    cmd.timeout = timeout;
-    cmd.recovery = recovery;
-    if (auto r = handle->ioctl(cmd); !r) {
-      return fail(r.error());
+    return std::move(*r);
+  }
+  template <class Render>
+  int show(const std::string& method, json params, Render render) {
+    auto r = call(method, std::move(params));
+    if (!r) {
+      return status;
     }
-    return cmd;
+    if (opt.json) {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      std::cout << render(*r);
+    }
+    return kExitOk;
   }
 };
 
-// ---------------------------------------------------------------------------------------------
-
-int cmd_devlist(Stack& stack, const Options& opt, bool verbose) {
-  auto devices = stack.xpt().devices();
-  if (opt.json) {
-    json out = json::array();
-    for (const auto& d : devices) {
-      out.push_back({{"bus", d.path.bus},
-                     {"target", d.path.target},
-                     {"lun", d.path.lun},
-                     {"sim", fmt::format("{}{}", d.sim_name, d.sim_unit)},
-                     {"vendor", d.vendor},
-                     {"product", d.product},
-                     {"revision", d.revision},
-                     {"device_type", d.device_type},
-                     {"device_type_name", scsi::peripheral_type_name(d.device_type)},
-                     {"serial", d.serial},
-                     {"periphs", stack.periphs().names_for(d.path)}});
-      // The enclosure slot, when an enclosure has published one (FreeBSD's physical path).
-      const auto phys = d.advinfo.find(cam::AdvinfoType::PhysPath);
-      out.back()["physical_path"] =
-          phys == d.advinfo.end() ? json()
-                                  : json(std::string(phys->second.begin(), phys->second.end()));
-    }
-    std::cout << out.dump(2) << "\n";
-    return kExitOk;
+json lun_params(const std::string& address) {
+  // "bus:target:lun" in scenario numbering.
+  unsigned bus = 0, target = 0;
+  unsigned long long lun = 0;
+  char extra = 0;
+  if (std::sscanf(address.c_str(), "%u:%u:%llu%c", &bus, &target, &lun, &extra) != 3) {
+    return nullptr;
   }
-  std::optional<std::uint32_t> last_bus;
-  for (const auto& d : devices) {
-    if (verbose && last_bus != d.path.bus) {
-      std::cout << fmt::format("scbus{} on {}{} bus {}:\n", d.path.bus, d.sim_name, d.sim_unit,
-                               d.sim_bus);
-      last_bus = d.path.bus;
-    }
-    std::string periphs;
-    for (const auto& n : stack.periphs().names_for(d.path)) {
-      periphs += (periphs.empty() ? "" : ",") + n;
-    }
-    const auto id = fmt::format("<{} {} {}>", d.vendor, d.product, d.revision);
-    std::cout << fmt::format("{:<33s}  at scbus{} target {} lun {:x} ({})\n", id, d.path.bus,
-                             d.path.target, d.path.lun, periphs);
-  }
-  return kExitOk;
+  return {{"bus", bus}, {"target", target}, {"lun", lun}};
 }
 
-Result<std::vector<std::uint8_t>> inquiry_page(Runner& runner, const std::string& node,
-                                               scsi::InquiryData evpd, std::uint8_t page) {
-  std::vector<std::uint8_t> buf(evpd == scsi::InquiryData::Standard ? 255 : 1024);
-  const auto cdb = scsi::inquiry(evpd, page, static_cast<std::uint16_t>(buf.size()));
-  auto r = runner.run(node, {cdb.bytes.begin(), cdb.bytes.begin() + cdb.len}, cam::DataDir::In, buf,
-                      std::chrono::seconds(10), cam::Recovery::Standard);
-  if (!r) {
-    return fail(r.error());
+int cmd_enc_decode(const Options& opt, const std::string& file, bool raw) {
+  std::ifstream f(file, std::ios::binary);
+  if (!f) {
+    return report_error(Error::from_errno(errno, file).message(), kExitUsage);
   }
-  if (r->status != CamStatus::ReqCmp) {
-    std::string why(cam_status_name(r->status));
-    if (!r->sense.empty()) {
-      why = sense_line(r->sense);
-    }
-    return fail(Error::from_cam(r->status, fmt::format("INQUIRY page 0x{:02x}: {}", page, why)));
-  }
-  buf.resize(buf.size() - r->resid);
-  return buf;
-}
-
-int cmd_inquiry(Stack& stack, const Options& opt, const std::string& dev) {
-  auto node = stack.resolve(dev);
-  if (!node) {
-    return exit_for_lookup(node.error());
-  }
-  Runner runner{stack};
-  auto std_data = inquiry_page(runner, *node, scsi::InquiryData::Standard, 0);
-  if (!std_data) {
-    return report(std_data.error(), kExitDeviceError);
-  }
-  auto inq = scsi::parse_standard_inquiry(*std_data);
-  if (!inq) {
-    return report(inq.error().with_context(*node + ": standard INQUIRY data"), kExitDeviceError);
-  }
-  std::vector<std::uint8_t> pages;
-  std::string serial;
-  std::vector<scsi::Designator> designators;
-  if (auto vpd0 = inquiry_page(runner, *node, scsi::InquiryData::VpdPage, 0x00)) {
-    if (auto p = scsi::parse_supported_vpd_pages(*vpd0)) {
-      pages = *p;
-    }
-  }
-  const auto has = [&](std::uint8_t p) {
-    return std::find(pages.begin(), pages.end(), p) != pages.end();
-  };
-  if (has(0x80)) {
-    if (auto v = inquiry_page(runner, *node, scsi::InquiryData::VpdPage, 0x80)) {
-      if (auto s = scsi::parse_unit_serial_number(*v)) {
-        serial = *s;
-      }
-    }
-  }
-  if (has(0x83)) {
-    if (auto v = inquiry_page(runner, *node, scsi::InquiryData::VpdPage, 0x83)) {
-      if (auto d = scsi::parse_device_identification(*v)) {
-        designators = *d;
-      }
-    }
-  }
-  if (opt.json) {
-    json ids = json::array();
-    for (const auto& d : designators) {
-      ids.push_back({{"association", scsi::association_name(d.association)},
-                     {"type", scsi::designator_type_name(d.type)},
-                     {"code_set", scsi::code_set_name(d.code_set)},
-                     {"piv", d.piv},
-                     {"protocol", d.piv ? json(scsi::protocol_id_name(d.protocol_id)) : json()},
-                     {"value", scsi::designator_value_text(d)}});
-    }
-    json out = {{"device", *node},
-                {"vendor", inq->vendor},
-                {"product", inq->product},
-                {"revision", inq->revision},
-                {"peripheral_qualifier", inq->peripheral_qualifier},
-                {"device_type", inq->device_type},
-                {"device_type_name", scsi::peripheral_type_name(inq->device_type)},
-                {"version", inq->version},
-                {"rmb", inq->rmb},
-                {"encserv", inq->encserv},
-                {"multip", inq->multip},
-                {"cmdque", inq->cmdque},
-                {"hisup", inq->hisup},
-                {"tpgs", inq->tpgs},
-                {"protect", inq->protect},
-                {"supported_vpd_pages", pages},
-                {"serial", serial},
-                {"designators", ids}};
-    std::cout << out.dump(2) << "\n";
-    return kExitOk;
-  }
-  std::cout << fmt::format("{}: <{} {} {}>\n", *node, inq->vendor, inq->product, inq->revision);
-  std::cout << fmt::format("  Peripheral qualifier: {}, device type: {} (0x{:02x})\n",
-                           inq->peripheral_qualifier, scsi::peripheral_type_name(inq->device_type),
-                           inq->device_type);
-  std::cout << fmt::format(
-      "  Version: 0x{:02x}  RMB={} HiSup={} TPGS={} Protect={} EncServ={} MultiP={} CmdQue={}\n",
-      inq->version, int{inq->rmb}, int{inq->hisup}, int{inq->tpgs}, int{inq->protect},
-      int{inq->encserv}, int{inq->multip}, int{inq->cmdque});
-  if (!pages.empty()) {
-    std::string list;
-    for (auto p : pages) {
-      list += fmt::format("{}0x{:02x}", list.empty() ? "" : " ", p);
-    }
-    std::cout << "  Supported VPD pages: " << list << "\n";
-  }
-  if (!serial.empty()) {
-    std::cout << "  Unit serial number: " << serial << "\n";
-  }
-  if (!designators.empty()) {
-    std::cout << scsi::describe_device_identification(designators);
-  }
-  return kExitOk;
-}
-
-int print_command_result(const Options& opt, const std::string& node, const pass::PassCommand& cmd,
-                         std::span<const std::uint8_t> data_in) {
-  const bool ok = cmd.status == CamStatus::ReqCmp;
-  if (opt.json) {
-    json out = {{"device", node},
-                {"cam_status", static_cast<int>(cmd.status)},
-                {"cam_status_text", cam_status_name(cmd.status)},
-                {"scsi_status", static_cast<int>(cmd.scsi_status)},
-                {"scsi_status_text", scsi_status_name(cmd.scsi_status)},
-                {"resid", cmd.resid},
-                {"sense", sense_json(cmd.sense)}};
-    if (!data_in.empty()) {
-      out["data_in"] = hex_string(data_in);
-    }
-    std::cout << out.dump(2) << "\n";
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  std::vector<std::uint8_t> bytes;
+  if (raw) {
+    bytes.assign(text.begin(), text.end());
   } else {
-    std::cout << fmt::format("{}: {} (SCSI status {}), residual {}\n", node,
-                             cam_status_name(cmd.status), scsi_status_name(cmd.scsi_status),
-                             cmd.resid);
-    if (!cmd.sense.empty()) {
-      std::cout << "  Sense: " << sense_line(cmd.sense) << "\n";
+    auto parsed = parse_hex(text);
+    if (!parsed) {
+      return report_error(parsed.error().with_context(file).message(), kExitUsage);
     }
-    if (!data_in.empty()) {
-      std::cout << hex_dump(data_in);
-    }
+    bytes = std::move(*parsed);
   }
-  return ok ? kExitOk : kExitDeviceError;
-}
-
-int cmd_tur(Stack& stack, const Options& opt, const std::string& dev) {
-  auto node = stack.resolve(dev);
-  if (!node) {
-    return exit_for_lookup(node.error());
+  auto decoded = scsi::ses::render_ses_pages(bytes);
+  if (!decoded) {
+    return report_error(decoded.error().with_context(file).message(), kExitUsage);
   }
-  Runner runner{stack};
-  auto r = runner.run(*node, {0, 0, 0, 0, 0, 0}, cam::DataDir::None, {}, std::chrono::seconds(10),
-                      cam::Recovery::Standard);
-  if (!r) {
-    return report(r.error(), kExitDeviceError);
-  }
-  if (opt.json) {
-    return print_command_result(opt, *node, *r, {});
-  }
-  if (r->status == CamStatus::ReqCmp) {
-    std::cout << *node << ": unit is ready\n";
-    return kExitOk;
-  }
-  std::cout << *node << ": not ready: "
-            << (r->sense.empty() ? std::string(cam_status_name(r->status)) : sense_line(r->sense))
-            << "\n";
-  return kExitDeviceError;
+  std::cout << (opt.json ? decoded->json.dump(2) + "\n" : decoded->text);
+  return kExitOk;
 }
 
 struct CmdArgs {
@@ -331,15 +150,14 @@ struct CmdArgs {
   bool recover = false;
 };
 
-int cmd_cmd(Stack& stack, const Options& opt, const std::string& dev, const CmdArgs& a) {
+// Checks the CDB and data here, so that mistakes get messages about the flags.
+Result<json> command_params(const std::string& dev, const CmdArgs& a) {
   auto cdb = parse_hex(a.cdb, HexTokens::AllowRuns);
   if (!cdb) {
-    return report(cdb.error().with_context("--cdb"), kExitUsage);
+    return fail(cdb.error().with_context("--cdb"));
   }
-  if (cdb->empty() || cdb->size() > cam::Ccb::kMaxCdb) {
-    return report(
-        Error::invalid(fmt::format("--cdb: {} bytes; a CDB is 1 to 32 bytes", cdb->size())),
-        kExitUsage);
+  if (cdb->empty() || cdb->size() > 32) {
+    return fail_invalid(fmt::format("--cdb: {} bytes; a CDB is 1 to 32 bytes", cdb->size()));
   }
   const auto expected = static_cast<std::size_t>(scsi::cdb_length((*cdb)[0]));
   if (expected != 0 && expected != cdb->size()) {
@@ -347,45 +165,31 @@ int cmd_cmd(Stack& stack, const Options& opt, const std::string& dev, const CmdA
                  (*cdb)[0], std::string(scsi::opcode_name((*cdb)[0])).c_str(), expected,
                  cdb->size());
   }
-  std::vector<std::uint8_t> out_data;
+  json params = {{"device", dev},
+                 {"cdb", hex_string(*cdb)},
+                 {"timeout_ms", a.timeout_ms},
+                 {"recover", a.recover}};
+  if (a.in > 0) {
+    params["data_in_length"] = a.in;
+  }
   if (!a.out_hex.empty()) {
     auto d = parse_hex(a.out_hex, HexTokens::AllowRuns);
     if (!d) {
-      return report(d.error().with_context("--out"), kExitUsage);
+      return fail(d.error().with_context("--out"));
     }
-    out_data = std::move(*d);
+    params["data_out"] = hex_string(*d);
   } else if (!a.out_file.empty()) {
     std::ifstream f(a.out_file, std::ios::binary);
     if (!f) {
-      return report(Error::from_errno(errno, "--out-file " + a.out_file), kExitUsage);
+      return fail(Error::from_errno(errno, "--out-file " + a.out_file));
     }
-    out_data.assign(std::istreambuf_iterator<char>(f), {});
+    std::vector<std::uint8_t> d((std::istreambuf_iterator<char>(f)), {});
+    params["data_out"] = hex_string(d);
   }
-  if (a.in > 0 && !out_data.empty()) {
-    return report(Error::invalid("--in and --out/--out-file are exclusive (one data direction)"),
-                  kExitUsage);
+  if (a.in > 0 && params.contains("data_out")) {
+    return fail_invalid("--in and --out/--out-file are exclusive (one data direction)");
   }
-  auto node = stack.resolve(dev);
-  if (!node) {
-    return exit_for_lookup(node.error());
-  }
-  std::vector<std::uint8_t> in_data(a.in);
-  const auto dir =
-      a.in > 0 ? cam::DataDir::In : (out_data.empty() ? cam::DataDir::None : cam::DataDir::Out);
-  std::span<std::uint8_t> data =
-      a.in > 0 ? std::span<std::uint8_t>(in_data) : std::span<std::uint8_t>(out_data);
-  Runner runner{stack};
-  auto r = runner.run(*node, *cdb, dir, data, std::chrono::milliseconds(a.timeout_ms),
-                      a.recover ? cam::Recovery::Standard : cam::Recovery::None);
-  if (!r) {
-    return report(r.error(), kExitDeviceError);
-  }
-  std::span<const std::uint8_t> shown;
-  if (dir == cam::DataDir::In) {
-    shown = std::span<const std::uint8_t>(in_data).first(
-        in_data.size() - std::min<std::size_t>(r->resid, in_data.size()));
-  }
-  return print_command_result(opt, *node, *r, shown);
+  return params;
 }
 
 }  // namespace
@@ -393,23 +197,35 @@ int cmd_cmd(Stack& stack, const Options& opt, const std::string& dev, const CmdA
 int main(int argc, char** argv) {
   CLI::App app{
       "ucamctl - inspect and drive SCSI devices through ucam, a user-space CAM stack.\n\n"
-      "Runs the whole stack in this process on the emulated SIM: the built-in default\n"
-      "topology, or the scenario given with --emulate (see docs/scenarios.md).",
+      "By default it talks to ucamd over its Unix socket (--socket, $UCAM_SOCKET, or\n"
+      "/run/ucam/ucamd.sock). With --emulate it builds the stack in this process on the\n"
+      "emulated SIM instead (a scenario file, or builtin:NAME; see docs/scenarios.md).\n"
+      "Commands and output are the same either way. Reading is open to every user who may\n"
+      "connect; changing things (LEDs, raw CDBs, fault injection) needs ucamd's admin right.\n\n"
+      "Devices are named passN, sesN, /dev/passN, or bus:target:lun (XPT numbering).",
       "ucamctl"};
   app.footer(std::string("\nEXAMPLES\n"
-                         "  ucamctl devlist\n"
-                         "  ucamctl --emulate examples/default.json inquiry pass0\n"
-                         "  ucamctl tur 0:1:0\n"
-                         "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36\n\n") +
-             kExitCodesText);
+                         "  ucamctl devlist -v\n"
+                         "  ucamctl --emulate builtin:jbod-24 enc show\n"
+                         "  ucamctl inquiry 0:1:0\n"
+                         "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36\n"
+                         "  ucamctl enc locate pass9 on\n"
+                         "  ucamctl --json events --count 1 --timeout 30\n\n") +
+             kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
   app.require_subcommand(1);
   Options opt;
   app.add_option("--emulate", opt.emulate,
-                 "Scenario to emulate: a JSON file, or builtin:NAME (default: builtin:default)");
+                 "Run the stack in-process on this scenario (file or builtin:NAME) instead of "
+                 "talking to ucamd");
+  auto* socket_opt = app.add_option("--socket", opt.socket,
+                                    "ucamd's socket (default: $UCAM_SOCKET or "
+                                    "/run/ucam/ucamd.sock)");
   app.add_flag("--json", opt.json, "Machine-readable JSON output");
   app.add_option("--log-level", opt.log_level, "debug, info, warning (default) or error")
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
+  (void)socket_opt;
 
+  const std::string dev_help = "passN, sesN, /dev/passN or bus:target:lun";
   bool verbose = false;
   auto* devlist = app.add_subcommand("devlist", "List devices, like camcontrol devlist");
   devlist->add_flag("-v,--verbose", verbose, "Also print a line per bus");
@@ -417,14 +233,15 @@ int main(int argc, char** argv) {
   std::string dev;
   auto* inquiry = app.add_subcommand(
       "inquiry", "Show standard INQUIRY data and VPD pages 0x00, 0x80 and 0x83, decoded");
-  inquiry->add_option("device", dev, "passN, /dev/passN or bus:target:lun")->required();
+  inquiry->add_option("device", dev, dev_help)->required();
 
   auto* tur = app.add_subcommand("tur", "TEST UNIT READY; exit status 0 when the unit is ready");
-  tur->add_option("device", dev, "passN, /dev/passN or bus:target:lun")->required();
+  tur->add_option("device", dev, dev_help)->required();
 
   CmdArgs cargs;
-  auto* cmd = app.add_subcommand("cmd", "Send a raw CDB and show status, sense and data");
-  cmd->add_option("device", dev, "passN, /dev/passN or bus:target:lun")->required();
+  auto* cmd = app.add_subcommand(
+      "cmd", "Send a raw CDB and show status, sense and data (needs the admin right)");
+  cmd->add_option("device", dev, dev_help)->required();
   cmd->add_option("--cdb", cargs.cdb, "CDB bytes in hex, e.g. \"12 00 00 00 24 00\"")->required();
   auto* in_opt = cmd->add_option("--in", cargs.in, "Read N bytes of data in (hex dump printed)")
                      ->check(CLI::Range(1U, 16U * 1024 * 1024));
@@ -439,40 +256,85 @@ int main(int argc, char** argv) {
                 "Let ucam retry UNIT ATTENTION, BUSY and transport errors (default: report them)");
 
   auto* enc = app.add_subcommand(
-      "enc", "Enclosure services (SES): list, map, show, status, locate, fault, decode");
+      "enc", "Enclosure services (SES, SAF-TE): list, map, show, status, locate, fault, decode");
   enc->require_subcommand(1);
-  EncArgs eargs;
+  std::string enclosure, target, state, file;
+  bool raw = false;
   const std::string enc_help = "Enclosure node (sesN); default: every enclosure";
   auto* enc_list = enc->add_subcommand("list", "One line per enclosure: name, id, slots, status");
   auto* enc_map = enc->add_subcommand(
       "map", "Every element: type, status bytes, descriptor, device names, extra status");
-  enc_map->add_option("enclosure", eargs.enclosure, enc_help);
+  enc_map->add_option("enclosure", enclosure, enc_help);
   auto* enc_show = enc->add_subcommand(
       "show",
       "Slots with device, model, serial, size and status; temperatures, fans, PSUs, voltages");
-  enc_show->add_option("enclosure", eargs.enclosure, enc_help);
+  enc_show->add_option("enclosure", enclosure, enc_help);
   auto* enc_status = enc->add_subcommand(
       "status", "Overall enclosure status; exit status 1 unless every enclosure is OK");
-  enc_status->add_option("enclosure", eargs.enclosure, enc_help);
+  enc_status->add_option("enclosure", enclosure, enc_help);
   auto add_led = [&](const char* name, const char* help) {
     auto* c = enc->add_subcommand(name, help);
-    c->add_option("target", eargs.target,
-                  "A disk (passN or bus:target:lun), sesN:ELEMENT (element index), or all")
+    c->add_option("target", target,
+                  "A disk (passN, /dev/passN, bus:target:lun), a slot name (\"Slot 03\" or "
+                  "slot_03), sesN:ELEMENT (element index), sesN:SLOTNAME, or all")
         ->required();
-    c->add_option("state", eargs.state, "on or off; omit to read the LED state back")
+    c->add_option("state", state,
+                  "on or off (needs the admin right); omit to read the LED state back")
         ->check(CLI::IsMember({"on", "off"}));
-    c->add_option("-u,--enclosure", eargs.enclosure, enc_help);
+    c->add_option("-u,--enclosure", enclosure, enc_help);
     return c;
   };
   auto* enc_locate = add_led("locate", "Turn a slot's locate (ident) LED on or off, or read it");
   auto* enc_fault = add_led("fault", "Turn a slot's fault LED on or off, or read it");
   auto* enc_decode = enc->add_subcommand(
       "decode", "Decode SES diagnostic pages from a file offline (sg_ses --inhex format)");
-  enc_decode
-      ->add_option("file", eargs.file, "Hex text (or binary with --raw): whole pages back to back")
+  enc_decode->add_option("file", file, "Hex text (or binary with --raw): whole pages back to back")
       ->required()
       ->check(CLI::ExistingFile);
-  enc_decode->add_flag("--raw", eargs.raw, "The file is binary, not hex text");
+  enc_decode->add_flag("--raw", raw, "The file is binary, not hex text");
+
+  int count = 0;
+  double timeout_s = 0;
+  std::vector<std::string> codes;
+  auto* events = app.add_subcommand(
+      "events",
+      "Stream async events as they happen (devices found and lost, UNIT ATTENTIONs, physical\n"
+      "paths, enclosure element and status changes): one line each, or JSON lines with --json");
+  events->add_option("-n,--count", count, "Exit after N events")->check(CLI::PositiveNumber);
+  events->add_option("-t,--timeout", timeout_s, "Exit after this many seconds")
+      ->check(CLI::PositiveNumber);
+  events->add_option("--codes", codes,
+                     "Only these events, e.g. FoundDevice LostDevice ElementStatusChanged");
+
+  auto* status = app.add_subcommand(
+      "status", "ucamd's state: clients, handles, periph references, CCB counters");
+
+  std::string method, params_text;
+  auto* call = app.add_subcommand(
+      "call", "Call any JSON-RPC method (docs/api.md) and print its result as JSON");
+  call->add_option("method", method, "Method name, e.g. enc.map (ucamctl call rpc.methods)")
+      ->required();
+  call->add_option("params", params_text,
+                   "Parameters as a JSON object, e.g. '{\"node\":\"pass0\"}'");
+
+  auto* emu = app.add_subcommand(
+      "emu", "Drive the emulated hardware (hot-plug, disks in slots); needs the admin right");
+  emu->require_subcommand(1);
+  std::string address, enc_name;
+  int slot = 0;
+  auto* emu_remove =
+      emu->add_subcommand("remove-lun", "Hot-remove a LUN (scenario bus:target:lun)");
+  emu_remove->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
+  auto* emu_insert = emu->add_subcommand("insert-lun", "Re-insert a removed LUN");
+  emu_insert->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
+  auto* emu_pull = emu->add_subcommand("pull-disk", "Pull the disk out of an enclosure slot");
+  emu_pull->add_option("enclosure", enc_name, "Scenario enclosure name (see 'call emu.enclosures')")
+      ->required();
+  emu_pull->add_option("slot", slot, "Slot number, from 0")->required();
+  auto* emu_put = emu->add_subcommand("insert-disk", "Insert a scenario LUN into an empty slot");
+  emu_put->add_option("enclosure", enc_name, "Scenario enclosure name")->required();
+  emu_put->add_option("slot", slot, "Slot number, from 0")->required();
+  emu_put->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
 
   try {
     app.parse(argc, argv);
@@ -485,45 +347,176 @@ int main(int argc, char** argv) {
                 : opt.log_level == "error" ? LogLevel::Error
                                            : LogLevel::Warning);
   if (enc_decode->parsed()) {
-    return cmd_enc_decode(opt, eargs);  // Offline: no stack needed.
+    return cmd_enc_decode(opt, file, raw);  // Offline: no stack needed.
   }
-  auto scenario = load_scenario(opt.emulate);
-  if (!scenario) {
-    return report(scenario.error(), kExitUsage);
+  json cmd_params;
+  if (cmd->parsed()) {
+    auto p = command_params(dev, cargs);
+    if (!p) {
+      return report_error(p.error().message(), kExitUsage);
+    }
+    cmd_params = std::move(*p);
   }
-  auto stack = Stack::create_emulated(*scenario);
-  if (!stack) {
-    return report(stack.error(), kExitDeviceError);
+  json call_params = json::object();
+  if (call->parsed() && !params_text.empty()) {
+    try {
+      call_params = json::parse(params_text);
+    } catch (const json::parse_error& e) {
+      return report_error(fmt::format("params: not valid JSON: {}", e.what()), kExitUsage);
+    }
   }
+  json lun;
+  if (emu_remove->parsed() || emu_insert->parsed() || emu_put->parsed()) {
+    lun = lun_params(address);
+    if (lun.is_null()) {
+      return report_error("'" + address + "': expected bus:target:lun, e.g. 1:4:0", kExitUsage);
+    }
+  }
+
+  Result<std::unique_ptr<Client>> client =
+      opt.emulate.empty() ? connect_daemon(opt.socket.empty() ? default_socket() : opt.socket)
+                          : start_in_process(opt.emulate);
+  if (!client) {
+    const int code = !opt.emulate.empty()
+                         ? (client.error().errno_value() == EIO ? kExitDeviceError : kExitUsage)
+                         : (client.error().errno_value() == EINVAL ? kExitUsage : kExitNoDaemon);
+    return report_error(client.error().message(), code);
+  }
+  Runner run{**client, opt};
+  const json none = json::object();
+  const json which = enclosure.empty() ? none : json{{"enclosure", enclosure}};
+
   if (devlist->parsed()) {
-    return cmd_devlist(**stack, opt, verbose);
+    return run.show("devices.list", none,
+                    [&](const json& r) { return render_devlist(r, verbose); });
   }
   if (inquiry->parsed()) {
-    return cmd_inquiry(**stack, opt, dev);
+    return run.show("device.inquiry", {{"device", dev}}, render_inquiry);
   }
   if (tur->parsed()) {
-    return cmd_tur(**stack, opt, dev);
+    auto r = run.call("device.tur", {{"device", dev}});
+    if (!r) {
+      return run.status;
+    }
+    std::cout << (opt.json ? r->dump(2) + "\n" : render_tur(*r));
+    return (*r)["ok"].get<bool>() ? kExitOk : kExitDeviceError;
+  }
+  if (cmd->parsed()) {
+    auto r = run.call("pass.command", cmd_params);
+    if (!r) {
+      return run.status;
+    }
+    std::cout << (opt.json ? r->dump(2) + "\n" : render_command(*r));
+    return (*r)["ok"].get<bool>() ? kExitOk : kExitDeviceError;
   }
   if (enc_list->parsed()) {
-    return cmd_enc_list(**stack, opt);
+    return run.show("enc.list", none, render_enc_list);
   }
   if (enc_map->parsed()) {
-    return cmd_enc_map(**stack, opt, eargs);
+    return run.show("enc.map", which, render_enc_map);
   }
   if (enc_show->parsed()) {
-    return cmd_enc_show(**stack, opt, eargs);
+    return run.show("enc.show", which, render_enc_show);
   }
   if (enc_status->parsed()) {
-    return cmd_enc_status(**stack, opt, eargs);
+    auto r = run.call("enc.status", which);
+    if (!r) {
+      return run.status;
+    }
+    std::cout << (opt.json ? r->dump(2) + "\n" : render_enc_status(*r));
+    bool all_ok = !r->empty();
+    for (const auto& e : *r) {
+      all_ok = all_ok && e["ok"].get<bool>();
+    }
+    return all_ok ? kExitOk : kExitDeviceError;
   }
   if (enc_locate->parsed() || enc_fault->parsed()) {
-    return cmd_enc_led(**stack, opt, eargs, enc_fault->parsed());
+    const bool fault = enc_fault->parsed();
+    json params = {{"target", target}, {"kind", fault ? "fault" : "locate"}};
+    if (!enclosure.empty()) {
+      params["enclosure"] = enclosure;
+    }
+    if (!state.empty()) {
+      params["state"] = state;
+    }
+    return run.show(state.empty() ? "enc.get_led" : "enc.set_led", params,
+                    [&](const json& r) { return render_enc_led(r, fault); });
   }
-  return cmd_cmd(**stack, opt, dev, cargs);
+  if (events->parsed()) {
+    json params = json::object();
+    if (!codes.empty()) {
+      params["codes"] = codes;
+    }
+    if (!run.call("events.subscribe", params)) {
+      return run.status;
+    }
+    const auto deadline =
+        timeout_s > 0 ? std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000))
+                      : std::chrono::steady_clock::time_point::max();
+    int seen = 0;
+    while (count == 0 || seen < count) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        break;
+      }
+      const auto wait = deadline == std::chrono::steady_clock::time_point::max()
+                            ? std::chrono::milliseconds(3'600'000)
+                            : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+      auto n = (*client)->next_notification(wait);
+      if (!n) {
+        return report_error("lost the connection to ucamd", kExitNoDaemon);
+      }
+      if (!*n) {
+        continue;
+      }
+      const json& message = **n;
+      if (opt.json) {
+        std::cout << (message.value("method", "") == "event" ? message["params"] : message).dump()
+                  << "\n";
+      } else {
+        std::cout << render_event(message);
+      }
+      std::cout.flush();
+      seen += message.value("method", "") == "event" ? 1 : 0;
+    }
+    return count > 0 && seen < count ? kExitDeviceError : kExitOk;
+  }
+  if (status->parsed()) {
+    return run.show("daemon.status", none, render_status);
+  }
+  if (call->parsed()) {
+    auto r = run.call(method, call_params);
+    if (!r) {
+      return run.status;
+    }
+    std::cout << r->dump(2) << "\n";
+    return kExitOk;
+  }
+  auto done = [&](const char* what) {
+    return [what](const json&) { return std::string(what) + "\n"; };
+  };
+  if (emu_remove->parsed()) {
+    return run.show("emu.remove_lun", lun, done("removed"));
+  }
+  if (emu_insert->parsed()) {
+    return run.show("emu.insert_lun", lun, done("inserted"));
+  }
+  if (emu_pull->parsed()) {
+    return run.show("emu.pull_disk", {{"enclosure", enc_name}, {"slot", slot}}, done("pulled"));
+  }
+  if (emu_put->parsed()) {
+    json p = lun;
+    p["enclosure"] = enc_name;
+    p["slot"] = slot;
+    return run.show("emu.insert_disk", p, done("inserted"));
+  }
+  return kExitUsage;
 }
 
 }  // namespace ucam::cli
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
   return ucam::cli::main(argc, argv);
 }

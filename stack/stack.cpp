@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <charconv>
 
+#include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
 #include "sims/emu/embedded.h"
 
@@ -16,6 +17,7 @@ Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scena
   // The driver table: explicit and ordered (attach order, and the order of periph names).
   std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
   drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
+  drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
   emu::EmulatorOptions emu_options;
@@ -30,6 +32,15 @@ Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scena
   }
   stack->settle();
   return stack;
+}
+
+void Stack::stop_sims() {
+  if (m_emulator) {
+    m_emulator->stop();
+  }
+  if (m_xpt) {
+    m_xpt->drain();
+  }
 }
 
 Stack::~Stack() {
@@ -89,6 +100,23 @@ Result<std::string> Stack::resolve(std::string_view name) {
   }
   return fail(
       Error::described(ENOENT, std::string(name) + ": no such device (see 'ucamctl devlist')"));
+}
+
+Result<std::string> Stack::resolve_pass(std::string_view name) {
+  auto node = resolve(name);
+  if (!node || node->starts_with("pass")) {
+    return node;
+  }
+  for (const auto& p : m_periphs->periphs()) {
+    if (p.name == *node && !p.invalid) {
+      for (const auto& n : m_periphs->names_for(p.path)) {
+        if (n.starts_with("pass")) {
+          return n;
+        }
+      }
+    }
+  }
+  return fail(Error::described(ENXIO, *node + ": no pass device for it"));
 }
 
 Result<emu::Scenario> load_scenario(std::string_view spec) {

@@ -44,9 +44,18 @@ class Stack {
   // Waits until scans, events and node destruction are all idle.
   void settle();
 
+  // Stops every SIM (a shutdown's abort step): commands the SIMs hold complete with
+  // DevNotThere, buses deregister, devices are lost and periphs invalidated, so threads inside
+  // node calls return. Opens stay valid (calls on them fail with ENXIO) until closed.
+  // Idempotent; the destructor does it too. Blocks.
+  void stop_sims();
+
   // Resolves what a user typed to a node name: "pass0", "/dev/pass0", or a path
   // "B:T:L" (bus:target:lun, the XPT bus number) naming the device's pass node.
   Result<std::string> resolve(std::string_view name);
+  // The same, then the pass node of that device (FreeBSD's CAMGETPASSTHRU): "da3" -> "pass5".
+  // Raw commands go to pass nodes.
+  Result<std::string> resolve_pass(std::string_view name);
 
  private:
   Stack() = default;

@@ -16,6 +16,7 @@
 #include "cam/device_info.h"
 #include "cam/periph.h"
 #include "devfs/devfs.h"
+#include "periphs/node/node_periph.h"
 
 namespace ucam::pass {
 
@@ -47,26 +48,15 @@ struct PassGetDevice : devfs::Ioctl {
   cam::DeviceInfo device;
 };
 
-class PassDriver final : public cam::PeriphDriver, public devfs::CdevSw {
+// The node lifecycle (references, invalidation, track-close) is periph::NodePeriphDriver's.
+class PassDriver final : public periph::NodePeriphDriver {
  public:
   // `devfs` must outlast the driver and every node it creates.
-  explicit PassDriver(devfs::Devfs& devfs) : m_devfs(devfs) {}
+  explicit PassDriver(devfs::Devfs& devfs) : NodePeriphDriver(devfs) {}
 
-  // PeriphDriver.
   std::string_view name() const override { return "pass"; }
   bool matches(const cam::DeviceInfo& device) const override;
-  Result<void> attach(cam::Periph& periph) override;
-  void invalidate(cam::Periph& periph) override;
-  void destroy(cam::Periph& periph) override;
-
-  // CdevSw.
-  Result<void> open(devfs::Node& node, devfs::OpenFile& file) override;
-  void close(devfs::Node& node, devfs::OpenFile& file, devfs::CloseReason reason) override;
   Result<void> ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Ioctl& request) override;
-  void gone(devfs::Node& node) override;
-
- private:
-  devfs::Devfs& m_devfs;
 };
 
 }  // namespace ucam::pass

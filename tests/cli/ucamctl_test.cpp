@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/daemon_harness.h"
+#include "tests/wait.h"
+
 namespace {
 
 struct Run {
@@ -20,7 +23,11 @@ std::string ucamctl() {
   return std::string(UCAM_TEST_BINARY_DIR) + "/cli/ucamctl";
 }
 
-Run run(const std::string& args) {
+// How ucamctl reaches the stack in the current test: "--emulate builtin:default" (in-process)
+// or "--socket PATH" of a ucamd started for the test. Every command must behave the same.
+std::string g_mode;
+
+Run run_raw(const std::string& args) {
   Run r;
   const std::string command = ucamctl() + " " + args + " 2>&1";
   FILE* p = popen(command.c_str(), "r");
@@ -36,36 +43,76 @@ Run run(const std::string& args) {
   return r;
 }
 
+Run run(const std::string& args) {
+  return run_raw(g_mode + " " + args);
+}
+
+enum class Mode { InProcess, Daemon };
+
+class ModeTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Mode::InProcess) {
+      g_mode = "--emulate builtin:default";
+      return;
+    }
+    m_daemon = ucam::testing::Daemon::start();
+    ASSERT_NE(m_daemon, nullptr) << "ucamd did not start";
+    g_mode = "--socket " + m_daemon->socket();
+  }
+  void TearDown() override {
+    if (m_daemon) {
+      EXPECT_EQ(m_daemon->stop(), 0) << m_daemon->log();
+    }
+  }
+  std::unique_ptr<ucam::testing::Daemon> m_daemon;
+};
+
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
+  return info.param == Mode::InProcess ? "InProcess" : "Daemon";
+}
+
+#define UCAMCTL_SUITE(name)        \
+  class name : public ModeTest {}; \
+  INSTANTIATE_TEST_SUITE_P(Modes, name, ::testing::Values(Mode::InProcess, Mode::Daemon), mode_name)
+
+UCAMCTL_SUITE(UcamctlDevlist);
+UCAMCTL_SUITE(UcamctlInquiry);
+UCAMCTL_SUITE(UcamctlTur);
+UCAMCTL_SUITE(UcamctlCmd);
+UCAMCTL_SUITE(UcamctlErrors);
+UCAMCTL_SUITE(UcamctlEnc);
+
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
   std::ofstream(path) << text;
   return path;
 }
 
-TEST(UcamctlDevlist, ListsTheBuiltInTopologyLikeCamcontrol) {
+TEST_P(UcamctlDevlist, ListsTheBuiltInTopologyLikeCamcontrol) {
   auto r = run("devlist -v");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("scbus0 on emu0 bus 0:"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("<ACME AX4000S A110>                at scbus0 target 0 lun 0 (pass0)"),
+  EXPECT_NE(r.out.find("<ACME AX4000S A110>                at scbus0 target 0 lun 0 (pass0,da0)"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("at scbus1 target 0 lun 5 (pass8)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("at scbus1 target 0 lun 5 (pass8,da7)"), std::string::npos) << r.out;
 }
 
-TEST(UcamctlDevlist, JsonListsEveryDeviceWithItsPeriphs) {
+TEST_P(UcamctlDevlist, JsonListsEveryDeviceWithItsPeriphs) {
   auto r = run("--json devlist");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 12U);  // eleven LUNs and the enclosure (bus 1 target 9)
   EXPECT_EQ(j[4]["device_type"], 3);
   EXPECT_EQ(j[4]["device_type_name"], "processor device");
-  EXPECT_EQ(j[0]["periphs"], nlohmann::json::array({"pass0"}));
+  EXPECT_EQ(j[0]["periphs"], nlohmann::json::array({"pass0", "da0"}));
   EXPECT_EQ(j[0]["serial"], "AX4S0000A1");
   EXPECT_TRUE(j[0]["physical_path"].is_null());  // Not in an enclosure.
   EXPECT_EQ(j[9]["physical_path"], "id1,enc@n5acde48000000e01/type@0/slot@1/elmdesc@Slot_00");
 }
 
-TEST(UcamctlInquiry, DecodesStandardDataAndDesignators) {
+TEST_P(UcamctlInquiry, DecodesStandardDataAndDesignators) {
   auto r = run("--json inquiry pass0");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
@@ -79,20 +126,20 @@ TEST(UcamctlInquiry, DecodesStandardDataAndDesignators) {
   EXPECT_NE(human.out.find("Unit serial number: AX4S0000A1"), std::string::npos) << human.out;
 }
 
-TEST(UcamctlTur, ReadyUnitExitsZero) {
+TEST_P(UcamctlTur, ReadyUnitExitsZero) {
   auto r = run("tur /dev/pass8");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("pass8: unit is ready"), std::string::npos);
 }
 
-TEST(UcamctlCmd, ReadCapacityDumpsDataIn) {
+TEST_P(UcamctlCmd, ReadCapacityDumpsDataIn) {
   auto r = run("cmd pass0 --cdb \"25 00 00 00 00 00 00 00 00 00\" --in 8");
   ASSERT_EQ(r.status, 0) << r.out;
   // 7814037168 blocks do not fit READ CAPACITY(10): the last LBA reads ffffffff.
   EXPECT_NE(r.out.find("00000000  ff ff ff ff 00 00 02 00"), std::string::npos) << r.out;
 }
 
-TEST(UcamctlCmd, CheckConditionIsDecodedAndExitsOne) {
+TEST_P(UcamctlCmd, CheckConditionIsDecodedAndExitsOne) {
   auto r = run("--json cmd pass0 --cdb ff0000000000");
   EXPECT_EQ(r.status, 1) << r.out;
   auto j = nlohmann::json::parse(r.out);
@@ -101,14 +148,14 @@ TEST(UcamctlCmd, CheckConditionIsDecodedAndExitsOne) {
   EXPECT_EQ(j["sense"]["asc"], 0x20);
 }
 
-TEST(UcamctlErrors, BadHexIsAUsageError) {
+TEST_P(UcamctlErrors, BadHexIsAUsageError) {
   auto r = run("cmd pass0 --cdb \"12 00 zz\"");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("--cdb: line 1 column 7: 'zz' is not a hex byte"), std::string::npos)
       << r.out;
 }
 
-TEST(UcamctlErrors, UnknownDeviceExitsThree) {
+TEST_P(UcamctlErrors, UnknownDeviceExitsThree) {
   auto r = run("tur pass99");
   EXPECT_EQ(r.status, 3);
   EXPECT_NE(r.out.find("pass99: no such device"), std::string::npos) << r.out;
@@ -116,7 +163,7 @@ TEST(UcamctlErrors, UnknownDeviceExitsThree) {
   EXPECT_EQ(run("tur 1:x:0").status, 2);
 }
 
-TEST(UcamctlErrors, MalformedScenarioNamesFileAndFieldAndExitsTwo) {
+TEST(UcamctlOffline, MalformedScenarioNamesFileAndFieldAndExitsTwo) {
   const auto path = write_temp(
       "bad.json",
       R"({"buses": [{"targets": [{"id": 0, "luns": [{"type": "disk", "capacity": "ten"}]}]}]})");
@@ -128,7 +175,7 @@ TEST(UcamctlErrors, MalformedScenarioNamesFileAndFieldAndExitsTwo) {
   EXPECT_EQ(run("--emulate builtin:nope devlist").status, 2);
 }
 
-TEST(UcamctlErrors, BadArgumentsAreUsageErrors) {
+TEST(UcamctlOffline, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(run("frobnicate").status, 2);
   EXPECT_EQ(run("").status, 2);
   EXPECT_EQ(run("cmd pass0 --cdb 00 --in 0").status, 2);
@@ -146,7 +193,7 @@ std::string shared_dir() {
   return std::string(UCAM_TEST_SOURCE_DIR) + "/../shared";
 }
 
-TEST(UcamctlEnc, ListShowsTheBuiltInEnclosure) {
+TEST_P(UcamctlEnc, ListShowsTheBuiltInEnclosure) {
   auto r = run("--json enc list");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
@@ -157,10 +204,10 @@ TEST(UcamctlEnc, ListShowsTheBuiltInEnclosure) {
   EXPECT_EQ(j[0]["occupied_slots"], 2);
 }
 
-TEST(UcamctlEnc, ShowListsSlotsWithDiskModelSerialAndSize) {
+TEST_P(UcamctlEnc, ShowListsSlotsWithDiskModelSerialAndSize) {
   auto r = run("enc show");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("Slot 00         pass9   ACME AX1200               AX12000B7"),
+  EXPECT_NE(r.out.find("Slot 00         da8     ACME AX1200               AX12000B7"),
             std::string::npos)
       << r.out;
   EXPECT_NE(
@@ -175,7 +222,7 @@ TEST(UcamctlEnc, ShowListsSlotsWithDiskModelSerialAndSize) {
   EXPECT_EQ(j[0]["temperatures"][0]["celsius"], 27);
 }
 
-TEST(UcamctlEnc, MapListsEveryElementWithStatusBytes) {
+TEST_P(UcamctlEnc, MapListsEveryElementWithStatusBytes) {
   auto r = run("enc map ses0");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("\tElement 1, Type: Device Slot\n\t\tStatus: OK (0x01 0x00 0x00 0x00)\n"
@@ -185,13 +232,13 @@ TEST(UcamctlEnc, MapListsEveryElementWithStatusBytes) {
   EXPECT_EQ(run("enc map ses7").status, 3);
 }
 
-TEST(UcamctlEnc, StatusExitsZeroWhenOk) {
+TEST_P(UcamctlEnc, StatusExitsZeroWhenOk) {
   auto r = run("enc status");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, "ses0: OK\n");
 }
 
-TEST(UcamctlEnc, LocateByDiskNameTurnsTheLedOnAndReadsItBack) {
+TEST_P(UcamctlEnc, LocateByDiskNameTurnsTheLedOnAndReadsItBack) {
   auto r = run("--json enc locate pass10 on");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
@@ -205,7 +252,7 @@ TEST(UcamctlEnc, LocateByDiskNameTurnsTheLedOnAndReadsItBack) {
   EXPECT_EQ(run("enc locate pass9 blink").status, 2);  // Bad state.
 }
 
-TEST(UcamctlEnc, DecodeMatchesTheConformanceVector) {
+TEST(UcamctlOffline, DecodeMatchesTheConformanceVector) {
   auto r = run("--json enc decode " + shared_dir() + "/conformance/oracle/all.hex");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
@@ -216,6 +263,103 @@ TEST(UcamctlEnc, DecodeMatchesTheConformanceVector) {
   auto bad = write_temp("bad.hex", "01 00 zz\n");
   EXPECT_EQ(run("enc decode " + bad).status, 2);
   EXPECT_EQ(run("enc decode /nonexistent.hex").status, 2);
+}
+
+}  // namespace
+
+namespace {
+
+// The promise of the two modes: the same command prints the same bytes and exits the same.
+TEST(UcamctlModes, EveryReadCommandPrintsTheSameThroughUcamdAndInProcess) {
+  auto daemon = ucam::testing::Daemon::start();
+  ASSERT_NE(daemon, nullptr);
+  const std::vector<std::string> commands = {
+      "devlist",
+      "devlist -v",
+      "--json devlist",
+      "inquiry pass0",
+      "--json inquiry 0:1:0",
+      "tur pass8",
+      "enc list",
+      "--json enc list",
+      "enc map",
+      "--json enc map ses0",
+      "enc show",
+      "--json enc show",
+      "enc status",
+      "enc locate pass9",
+      "--json enc fault all",
+      "tur pass99",
+      "enc map ses7",
+      "inquiry 1:x:0",
+      "cmd pass0 --cdb \"25 00 00 00 00 00 00 00 00 00\" --in 8",
+      "--json cmd pass0 --cdb ff0000000000"};
+  for (const auto& c : commands) {
+    const auto local = run_raw("--emulate builtin:default " + c);
+    const auto remote = run_raw("--socket " + daemon->socket() + " " + c);
+    EXPECT_EQ(local.status, remote.status) << c;
+    EXPECT_EQ(local.out, remote.out) << c;
+  }
+  EXPECT_EQ(daemon->stop(), 0) << daemon->log();
+}
+
+TEST(UcamctlModes, NoDaemonExitsFiveAndSaysWhatToDo) {
+  auto r = run_raw("--socket /nonexistent/ucamd.sock devlist");
+  EXPECT_EQ(r.status, 5) << r.out;
+  EXPECT_NE(r.out.find("cannot reach ucamd at /nonexistent/ucamd.sock"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("--emulate"), std::string::npos) << r.out;
+}
+
+TEST(UcamctlModes, ChangesThroughUcamdPersistBetweenInvocations) {
+  auto daemon = ucam::testing::Daemon::start();
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  ASSERT_EQ(run_raw(s + "enc locate \"Slot 00\" on").status, 0);
+  auto j = nlohmann::json::parse(run_raw(s + "--json enc locate pass9").out);
+  EXPECT_EQ(j[0]["locate"], true);
+  // A slot name that two enclosures could mean is refused elsewhere; here it is unique.
+  EXPECT_EQ(run_raw(s + "enc locate slot_00 off").status, 0);
+  j = nlohmann::json::parse(run_raw(s + "--json enc locate pass9").out);
+  EXPECT_EQ(j[0]["locate"], false);
+  EXPECT_EQ(run_raw(s + "enc locate \"Slot 99\" on").status, 3);
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
+TEST(UcamctlModes, EventsStreamsJsonLinesWhileADiskIsPulled) {
+  auto daemon = ucam::testing::Daemon::start();
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  const std::string command =
+      ucamctl() + " " + s + "--json events --codes LostDevice --count 1 --timeout 60 2>&1";
+  FILE* p = popen(command.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  ucam::testing::RpcConnection rpc(daemon->socket());
+  ASSERT_TRUE(rpc.connected());
+  ASSERT_TRUE(ucam::testing::wait_until(
+      [&] {
+        auto st = rpc.call("daemon.status");
+        for (const auto& session : st["result"]["sessions"]) {
+          if (session["subscribed"] == true) {
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(30)));
+  ASSERT_EQ(run_raw(s + "emu pull-disk jbod4 0").status, 0);
+  std::array<char, 4096> buf{};
+  std::string out;
+  while (std::fgets(buf.data(), buf.size(), p) != nullptr) {
+    out += buf.data();
+  }
+  const int st = pclose(p);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0) << out;
+  auto event = nlohmann::json::parse(out.substr(0, out.find('\n')));
+  EXPECT_EQ(event["event"], "LostDevice");
+  EXPECT_EQ(event["bus"], 1);
+  EXPECT_EQ(event["target"], 4);
 }
 
 }  // namespace

@@ -1,0 +1,250 @@
+#include "cli/client.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+
+#include "service/service.h"
+#include "stack/stack.h"
+
+namespace ucam::cli {
+
+std::string default_socket() {
+  const char* env = std::getenv("UCAM_SOCKET");
+  return env != nullptr && *env != '\0' ? env : "/run/ucam/ucamd.sock";
+}
+
+namespace {
+
+RpcResult unpack(const json& response) {
+  if (response.contains("error")) {
+    const auto& e = response["error"];
+    service::RpcError err;
+    err.code = e.value("code", static_cast<int>(service::RpcCode::InternalError));
+    err.message = e.value("message", std::string("(no message)"));
+    err.data = e.value("data", json());
+    return tl::unexpected(err);
+  }
+  return response.value("result", json());
+}
+
+// ---- In-process ---------------------------------------------------------------------------
+
+class InProcessClient final : public Client {
+ public:
+  InProcessClient(std::unique_ptr<Stack> stack, std::string scenario)
+      : m_stack(std::move(stack)),
+        m_scenario(std::move(scenario)),
+        m_service(*m_stack, policy(), {}) {
+    service::Peer me;
+    me.uid = ::getuid();
+    me.gid = ::getgid();
+    me.pid = ::getpid();
+    m_session = m_service.begin_session(me, [this](std::string line) {
+      {
+        std::lock_guard lock(m_lock);
+        m_events.push_back(std::move(line));
+      }
+      m_cv.notify_all();
+    });
+  }
+  ~InProcessClient() override { m_service.end_session(*m_session); }
+
+  RpcResult call(const std::string& method, json params) override {
+    const json request = {
+        {"jsonrpc", "2.0"}, {"id", ++m_id}, {"method", method}, {"params", std::move(params)}};
+    // Through the same text path as ucamd, so both modes answer alike.
+    return unpack(json::parse(m_service.handle_line(*m_session, request.dump())));
+  }
+
+  Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(m_lock);
+    if (!m_cv.wait_for(lock, timeout, [&] { return !m_events.empty(); })) {
+      return std::optional<json>();
+    }
+    auto line = std::move(m_events.front());
+    m_events.pop_front();
+    return std::optional<json>(json::parse(line));
+  }
+
+  std::string describe() const override { return "in-process " + m_scenario; }
+
+ private:
+  static service::AccessPolicy policy() {
+    // The process owns its own stack: it may do everything.
+    service::AccessPolicy p;
+    p.owner_uid = ::getuid();
+    return p;
+  }
+  std::unique_ptr<Stack> m_stack;
+  std::string m_scenario;
+  service::Service m_service;
+  std::shared_ptr<service::Session> m_session;
+  std::int64_t m_id = 0;
+  std::mutex m_lock;
+  std::condition_variable m_cv;
+  std::deque<std::string> m_events;  // Guarded by m_lock.
+};
+
+// ---- ucamd --------------------------------------------------------------------------------
+
+class SocketClient final : public Client {
+ public:
+  SocketClient(int fd, std::string path) : m_fd(fd), m_path(std::move(path)) {}
+  ~SocketClient() override { ::close(m_fd); }
+
+  RpcResult call(const std::string& method, json params) override {
+    const auto id = ++m_id;
+    const std::string line =
+        json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}
+            .dump() +
+        "\n";
+    std::string_view rest = line;
+    while (!rest.empty()) {
+      const ssize_t n = ::send(m_fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return tl::unexpected(lost(errno));
+      }
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    while (true) {
+      auto message = read_message(-1);
+      if (!message) {
+        return tl::unexpected(lost(message.error().errno_value()));
+      }
+      if (!*message) {
+        continue;
+      }
+      json& m = **message;
+      if (m.contains("method")) {
+        m_notifications.push_back(std::move(m));  // An event that arrived first.
+        continue;
+      }
+      if (m.value("id", json()) == json(id) || m.value("id", json()).is_null()) {
+        return unpack(m);
+      }
+    }
+  }
+
+  Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (m_notifications.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return std::optional<json>();
+      }
+      auto message = read_message(static_cast<int>(std::min<std::int64_t>(left.count(), 1 << 30)));
+      if (!message) {
+        return fail(message.error());
+      }
+      if (*message && (*message)->contains("method")) {
+        m_notifications.push_back(std::move(**message));
+      }
+    }
+    json n = std::move(m_notifications.front());
+    m_notifications.pop_front();
+    return std::optional<json>(std::move(n));
+  }
+
+  std::string describe() const override { return "ucamd at " + m_path; }
+
+ private:
+  service::RpcError lost(int e) const {
+    return service::rpc_error(service::RpcCode::InternalError,
+                              fmt::format("lost the connection to ucamd at {}: {}", m_path,
+                                          e == 0 ? "closed by the daemon" : std::strerror(e)),
+                              {{"disconnected", true}});
+  }
+
+  // One line as JSON; nullopt when `timeout_ms` passed with no complete line.
+  Result<std::optional<json>> read_message(int timeout_ms) {
+    while (true) {
+      const auto nl = m_buffer.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = m_buffer.substr(0, nl);
+        m_buffer.erase(0, nl + 1);
+        try {
+          return std::optional<json>(json::parse(line));
+        } catch (const json::parse_error& e) {
+          return fail(Error::described(EPROTO, fmt::format("ucamd sent bad JSON: {}", e.what())));
+        }
+      }
+      pollfd p{m_fd, POLLIN, 0};
+      const int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) {
+        continue;
+      }
+      if (r == 0) {
+        return std::optional<json>();
+      }
+      char buf[65536];
+      const ssize_t n = ::read(m_fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return fail(Error::described(n == 0 ? 0 : errno, "connection closed"));
+      }
+      m_buffer.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  int m_fd;
+  std::string m_path;
+  std::int64_t m_id = 0;
+  std::string m_buffer;
+  std::deque<json> m_notifications;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Client>> connect_daemon(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return fail_invalid(fmt::format("--socket '{}': a socket path is 1 to {} bytes", path,
+                                    sizeof(addr.sun_path) - 1));
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return fail_errno(errno, "socket");
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return fail(Error::described(
+        e, fmt::format("cannot reach ucamd at {}: {}{}", path, std::strerror(e),
+                       e == EACCES ? " (ask for the socket's group)"
+                                   : " (is ucamd running? 'systemctl start ucamd', or use "
+                                     "--emulate builtin:default to run the stack in-process)")));
+  }
+  return std::unique_ptr<Client>(new SocketClient(fd, path));
+}
+
+Result<std::unique_ptr<Client>> start_in_process(const std::string& scenario_spec) {
+  auto scenario = load_scenario(scenario_spec);
+  if (!scenario) {
+    return fail(scenario.error());
+  }
+  auto stack = Stack::create_emulated(*scenario);
+  if (!stack) {
+    return fail(Error::described(EIO, "starting the emulated SIM: " + stack.error().message()));
+  }
+  return std::unique_ptr<Client>(new InProcessClient(std::move(*stack), scenario_spec));
+}
+
+}  // namespace ucam::cli

@@ -1,0 +1,40 @@
+// How ucamctl reaches the ucam service: ucamd's Unix socket (the default), or a stack built in
+// this process (--emulate). Both speak the same JSON-RPC (service/rpc.h), so every command
+// prints the same either way.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "service/rpc.h"
+
+namespace ucam::cli {
+
+using service::json;
+using RpcResult = tl::expected<json, service::RpcError>;
+
+class Client {
+ public:
+  virtual ~Client() = default;
+  // One request; the result, or the error the service answered.
+  virtual RpcResult call(const std::string& method, json params = json::object()) = 0;
+  // The next "event"-style notification, waiting up to `timeout`; nullopt on timeout. An
+  // error when the connection is gone.
+  virtual Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) = 0;
+  // Where we are connected ("ucamd at /run/ucam/ucamd.sock", "in-process builtin:default").
+  virtual std::string describe() const = 0;
+};
+
+// Connects to ucamd. ECONNREFUSED/ENOENT errors say how to start it or use --emulate.
+Result<std::unique_ptr<Client>> connect_daemon(const std::string& socket_path);
+
+// Builds the stack in this process on `scenario` (a file or builtin:NAME).
+Result<std::unique_ptr<Client>> start_in_process(const std::string& scenario);
+
+// The socket ucamctl uses by default: $UCAM_SOCKET, else /run/ucam/ucamd.sock.
+std::string default_socket();
+
+}  // namespace ucam::cli

@@ -1,0 +1,49 @@
+// ucamd's configuration: a JSON file (default /etc/ucam/ucamd.json; docs/ucamd.md lists every
+// key), then command-line flags on top. Parsing is pure and strict: an unknown key, a wrong
+// type or a value out of range is an error naming the file and the key.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "base/log.h"
+#include "base/result.h"
+
+namespace ucam::daemon {
+
+struct DaemonConfig {
+  std::string socket = "/run/ucam/ucamd.sock";
+  mode_t socket_mode = 0660;
+  std::string socket_group;  // "" = the daemon's own group.
+  std::string admin_group;   // "" = only root and the daemon's own user may change things.
+  LogLevel log_level = LogLevel::Info;
+  std::size_t max_clients = 128;
+  std::size_t max_handles_per_client = 1024;
+  std::size_t max_request_bytes = 1024 * 1024;
+  std::size_t max_queued_events = 10'000;    // Per subscriber; beyond that, events are dropped
+                                             // and counted in an "events.lost" notification.
+  std::string metrics_listen;                // "" = off; "127.0.0.1:9477", "[::1]:9477".
+  std::string scenario = "builtin:default";  // The emulated SIM's scenario.
+  std::chrono::milliseconds enc_poll_interval{60'000};
+  std::chrono::milliseconds shutdown_grace{10'000};  // In-flight commands get this long.
+};
+
+// Parses a config file's text; `origin` names it in errors. Keys not given keep the defaults.
+Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin,
+                                  DaemonConfig base = {});
+Result<DaemonConfig> load_config(const std::string& path, DaemonConfig base = {});
+
+// The effective configuration, as JSON in the file's format (ucamd --check-config).
+std::string config_json(const DaemonConfig& config);
+
+// "127.0.0.1:9477" / "[::1]:9477" / "localhost:9477" -> host and port.
+Result<std::pair<std::string, int>> parse_listen(std::string_view listen);
+
+// A group name or number -> gid.
+Result<gid_t> group_id(const std::string& group);
+
+}  // namespace ucam::daemon

@@ -1,0 +1,429 @@
+#include "daemon/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+#include "base/log.h"
+
+namespace ucam::daemon {
+
+using service::json;
+
+struct Server::Client {
+  int fd = -1;
+  int wake_fd = -1;  // eventfd: an event was queued.
+  service::Peer peer;
+  std::shared_ptr<service::Session> session;
+  std::mutex queue_lock;
+  std::deque<std::string> queue;  // Guarded by queue_lock.
+  std::uint64_t lost = 0;         // Guarded by queue_lock.
+  std::size_t max_queued = 0;     // Guarded by queue_lock.
+  std::thread thread;
+  std::atomic<bool> done{false};
+
+  ~Client() {
+    if (thread.joinable()) {
+      thread.join();
+    }
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    if (wake_fd >= 0) {
+      ::close(wake_fd);
+    }
+  }
+};
+
+namespace {
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+service::Peer peer_of(int fd) {
+  service::Peer peer;
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    peer.uid = cred.uid;
+    peer.gid = cred.gid;
+    peer.pid = cred.pid;
+  } else {
+    // Without credentials the peer is nobody: it gets the read right only.
+    peer.uid = static_cast<uid_t>(-1);
+    peer.gid = static_cast<gid_t>(-1);
+  }
+  std::vector<gid_t> groups(64);
+  socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0 && errno == ERANGE) {
+    groups.resize(glen / sizeof(gid_t) + 1);
+    glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0) {
+      glen = 0;
+    }
+  }
+  groups.resize(glen / sizeof(gid_t));
+  peer.groups = std::move(groups);
+  return peer;
+}
+
+}  // namespace
+
+Server::Server(service::Service& service, SocketOptions socket, ServerLimits limits)
+    : m_service(service), m_socket(std::move(socket)), m_limits(limits) {
+}
+
+Result<std::unique_ptr<Server>> Server::create(service::Service& service, SocketOptions socket,
+                                               ServerLimits limits) {
+  std::unique_ptr<Server> server(new Server(service, std::move(socket), limits));
+  const std::string& path = server->m_socket.path;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return fail_invalid(
+        fmt::format("socket path '{}': 1 to {} bytes", path, sizeof(addr.sun_path) - 1));
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return fail_errno(errno, "socket");
+  }
+  server->m_listen_fd = fd;
+  // A socket file left by a daemon that died is replaced; a live daemon is not.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return fail(Error::described(EEXIST, path + ": exists and is not a socket"));
+    }
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool live =
+        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (probe >= 0) {
+      ::close(probe);
+    }
+    if (live) {
+      return fail(Error::described(EADDRINUSE, path + ": another ucamd is serving this socket"));
+    }
+    ::unlink(path.c_str());
+  }
+  // Bind with a umask that leaves no window where the socket is wider open than `mode`.
+  const mode_t old_mask = ::umask(0777 & ~server->m_socket.mode);
+  const int b = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  const int bind_errno = errno;
+  ::umask(old_mask);
+  if (b != 0) {
+    return fail_errno(bind_errno, "bind " + path);
+  }
+  if (auto r = server->set_socket_access(server->m_socket.mode, server->m_socket.group); !r) {
+    ::unlink(path.c_str());
+    return fail(r.error());
+  }
+  if (::listen(fd, 128) != 0) {
+    ::unlink(path.c_str());
+    return fail_errno(errno, "listen " + path);
+  }
+  server->m_stop_fd = ::eventfd(0, EFD_CLOEXEC);
+  if (server->m_stop_fd < 0) {
+    ::unlink(path.c_str());
+    return fail_errno(errno, "eventfd");
+  }
+  server->m_accept_thread = std::thread([s = server.get()] { s->accept_main(); });
+  return server;
+}
+
+Server::~Server() {
+  stop();
+  wait(std::chrono::milliseconds(0));
+  disconnect_all();
+  reap(true);
+  if (m_stop_fd >= 0) {
+    ::close(m_stop_fd);
+  }
+}
+
+Result<void> Server::set_socket_access(mode_t mode, std::optional<gid_t> group) {
+  if (group && ::chown(m_socket.path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+    return fail_errno(errno, fmt::format("chown {} to group {}", m_socket.path, *group));
+  }
+  if (::chmod(m_socket.path.c_str(), mode) != 0) {
+    return fail_errno(errno, fmt::format("chmod {:04o} {}", mode, m_socket.path));
+  }
+  std::lock_guard lock(m_lock);
+  m_socket.mode = mode;
+  m_socket.group = group;
+  return {};
+}
+
+void Server::set_limits(ServerLimits limits) {
+  std::lock_guard lock(m_lock);
+  m_limits = limits;
+}
+
+std::size_t Server::clients() const {
+  std::lock_guard lock(m_lock);
+  std::size_t n = 0;
+  for (const auto& c : m_clients) {
+    n += c->done.load() ? 0 : 1;
+  }
+  return n;
+}
+
+void Server::stop() {
+  {
+    std::lock_guard lock(m_lock);
+    if (m_stopping) {
+      return;
+    }
+    m_stopping = true;
+    // Each client finishes the request in hand, answers it, then reads EOF.
+    for (const auto& c : m_clients) {
+      ::shutdown(c->fd, SHUT_RD);
+    }
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(m_stop_fd, &one, sizeof(one));
+  if (m_accept_thread.joinable()) {
+    m_accept_thread.join();
+  }
+  if (m_listen_fd >= 0) {
+    ::close(m_listen_fd);
+    m_listen_fd = -1;
+    ::unlink(m_socket.path.c_str());
+  }
+}
+
+std::size_t Server::wait(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(m_lock);
+  auto running = [&] {
+    std::size_t n = 0;
+    for (const auto& c : m_clients) {
+      n += c->done.load() ? 0 : 1;
+    }
+    return n;
+  };
+  m_cv.wait_for(lock, timeout, [&] { return running() == 0; });
+  return running();
+}
+
+void Server::disconnect_all() {
+  std::lock_guard lock(m_lock);
+  for (const auto& c : m_clients) {
+    ::shutdown(c->fd, SHUT_RDWR);
+  }
+}
+
+void Server::reap(bool all) {
+  std::list<std::unique_ptr<Client>> finished;
+  {
+    std::lock_guard lock(m_lock);
+    for (auto it = m_clients.begin(); it != m_clients.end();) {
+      if (all || (*it)->done.load()) {
+        finished.push_back(std::move(*it));
+        it = m_clients.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  finished.clear();  // Joins their threads, outside the lock.
+}
+
+void Server::accept_main() {
+  while (true) {
+    pollfd fds[2] = {{m_listen_fd, POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
+    if (::poll(fds, 2, 1000) < 0 && errno != EINTR) {
+      log_error("poll: {}", std::strerror(errno));
+      return;
+    }
+    reap(false);
+    if ((fds[1].revents & POLLIN) != 0) {
+      return;
+    }
+    if ((fds[0].revents & POLLIN) == 0) {
+      continue;
+    }
+    const int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+        log_warning("accept: {}", std::strerror(errno));
+      }
+      continue;
+    }
+    auto client = std::make_unique<Client>();
+    client->fd = fd;
+    client->peer = peer_of(fd);
+    std::lock_guard lock(m_lock);
+    std::size_t running = 0;
+    for (const auto& c : m_clients) {
+      running += c->done.load() ? 0 : 1;
+    }
+    if (m_stopping || running >= m_limits.max_clients) {
+      m_refused.fetch_add(1);
+      const auto reply =
+          service::error_response(
+              nullptr, service::rpc_error(service::RpcCode::LimitExceeded,
+                                          m_stopping ? "ucamd is shutting down"
+                                                     : fmt::format("too many clients (the limit "
+                                                                   "is {}); try again later",
+                                                                   m_limits.max_clients)))
+              .dump() +
+          "\n";
+      (void)send_all(fd, reply);
+      log_warning("refused a client (pid {} uid {}): {} clients, limit {}", client->peer.pid,
+                  client->peer.uid, running, m_limits.max_clients);
+      continue;  // ~Client closes fd.
+    }
+    client->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    client->max_queued = m_limits.max_queued_events;
+    Client* c = client.get();
+    m_clients.push_back(std::move(client));
+    c->thread = std::thread([this, c] { client_main(*c); });
+  }
+}
+
+void Server::client_main(Client& c) {
+  Client* cp = &c;
+  c.session = m_service.begin_session(c.peer, [cp](std::string line) {
+    // On the XPT's event thread: queue and wake, never block.
+    {
+      std::lock_guard lock(cp->queue_lock);
+      if (cp->queue.size() >= cp->max_queued) {
+        ++cp->lost;
+        return;
+      }
+      cp->queue.push_back(std::move(line));
+    }
+    const std::uint64_t one = 1;
+    (void)!::write(cp->wake_fd, &one, sizeof(one));
+  });
+  log_debug("client {} connected: pid {} uid {} gid {}{}", c.session->id(), c.peer.pid, c.peer.uid,
+            c.peer.gid, c.session->admin() ? " (admin)" : "");
+  std::string buffer;
+  bool skipping = false;  // Discarding the rest of an oversized line.
+  std::vector<char> chunk(65536);
+  bool alive = true;
+  auto flush_events = [&] {
+    std::uint64_t counter = 0;
+    (void)!::read(c.wake_fd, &counter, sizeof(counter));
+    std::deque<std::string> lines;
+    std::uint64_t lost = 0;
+    {
+      std::lock_guard lock(c.queue_lock);
+      lines.swap(c.queue);
+      lost = std::exchange(c.lost, 0);
+    }
+    std::string out;
+    for (auto& l : lines) {
+      out += l;
+      out += '\n';
+    }
+    if (lost > 0) {
+      out += service::notification("events.lost", {{"count", lost}}).dump() + "\n";
+    }
+    return out.empty() || send_all(c.fd, out);
+  };
+  while (alive) {
+    pollfd fds[2] = {{c.fd, POLLIN, 0}, {c.wake_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      break;
+    }
+    if ((fds[1].revents & POLLIN) != 0 && !flush_events()) {
+      break;
+    }
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+      continue;
+    }
+    const ssize_t n = ::read(c.fd, chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;  // EOF: the client closed, died, or the daemon is stopping.
+    }
+    std::size_t max_request = 0;
+    {
+      std::lock_guard lock(m_lock);
+      max_request = m_limits.max_request_bytes;
+    }
+    buffer.append(chunk.data(), static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    while (alive) {
+      const auto nl = buffer.find('\n', start);
+      if (nl == std::string::npos) {
+        break;
+      }
+      std::string_view line(buffer.data() + start, nl - start);
+      start = nl + 1;
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
+      if (line.size() > max_request) {
+        const auto reply =
+            service::error_response(
+                nullptr, service::rpc_error(service::RpcCode::LimitExceeded,
+                                            fmt::format("request of {} bytes exceeds the limit "
+                                                        "of {} bytes",
+                                                        line.size(), max_request)))
+                .dump() +
+            "\n";
+        alive = send_all(c.fd, reply);
+        continue;
+      }
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+        continue;  // Blank lines are keep-alives.
+      }
+      const std::string reply = m_service.handle_line(*c.session, line);
+      if (!reply.empty()) {
+        alive = send_all(c.fd, reply + "\n");
+      }
+    }
+    buffer.erase(0, start);
+    if (buffer.size() > max_request) {
+      // No newline within the limit: answer once, then drop bytes up to the next newline.
+      const auto reply =
+          service::error_response(
+              nullptr,
+              service::rpc_error(service::RpcCode::LimitExceeded,
+                                 fmt::format("request exceeds the limit of {} bytes (requests "
+                                             "are one line of JSON each)",
+                                             max_request)))
+              .dump() +
+          "\n";
+      alive = alive && (skipping || send_all(c.fd, reply));
+      buffer.clear();
+      skipping = true;
+    }
+  }
+  const auto closed = m_service.end_session(*c.session);
+  log_debug("client {} (pid {}) gone; {} handle(s) closed", c.session->id(), c.peer.pid, closed);
+  {
+    std::lock_guard lock(m_lock);
+    c.done = true;
+  }
+  m_cv.notify_all();
+}
+
+}  // namespace ucam::daemon

@@ -1,0 +1,502 @@
+// devices.list, device.inquiry, device.tur, pass.command, pass.get_device, rescan; events.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "base/hex.h"
+#include "periphs/da/da.h"
+#include "periphs/pass/pass.h"
+#include "scsi/inquiry.h"
+#include "scsi/opcodes.h"
+#include "scsi/sense.h"
+#include "scsi/ses.h"
+#include "scsi/vpd.h"
+#include "service/service.h"
+
+namespace ucam::service {
+namespace {
+
+const char* scsi_status_name(cam::ScsiStatus s) {
+  switch (s) {
+    case cam::ScsiStatus::Good:
+      return "GOOD";
+    case cam::ScsiStatus::CheckCondition:
+      return "CHECK CONDITION";
+    case cam::ScsiStatus::ConditionMet:
+      return "CONDITION MET";
+    case cam::ScsiStatus::Busy:
+      return "BUSY";
+    case cam::ScsiStatus::ReservationConflict:
+      return "RESERVATION CONFLICT";
+    case cam::ScsiStatus::TaskSetFull:
+      return "TASK SET FULL";
+    case cam::ScsiStatus::AcaActive:
+      return "ACA ACTIVE";
+    case cam::ScsiStatus::TaskAborted:
+      return "TASK ABORTED";
+  }
+  return "UNKNOWN";
+}
+
+json sense_json(const std::vector<std::uint8_t>& sense) {
+  if (sense.empty()) {
+    return nullptr;
+  }
+  json j;
+  j["hex"] = hex_string(sense);
+  if (auto parsed = scsi::parse_sense(sense)) {
+    j["key"] = parsed->sense_key;
+    j["key_name"] = scsi::sense_key_name(parsed->sense_key);
+    j["asc"] = parsed->asc;
+    j["ascq"] = parsed->ascq;
+    j["text"] = scsi::asc_ascq_text(parsed->asc, parsed->ascq);
+    j["description"] = scsi::describe_sense(*parsed);
+  } else {
+    j["description"] =
+        "undecodable sense: " + parsed.error().message() + " (" + hex_string(sense) + ")";
+  }
+  return j;
+}
+
+json command_json(const std::string& node, const pass::PassCommand& cmd,
+                  std::span<const std::uint8_t> data_in, bool data_in_expected) {
+  json out = {{"device", node},
+              {"ok", cmd.status == CamStatus::ReqCmp},
+              {"cam_status", static_cast<int>(cmd.status)},
+              {"cam_status_text", cam_status_name(cmd.status)},
+              {"scsi_status", static_cast<int>(cmd.scsi_status)},
+              {"scsi_status_text", scsi_status_name(cmd.scsi_status)},
+              {"resid", cmd.resid},
+              {"sense", sense_json(cmd.sense)}};
+  if (data_in_expected) {
+    out["data_in"] = hex_string(data_in);
+  }
+  return out;
+}
+
+// Runs one CDB on an open node.
+Result<pass::PassCommand> run_cdb(devfs::FileHandle& file, std::vector<std::uint8_t> cdb,
+                                  cam::DataDir dir, std::span<std::uint8_t> data,
+                                  std::chrono::milliseconds timeout, cam::Recovery recovery) {
+  pass::PassCommand cmd;
+  cmd.cdb = std::move(cdb);
+  cmd.dir = dir;
+  cmd.data = data;
+  cmd.timeout = timeout;
+  cmd.recovery = recovery;
+  if (auto r = file.ioctl(cmd); !r) {
+    return fail(r.error());
+  }
+  return cmd;
+}
+
+Result<std::vector<std::uint8_t>> inquiry_page(devfs::FileHandle& file, scsi::InquiryData evpd,
+                                               std::uint8_t page) {
+  std::vector<std::uint8_t> buf(evpd == scsi::InquiryData::Standard ? 255 : 1024);
+  const auto cdb = scsi::inquiry(evpd, page, static_cast<std::uint16_t>(buf.size()));
+  auto r = run_cdb(file, {cdb.bytes.begin(), cdb.bytes.begin() + cdb.len}, cam::DataDir::In, buf,
+                   std::chrono::seconds(10), cam::Recovery::Standard);
+  if (!r) {
+    return fail(r.error());
+  }
+  if (r->status != CamStatus::ReqCmp) {
+    std::string why(cam_status_name(r->status));
+    if (!r->sense.empty()) {
+      why = sense_json(r->sense)["description"].get<std::string>();
+    }
+    return fail(Error::from_cam(r->status, fmt::format("INQUIRY page 0x{:02x}: {}", page, why)));
+  }
+  buf.resize(buf.size() - std::min<std::size_t>(r->resid, buf.size()));
+  return buf;
+}
+
+Result<json> inquiry(devfs::FileHandle& file, const std::string& node) {
+  auto std_data = inquiry_page(file, scsi::InquiryData::Standard, 0);
+  if (!std_data) {
+    return fail(std_data.error().with_context(node));
+  }
+  auto inq = scsi::parse_standard_inquiry(*std_data);
+  if (!inq) {
+    return fail(Error::from_cam(CamStatus::ReqCmpErr,
+                                node + ": standard INQUIRY data: " + inq.error().message()));
+  }
+  json raw = {{"standard", hex_string(*std_data)}};
+  std::vector<std::uint8_t> pages;
+  std::string serial;
+  std::vector<scsi::Designator> designators;
+  if (auto vpd0 = inquiry_page(file, scsi::InquiryData::VpdPage, 0x00)) {
+    raw["vpd_00"] = hex_string(*vpd0);
+    if (auto p = scsi::parse_supported_vpd_pages(*vpd0)) {
+      pages = *p;
+    }
+  }
+  const auto has = [&](std::uint8_t p) {
+    return std::find(pages.begin(), pages.end(), p) != pages.end();
+  };
+  if (has(0x80)) {
+    if (auto v = inquiry_page(file, scsi::InquiryData::VpdPage, 0x80)) {
+      raw["vpd_80"] = hex_string(*v);
+      if (auto s = scsi::parse_unit_serial_number(*v)) {
+        serial = *s;
+      }
+    }
+  }
+  if (has(0x83)) {
+    if (auto v = inquiry_page(file, scsi::InquiryData::VpdPage, 0x83)) {
+      raw["vpd_83"] = hex_string(*v);
+      if (auto d = scsi::parse_device_identification(*v)) {
+        designators = *d;
+      }
+    }
+  }
+  json ids = json::array();
+  for (const auto& d : designators) {
+    ids.push_back({{"association", scsi::association_name(d.association)},
+                   {"type", scsi::designator_type_name(d.type)},
+                   {"code_set", scsi::code_set_name(d.code_set)},
+                   {"piv", d.piv},
+                   {"protocol", d.piv ? json(scsi::protocol_id_name(d.protocol_id)) : json()},
+                   {"value", scsi::designator_value_text(d)}});
+  }
+  return json{{"device", node},
+              {"vendor", inq->vendor},
+              {"product", inq->product},
+              {"revision", inq->revision},
+              {"peripheral_qualifier", inq->peripheral_qualifier},
+              {"device_type", inq->device_type},
+              {"device_type_name", scsi::peripheral_type_name(inq->device_type)},
+              {"version", inq->version},
+              {"rmb", inq->rmb},
+              {"encserv", inq->encserv},
+              {"multip", inq->multip},
+              {"cmdque", inq->cmdque},
+              {"hisup", inq->hisup},
+              {"tpgs", inq->tpgs},
+              {"protect", inq->protect},
+              {"supported_vpd_pages", pages},
+              {"serial", serial},
+              {"designators", ids},
+              {"raw", raw}};
+}
+
+json device_json(Stack& stack, const cam::DeviceInfo& d) {
+  json j = {{"bus", d.path.bus},
+            {"target", d.path.target},
+            {"lun", d.path.lun},
+            {"sim", fmt::format("{}{}", d.sim_name, d.sim_unit)},
+            {"sim_bus", d.sim_bus},
+            {"vendor", d.vendor},
+            {"product", d.product},
+            {"revision", d.revision},
+            {"device_type", d.device_type},
+            {"device_type_name", scsi::peripheral_type_name(d.device_type)},
+            {"serial", d.serial},
+            {"periphs", stack.periphs().names_for(d.path)}};
+  // The enclosure slot, when an enclosure has published one (FreeBSD's physical path).
+  const auto phys = d.advinfo.find(cam::AdvinfoType::PhysPath);
+  j["physical_path"] = phys == d.advinfo.end()
+                           ? json()
+                           : json(std::string(phys->second.begin(), phys->second.end()));
+  return j;
+}
+
+}  // namespace
+
+json event_json(Stack& stack, const cam::AsyncEvent& event) {
+  json j = {
+      {"event", cam::async_code_name(event.code)},
+      {"time",
+       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()}};
+  if (event.path.bus != cam::Path::kWildcardBus) {
+    j["bus"] = event.path.bus;
+  }
+  if (event.path.target != cam::Path::kWildcardTarget) {
+    j["target"] = event.path.target;
+  }
+  if (event.path.lun != cam::Path::kWildcardLun) {
+    j["lun"] = event.path.lun;
+  }
+  j["periphs"] = stack.periphs().names_for(event.path);
+  switch (event.code) {
+    case cam::AsyncCode::UnitAttention:
+      j["sense_key"] = event.sense_key;
+      j["asc"] = event.asc;
+      j["ascq"] = event.ascq;
+      j["text"] = scsi::asc_ascq_text(event.asc, event.ascq);
+      break;
+    case cam::AsyncCode::AdvinfoChanged:
+      j["advinfo"] = static_cast<int>(event.advinfo);
+      if (event.advinfo == cam::AdvinfoType::PhysPath) {
+        if (auto d = stack.xpt().device(event.path)) {
+          const auto phys = d->advinfo.find(cam::AdvinfoType::PhysPath);
+          j["physical_path"] = phys == d->advinfo.end()
+                                   ? json()
+                                   : json(std::string(phys->second.begin(), phys->second.end()));
+        }
+      }
+      break;
+    case cam::AsyncCode::ElementStatusChanged:
+      j["element"] = event.element;
+      j["old_status"] = scsi::ses::element_status_name(event.old_status);
+      j["new_status"] = scsi::ses::element_status_name(event.new_status);
+      break;
+    case cam::AsyncCode::EnclosureStatusChanged:
+      j["old_flags"] = event.old_status;
+      j["new_flags"] = event.new_status;
+      break;
+    case cam::AsyncCode::SlotDeviceChanged:
+      j["element"] = event.element;
+      break;
+    default:
+      break;
+  }
+  return j;
+}
+
+void register_device_methods(Service& service) {
+  Stack& stack = service.stack();
+  service.add_method(
+      "devices.list", Right::Read,
+      "Every device in the XPT database: path, SIM, inquiry strings, periphs, physical path.",
+      [&stack](Session&, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {}); !r) {
+          return fail(r.error());
+        }
+        json out = json::array();
+        for (const auto& d : stack.xpt().devices()) {
+          out.push_back(device_json(stack, d));
+        }
+        return out;
+      });
+  service.add_method(
+      "device.inquiry", Right::Read,
+      "Standard INQUIRY and VPD pages 0x00, 0x80, 0x83 of `device` (or `handle`), decoded.",
+      [&service](Session& session, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {"device", "handle"}); !r) {
+          return fail(r.error());
+        }
+        return with_node(
+            service, session, params, "device",
+            [](devfs::FileHandle& file, const std::string& node) { return inquiry(file, node); },
+            Resolve::Pass);
+      });
+  service.add_method("device.tur", Right::Read,
+                     "TEST UNIT READY on `device` (or `handle`), with recovery.",
+                     [&service](Session& session, const json& params) -> Result<json> {
+                       if (auto r = params_only(params, {"device", "handle"}); !r) {
+                         return fail(r.error());
+                       }
+                       return with_node(
+                           service, session, params, "device",
+                           [](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                             auto r = run_cdb(file, {0, 0, 0, 0, 0, 0}, cam::DataDir::None, {},
+                                              std::chrono::seconds(10), cam::Recovery::Standard);
+                             if (!r) {
+                               return fail(r.error().with_context(node));
+                             }
+                             return command_json(node, *r, {}, false);
+                           },
+                           Resolve::Pass);
+                     });
+  service.add_method(
+      "pass.command", Right::Admin,
+      "Runs a raw CDB (hex) on `device` or `handle`; data in (`data_in_length`) or out "
+      "(`data_out`, hex).",
+      [&service](Session& session, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {"device", "handle", "cdb", "data_in_length", "data_out",
+                                          "timeout_ms", "recover"});
+            !r) {
+          return fail(r.error());
+        }
+        auto cdb_text = param_string(params, "cdb");
+        if (!cdb_text) {
+          return fail(cdb_text.error());
+        }
+        auto cdb = parse_hex(*cdb_text, HexTokens::AllowRuns);
+        if (!cdb) {
+          return fail(Error::invalid("params.cdb: " + cdb.error().message()));
+        }
+        if (cdb->empty() || cdb->size() > cam::Ccb::kMaxCdb) {
+          return fail_invalid(
+              fmt::format("params.cdb: {} bytes; a CDB is 1 to 32 bytes", cdb->size()));
+        }
+        auto in_len = param_optional_int(params, "data_in_length", 1, 16 * 1024 * 1024);
+        auto out_text = param_optional_string(params, "data_out");
+        auto timeout = param_optional_int(params, "timeout_ms", 1, 3'600'000);
+        auto recover = param_bool(params, "recover", false);
+        for (const Error* e :
+             {in_len ? nullptr : &in_len.error(), out_text ? nullptr : &out_text.error(),
+              timeout ? nullptr : &timeout.error(), recover ? nullptr : &recover.error()}) {
+          if (e != nullptr) {
+            return fail(*e);
+          }
+        }
+        std::vector<std::uint8_t> out_data;
+        if (*out_text) {
+          auto d = parse_hex(**out_text, HexTokens::AllowRuns);
+          if (!d) {
+            return fail(Error::invalid("params.data_out: " + d.error().message()));
+          }
+          out_data = std::move(*d);
+        }
+        if (*in_len && !out_data.empty()) {
+          return fail_invalid(
+              "params: data_in_length and data_out are exclusive (one data direction)");
+        }
+        std::vector<std::uint8_t> in_data(static_cast<std::size_t>(in_len->value_or(0)));
+        const auto dir = !in_data.empty()
+                             ? cam::DataDir::In
+                             : (out_data.empty() ? cam::DataDir::None : cam::DataDir::Out);
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              std::span<std::uint8_t> data = dir == cam::DataDir::In
+                                                 ? std::span<std::uint8_t>(in_data)
+                                                 : std::span<std::uint8_t>(out_data);
+              auto r = run_cdb(file, *cdb, dir, data,
+                               std::chrono::milliseconds(timeout->value_or(60'000)),
+                               *recover ? cam::Recovery::Standard : cam::Recovery::None);
+              if (!r) {
+                return fail(r.error().with_context(node));
+              }
+              std::span<const std::uint8_t> shown;
+              if (dir == cam::DataDir::In) {
+                shown = std::span<const std::uint8_t>(in_data).first(
+                    in_data.size() - std::min<std::size_t>(r->resid, in_data.size()));
+              }
+              return command_json(node, *r, shown, dir == cam::DataDir::In);
+            },
+            Resolve::Pass);
+      });
+  service.add_method(
+      "pass.get_device", Right::Read,
+      "The device behind `device` or `handle` (XPT_GDEV_TYPE): as one devices.list entry.",
+      [&service, &stack](Session& session, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {"device", "handle"}); !r) {
+          return fail(r.error());
+        }
+        return with_node(
+            service, session, params, "device",
+            [&stack](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              pass::PassGetDevice get;
+              if (auto r = file.ioctl(get); !r) {
+                return fail(r.error().with_context(node));
+              }
+              json j = device_json(stack, get.device);
+              j["node"] = node;
+              return j;
+            },
+            Resolve::Pass);
+      });
+  service.add_method("da.geometry", Right::Read,
+                     "Block length and count of disk `device` (daN, or any name of the disk) or "
+                     "`handle`.",
+                     [&service](Session& session, const json& params) -> Result<json> {
+                       if (auto r = params_only(params, {"device", "handle"}); !r) {
+                         return fail(r.error());
+                       }
+                       return with_node(
+                           service, session, params, "device",
+                           [](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                             da::DaGetGeometry g;
+                             if (auto r = file.ioctl(g); !r) {
+                               return fail(r.error().with_context(node));
+                             }
+                             return json{{"device", node},
+                                         {"block_length", g.block_length},
+                                         {"block_count", g.block_count},
+                                         {"bytes", g.block_count * g.block_length}};
+                           });
+                     });
+  service.add_method(
+      "da.read", Right::Admin,
+      "Reads `blocks` blocks (at most 256) from `lba` of disk `device` or `handle`; data as hex.",
+      [&service](Session& session, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {"device", "handle", "lba", "blocks"}); !r) {
+          return fail(r.error());
+        }
+        auto lba = param_int(params, "lba", 0, INT64_MAX);
+        auto blocks = param_int(params, "blocks", 1, 256);
+        if (!lba || !blocks) {
+          return fail(!lba ? lba.error() : blocks.error());
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              da::DaGetGeometry g;
+              if (auto r = file.ioctl(g); !r) {
+                return fail(r.error().with_context(node));
+              }
+              std::vector<std::uint8_t> data(static_cast<std::size_t>(*blocks) * g.block_length);
+              da::DaIo io(da::DaIo::kRead);
+              io.lba = static_cast<std::uint64_t>(*lba);
+              io.blocks = static_cast<std::uint32_t>(*blocks);
+              io.data = data;
+              if (auto r = file.ioctl(io); !r) {
+                return fail(r.error());
+              }
+              return json{{"device", node}, {"lba", *lba}, {"data", hex_string(data)}};
+            });
+      });
+  service.add_method("da.write", Right::Admin,
+                     "Writes whole blocks (`data`, hex) at `lba` of disk `device` or `handle`.",
+                     [&service](Session& session, const json& params) -> Result<json> {
+                       if (auto r = params_only(params, {"device", "handle", "lba", "data"}); !r) {
+                         return fail(r.error());
+                       }
+                       auto lba = param_int(params, "lba", 0, INT64_MAX);
+                       auto text = param_string(params, "data");
+                       if (!lba || !text) {
+                         return fail(!lba ? lba.error() : text.error());
+                       }
+                       auto bytes = parse_hex(*text, HexTokens::AllowRuns);
+                       if (!bytes) {
+                         return fail(Error::invalid("params.data: " + bytes.error().message()));
+                       }
+                       return with_node(
+                           service, session, params, "device",
+                           [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                             da::DaGetGeometry g;
+                             if (auto r = file.ioctl(g); !r) {
+                               return fail(r.error().with_context(node));
+                             }
+                             if (bytes->empty() || bytes->size() % g.block_length != 0) {
+                               return fail_invalid(fmt::format(
+                                   "params.data: {} bytes is not a whole number of {}-byte blocks",
+                                   bytes->size(), g.block_length));
+                             }
+                             da::DaIo io(da::DaIo::kWrite);
+                             io.lba = static_cast<std::uint64_t>(*lba);
+                             io.blocks = static_cast<std::uint32_t>(bytes->size() / g.block_length);
+                             io.data = *bytes;
+                             if (auto r = file.ioctl(io); !r) {
+                               return fail(r.error());
+                             }
+                             return json{{"device", node}, {"blocks", io.blocks}};
+                           });
+                     });
+  service.add_method(
+      "rescan", Right::Admin,
+      "Rescans every bus, or `bus` (XPT path id), and waits until periphs have settled.",
+      [&stack](Session&, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {"bus"}); !r) {
+          return fail(r.error());
+        }
+        auto bus = param_optional_int(params, "bus", 0, UINT32_MAX - 1);
+        if (!bus) {
+          return fail(bus.error());
+        }
+        Result<void> r =
+            *bus ? stack.xpt().scan({static_cast<std::uint32_t>(**bus), cam::Path::kWildcardTarget,
+                                     cam::Path::kWildcardLun})
+                 : stack.xpt().scan_all();
+        if (!r) {
+          return fail(r.error());
+        }
+        stack.settle();
+        return json{{"devices", stack.xpt().devices().size()}};
+      });
+}
+
+}  // namespace ucam::service

@@ -1,0 +1,524 @@
+#include "service/service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "base/log.h"
+#include "scsi/inquiry.h"
+
+namespace ucam::service {
+
+std::string_view right_name(Right right) {
+  return right == Right::Admin ? "admin" : "read";
+}
+
+// ---- Session ------------------------------------------------------------------------------
+
+Session::~Session() = default;
+
+std::size_t Session::handle_count() const {
+  std::lock_guard lock(m_lock);
+  return m_handles.size();
+}
+
+bool Session::subscribed() const {
+  std::lock_guard lock(m_lock);
+  return m_subscription != nullptr;
+}
+
+Result<std::shared_ptr<Session::OpenHandle>> Session::find_handle(std::int64_t id) const {
+  std::lock_guard lock(m_lock);
+  auto it = m_handles.find(id);
+  if (it == m_handles.end()) {
+    return fail(Error::described(EBADF, fmt::format("handle {}: not open in this session", id)));
+  }
+  return it->second;
+}
+
+Result<std::int64_t> Session::add_handle(std::string node, devfs::FileHandle file,
+                                         std::size_t limit) {
+  auto handle = std::make_shared<OpenHandle>();
+  handle->node = std::move(node);
+  handle->file = std::move(file);
+  std::lock_guard lock(m_lock);
+  if (m_ended) {
+    return fail(Error::described(ESHUTDOWN, "session ended"));
+  }
+  if (m_handles.size() >= limit) {
+    // `handle` goes out of scope here: the open is closed again, exactly once.
+    return fail(Error::described(
+        EMFILE, fmt::format("too many open handles: this session holds {}, the limit is {}",
+                            m_handles.size(), limit)));
+  }
+  const auto id = m_next_handle++;
+  m_handles.emplace(id, std::move(handle));
+  return id;
+}
+
+Result<std::shared_ptr<Session::OpenHandle>> Session::remove_handle(std::int64_t id) {
+  std::lock_guard lock(m_lock);
+  auto it = m_handles.find(id);
+  if (it == m_handles.end()) {
+    return fail(Error::described(EBADF, fmt::format("handle {}: not open in this session", id)));
+  }
+  auto handle = std::move(it->second);
+  m_handles.erase(it);
+  return handle;
+}
+
+std::vector<std::pair<std::int64_t, std::string>> Session::handles() const {
+  std::lock_guard lock(m_lock);
+  std::vector<std::pair<std::int64_t, std::string>> out;
+  for (const auto& [id, h] : m_handles) {
+    out.emplace_back(id, h->node);
+  }
+  return out;
+}
+
+// ---- Service ------------------------------------------------------------------------------
+
+Service::Service(Stack& stack, AccessPolicy policy, ServiceLimits limits)
+    : m_stack(stack), m_policy(std::move(policy)), m_limits(limits) {
+  register_service_methods();
+  register_device_methods(*this);
+  register_enc_methods(*this);
+  register_emu_methods(*this);
+}
+
+Service::~Service() = default;
+
+void Service::add_method(std::string name, Right right, std::string summary, Handler handler) {
+  m_methods[std::move(name)] = Method{right, std::move(summary), std::move(handler)};
+}
+
+bool Service::is_admin(const Peer& peer) const {
+  std::lock_guard lock(m_lock);
+  if (peer.uid == 0 || peer.uid == m_policy.owner_uid) {
+    return true;
+  }
+  for (gid_t g : m_policy.admin_gids) {
+    if (peer.gid == g ||
+        std::find(peer.groups.begin(), peer.groups.end(), g) != peer.groups.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Service::set_policy(AccessPolicy policy) {
+  std::lock_guard lock(m_lock);
+  m_policy = std::move(policy);
+}
+
+void Service::set_limits(ServiceLimits limits) {
+  std::lock_guard lock(m_lock);
+  m_limits = limits;
+}
+
+void Service::set_status_hook(StatusHook hook) {
+  std::lock_guard lock(m_lock);
+  m_status_hook = std::move(hook);
+}
+
+std::shared_ptr<Session> Service::begin_session(const Peer& peer, EventSink sink) {
+  const bool admin = is_admin(peer);
+  std::lock_guard lock(m_lock);
+  std::shared_ptr<Session> session(new Session(m_next_session++, peer, admin, std::move(sink)));
+  m_sessions.emplace(session->id(), session.get());
+  return session;
+}
+
+std::size_t Service::end_session(Session& session) {
+  std::map<std::int64_t, std::shared_ptr<Session::OpenHandle>> handles;
+  std::unique_ptr<cam::Subscription> subscription;
+  {
+    std::lock_guard lock(session.m_lock);
+    if (session.m_ended) {
+      return 0;
+    }
+    session.m_ended = true;
+    handles.swap(session.m_handles);
+    subscription = std::move(session.m_subscription);
+  }
+  // Outside the session lock: unsubscribing waits for a running callback, which may be
+  // queueing into this very session.
+  subscription.reset();
+  const auto closed = handles.size();
+  m_handles_closed.fetch_add(closed, std::memory_order_relaxed);
+  handles.clear();  // Each FileHandle closes here (or when an in-flight call lets go of it).
+  {
+    std::lock_guard lock(m_lock);
+    m_sessions.erase(session.id());
+  }
+  if (closed > 0) {
+    log_info("session {} (pid {} uid {}): closed {} handle(s) left open", session.id(),
+             session.peer().pid, session.peer().uid, closed);
+  }
+  return closed;
+}
+
+std::string Service::handle_line(Session& session, std::string_view line) {
+  json message;
+  try {
+    message = json::parse(line);
+  } catch (const json::exception& e) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return error_response(
+               nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", e.what())))
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  const json response = handle(session, message);
+  if (response.is_null()) {
+    return {};
+  }
+  // Invalid UTF-8 from a device string must not break the reply: replace, do not throw.
+  return response.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json Service::handle(Session& session, const json& message) {
+  if (message.is_array()) {
+    if (message.empty()) {
+      return error_response(
+          nullptr, rpc_error(RpcCode::InvalidRequest, "empty batch: send 1 or more requests"));
+    }
+    json out = json::array();
+    for (const auto& request : message) {
+      json r = handle_one(session, request);
+      if (!r.is_null()) {
+        out.push_back(std::move(r));
+      }
+    }
+    return out.empty() ? json() : out;
+  }
+  return handle_one(session, message);
+}
+
+json Service::handle_one(Session& session, const json& request) {
+  m_requests.fetch_add(1, std::memory_order_relaxed);
+  auto invalid = [&](std::string why) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    json id = request.is_object() && request.contains("id") && !request["id"].is_object() &&
+                      !request["id"].is_array()
+                  ? request["id"]
+                  : json();
+    return error_response(id, rpc_error(RpcCode::InvalidRequest, std::move(why)));
+  };
+  if (!request.is_object()) {
+    return invalid(fmt::format("a request is a JSON object, got {}", request.type_name()));
+  }
+  if (request.value("jsonrpc", json()) != "2.0") {
+    return invalid("\"jsonrpc\": \"2.0\" is required");
+  }
+  const bool has_id = request.contains("id");
+  const json id = has_id ? request["id"] : json();
+  if (has_id && !(id.is_string() || id.is_number() || id.is_null())) {
+    return invalid("\"id\" must be a string, a number or null");
+  }
+  auto m = request.find("method");
+  if (m == request.end() || !m->is_string()) {
+    return invalid("\"method\" must be a string");
+  }
+  json params = request.value("params", json::object());
+  if (!params.is_object() && !params.is_array()) {
+    return invalid("\"params\" must be an object");
+  }
+  if (params.is_array()) {
+    if (!params.empty()) {
+      return invalid("positional params are not supported: pass \"params\" as an object");
+    }
+    params = json::object();
+  }
+  const std::string method = m->get<std::string>();
+  json response;
+  auto it = m_methods.find(method);
+  if (it == m_methods.end()) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    response = error_response(
+        id, rpc_error(RpcCode::MethodNotFound,
+                      fmt::format("unknown method '{}' (rpc.methods lists them)", method)));
+  } else if (it->second.right == Right::Admin && !session.admin()) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    std::string groups;
+    {
+      std::lock_guard lock(m_lock);
+      groups = m_policy.admin_group_names;
+    }
+    response = error_response(
+        id, rpc_error(RpcCode::PermissionDenied,
+                      fmt::format("permission denied: {} needs the admin right (root{}); "
+                                  "uid {} has only the read right",
+                                  method, groups.empty() ? "" : " or group " + groups,
+                                  session.peer().uid),
+                      {{"required", "admin"}, {"method", method}}));
+  } else {
+    Result<json> result = fail(Error::described(EIO, "internal error"));
+    try {
+      result = it->second.handler(session, params);
+    } catch (const std::exception& e) {
+      // A method must not throw; if one does, the request fails and the daemon lives on.
+      log_error("{}: internal error: {}", method, e.what());
+      result = fail(Error::described(EIO, fmt::format("{}: internal error: {}", method, e.what())));
+    }
+    if (result) {
+      response = result_response(id, std::move(*result));
+    } else {
+      m_request_errors.fetch_add(1, std::memory_order_relaxed);
+      response = error_response(id, rpc_error_from(result.error()));
+    }
+  }
+  return has_id ? response : json();  // A notification gets no answer, not even an error.
+}
+
+Result<json> with_node(Service& service, Session& session, const json& params,
+                       const char* name_param, const NodeFn& fn, Resolve resolve) {
+  auto handle_id = param_optional_int(params, "handle", 1, INT64_MAX);
+  if (!handle_id) {
+    return fail(handle_id.error());
+  }
+  if (*handle_id) {
+    auto h = session.find_handle(**handle_id);
+    if (!h) {
+      return fail(h.error());
+    }
+    std::lock_guard lock((*h)->lock);
+    return fn((*h)->file, (*h)->node);
+  }
+  auto name = param_optional_string(params, name_param);
+  if (!name) {
+    return fail(name.error());
+  }
+  if (!*name) {
+    return fail_invalid(fmt::format("params: give \"handle\" or \"{}\"", name_param));
+  }
+  auto node = resolve == Resolve::Pass ? service.stack().resolve_pass(**name)
+                                       : service.stack().resolve(**name);
+  if (!node) {
+    return fail(node.error());
+  }
+  auto file = service.stack().devfs().open(*node);
+  if (!file) {
+    return fail(file.error().with_context(*node));
+  }
+  return fn(*file, *node);
+}
+
+void Service::register_service_methods() {
+  add_method("rpc.methods", Right::Read, "Lists every method with the right it needs.",
+             [this](Session& session, const json& params) -> Result<json> {
+               if (auto r = params_only(params, {}); !r) {
+                 return fail(r.error());
+               }
+               json out = json::array();
+               for (const auto& [name, m] : m_methods) {
+                 out.push_back({{"method", name},
+                                {"right", right_name(m.right)},
+                                {"allowed", m.right == Right::Read || session.admin()},
+                                {"summary", m.summary}});
+               }
+               return out;
+             });
+  add_method("session.info", Right::Read, "This session: id, peer credentials, rights, handles.",
+             [](Session& session, const json& params) -> Result<json> {
+               if (auto r = params_only(params, {}); !r) {
+                 return fail(r.error());
+               }
+               json handles = json::array();
+               for (const auto& [id, node] : session.handles()) {
+                 handles.push_back({{"handle", id}, {"node", node}});
+               }
+               return json{{"session", session.id()},
+                           {"uid", session.peer().uid},
+                           {"gid", session.peer().gid},
+                           {"pid", session.peer().pid},
+                           {"rights", session.admin() ? json::array({"read", "admin"})
+                                                      : json::array({"read"})},
+                           {"handles", handles},
+                           {"subscribed", session.subscribed()}};
+             });
+  add_method("open", Right::Read,
+             "Opens a node (passN, sesN, /dev/..., or bus:target:lun) and returns a handle.",
+             [this](Session& session, const json& params) -> Result<json> {
+               if (auto r = params_only(params, {"node"}); !r) {
+                 return fail(r.error());
+               }
+               auto name = param_string(params, "node");
+               if (!name) {
+                 return fail(name.error());
+               }
+               auto node = m_stack.resolve(*name);
+               if (!node) {
+                 return fail(node.error());
+               }
+               auto file = m_stack.devfs().open(*node);
+               if (!file) {
+                 return fail(file.error().with_context(*node));
+               }
+               std::size_t limit = 0;
+               {
+                 std::lock_guard lock(m_lock);
+                 limit = m_limits.max_handles_per_session;
+               }
+               auto id = session.add_handle(*node, std::move(*file), limit);
+               if (!id) {
+                 return fail(id.error());
+               }
+               m_handles_opened.fetch_add(1, std::memory_order_relaxed);
+               return json{{"handle", *id}, {"node", *node}};
+             });
+  add_method("close", Right::Read, "Closes a handle. Succeeds even if its node has departed.",
+             [this](Session& session, const json& params) -> Result<json> {
+               if (auto r = params_only(params, {"handle"}); !r) {
+                 return fail(r.error());
+               }
+               auto id = param_int(params, "handle", 1, INT64_MAX);
+               if (!id) {
+                 return fail(id.error());
+               }
+               auto h = session.remove_handle(*id);
+               if (!h) {
+                 return fail(h.error());
+               }
+               m_handles_closed.fetch_add(1, std::memory_order_relaxed);
+               return json::object();
+             });
+  add_method(
+      "events.subscribe", Right::Read,
+      "Pushes an \"event\" notification for every async event (optionally only `codes`).",
+      [this](Session& session, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {"codes"}); !r) {
+          return fail(r.error());
+        }
+        std::uint32_t mask = cam::kAllAsyncCodes;
+        if (params.contains("codes") && !params["codes"].is_null()) {
+          const auto& codes = params["codes"];
+          if (!codes.is_array()) {
+            return fail_invalid("params.codes: expected an array of event names");
+          }
+          mask = 0;
+          for (const auto& c : codes) {
+            bool found = false;
+            for (std::uint32_t bit = 1; bit != 0 && bit <= (1U << 11); bit <<= 1) {
+              if (c.is_string() &&
+                  c.get<std::string>() == cam::async_code_name(static_cast<cam::AsyncCode>(bit))) {
+                mask |= bit;
+                found = true;
+              }
+            }
+            if (!found) {
+              return fail_invalid(fmt::format("params.codes: unknown event {}", c.dump()));
+            }
+          }
+        }
+        std::lock_guard lock(session.m_lock);
+        if (session.m_ended) {
+          return fail(Error::described(ESHUTDOWN, "session ended"));
+        }
+        session.m_subscription.reset();
+        Session* s = &session;
+        Stack* stack = &m_stack;
+        session.m_subscription = m_stack.xpt().subscribe(
+            mask, cam::Path::wildcard(), [s, stack](const cam::AsyncEvent& event) {
+              s->m_sink(notification("event", event_json(*stack, event))
+                            .dump(-1, ' ', false, json::error_handler_t::replace));
+            });
+        return json{{"subscribed", true}};
+      });
+  add_method("events.unsubscribe", Right::Read, "Stops event notifications.",
+             [](Session& session, const json& params) -> Result<json> {
+               if (auto r = params_only(params, {}); !r) {
+                 return fail(r.error());
+               }
+               std::unique_ptr<cam::Subscription> old;
+               {
+                 std::lock_guard lock(session.m_lock);
+                 old = std::move(session.m_subscription);
+               }
+               return json{{"subscribed", false}};
+             });
+  add_method("daemon.status", Right::Read,
+             "Introspection: sessions and their handles, periph references, devfs and XPT "
+             "counters.",
+             [this](Session&, const json& params) -> Result<json> {
+               if (auto r = params_only(params, {}); !r) {
+                 return fail(r.error());
+               }
+               return status();
+             });
+  add_method("metrics", Right::Read, "The Prometheus text exposition, as a string.",
+             [this](Session&, const json& params) -> Result<json> {
+               if (auto r = params_only(params, {}); !r) {
+                 return fail(r.error());
+               }
+               return json{{"text", metrics_text()}};
+             });
+}
+
+json Service::status() {
+  json sessions = json::array();
+  std::size_t handles = 0;
+  {
+    std::lock_guard lock(m_lock);
+    for (const auto& [id, s] : m_sessions) {
+      const auto n = s->handle_count();
+      handles += n;
+      sessions.push_back({{"session", id},
+                          {"uid", s->peer().uid},
+                          {"pid", s->peer().pid},
+                          {"admin", s->admin()},
+                          {"handles", n},
+                          {"subscribed", s->subscribed()}});
+    }
+  }
+  json periphs = json::array();
+  for (const auto& p : m_stack.periphs().periphs()) {
+    periphs.push_back({{"name", p.name},
+                       {"path", cam::to_string(p.path)},
+                       {"refcount", p.refcount},
+                       {"invalid", p.invalid}});
+  }
+  const auto ps = m_stack.periphs().stats();
+  const auto ds = m_stack.devfs().stats();
+  const auto xs = m_stack.xpt().stats();
+  json out = {{"uptime_seconds",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - m_started).count()},
+              {"sessions", sessions},
+              {"handles", handles},
+              {"handles_opened_total", m_handles_opened.load()},
+              {"handles_closed_total", m_handles_closed.load()},
+              {"requests_total", m_requests.load()},
+              {"request_errors_total", m_request_errors.load()},
+              {"periphs", periphs},
+              {"periph_stats",
+               {{"created", ps.created},
+                {"freed", ps.freed},
+                {"live", ps.live},
+                {"underflows", ps.underflows}}},
+              {"devfs",
+               {{"nodes", ds.nodes},
+                {"opens", ds.opens},
+                {"opens_total", ds.opens_total},
+                {"closes_total", ds.closes_total},
+                {"revokes_total", ds.revokes_total}}},
+              {"xpt",
+               {{"ccbs_started", xs.ccbs_started},
+                {"ccbs_completed", xs.ccbs_completed},
+                {"ccbs_outstanding", xs.ccbs_outstanding},
+                {"retries", xs.retries},
+                {"timeouts", xs.timeouts},
+                {"buses", xs.buses},
+                {"devices", xs.devices},
+                {"generation", xs.generation}}}};
+  StatusHook hook;
+  {
+    std::lock_guard lock(m_lock);
+    hook = m_status_hook;
+  }
+  if (hook) {
+    hook(out);
+  }
+  return out;
+}
+
+}  // namespace ucam::service

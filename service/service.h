@@ -1,0 +1,185 @@
+// The ucam service: every node operation a process may ask for, as JSON-RPC methods over one
+// Stack. ucamd serves it on a Unix socket; ucamctl --emulate calls it in-process. Both go
+// through handle_line(), so a command behaves the same either way.
+//
+// Sessions: one per client (a connection, or the in-process CLI). A session is a set of tracked
+// opens (FreeBSD's D_TRACKCLOSE, per process): every `open` returns a handle holding one devfs
+// open (one periph reference); `close` closes it exactly once; end_session() closes whatever the
+// client still holds, so a client that disconnects or dies leaves nothing behind. A node that
+// departs while held makes calls on the handle fail with ENXIO (NoSuchDevice); its close still
+// succeeds.
+//
+// Rights: Read (lists, status, maps, events, INQUIRY/TUR-style reads through named methods) for
+// any session; Admin (LEDs, element control, raw CDBs, rescans, fault injection) only for
+// sessions whose Peer is admin. A refusal is PermissionDenied naming the right.
+//
+// Threads: handle_line() may be called from any number of threads, for different sessions or
+// the same one. Event sinks are called from the XPT's event thread and must not block.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "service/rpc.h"
+#include "stack/stack.h"
+
+namespace ucam::service {
+
+enum class Right : std::uint8_t { Read, Admin };
+std::string_view right_name(Right right);
+
+// Who is on the other end (SO_PEERCRED / SO_PEERGROUPS for a socket; the process itself
+// in-process).
+struct Peer {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+  std::vector<gid_t> groups;  // Supplementary groups.
+};
+
+struct AccessPolicy {
+  // Admin: uid 0, the daemon's own uid, and members of these groups (primary or supplementary).
+  std::vector<gid_t> admin_gids;
+  std::string admin_group_names;  // For messages: "ucam-admin".
+  uid_t owner_uid = 0;            // The daemon's effective uid.
+};
+
+struct ServiceLimits {
+  std::size_t max_handles_per_session = 1024;
+};
+
+class Session;
+
+// Called with one serialized notification line (no trailing newline), from the XPT's event
+// thread. Must not block: queue the line and wake the writer (ucamd bounds that queue).
+using EventSink = std::function<void(std::string line)>;
+
+class Service {
+ public:
+  // `stack` must outlast the Service.
+  Service(Stack& stack, AccessPolicy policy, ServiceLimits limits);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Starts a session for `peer`; `sink` receives its event notifications.
+  std::shared_ptr<Session> begin_session(const Peer& peer, EventSink sink);
+  // Closes every handle the session still holds and drops its event subscription. Idempotent.
+  // Returns the number of handles closed.
+  std::size_t end_session(Session& session);
+
+  // One line of input (a request, a notification or a batch) -> the response line, or "" when
+  // nothing is to be answered (notifications only). Never throws; bad input gets an error reply.
+  std::string handle_line(Session& session, std::string_view line);
+  // The same for an already parsed message.
+  json handle(Session& session, const json& message);
+
+  // Policy and limits can change at run time (SIGHUP); sessions keep the right they started
+  // with.
+  void set_policy(AccessPolicy policy);
+  void set_limits(ServiceLimits limits);
+  bool is_admin(const Peer& peer) const;
+
+  // Prometheus text exposition (version 0.0.4) of the stack and the service.
+  std::string metrics_text();
+  // daemon.status: sessions, handles, periph references, devfs and XPT counters.
+  json status();
+
+  // Extra status the host (ucamd) adds to daemon.status and metrics (clients, config).
+  using StatusHook = std::function<void(json&)>;
+  void set_status_hook(StatusHook hook);
+
+  Stack& stack() { return m_stack; }
+
+  // The method table (filled by the constructor from the register_* functions of each file).
+  using Handler = std::function<Result<json>(Session&, const json& params)>;
+  void add_method(std::string name, Right right, std::string summary, Handler handler);
+
+ private:
+  struct Method {
+    Right right;
+    std::string summary;
+    Handler handler;
+  };
+  json handle_one(Session& session, const json& request);
+  void register_service_methods();
+
+  Stack& m_stack;
+  mutable std::mutex m_lock;
+  AccessPolicy m_policy;                                 // Guarded by m_lock.
+  ServiceLimits m_limits;                                // Guarded by m_lock.
+  std::map<std::uint64_t, Session*> m_sessions;          // Live sessions. Guarded by m_lock.
+  std::uint64_t m_next_session = 1;                      // Guarded by m_lock.
+  StatusHook m_status_hook;                              // Guarded by m_lock.
+  std::map<std::string, Method, std::less<>> m_methods;  // Immutable after the constructor.
+  std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
+  std::atomic<std::uint64_t> m_requests{0}, m_request_errors{0};
+  std::atomic<std::uint64_t> m_handles_opened{0}, m_handles_closed{0};
+};
+
+// Method groups, one file each.
+void register_device_methods(Service& service);  // service/device_methods.cpp
+void register_enc_methods(Service& service);     // service/enc_methods.cpp
+void register_emu_methods(Service& service);     // service/emu_methods.cpp
+
+// The params of an "event" notification (docs/api.md, "Events"). Called on the event thread.
+json event_json(Stack& stack, const cam::AsyncEvent& event);
+
+// For the method files: runs `fn` on the node that `params` names, either params.handle (a
+// handle of `session`, used under its lock) or params.<name_param> resolved with
+// Stack::resolve() and opened for the duration of the call.
+// With Resolve::Pass a name is mapped to its device's pass node ("da3" -> "pass5").
+enum class Resolve : std::uint8_t { Node, Pass };
+using NodeFn = std::function<Result<json>(devfs::FileHandle& file, const std::string& node)>;
+Result<json> with_node(Service& service, Session& session, const json& params,
+                       const char* name_param, const NodeFn& fn, Resolve resolve = Resolve::Node);
+
+class Session {
+ public:
+  ~Session();
+  std::uint64_t id() const { return m_id; }
+  const Peer& peer() const { return m_peer; }
+  bool admin() const { return m_admin; }
+  std::size_t handle_count() const;
+  bool subscribed() const;
+
+  // A tracked open. Calls on it serialize on `lock` (a FileHandle is not thread-safe).
+  struct OpenHandle {
+    std::string node;
+    devfs::FileHandle file;
+    std::mutex lock;
+  };
+  // The session's handle `id`, or EBADF.
+  Result<std::shared_ptr<OpenHandle>> find_handle(std::int64_t id) const;
+  // Adds an open; EMFILE beyond `limit` handles.
+  Result<std::int64_t> add_handle(std::string node, devfs::FileHandle file, std::size_t limit);
+  // Removes and returns the handle (closed when the last user drops it), or EBADF.
+  Result<std::shared_ptr<OpenHandle>> remove_handle(std::int64_t id);
+  std::vector<std::pair<std::int64_t, std::string>> handles() const;
+
+ private:
+  friend class Service;
+  Session(std::uint64_t id, Peer peer, bool admin, EventSink sink)
+      : m_id(id), m_peer(std::move(peer)), m_admin(admin), m_sink(std::move(sink)) {}
+
+  const std::uint64_t m_id;
+  const Peer m_peer;
+  const bool m_admin;
+  EventSink m_sink;
+  mutable std::mutex m_lock;
+  std::map<std::int64_t, std::shared_ptr<OpenHandle>> m_handles;  // Guarded by m_lock.
+  std::int64_t m_next_handle = 1;                                 // Guarded by m_lock.
+  std::unique_ptr<cam::Subscription> m_subscription;              // Guarded by m_lock.
+  bool m_ended = false;                                           // Guarded by m_lock.
+};
+
+}  // namespace ucam::service

@@ -1,0 +1,296 @@
+// The service layer in-process: sessions as tracked opens, rights, errors, events, and a
+// concurrent open/close/command load against hot-plug (the lifecycle under TSan).
+#include "service/service.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+#include "tests/wait.h"
+
+namespace ucam::service {
+namespace {
+
+using ucam::testing::wait_until;
+
+struct Harness {
+  std::unique_ptr<Stack> stack;
+  std::unique_ptr<Service> service;
+
+  Harness() {
+    auto scenario = load_scenario("builtin:default");
+    EXPECT_TRUE(scenario.has_value());
+    auto s = Stack::create_emulated(*scenario);
+    EXPECT_TRUE(s.has_value());
+    stack = std::move(*s);
+    AccessPolicy policy;
+    policy.owner_uid = 4242;  // Not us, unless we run as 4242.
+    policy.admin_gids = {777};
+    policy.admin_group_names = "ucam-admin";
+    service = std::make_unique<Service>(*stack, policy, ServiceLimits{4});
+  }
+};
+
+struct Client {
+  Service& service;
+  std::shared_ptr<Session> session;
+  std::mutex lock;
+  std::condition_variable cv;
+  std::deque<json> events;
+  int id = 0;
+
+  Client(Service& s, Peer peer) : service(s) {
+    session = s.begin_session(peer, [this](std::string line) {
+      {
+        std::lock_guard g(lock);
+        events.push_back(json::parse(line));
+      }
+      cv.notify_all();
+    });
+  }
+  ~Client() { service.end_session(*session); }
+
+  json call(const std::string& method, json params = json::object()) {
+    return json::parse(service.handle_line(
+        *session,
+        json{{"jsonrpc", "2.0"}, {"id", ++id}, {"method", method}, {"params", params}}.dump()));
+  }
+  std::optional<json> next_event(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock g(lock);
+    if (!cv.wait_for(g, timeout, [&] { return !events.empty(); })) {
+      return std::nullopt;
+    }
+    json e = events.front();
+    events.pop_front();
+    return e;
+  }
+};
+
+Peer root() {
+  return Peer{0, 0, 100, {}};
+}
+Peer nobody() {
+  return Peer{65534, 65534, 101, {}};
+}
+int code(const json& response) {
+  return response.contains("error") ? response["error"]["code"].get<int>() : 0;
+}
+
+TEST(ServiceSession, OpenReturnsHandlesThatHoldReferencesUntilClosed) {
+  Harness h;
+  Client c(*h.service, root());
+  const auto before = h.stack->devfs().stats().opens;
+  auto r = c.call("open", {{"node", "pass0"}});
+  ASSERT_EQ(code(r), 0) << r.dump();
+  const auto handle = r["result"]["handle"].get<std::int64_t>();
+  EXPECT_EQ(h.stack->devfs().stats().opens, before + 1);
+  EXPECT_EQ(c.session->handle_count(), 1U);
+  EXPECT_EQ(code(c.call("device.tur", {{"handle", handle}})), 0);
+  EXPECT_EQ(code(c.call("close", {{"handle", handle}})), 0);
+  EXPECT_EQ(h.stack->devfs().stats().opens, before);
+  // A second close of the same handle is an error, not a second release.
+  auto again = c.call("close", {{"handle", handle}});
+  EXPECT_EQ(again["error"]["data"]["errno_name"], "EBADF");
+  EXPECT_EQ(h.stack->devfs().stats().opens, before);
+}
+
+TEST(ServiceSession, EndingASessionClosesEveryHandleItHeld) {
+  Harness h;
+  const auto before = h.stack->devfs().stats().opens;
+  {
+    Client c(*h.service, root());
+    for (const char* node : {"pass0", "pass1", "ses0"}) {
+      ASSERT_EQ(code(c.call("open", {{"node", node}})), 0);
+    }
+    EXPECT_EQ(h.stack->devfs().stats().opens, before + 3);
+    EXPECT_EQ(h.service->end_session(*c.session), 3U);
+    EXPECT_EQ(h.stack->devfs().stats().opens, before);
+    EXPECT_EQ(h.service->end_session(*c.session), 0U);  // Idempotent.
+  }
+  EXPECT_EQ(h.service->status()["sessions"].size(), 0U);
+}
+
+TEST(ServiceSession, HandleLimitRefusesTheOpenAndLeaksNothing) {
+  Harness h;  // max_handles_per_session = 4
+  Client c(*h.service, root());
+  const auto before = h.stack->devfs().stats().opens;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(code(c.call("open", {{"node", "pass0"}})), 0);
+  }
+  auto r = c.call("open", {{"node", "pass0"}});
+  EXPECT_EQ(code(r), static_cast<int>(RpcCode::LimitExceeded)) << r.dump();
+  EXPECT_EQ(r["error"]["data"]["errno_name"], "EMFILE");
+  EXPECT_EQ(h.stack->devfs().stats().opens, before + 4);
+}
+
+TEST(ServiceSession, DepartedNodeFailsCallsWithNoSuchDeviceButCloseSucceeds) {
+  Harness h;
+  Client c(*h.service, root());
+  auto r = c.call("open", {{"node", "0:3:0"}});
+  ASSERT_EQ(code(r), 0) << r.dump();
+  const auto handle = r["result"]["handle"];
+  ASSERT_EQ(code(c.call("emu.remove_lun", {{"bus", 0}, {"target", 3}, {"lun", 0}})), 0);
+  h.stack->settle();
+  auto tur = c.call("device.tur", {{"handle", handle}});
+  EXPECT_EQ(code(tur), static_cast<int>(RpcCode::NoSuchDevice)) << tur.dump();
+  EXPECT_EQ(code(c.call("close", {{"handle", handle}})), 0);
+  EXPECT_EQ(h.stack->devfs().stats().opens, 0U);
+}
+
+TEST(ServiceRights, ReadersReadButEveryChangeIsRefusedNamingTheRight) {
+  Harness h;
+  Client c(*h.service, nobody());
+  EXPECT_FALSE(c.session->admin());
+  for (const char* m : {"devices.list", "enc.list", "enc.show", "daemon.status", "rpc.methods"}) {
+    EXPECT_EQ(code(c.call(m)), 0) << m;
+  }
+  EXPECT_EQ(code(c.call("device.inquiry", {{"device", "pass0"}})), 0);
+  EXPECT_EQ(code(c.call("enc.get_led", {{"target", "pass9"}, {"kind", "locate"}})), 0);
+  const std::vector<std::pair<std::string, json>> changes = {
+      {"enc.set_led", {{"target", "pass9"}, {"kind", "locate"}, {"state", "on"}}},
+      {"pass.command", {{"device", "pass0"}, {"cdb", "00 00 00 00 00 00"}}},
+      {"rescan", json::object()},
+      {"enc.set_element", {{"enclosure", "ses0"}, {"element", 1}, {"control", "80000200"}}},
+      {"emu.pull_disk", {{"enclosure", "jbod4"}, {"slot", 0}}},
+  };
+  for (const auto& [method, params] : changes) {
+    auto r = c.call(method, params);
+    ASSERT_EQ(code(r), static_cast<int>(RpcCode::PermissionDenied)) << method << r.dump();
+    EXPECT_EQ(r["error"]["data"]["required"], "admin");
+    EXPECT_NE(r["error"]["message"].get<std::string>().find("ucam-admin"), std::string::npos);
+  }
+  // Nothing changed: the LED is still off.
+  Client admin(*h.service, root());
+  auto led = admin.call("enc.get_led", {{"target", "pass9"}, {"kind", "locate"}});
+  EXPECT_EQ(led["result"][0]["locate"], false);
+}
+
+TEST(ServiceRights, AdminGroupMembershipGrantsTheAdminRight) {
+  Harness h;
+  EXPECT_TRUE(h.service->is_admin(Peer{1000, 1000, 1, {5, 777}}));  // Supplementary.
+  EXPECT_TRUE(h.service->is_admin(Peer{1000, 777, 1, {}}));         // Primary.
+  EXPECT_TRUE(h.service->is_admin(Peer{4242, 1, 1, {}}));           // The daemon's own uid.
+  EXPECT_FALSE(h.service->is_admin(Peer{1000, 1000, 1, {5}}));
+  AccessPolicy p;
+  p.owner_uid = 4242;
+  h.service->set_policy(p);
+  EXPECT_FALSE(h.service->is_admin(Peer{1000, 777, 1, {}}));
+}
+
+TEST(ServiceProtocol, MalformedRequestsGetTheRightErrors) {
+  Harness h;
+  Client c(*h.service, root());
+  auto line = [&](const std::string& text) {
+    const auto out = h.service->handle_line(*c.session, text);
+    return out.empty() ? json() : json::parse(out);
+  };
+  EXPECT_EQ(code(line("{")), -32700);
+  EXPECT_EQ(code(line("42")), -32600);
+  EXPECT_EQ(code(line(R"({"id":1,"method":"devices.list"})")), -32600);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":{},"method":"devices.list"})")), -32600);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":7})")), -32600);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":"x"})")), -32601);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":"open","params":"pass0"})")), -32600);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":"open","params":{"node":3}})")), -32602);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":"close","params":{"handle":-1}})")),
+            -32602);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":"close","params":{"handle":1e300}})")),
+            -32602);
+  EXPECT_EQ(code(line(R"([])")), -32600);
+  // Notifications get no reply, even when they fail.
+  EXPECT_TRUE(line(R"({"jsonrpc":"2.0","method":"nope"})").is_null());
+  // A batch answers each request that has an id, in order.
+  auto batch =
+      line(R"([{"jsonrpc":"2.0","id":1,"method":"enc.status"},5,{"jsonrpc":"2.0","method":"x"},)"
+           R"({"jsonrpc":"2.0","id":2,"method":"nope"}])");
+  ASSERT_TRUE(batch.is_array());
+  ASSERT_EQ(batch.size(), 3U);
+  EXPECT_EQ(batch[0]["id"], 1);
+  EXPECT_EQ(code(batch[1]), -32600);
+  EXPECT_EQ(code(batch[2]), -32601);
+}
+
+TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
+  Harness h;
+  Client watcher(*h.service, nobody());
+  ASSERT_EQ(
+      code(watcher.call("events.subscribe", {{"codes", {"LostDevice", "ElementStatusChanged"}}})),
+      0);
+  Client admin(*h.service, root());
+  ASSERT_EQ(code(admin.call("emu.pull_disk", {{"enclosure", "jbod4"}, {"slot", 0}})), 0);
+  ASSERT_EQ(code(admin.call("enc.refresh", {{"enclosure", "ses0"}})), 0);
+  bool lost = false, element = false;
+  while (!(lost && element)) {
+    auto e = watcher.next_event();
+    ASSERT_TRUE(e.has_value()) << "lost=" << lost << " element=" << element;
+    ASSERT_EQ((*e)["method"], "event");
+    const auto& p = (*e)["params"];
+    if (p["event"] == "LostDevice") {
+      EXPECT_EQ(p["bus"], 1);
+      EXPECT_EQ(p["target"], 4);
+      lost = true;
+    } else {
+      ASSERT_EQ(p["event"], "ElementStatusChanged");  // Filtered: nothing else arrives.
+      EXPECT_EQ(p["new_status"], "Not installed");
+      element = true;
+    }
+  }
+  EXPECT_EQ(code(watcher.call("events.subscribe", {{"codes", {"Bogus"}}})), -32602);
+}
+
+// Many sessions open, command and close while devices leave and return; afterwards every
+// reference is back. Run under TSan in CI.
+TEST(ServiceConcurrency, SessionsRaceHotPlugAndEveryReferenceReturns) {
+  Harness h;
+  auto baseline = h.service->status()["periphs"];
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, gone{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Client c(*h.service, root());
+      const std::string node = t % 2 == 0 ? "0:2:0" : "0:3:0";
+      while (!stop) {
+        auto r = c.call("open", {{"node", node}});
+        if (code(r) != 0) {
+          continue;  // Absent right now.
+        }
+        const auto handle = r["result"]["handle"];
+        auto tur = c.call("device.tur", {{"handle", handle}});
+        (code(tur) == 0 ? ok : gone).fetch_add(1);
+        EXPECT_EQ(code(c.call("close", {{"handle", handle}})), 0);
+      }
+    });
+  }
+  Client admin(*h.service, root());
+  for (int i = 0; i < 20; ++i) {
+    const int target = 2 + i % 2;
+    ASSERT_EQ(code(admin.call("emu.remove_lun", {{"bus", 0}, {"target", target}, {"lun", 0}})), 0);
+    ASSERT_EQ(code(admin.call("emu.insert_lun", {{"bus", 0}, {"target", target}, {"lun", 0}})), 0);
+  }
+  ASSERT_TRUE(wait_until([&] { return ok.load() > 20; }, std::chrono::seconds(60)));
+  stop = true;
+  for (auto& t : threads) {
+    t.join();
+  }
+  h.stack->settle();
+  auto st = h.service->status();
+  EXPECT_EQ(st["handles"], 0);
+  EXPECT_EQ(st["devfs"]["opens"], 0);
+  EXPECT_EQ(st["handles_opened_total"], st["handles_closed_total"]);
+  EXPECT_EQ(st["periph_stats"]["underflows"], 0);
+  // Every periph still attached holds exactly its resting references again.
+  for (const auto& p : st["periphs"]) {
+    for (const auto& b : baseline) {
+      if (b["name"] == p["name"] && b["path"] == p["path"]) {
+        EXPECT_EQ(p["refcount"], b["refcount"]) << p.dump();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ucam::service
