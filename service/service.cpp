@@ -24,8 +24,7 @@ std::size_t Session::handle_count() const {
 }
 
 bool Session::subscribed() const {
-  std::lock_guard lock(m_lock);
-  return m_subscription != nullptr;
+  return m_event_mask.load() != 0;
 }
 
 Result<std::shared_ptr<Session::OpenHandle>> Session::find_handle(std::int64_t id) const {
@@ -85,9 +84,36 @@ Service::Service(Stack& stack, AccessPolicy policy, ServiceLimits limits)
   register_device_methods(*this);
   register_enc_methods(*this);
   register_emu_methods(*this);
+  m_events = m_stack.xpt().subscribe(cam::kAllAsyncCodes, cam::Path::wildcard(),
+                                     [this](const cam::AsyncEvent& event) { deliver(event); });
 }
 
-Service::~Service() = default;
+Service::~Service() {
+  m_events.reset();  // Waits for a delivery in progress.
+}
+
+void Service::deliver(const cam::AsyncEvent& event) {
+  const auto wants = [&](const Session& s) {
+    return (s.m_event_mask.load(std::memory_order_relaxed) &
+            static_cast<std::uint32_t>(event.code)) != 0;
+  };
+  {
+    std::lock_guard lock(m_lock);
+    if (std::none_of(m_sessions.begin(), m_sessions.end(),
+                     [&](const auto& entry) { return wants(*entry.second); })) {
+      return;  // Most events have no subscriber: render nothing.
+    }
+  }
+  // Rendered once, outside the lock, with one timestamp for every subscriber.
+  const std::string line = notification("event", event_json(m_stack, event))
+                               .dump(-1, ' ', false, json::error_handler_t::replace);
+  std::lock_guard lock(m_lock);
+  for (const auto& [id, session] : m_sessions) {
+    if (wants(*session)) {
+      session->m_sink(line);  // Queues; never blocks.
+    }
+  }
+}
 
 void Service::add_method(std::string name, Right right, std::string summary, Handler handler) {
   m_methods[std::move(name)] = Method{right, std::move(summary), std::move(handler)};
@@ -132,7 +158,6 @@ std::shared_ptr<Session> Service::begin_session(const Peer& peer, EventSink sink
 
 std::size_t Service::end_session(Session& session) {
   std::map<std::int64_t, std::shared_ptr<Session::OpenHandle>> handles;
-  std::unique_ptr<cam::Subscription> subscription;
   {
     std::lock_guard lock(session.m_lock);
     if (session.m_ended) {
@@ -140,18 +165,16 @@ std::size_t Service::end_session(Session& session) {
     }
     session.m_ended = true;
     handles.swap(session.m_handles);
-    subscription = std::move(session.m_subscription);
   }
-  // Outside the session lock: unsubscribing waits for a running callback, which may be
-  // queueing into this very session.
-  subscription.reset();
-  const auto closed = handles.size();
-  m_handles_closed.fetch_add(closed, std::memory_order_relaxed);
-  handles.clear();  // Each FileHandle closes here (or when an in-flight call lets go of it).
   {
+    // Events are delivered under m_lock: once out of the table, the sink is never called again.
     std::lock_guard lock(m_lock);
     m_sessions.erase(session.id());
   }
+  session.m_event_mask = 0;
+  const auto closed = handles.size();
+  m_handles_closed.fetch_add(closed, std::memory_order_relaxed);
+  handles.clear();  // Each FileHandle closes here (or when an in-flight call lets go of it).
   if (closed > 0) {
     log_info("session {} (pid {} uid {}): closed {} handle(s) left open", session.id(),
              session.peer().pid, session.peer().uid, closed);
@@ -415,14 +438,7 @@ void Service::register_service_methods() {
         if (session.m_ended) {
           return fail(Error::described(ESHUTDOWN, "session ended"));
         }
-        session.m_subscription.reset();
-        Session* s = &session;
-        Stack* stack = &m_stack;
-        session.m_subscription = m_stack.xpt().subscribe(
-            mask, cam::Path::wildcard(), [s, stack](const cam::AsyncEvent& event) {
-              s->m_sink(notification("event", event_json(*stack, event))
-                            .dump(-1, ' ', false, json::error_handler_t::replace));
-            });
+        session.m_event_mask = mask;
         return json{{"subscribed", true}};
       });
   add_method("events.unsubscribe", Right::Read, "Stops event notifications.",
@@ -430,11 +446,7 @@ void Service::register_service_methods() {
                if (auto r = params_only(params, {}); !r) {
                  return fail(r.error());
                }
-               std::unique_ptr<cam::Subscription> old;
-               {
-                 std::lock_guard lock(session.m_lock);
-                 old = std::move(session.m_subscription);
-               }
+               session.m_event_mask = 0;
                return json{{"subscribed", false}};
              });
   add_method("daemon.status", Right::Read,

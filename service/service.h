@@ -124,6 +124,11 @@ class Service {
   std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
   std::atomic<std::uint64_t> m_requests{0}, m_request_errors{0};
   std::atomic<std::uint64_t> m_handles_opened{0}, m_handles_closed{0};
+  // One XPT subscription for every session: each event is rendered once (one timestamp) and
+  // handed to the sinks of the sessions that want it, under m_lock, so a session removed from
+  // m_sessions gets nothing more.
+  std::unique_ptr<cam::Subscription> m_events;
+  void deliver(const cam::AsyncEvent& event);
 };
 
 // Method groups, one file each.
@@ -178,7 +183,9 @@ class Session {
   mutable std::mutex m_lock;
   std::map<std::int64_t, std::shared_ptr<OpenHandle>> m_handles;  // Guarded by m_lock.
   std::int64_t m_next_handle = 1;                                 // Guarded by m_lock.
-  std::unique_ptr<cam::Subscription> m_subscription;              // Guarded by m_lock.
+  // Event subscription: the codes wanted (0 = not subscribed). Read by the Service's event
+  // callback under Service::m_lock.
+  std::atomic<std::uint32_t> m_event_mask{0};
   bool m_ended = false;                                           // Guarded by m_lock.
 };
 

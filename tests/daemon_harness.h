@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -199,6 +201,7 @@ class Daemon {
     }
     d->m_pid = pid;
     if (!d->wait_notify("READY=1", timeout)) {
+      std::fprintf(stderr, "ucamd did not get ready; its log:\n%s\n", d->log().c_str());
       return nullptr;
     }
     return d;
