@@ -254,6 +254,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1U, 3'600'000U));
   cmd->add_flag("--recover", cargs.recover,
                 "Let ucam retry UNIT ATTENTION, BUSY and transport errors (default: report them)");
+  cmd->footer(
+      "\nThe CDB goes to the device's pass node whatever name you give (da3 -> its passN).\n"
+      "Prints the CAM status, the SCSI status, the residual, the sense decoded in one line,\n"
+      "and a hex dump of the data in. Exit 0 when the command completed, 1 when it did not.\n\n"
+      "EXAMPLES\n"
+      "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36       # INQUIRY\n"
+      "  ucamctl cmd da3 --cdb \"25 00 00 00 00 00 00 00 00 00\" --in 8   # READ CAPACITY(10)\n"
+      "  ucamctl --json cmd 1:4:0 --cdb \"00 00 00 00 00 00\"        # TEST UNIT READY\n");
 
   auto* enc = app.add_subcommand(
       "enc", "Enclosure services (SES, SAF-TE): list, map, show, status, locate, fault, decode");
@@ -282,6 +290,12 @@ int main(int argc, char** argv) {
                   "on or off (needs the admin right); omit to read the LED state back")
         ->check(CLI::IsMember({"on", "off"}));
     c->add_option("-u,--enclosure", enclosure, enc_help);
+    c->footer(
+        std::string("\nReads the LED back from the enclosure after setting it. Exit 3 when the\n"
+                    "target is in no slot, 2 for a bad element, 4 without the admin right.\n\n"
+                    "EXAMPLES\n  ucamctl enc ") +
+        name + " da3 on\n  ucamctl enc " + name + " \"Slot 07\" on\n  ucamctl enc " + name +
+        " ses0:3 off\n  ucamctl enc " + name + " all off\n  ucamctl enc " + name + " pass9\n");
     return c;
   };
   auto* enc_locate = add_led("locate", "Turn a slot's locate (ident) LED on or off, or read it");
@@ -305,6 +319,14 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   events->add_option("--codes", codes,
                      "Only these events, e.g. FoundDevice LostDevice ElementStatusChanged");
+  events->footer(
+      "\nEvents: FoundDevice, LostDevice, InquiryChanged, AdvinfoChanged (a physical path was\n"
+      "published), UnitAttention, PathRegistered, PathDeregistered, BusReset, SentBdr,\n"
+      "ElementStatusChanged, EnclosureStatusChanged, SlotDeviceChanged. Runs until --count\n"
+      "events or --timeout seconds (exit 1 if --count was not reached), or until interrupted.\n"
+      "With --json each event is one JSON object per line (docs/api.md, \"Events\").\n\n"
+      "EXAMPLES\n  ucamctl events\n"
+      "  ucamctl --json events --codes LostDevice FoundDevice | jq .\n");
 
   auto* status = app.add_subcommand(
       "status", "ucamd's state: clients, handles, periph references, CCB counters");
