@@ -94,6 +94,21 @@ Result<std::vector<Enclosure>> open_enclosures(Stack& stack, Session& session, c
   return out;
 }
 
+enum class Need : std::uint8_t { Any, One };
+
+// The preamble of every enc method: unknown parameters are refused, Need::One requires
+// "enclosure" or "handle", then the enclosures are opened.
+Result<std::vector<Enclosure>> enclosures_for(Stack& stack, Session& session, const json& params,
+                                              std::initializer_list<const char*> known, Need need) {
+  if (auto r = params_only(params, known); !r) {
+    return fail(r.error());
+  }
+  if (need == Need::One && !params.contains("enclosure") && !params.contains("handle")) {
+    return fail_invalid("params: give \"enclosure\" or \"handle\"");
+  }
+  return open_enclosures(stack, session, params);
+}
+
 std::string devnames(Enclosure& e, int index) {
   enc::EncGetElementDevnames get;
   get.index = index;
@@ -402,10 +417,7 @@ void register_enc_methods(Service& service) {
   service.add_method("enc.list", Right::Read,
                      "One entry per enclosure node: name, id, slots, overall status.",
                      [&stack](Session& session, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {}); !r) {
-                         return fail(r.error());
-                       }
-                       auto encs = open_enclosures(stack, session, params);
+                       auto encs = enclosures_for(stack, session, params, {}, Need::Any);
                        if (!encs) {
                          return fail(encs.error());
                        }
@@ -435,10 +447,7 @@ void register_enc_methods(Service& service) {
       "Every element of `enclosure` (or `handle`, or every enclosure): type, status, descriptor, "
       "devices, decoded fields.",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "handle"}); !r) {
-          return fail(r.error());
-        }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -462,10 +471,7 @@ void register_enc_methods(Service& service) {
       "Slots (device, model, serial, size, status, physical path) and sensors: temperatures, "
       "fans, PSUs, voltages.",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "handle"}); !r) {
-          return fail(r.error());
-        }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -543,10 +549,7 @@ void register_enc_methods(Service& service) {
       "enc.status", Right::Read,
       "Overall status per enclosure; `ok` is false for NONCRITICAL, CRITICAL, UNRECOV, INVOP.",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "handle"}); !r) {
-          return fail(r.error());
-        }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -568,15 +571,13 @@ void register_enc_methods(Service& service) {
       "Reads the `kind` (locate|fault) LED of `target`: a disk, sesN:ELEMENT, a slot name, or "
       "all.",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"target", "kind", "enclosure"}); !r) {
-          return fail(r.error());
-        }
         auto fault = led_kind(params);
         auto target = param_string(params, "target");
         if (!fault || !target) {
           return fail(!fault ? fault.error() : target.error());
         }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs =
+            enclosures_for(stack, session, params, {"target", "kind", "enclosure"}, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -590,9 +591,6 @@ void register_enc_methods(Service& service) {
       "enc.set_led", Right::Admin,
       "Turns the `kind` (locate|fault) LED of `target` `state` (on|off), then reads it back.",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"target", "kind", "state", "enclosure"}); !r) {
-          return fail(r.error());
-        }
         auto fault = led_kind(params);
         auto target = param_string(params, "target");
         auto state = param_string(params, "state");
@@ -602,7 +600,8 @@ void register_enc_methods(Service& service) {
         if (*state != "on" && *state != "off") {
           return fail_invalid("params.state: expected \"on\" or \"off\", got \"" + *state + "\"");
         }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs = enclosures_for(stack, session, params, {"target", "kind", "state", "enclosure"},
+                                   Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -634,11 +633,6 @@ void register_enc_methods(Service& service) {
       "Sends 4 control bytes (`control`, hex) for `element` of `enclosure` or `handle` "
       "(SETELMSTAT); `generation` guards against a changed configuration.",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r =
-                params_only(params, {"enclosure", "handle", "element", "control", "generation"});
-            !r) {
-          return fail(r.error());
-        }
         auto element = param_int(params, "element", 0, 0xffff);
         auto control = param_string(params, "control");
         auto generation = param_optional_int(params, "generation", 0, UINT32_MAX);
@@ -649,10 +643,9 @@ void register_enc_methods(Service& service) {
         if (!bytes || bytes->size() != 4) {
           return fail_invalid("params.control: expected 4 bytes of hex, e.g. \"80 00 02 00\"");
         }
-        if (!params.contains("enclosure") && !params.contains("handle")) {
-          return fail_invalid("params: give \"enclosure\" or \"handle\"");
-        }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs =
+            enclosures_for(stack, session, params,
+                           {"enclosure", "handle", "element", "control", "generation"}, Need::One);
         if (!encs) {
           return fail(encs.error());
         }
@@ -681,18 +674,13 @@ void register_enc_methods(Service& service) {
       "enc.set_enclosure_status", Right::Admin,
       "Requests the enclosure's INFO/NON-CRIT/CRIT/UNRECOV indicators (`flags`, 0..15).",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "handle", "flags", "generation"}); !r) {
-          return fail(r.error());
-        }
         auto flags = param_int(params, "flags", 0, 15);
         auto generation = param_optional_int(params, "generation", 0, UINT32_MAX);
         if (!flags || !generation) {
           return fail(!flags ? flags.error() : generation.error());
         }
-        if (!params.contains("enclosure") && !params.contains("handle")) {
-          return fail_invalid("params: give \"enclosure\" or \"handle\"");
-        }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs = enclosures_for(stack, session, params,
+                                   {"enclosure", "handle", "flags", "generation"}, Need::One);
         if (!encs) {
           return fail(encs.error());
         }
@@ -706,60 +694,47 @@ void register_enc_methods(Service& service) {
         }
         return json::object();
       });
-  service.add_method("enc.get_string", Right::Read, "Reads the String In page (0x04), raw, as hex.",
-                     [&stack](Session& session, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"enclosure", "handle"}); !r) {
-                         return fail(r.error());
-                       }
-                       if (!params.contains("enclosure") && !params.contains("handle")) {
-                         return fail_invalid("params: give \"enclosure\" or \"handle\"");
-                       }
-                       auto encs = open_enclosures(stack, session, params);
-                       if (!encs) {
-                         return fail(encs.error());
-                       }
-                       enc::EncString get(enc::EncString::kGet);
-                       if (auto r = encs->front().file().ioctl(get); !r) {
-                         return fail(r.error().with_context(encs->front().name));
-                       }
-                       return json{{"data", hex_string(get.data)}};
-                     });
-  service.add_method("enc.set_string", Right::Admin,
-                     "Writes the String Out page (0x04): `data`, hex.",
-                     [&stack](Session& session, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"enclosure", "handle", "data"}); !r) {
-                         return fail(r.error());
-                       }
-                       auto data = param_string(params, "data");
-                       if (!data) {
-                         return fail(data.error());
-                       }
-                       auto bytes = parse_hex(*data, HexTokens::AllowRuns);
-                       if (!bytes) {
-                         return fail(Error::invalid("params.data: " + bytes.error().message()));
-                       }
-                       if (!params.contains("enclosure") && !params.contains("handle")) {
-                         return fail_invalid("params: give \"enclosure\" or \"handle\"");
-                       }
-                       auto encs = open_enclosures(stack, session, params);
-                       if (!encs) {
-                         return fail(encs.error());
-                       }
-                       enc::EncString set(enc::EncString::kSet);
-                       set.data = std::move(*bytes);
-                       if (auto r = encs->front().file().ioctl(set); !r) {
-                         return fail(r.error().with_context(encs->front().name));
-                       }
-                       return json::object();
-                     });
+  service.add_method(
+      "enc.get_string", Right::Read, "Reads the String In page (0x04), raw, as hex.",
+      [&stack](Session& session, const json& params) -> Result<json> {
+        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::One);
+        if (!encs) {
+          return fail(encs.error());
+        }
+        enc::EncString get(enc::EncString::kGet);
+        if (auto r = encs->front().file().ioctl(get); !r) {
+          return fail(r.error().with_context(encs->front().name));
+        }
+        return json{{"data", hex_string(get.data)}};
+      });
+  service.add_method(
+      "enc.set_string", Right::Admin, "Writes the String Out page (0x04): `data`, hex.",
+      [&stack](Session& session, const json& params) -> Result<json> {
+        auto data = param_string(params, "data");
+        if (!data) {
+          return fail(data.error());
+        }
+        auto bytes = parse_hex(*data, HexTokens::AllowRuns);
+        if (!bytes) {
+          return fail(Error::invalid("params.data: " + bytes.error().message()));
+        }
+        auto encs =
+            enclosures_for(stack, session, params, {"enclosure", "handle", "data"}, Need::One);
+        if (!encs) {
+          return fail(encs.error());
+        }
+        enc::EncString set(enc::EncString::kSet);
+        set.data = std::move(*bytes);
+        if (auto r = encs->front().file().ioctl(set); !r) {
+          return fail(r.error().with_context(encs->front().name));
+        }
+        return json::object();
+      });
   service.add_method(
       "enc.refresh", Right::Read,
       "Re-reads `enclosure` (or every enclosure) from the device now and waits for the result.",
       [&stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "handle"}); !r) {
-          return fail(r.error());
-        }
-        auto encs = open_enclosures(stack, session, params);
+        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
