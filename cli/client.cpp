@@ -178,7 +178,7 @@ class SocketClient final : public Client {
         m_buffer.erase(0, nl + 1);
         try {
           return std::optional<json>(json::parse(line));
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {
           return fail(Error::described(EPROTO, fmt::format("ucamd sent bad JSON: {}", e.what())));
         }
       }

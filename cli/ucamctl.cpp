@@ -383,7 +383,7 @@ int main(int argc, char** argv) {
   if (call->parsed() && !params_text.empty()) {
     try {
       call_params = json::parse(params_text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       return report_error(fmt::format("params: not valid JSON: {}", e.what()), kExitUsage);
     }
   }

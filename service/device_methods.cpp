@@ -114,7 +114,7 @@ Result<std::vector<std::uint8_t>> inquiry_page(devfs::FileHandle& file, scsi::In
 Result<json> inquiry(devfs::FileHandle& file, const std::string& node) {
   auto std_data = inquiry_page(file, scsi::InquiryData::Standard, 0);
   if (!std_data) {
-    return fail(std_data.error().with_context(node));
+    return fail(named(std_data.error(), node));
   }
   auto inq = scsi::parse_standard_inquiry(*std_data);
   if (!inq) {
@@ -293,7 +293,7 @@ void register_device_methods(Service& service) {
                              auto r = run_cdb(file, {0, 0, 0, 0, 0, 0}, cam::DataDir::None, {},
                                               std::chrono::seconds(10), cam::Recovery::Standard);
                              if (!r) {
-                               return fail(r.error().with_context(node));
+                               return fail(named(r.error(), node));
                              }
                              return command_json(node, *r, {}, false);
                            },
@@ -358,7 +358,7 @@ void register_device_methods(Service& service) {
                                std::chrono::milliseconds(timeout->value_or(60'000)),
                                *recover ? cam::Recovery::Standard : cam::Recovery::None);
               if (!r) {
-                return fail(r.error().with_context(node));
+                return fail(named(r.error(), node));
               }
               std::span<const std::uint8_t> shown;
               if (dir == cam::DataDir::In) {
@@ -381,7 +381,7 @@ void register_device_methods(Service& service) {
             [&stack](devfs::FileHandle& file, const std::string& node) -> Result<json> {
               pass::PassGetDevice get;
               if (auto r = file.ioctl(get); !r) {
-                return fail(r.error().with_context(node));
+                return fail(named(r.error(), node));
               }
               json j = device_json(stack, get.device);
               j["node"] = node;
@@ -401,7 +401,7 @@ void register_device_methods(Service& service) {
                            [](devfs::FileHandle& file, const std::string& node) -> Result<json> {
                              da::DaGetGeometry g;
                              if (auto r = file.ioctl(g); !r) {
-                               return fail(r.error().with_context(node));
+                               return fail(named(r.error(), node));
                              }
                              return json{{"device", node},
                                          {"block_length", g.block_length},
@@ -426,7 +426,7 @@ void register_device_methods(Service& service) {
             [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
               da::DaGetGeometry g;
               if (auto r = file.ioctl(g); !r) {
-                return fail(r.error().with_context(node));
+                return fail(named(r.error(), node));
               }
               std::vector<std::uint8_t> data(static_cast<std::size_t>(*blocks) * g.block_length);
               da::DaIo io(da::DaIo::kRead);
@@ -459,7 +459,7 @@ void register_device_methods(Service& service) {
                            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
                              da::DaGetGeometry g;
                              if (auto r = file.ioctl(g); !r) {
-                               return fail(r.error().with_context(node));
+                               return fail(named(r.error(), node));
                              }
                              if (bytes->empty() || bytes->size() % g.block_length != 0) {
                                return fail_invalid(fmt::format(

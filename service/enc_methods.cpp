@@ -33,7 +33,7 @@ struct Enclosure {
 Result<void> load_state(Enclosure& e) {
   enc::EncGetState get;
   if (auto r = e.file().ioctl(get); !r) {
-    return fail(r.error().with_context(e.name));
+    return fail(named(r.error(), e.name));
   }
   e.state = get.state;
   return {};
@@ -690,7 +690,7 @@ void register_enc_methods(Service& service) {
           set.generation = static_cast<std::uint32_t>(**generation);
         }
         if (auto r = encs->front().file().ioctl(set); !r) {
-          return fail(r.error().with_context(encs->front().name));
+          return fail(named(r.error(), encs->front().name));
         }
         return json::object();
       });
@@ -703,7 +703,7 @@ void register_enc_methods(Service& service) {
         }
         enc::EncString get(enc::EncString::kGet);
         if (auto r = encs->front().file().ioctl(get); !r) {
-          return fail(r.error().with_context(encs->front().name));
+          return fail(named(r.error(), encs->front().name));
         }
         return json{{"data", hex_string(get.data)}};
       });
@@ -726,7 +726,7 @@ void register_enc_methods(Service& service) {
         enc::EncString set(enc::EncString::kSet);
         set.data = std::move(*bytes);
         if (auto r = encs->front().file().ioctl(set); !r) {
-          return fail(r.error().with_context(encs->front().name));
+          return fail(named(r.error(), encs->front().name));
         }
         return json::object();
       });
@@ -742,7 +742,7 @@ void register_enc_methods(Service& service) {
         for (auto& e : *encs) {
           enc::EncRefresh refresh;
           if (auto r = e.file().ioctl(refresh); !r) {
-            return fail(r.error().with_context(e.name));
+            return fail(named(r.error(), e.name));
           }
           if (auto r = load_state(e); !r) {
             return fail(r.error());

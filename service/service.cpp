@@ -182,7 +182,45 @@ std::size_t Service::end_session(Session& session) {
   return closed;
 }
 
+namespace {
+
+// The deepest nesting of arrays and objects in a JSON text (strings skipped). Requests nest a
+// few levels; a client sending [[[[...]]]] 100,000 deep must not make the daemon recurse.
+std::size_t nesting_depth(std::string_view text) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+constexpr std::size_t kMaxNesting = 64;
+
+}  // namespace
+
 std::string Service::handle_line(Session& session, std::string_view line) {
+  if (const auto depth = nesting_depth(line); depth > kMaxNesting) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return error_response(nullptr, rpc_error(RpcCode::InvalidRequest,
+                                             fmt::format("JSON nested {} deep; the limit is {}",
+                                                         depth, kMaxNesting)))
+        .dump();
+  }
   json message;
   try {
     message = json::parse(line);
@@ -222,10 +260,14 @@ json Service::handle_one(Session& session, const json& request) {
   m_requests.fetch_add(1, std::memory_order_relaxed);
   auto invalid = [&](std::string why) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    json id = request.is_object() && request.contains("id") && !request["id"].is_object() &&
-                      !request["id"].is_array()
-                  ? request["id"]
-                  : json();
+    // The id is echoed only when it is a valid one (JSON-RPC 2.0: null otherwise).
+    json id;
+    if (request.is_object()) {
+      const auto it = request.find("id");
+      if (it != request.end() && (it->is_string() || it->is_number())) {
+        id = *it;
+      }
+    }
     return error_response(id, rpc_error(RpcCode::InvalidRequest, std::move(why)));
   };
   if (!request.is_object()) {
@@ -243,15 +285,13 @@ json Service::handle_one(Session& session, const json& request) {
   if (m == request.end() || !m->is_string()) {
     return invalid("\"method\" must be a string");
   }
-  json params = request.value("params", json::object());
-  if (!params.is_object() && !params.is_array()) {
-    return invalid("\"params\" must be an object");
-  }
-  if (params.is_array()) {
-    if (!params.empty()) {
-      return invalid("positional params are not supported: pass \"params\" as an object");
-    }
-    params = json::object();
+  static const json kNoParams = json::object();
+  const auto p = request.find("params");
+  const json& params = p == request.end() || (p->is_array() && p->empty()) ? kNoParams : *p;
+  if (!params.is_object()) {
+    return invalid(params.is_array()
+                       ? "positional params are not supported: pass \"params\" as an object"
+                       : "\"params\" must be an object");
   }
   const std::string method = m->get<std::string>();
   json response;
@@ -322,7 +362,7 @@ Result<json> with_node(Service& service, Session& session, const json& params,
   }
   auto file = service.stack().devfs().open(*node);
   if (!file) {
-    return fail(file.error().with_context(*node));
+    return fail(named(file.error(), *node));
   }
   return fn(*file, *node);
 }
@@ -376,7 +416,7 @@ void Service::register_service_methods() {
                }
                auto file = m_stack.devfs().open(*node);
                if (!file) {
-                 return fail(file.error().with_context(*node));
+                 return fail(named(file.error(), *node));
                }
                std::size_t limit = 0;
                {

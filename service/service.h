@@ -136,6 +136,11 @@ void register_device_methods(Service& service);  // service/device_methods.cpp
 void register_enc_methods(Service& service);     // service/enc_methods.cpp
 void register_emu_methods(Service& service);     // service/emu_methods.cpp
 
+// `error` with "node: " in front, unless its message already starts so.
+inline Error named(const Error& error, const std::string& node) {
+  return error.message().starts_with(node + ":") ? error : error.with_context(node);
+}
+
 // The params of an "event" notification (docs/api.md, "Events"). Called on the event thread.
 json event_json(Stack& stack, const cam::AsyncEvent& event);
 
@@ -186,7 +191,7 @@ class Session {
   // Event subscription: the codes wanted (0 = not subscribed). Read by the Service's event
   // callback under Service::m_lock.
   std::atomic<std::uint32_t> m_event_mask{0};
-  bool m_ended = false;                                           // Guarded by m_lock.
+  bool m_ended = false;  // Guarded by m_lock.
 };
 
 }  // namespace ucam::service

@@ -200,6 +200,19 @@ TEST(ServiceProtocol, MalformedRequestsGetTheRightErrors) {
   EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":"close","params":{"handle":1e300}})")),
             -32602);
   EXPECT_EQ(code(line(R"([])")), -32600);
+  // Nesting is bounded before parsing; strings do not count.
+  const auto nested = [](int depth) {
+    return R"({"jsonrpc":"2.0","id":1,"method":"open","params":{"node":)" +
+           std::string(depth, '[') + std::string(depth, ']') + "}}";
+  };
+  EXPECT_EQ(code(line(nested(62))), -32602);  // 64 levels in all: parsed, a bad node type.
+  auto deep = line(nested(100'000));
+  EXPECT_EQ(code(deep), -32600);
+  EXPECT_NE(deep["error"]["message"].get<std::string>().find("nested"), std::string::npos);
+  EXPECT_EQ(code(line(R"({"jsonrpc":"2.0","id":1,"method":"open","params":{"node":")" +
+                      std::string(1000, '[') + R"("}})")),
+            -32002);  // Brackets inside a string are just characters.
+  EXPECT_TRUE(line(R"({"jsonrpc":"2.0","id":true,"method":"x"})")["id"].is_null());
   // Notifications get no reply, even when they fail.
   EXPECT_TRUE(line(R"({"jsonrpc":"2.0","method":"nope"})").is_null());
   // A batch answers each request that has an id, in order.
