@@ -203,7 +203,7 @@ json device_json(Stack& stack, const cam::DeviceInfo& d) {
 
 }  // namespace
 
-json event_json(Stack& stack, const cam::AsyncEvent& event) {
+json event_json(Stack& stack, const cam::AsyncEvent& event, const std::vector<std::string>* names) {
   json j = {
       {"event", cam::async_code_name(event.code)},
       {"time",
@@ -217,7 +217,7 @@ json event_json(Stack& stack, const cam::AsyncEvent& event) {
   if (event.path.lun != cam::Path::kWildcardLun) {
     j["lun"] = event.path.lun;
   }
-  j["periphs"] = stack.periphs().names_for(event.path);
+  j["periphs"] = names != nullptr ? *names : stack.periphs().names_for(event.path);
   switch (event.code) {
     case cam::AsyncCode::UnitAttention:
       j["sense_key"] = event.sense_key;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "base/log.h"
 #include "scsi/inquiry.h"
@@ -84,6 +85,9 @@ Service::Service(Stack& stack, AccessPolicy policy, ServiceLimits limits)
   register_device_methods(*this);
   register_enc_methods(*this);
   register_emu_methods(*this);
+  for (const auto& d : m_stack.xpt().devices()) {
+    m_names[d.path] = m_stack.periphs().names_for(d.path);
+  }
   m_events = m_stack.xpt().subscribe(cam::kAllAsyncCodes, cam::Path::wildcard(),
                                      [this](const cam::AsyncEvent& event) { deliver(event); });
 }
@@ -93,6 +97,19 @@ Service::~Service() {
 }
 
 void Service::deliver(const cam::AsyncEvent& event) {
+  std::optional<std::vector<std::string>> departed;
+  if (event.code == cam::AsyncCode::FoundDevice || event.code == cam::AsyncCode::InquiryChanged) {
+    // The periph manager subscribed first: its drivers have attached by now.
+    auto names = m_stack.periphs().names_for(event.path);
+    std::lock_guard lock(m_names_lock);
+    m_names[event.path] = std::move(names);
+  } else if (event.code == cam::AsyncCode::LostDevice) {
+    std::lock_guard lock(m_names_lock);
+    if (auto it = m_names.find(event.path); it != m_names.end()) {
+      departed = std::move(it->second);
+      m_names.erase(it);
+    }
+  }
   const auto wants = [&](const Session& s) {
     return (s.m_event_mask.load(std::memory_order_relaxed) &
             static_cast<std::uint32_t>(event.code)) != 0;
@@ -105,8 +122,9 @@ void Service::deliver(const cam::AsyncEvent& event) {
     }
   }
   // Rendered once, outside the lock, with one timestamp for every subscriber.
-  const std::string line = notification("event", event_json(m_stack, event))
-                               .dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string line =
+      notification("event", event_json(m_stack, event, departed ? &*departed : nullptr))
+          .dump(-1, ' ', false, json::error_handler_t::replace);
   std::lock_guard lock(m_lock);
   for (const auto& [id, session] : m_sessions) {
     if (wants(*session)) {

@@ -129,6 +129,10 @@ class Service {
   // m_sessions gets nothing more.
   std::unique_ptr<cam::Subscription> m_events;
   void deliver(const cam::AsyncEvent& event);
+  // The periph names last seen on each device, so that a LostDevice event can still say which
+  // names left (the periphs are gone by the time it is delivered). Guarded by m_names_lock.
+  std::mutex m_names_lock;
+  std::map<cam::Path, std::vector<std::string>> m_names;
 };
 
 // Method groups, one file each.
@@ -142,7 +146,9 @@ inline Error named(const Error& error, const std::string& node) {
 }
 
 // The params of an "event" notification (docs/api.md, "Events"). Called on the event thread.
-json event_json(Stack& stack, const cam::AsyncEvent& event);
+// `names`, when given, are the periph names to report (else the ones attached now).
+json event_json(Stack& stack, const cam::AsyncEvent& event,
+                const std::vector<std::string>* names = nullptr);
 
 // For the method files: runs `fn` on the node that `params` names, either params.handle (a
 // handle of `session`, used under its lock) or params.<name_param> resolved with
