@@ -358,6 +358,51 @@ int main(int argc, char** argv) {
   emu_put->add_option("slot", slot, "Slot number, from 0")->required();
   emu_put->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
 
+  // Man-page style detail for the commands whose help is not set above.
+  devlist->footer(
+      "\nOne line per device: <vendor product revision>, its path (scbus, target, lun in hex)\n"
+      "and its periph names (pass for every device, da for disks, ses for enclosures).\n"
+      "--json adds the SIM, inquiry fields, serial number and the physical path (enclosure\n"
+      "slot) the enclosure daemon published.\n\nEXAMPLES\n  ucamctl devlist -v\n"
+      "  ucamctl --json devlist | jq '.[] | select(.physical_path) | {periphs, physical_path}'\n");
+  inquiry->footer(
+      "\nSends INQUIRY for the standard data and VPD pages 0x00, 0x80 and 0x83 and decodes\n"
+      "every designator. --json includes the raw pages in hex (sg_inq --inhex, sg_vpd --inhex\n"
+      "read them).\n\nEXAMPLES\n  ucamctl inquiry da0\n  ucamctl --json inquiry 1:4:0\n");
+  tur->footer(
+      "\nTEST UNIT READY with ucam's recovery (UNIT ATTENTION and BUSY are retried). Prints\n"
+      "'unit is ready' or the decoded sense; exit 0 when ready, 1 when not.\n\n"
+      "EXAMPLES\n  ucamctl tur da3 && echo ready\n");
+  enc_list->footer("\nEXAMPLES\n  ucamctl enc list\n  ucamctl --json enc list\n");
+  enc_map->footer(
+      "\nEvery element of each enclosure, as sesutil map shows them: type, status and its four\n"
+      "bytes, descriptor, devices in the slot, and extra status (LEDs, speeds, temperatures,\n"
+      "voltages). --json adds every decoded field, SAS addresses and physical paths.\n\n"
+      "EXAMPLES\n  ucamctl enc map ses0\n");
+  enc_show->footer(
+      "\nThe bays: descriptor, disk name, model, serial, size or status with LEDs; then\n"
+      "temperatures, fans, power supplies and voltages. Comes from the enclosure daemon's\n"
+      "cache: no command is sent to the enclosure.\n\nEXAMPLES\n  ucamctl enc show\n"
+      "  ucamctl --json enc show | jq '.[].slots[] | {descriptor, devices, physical_path}'\n");
+  enc_status->footer(
+      "\nOK, or the overall status bits set (INFO, NONCRITICAL, CRITICAL, UNRECOV, INVOP).\n"
+      "Exit 1 unless every enclosure is OK; INFO alone counts as OK. For monitoring scripts.\n");
+  enc_decode->footer(
+      "\nDecodes whole SES diagnostic pages (configuration, status, element descriptors,\n"
+      "additional element status...) from a capture, with no device. Input is sg_ses --inhex\n"
+      "text (hex bytes, '#' comments) or binary with --raw. --json follows docs/ses-json.md.\n\n"
+      "EXAMPLES\n  ucamctl enc decode examples/ses-testjbod4.hex\n");
+  status->footer(
+      "\nucamd's version, socket, clients and limits, handles opened and closed, live periphs,\n"
+      "CCB counters, and each session's pid, uid, rights and handles. Every handle a client\n"
+      "held is back when its session is gone.\n");
+  emu->footer(
+      "\nOnly when the stack runs on the emulated SIM. Addresses use the scenario's numbering\n"
+      "(bus index in the scenario file), enclosures their scenario names (ucamctl call\n"
+      "emu.enclosures). Faults, sensors and whole buses: ucamctl call emu.* (docs/api.md).\n\n"
+      "EXAMPLES\n  ucamctl emu pull-disk jbod4 0\n  ucamctl emu insert-disk jbod4 0 1:4:0\n"
+      "  ucamctl emu remove-lun 0:3:0\n");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
