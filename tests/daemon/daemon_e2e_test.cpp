@@ -662,13 +662,27 @@ class DaemonRights : public ::testing::Test {
     if (!have_setpriv()) {
       GTEST_SKIP() << "setpriv (util-linux) is not installed";
     }
+    // The build tree may sit where uid 65534 cannot reach (a clone under /root): run a copy of
+    // ucamctl from a directory anyone may enter.
+    s_bin_dir = ucam::testing::temp_dir();
+    s_ucamctl = s_bin_dir + "/ucamctl";
+    std::filesystem::copy_file(ucamctl_path(), s_ucamctl,
+                               std::filesystem::copy_options::overwrite_existing);
+    ::chmod(s_ucamctl.c_str(), 0755);
   }
+  void TearDown() override {
+    if (!s_bin_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(s_bin_dir, ec);
+    }
+  }
+  static inline std::string s_bin_dir, s_ucamctl;
   // ucamctl as uid/gid 65534 with `groups` ("" = none) as supplementary groups.
   static ProcessResult as_nobody(const std::string& socket, const std::vector<std::string>& args,
                                  const std::string& groups = "") {
     std::vector<std::string> argv = {"setpriv", "--reuid=65534", "--regid=65534"};
     argv.push_back(groups.empty() ? "--clear-groups" : "--groups=" + groups);
-    argv.insert(argv.end(), {ucamctl_path(), "--socket", socket, "--json"});
+    argv.insert(argv.end(), {s_ucamctl, "--socket", socket, "--json"});
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   }
