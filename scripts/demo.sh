@@ -33,7 +33,7 @@ run enc locate "Slot 01" on
 run enc fault ses0:3 on
 run enc status
 echo; echo "# A disk is pulled from slot 0 while 'ucamctl events' watches:"
-"$ucamctl" events --count 4 --timeout 10 &
+"$ucamctl" events --count 3 --timeout 10 &
 events=$!
 for _ in $(seq 1 100); do
   "$ucamctl" --json status | grep -q '"subscribed": true' && break
