@@ -9,6 +9,8 @@
 #include <thread>
 #include <utility>
 
+#include "cam/cancel.h"
+
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
@@ -774,7 +776,17 @@ bool Xpt::apply_recovery(Ccb& ccb) {
   return true;
 }
 
-void Xpt::run_sync(Ccb& ccb) {
+void CancelToken::cancel() {
+  std::lock_guard lock(m_lock);
+  m_cancelled = true;
+  for (Ccb* ccb : m_ccbs) {
+    // A waiter cannot disarm (and so return and free its CCB) while we hold the lock. abort()
+    // of a CCB that already completed, or is between retries, does nothing.
+    (void)m_xpt->abort(*ccb);
+  }
+}
+
+void Xpt::run_sync(Ccb& ccb, CancelToken* cancel) {
   assert_may_block("Xpt::run_sync");
   struct Waiter {
     std::mutex lock;
@@ -788,9 +800,22 @@ void Xpt::run_sync(Ccb& ccb) {
     w->cv.notify_one();  // Under the lock: the waiter cannot destroy `w` before we return.
   };
   ccb.done_arg = &waiter;
+  if (cancel != nullptr && !cancel->arm(*this, ccb)) {
+    cancel->disarm(ccb);
+    ccb.complete_status(CamStatus::ReqAborted);  // Cancelled before it started: never sent.
+    return;
+  }
   action(ccb);
-  std::unique_lock lock(waiter.lock);
-  waiter.cv.wait(lock, [&] { return waiter.done; });
+  if (cancel != nullptr && cancel->cancelled()) {
+    (void)abort(ccb);  // cancel() ran between arm() and action(), when there was nothing to abort.
+  }
+  {
+    std::unique_lock lock(waiter.lock);
+    waiter.cv.wait(lock, [&] { return waiter.done; });
+  }
+  if (cancel != nullptr) {
+    cancel->disarm(ccb);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

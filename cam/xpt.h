@@ -101,7 +101,7 @@ class Xpt final : public XptSim, public XptPeriph {
 
   // --- XptPeriph ---
   void action(Ccb& ccb) override;
-  void run_sync(Ccb& ccb) override;
+  void run_sync(Ccb& ccb, CancelToken* cancel = nullptr) override;
   CamStatus abort(Ccb& ccb) override;
   Result<void> freeze_devq(const Path& path) override;
   Result<void> release_devq(const Path& path) override;

@@ -22,6 +22,7 @@
 namespace ucam::cam {
 
 class Subscription;
+class CancelToken;
 
 class XptPeriph {
  public:
@@ -32,7 +33,8 @@ class XptPeriph {
 
   // Runs `ccb` and waits for completion (cam_periph_runccb). Any `done` set by the caller is
   // replaced. Blocks: never call from a completion callback.
-  virtual void run_sync(Ccb& ccb) = 0;
+  // With `cancel`, another thread may abort the command through the token (see cam/cancel.h).
+  virtual void run_sync(Ccb& ccb, CancelToken* cancel = nullptr) = 0;
 
   // Aborts a CCB previously passed to action() (XPT_ABORT): if it is still queued, or the SIM
   // still holds it, it completes with ReqAborted; if it is already completing, nothing happens

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <fstream>
 
 #include "base/log.h"
 
@@ -29,6 +30,8 @@ struct Server::Client {
   std::size_t max_queued = 0;     // Guarded by queue_lock.
   std::thread thread;
   std::atomic<bool> done{false};
+  std::atomic<bool> busy{false};       // Inside a request.
+  std::atomic<bool> cancelled{false};  // Its commands were aborted: the peer process died.
 
   ~Client() {
     if (thread.joinable()) {
@@ -247,14 +250,49 @@ void Server::reap(bool all) {
   finished.clear();  // Joins their threads, outside the lock.
 }
 
+namespace {
+
+// False once the process is gone or a zombie (killed, not yet reaped by its parent).
+bool process_alive(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text;
+  if (!stat || !std::getline(stat, text)) {
+    return false;
+  }
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= text.size()) {
+    return true;  // Unreadable: assume alive.
+  }
+  const char state = text[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
+}  // namespace
+
+void Server::abort_orphaned_commands() {
+  // A client thread inside a command cannot see its peer go; this thread looks for it. The
+  // commands of a dead process are aborted, so its session ends now rather than at the
+  // command's timeout.
+  std::lock_guard lock(m_lock);
+  for (const auto& c : m_clients) {
+    if (c->busy.load() && !c->cancelled.load() && c->peer.pid > 0 && !process_alive(c->peer.pid)) {
+      c->cancelled = true;
+      log_info("client {} (pid {}) died inside a command: aborting it", c->session->id(),
+               c->peer.pid);
+      m_service.cancel_session(*c->session);
+    }
+  }
+}
+
 void Server::accept_main() {
   while (true) {
     pollfd fds[2] = {{m_listen_fd, POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
-    if (::poll(fds, 2, 1000) < 0 && errno != EINTR) {
+    if (::poll(fds, 2, 200) < 0 && errno != EINTR) {
       log_error("poll: {}", std::strerror(errno));
       return;
     }
     reap(false);
+    abort_orphaned_commands();
     if ((fds[1].revents & POLLIN) != 0) {
       return;
     }
@@ -295,26 +333,27 @@ void Server::accept_main() {
     client->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     client->max_queued = m_limits.max_queued_events;
     Client* c = client.get();
+    Client* cp = c;
+    c->session = m_service.begin_session(c->peer, [cp](std::string line) {
+      // On the XPT's event thread: queue and wake, never block.
+      {
+        std::lock_guard lock(cp->queue_lock);
+        if (cp->queue.size() >= cp->max_queued) {
+          ++cp->lost;
+          return;
+        }
+        cp->queue.push_back(std::move(line));
+      }
+      const std::uint64_t one = 1;
+      (void)!::write(cp->wake_fd, &one, sizeof(one));
+    });
+
     m_clients.push_back(std::move(client));
     c->thread = std::thread([this, c] { client_main(*c); });
   }
 }
 
 void Server::client_main(Client& c) {
-  Client* cp = &c;
-  c.session = m_service.begin_session(c.peer, [cp](std::string line) {
-    // On the XPT's event thread: queue and wake, never block.
-    {
-      std::lock_guard lock(cp->queue_lock);
-      if (cp->queue.size() >= cp->max_queued) {
-        ++cp->lost;
-        return;
-      }
-      cp->queue.push_back(std::move(line));
-    }
-    const std::uint64_t one = 1;
-    (void)!::write(cp->wake_fd, &one, sizeof(one));
-  });
   log_debug("client {} connected: pid {} uid {} gid {}{}", c.session->id(), c.peer.pid, c.peer.uid,
             c.peer.gid, c.session->admin() ? " (admin)" : "");
   std::string buffer;
@@ -395,7 +434,9 @@ void Server::client_main(Client& c) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
         continue;  // Blank lines are keep-alives.
       }
+      c.busy = true;
       const std::string reply = m_service.handle_line(*c.session, line);
+      c.busy = false;
       if (!reply.empty()) {
         alive = send_all(c.fd, reply + "\n");
       }

@@ -73,6 +73,7 @@ class Server {
   void accept_main();
   void client_main(Client& client);
   void reap(bool all);
+  void abort_orphaned_commands();
 
   service::Service& m_service;
   SocketOptions m_socket;

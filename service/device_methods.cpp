@@ -76,27 +76,29 @@ json command_json(const std::string& node, const pass::PassCommand& cmd,
 }
 
 // Runs one CDB on an open node.
-Result<pass::PassCommand> run_cdb(devfs::FileHandle& file, std::vector<std::uint8_t> cdb,
-                                  cam::DataDir dir, std::span<std::uint8_t> data,
-                                  std::chrono::milliseconds timeout, cam::Recovery recovery) {
+Result<pass::PassCommand> run_cdb(devfs::FileHandle& file, cam::CancelToken* cancel,
+                                  std::vector<std::uint8_t> cdb, cam::DataDir dir,
+                                  std::span<std::uint8_t> data, std::chrono::milliseconds timeout,
+                                  cam::Recovery recovery) {
   pass::PassCommand cmd;
   cmd.cdb = std::move(cdb);
   cmd.dir = dir;
   cmd.data = data;
   cmd.timeout = timeout;
   cmd.recovery = recovery;
+  cmd.cancel = cancel;
   if (auto r = file.ioctl(cmd); !r) {
     return fail(r.error());
   }
   return cmd;
 }
 
-Result<std::vector<std::uint8_t>> inquiry_page(devfs::FileHandle& file, scsi::InquiryData evpd,
-                                               std::uint8_t page) {
+Result<std::vector<std::uint8_t>> inquiry_page(devfs::FileHandle& file, cam::CancelToken* cancel,
+                                               scsi::InquiryData evpd, std::uint8_t page) {
   std::vector<std::uint8_t> buf(evpd == scsi::InquiryData::Standard ? 255 : 1024);
   const auto cdb = scsi::inquiry(evpd, page, static_cast<std::uint16_t>(buf.size()));
-  auto r = run_cdb(file, {cdb.bytes.begin(), cdb.bytes.begin() + cdb.len}, cam::DataDir::In, buf,
-                   std::chrono::seconds(10), cam::Recovery::Standard);
+  auto r = run_cdb(file, cancel, {cdb.bytes.begin(), cdb.bytes.begin() + cdb.len}, cam::DataDir::In,
+                   buf, std::chrono::seconds(10), cam::Recovery::Standard);
   if (!r) {
     return fail(r.error());
   }
@@ -111,8 +113,8 @@ Result<std::vector<std::uint8_t>> inquiry_page(devfs::FileHandle& file, scsi::In
   return buf;
 }
 
-Result<json> inquiry(devfs::FileHandle& file, const std::string& node) {
-  auto std_data = inquiry_page(file, scsi::InquiryData::Standard, 0);
+Result<json> inquiry(devfs::FileHandle& file, const std::string& node, cam::CancelToken* cancel) {
+  auto std_data = inquiry_page(file, cancel, scsi::InquiryData::Standard, 0);
   if (!std_data) {
     return fail(named(std_data.error(), node));
   }
@@ -125,7 +127,7 @@ Result<json> inquiry(devfs::FileHandle& file, const std::string& node) {
   std::vector<std::uint8_t> pages;
   std::string serial;
   std::vector<scsi::Designator> designators;
-  if (auto vpd0 = inquiry_page(file, scsi::InquiryData::VpdPage, 0x00)) {
+  if (auto vpd0 = inquiry_page(file, cancel, scsi::InquiryData::VpdPage, 0x00)) {
     raw["vpd_00"] = hex_string(*vpd0);
     if (auto p = scsi::parse_supported_vpd_pages(*vpd0)) {
       pages = *p;
@@ -135,7 +137,7 @@ Result<json> inquiry(devfs::FileHandle& file, const std::string& node) {
     return std::find(pages.begin(), pages.end(), p) != pages.end();
   };
   if (has(0x80)) {
-    if (auto v = inquiry_page(file, scsi::InquiryData::VpdPage, 0x80)) {
+    if (auto v = inquiry_page(file, cancel, scsi::InquiryData::VpdPage, 0x80)) {
       raw["vpd_80"] = hex_string(*v);
       if (auto s = scsi::parse_unit_serial_number(*v)) {
         serial = *s;
@@ -143,7 +145,7 @@ Result<json> inquiry(devfs::FileHandle& file, const std::string& node) {
     }
   }
   if (has(0x83)) {
-    if (auto v = inquiry_page(file, scsi::InquiryData::VpdPage, 0x83)) {
+    if (auto v = inquiry_page(file, cancel, scsi::InquiryData::VpdPage, 0x83)) {
       raw["vpd_83"] = hex_string(*v);
       if (auto d = scsi::parse_device_identification(*v)) {
         designators = *d;
@@ -278,27 +280,30 @@ void register_device_methods(Service& service) {
         }
         return with_node(
             service, session, params, "device",
-            [](devfs::FileHandle& file, const std::string& node) { return inquiry(file, node); },
+            [&session](devfs::FileHandle& file, const std::string& node) {
+              return inquiry(file, node, &session.cancel_token());
+            },
             Resolve::Pass);
       });
-  service.add_method("device.tur", Right::Read,
-                     "TEST UNIT READY on `device` (or `handle`), with recovery.",
-                     [&service](Session& session, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"device", "handle"}); !r) {
-                         return fail(r.error());
-                       }
-                       return with_node(
-                           service, session, params, "device",
-                           [](devfs::FileHandle& file, const std::string& node) -> Result<json> {
-                             auto r = run_cdb(file, {0, 0, 0, 0, 0, 0}, cam::DataDir::None, {},
-                                              std::chrono::seconds(10), cam::Recovery::Standard);
-                             if (!r) {
-                               return fail(named(r.error(), node));
-                             }
-                             return command_json(node, *r, {}, false);
-                           },
-                           Resolve::Pass);
-                     });
+  service.add_method(
+      "device.tur", Right::Read, "TEST UNIT READY on `device` (or `handle`), with recovery.",
+      [&service](Session& session, const json& params) -> Result<json> {
+        if (auto r = params_only(params, {"device", "handle"}); !r) {
+          return fail(r.error());
+        }
+        return with_node(
+            service, session, params, "device",
+            [&session](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              auto r =
+                  run_cdb(file, &session.cancel_token(), {0, 0, 0, 0, 0, 0}, cam::DataDir::None, {},
+                          std::chrono::seconds(10), cam::Recovery::Standard);
+              if (!r) {
+                return fail(named(r.error(), node));
+              }
+              return command_json(node, *r, {}, false);
+            },
+            Resolve::Pass);
+      });
   service.add_method(
       "pass.command", Right::Admin,
       "Runs a raw CDB (hex) on `device` or `handle`; data in (`data_in_length`) or out "
@@ -354,7 +359,7 @@ void register_device_methods(Service& service) {
               std::span<std::uint8_t> data = dir == cam::DataDir::In
                                                  ? std::span<std::uint8_t>(in_data)
                                                  : std::span<std::uint8_t>(out_data);
-              auto r = run_cdb(file, *cdb, dir, data,
+              auto r = run_cdb(file, &session.cancel_token(), *cdb, dir, data,
                                std::chrono::milliseconds(timeout->value_or(60'000)),
                                *recover ? cam::Recovery::Standard : cam::Recovery::None);
               if (!r) {

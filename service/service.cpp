@@ -231,6 +231,10 @@ constexpr std::size_t kMaxNesting = 64;
 
 }  // namespace
 
+void Service::cancel_session(Session& session) {
+  session.m_cancel.cancel();
+}
+
 std::string Service::handle_line(Session& session, std::string_view line) {
   if (const auto depth = nesting_depth(line); depth > kMaxNesting) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);

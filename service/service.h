@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "cam/cancel.h"
 #include "service/rpc.h"
 #include "stack/stack.h"
 
@@ -76,6 +77,9 @@ class Service {
   // Closes every handle the session still holds and drops its event subscription. Idempotent.
   // Returns the number of handles closed.
   std::size_t end_session(Session& session);
+  // Aborts the command the session is running, and every later one (its client is gone).
+  // Thread-safe; the session's thread then finishes its request and ends the session.
+  void cancel_session(Session& session);
 
   // One line of input (a request, a notification or a batch) -> the response line, or "" when
   // nothing is to be answered (notifications only). Never throws; bad input gets an error reply.
@@ -181,6 +185,8 @@ class Session {
   // Removes and returns the handle (closed when the last user drops it), or EBADF.
   Result<std::shared_ptr<OpenHandle>> remove_handle(std::int64_t id);
   std::vector<std::pair<std::int64_t, std::string>> handles() const;
+  // Commands the session runs carry this token; Service::cancel_session() aborts them.
+  cam::CancelToken& cancel_token() { return m_cancel; }
 
  private:
   friend class Service;
@@ -191,6 +197,7 @@ class Session {
   const Peer m_peer;
   const bool m_admin;
   EventSink m_sink;
+  cam::CancelToken m_cancel;
   mutable std::mutex m_lock;
   std::map<std::int64_t, std::shared_ptr<OpenHandle>> m_handles;  // Guarded by m_lock.
   std::int64_t m_next_handle = 1;                                 // Guarded by m_lock.

@@ -29,7 +29,7 @@ Result<void> PassDriver::ioctl(devfs::Node& node, devfs::OpenFile& /*file*/,
       ccb.timeout = cmd.timeout;
       ccb.recovery = cmd.recovery;
       ccb.retry_count = cmd.retry_count;
-      periph.xpt().run_sync(ccb);
+      periph.xpt().run_sync(ccb, cmd.cancel);
       cmd.status = ccb.status;
       cmd.scsi_status = ccb.scsi_status;
       cmd.resid = ccb.resid;

@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "cam/cancel.h"
 #include "cam/ccb.h"
 #include "cam/device_info.h"
 #include "cam/periph.h"
@@ -32,6 +33,7 @@ struct PassCommand : devfs::Ioctl {
   std::chrono::milliseconds timeout{60'000};
   cam::Recovery recovery = cam::Recovery::None;  // CAM_PASS_ERR_RECOVER when Standard.
   std::uint8_t retry_count = 4;
+  cam::CancelToken* cancel = nullptr;  // Lets another thread abort the command (ucamd).
 
   // Out.
   CamStatus status = CamStatus::ReqInProg;

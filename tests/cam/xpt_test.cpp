@@ -5,8 +5,10 @@
 #include <atomic>
 #include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "base/check.h"
+#include "cam/cancel.h"
 #include "tests/cam/fake_sim.h"
 #include "tests/wait.h"
 
@@ -563,6 +565,42 @@ TEST_F(XptTest, SimStatsOfAReregisteredBusStartFromZero) {
   EXPECT_EQ(s.ccbs, 0U);
   EXPECT_EQ(bucket_total(s), 0U);
   EXPECT_EQ(s.latency_sum_seconds, 0.0);
+}
+
+}  // namespace
+}  // namespace ucam::cam
+
+namespace ucam::cam {
+namespace {
+
+TEST_F(XptTest, CancelTokenAbortsARunSyncStuckInTheSim) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  sim->script(0, 0, {FakeSim::Outcome::Park});
+  CancelToken token;
+  Ccb ccb = tur({bus, 0, 0});
+  std::atomic<bool> returned{false};
+  std::thread waiter([&] {
+    xpt->run_sync(ccb, &token);
+    returned = true;
+  });
+  ASSERT_TRUE(wait_until([&] { return sim->parked() == 1; }));
+  EXPECT_FALSE(returned.load());
+  token.cancel();  // From another thread, as ucamd does when the client died.
+  ASSERT_TRUE(wait_until([&] { return returned.load(); }));
+  waiter.join();
+  EXPECT_EQ(ccb.status, CamStatus::ReqAborted);
+  EXPECT_EQ(sim->parked(), 0U);
+  // A cancelled token refuses later commands without sending them.
+  Ccb later = tur({bus, 0, 0});
+  xpt->run_sync(later, &token);
+  EXPECT_EQ(later.status, CamStatus::ReqAborted);
+  EXPECT_EQ(sim->parked(), 0U);
+  // A token that is never cancelled changes nothing.
+  CancelToken idle;
+  Ccb normal = tur({bus, 1, 0});
+  xpt->run_sync(normal, &idle);
+  EXPECT_EQ(normal.status, CamStatus::ReqCmp);
 }
 
 }  // namespace

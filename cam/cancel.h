@@ -1,0 +1,48 @@
+// Cancelling a synchronous command from another thread (ucamd aborts the commands of a client
+// that hung up). The waiting thread passes the token to XptPeriph::run_sync(); any thread may
+// call cancel() at any time: the command in flight, if any, is aborted (it completes with
+// ReqAborted), and every later run_sync() with this token completes at once with ReqAborted.
+#pragma once
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "cam/ccb.h"
+
+namespace ucam::cam {
+
+class XptPeriph;
+
+class CancelToken {
+ public:
+  // Aborts the armed command (XptPeriph::abort) and refuses later ones. Blocks only for the
+  // abort itself; never from a completion callback.
+  void cancel();
+  bool cancelled() const {
+    std::lock_guard lock(m_lock);
+    return m_cancelled;
+  }
+
+ private:
+  friend class Xpt;
+  // The XPT arms the token with each CCB it is about to queue and disarms it before run_sync()
+  // returns, so every CCB in `m_ccbs` is alive. arm() returns false if already cancelled.
+  bool arm(XptPeriph& xpt, Ccb& ccb) {
+    std::lock_guard lock(m_lock);
+    m_xpt = &xpt;
+    m_ccbs.push_back(&ccb);
+    return !m_cancelled;
+  }
+  void disarm(Ccb& ccb) {
+    std::lock_guard lock(m_lock);
+    m_ccbs.erase(std::remove(m_ccbs.begin(), m_ccbs.end(), &ccb), m_ccbs.end());
+  }
+
+  mutable std::mutex m_lock;
+  bool m_cancelled = false;    // Guarded by m_lock.
+  XptPeriph* m_xpt = nullptr;  // Guarded by m_lock.
+  std::vector<Ccb*> m_ccbs;    // Guarded by m_lock: the CCBs in flight (one per waiting thread).
+};
+
+}  // namespace ucam::cam
