@@ -126,11 +126,14 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
       c.socket_mode = static_cast<mode_t>(mode);
     } else if (key == "socket_group" || key == "admin_group" || key == "metrics_listen" ||
                key == "scenario") {
+      std::string& field = key == "socket_group"     ? c.socket_group
+                           : key == "admin_group"    ? c.admin_group
+                           : key == "metrics_listen" ? c.metrics_listen
+                                                     : c.scenario;
       if (v.is_null()) {
-        (key == "socket_group"     ? c.socket_group
-         : key == "admin_group"    ? c.admin_group
-         : key == "metrics_listen" ? c.metrics_listen
-                                   : c.scenario) = key == "scenario" ? c.scenario : "";
+        if (key != "scenario") {
+          field.clear();  // null: off / the default group. A scenario has no "off".
+        }
         continue;
       }
       auto s = get_string(v, key);
@@ -142,10 +145,7 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
           return fail(bad(key, l.error().message()));
         }
       }
-      (key == "socket_group"     ? c.socket_group
-       : key == "admin_group"    ? c.admin_group
-       : key == "metrics_listen" ? c.metrics_listen
-                                 : c.scenario) = *s;
+      field = *s;
     } else if (key == "log_level") {
       auto s = get_string(v, key);
       if (!s) {

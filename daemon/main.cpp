@@ -66,10 +66,6 @@ Result<DaemonConfig> effective_config(const Flags& flags) {
   return parse_config(overrides.dump(), "command line", std::move(config));
 }
 
-LogLevel to_level(LogLevel l) {
-  return l;
-}
-
 struct Access {
   std::optional<gid_t> socket_gid;
   service::AccessPolicy policy;
@@ -124,7 +120,7 @@ int run(const Flags& flags) {
     std::cout << config_json(*config) << "\n";
     return kExitOk;
   }
-  set_log_level(to_level(config->log_level));
+  set_log_level(config->log_level);
   auto scenario = load_scenario(config->scenario);
   if (!scenario) {
     log_error("{}", scenario.error().message());
@@ -238,19 +234,18 @@ int run(const Flags& flags) {
         }
       }
       {
+        // What a reload cannot change stays as it is (warned about above).
+        DaemonConfig applied = *fresh;
+        applied.socket = config->socket;
+        applied.scenario = config->scenario;
+        applied.enc_poll_interval = config->enc_poll_interval;
         std::lock_guard lock(state_lock);
-        const auto keep_socket = config->socket;
-        const auto keep_scenario = config->scenario;
-        const auto keep_poll = config->enc_poll_interval;
-        if (fresh->metrics_listen.empty()) {
+        if (applied.metrics_listen.empty()) {
           old_metrics = std::move(metrics);
         } else if (new_metrics) {
           metrics = std::move(new_metrics);
         }
-        *config = *fresh;
-        config->socket = keep_socket;
-        config->scenario = keep_scenario;
-        config->enc_poll_interval = keep_poll;
+        *config = std::move(applied);
         ++reloads;
       }
       old_metrics.reset();

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -60,6 +61,14 @@ bool send_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
+}
+
+// A -32004 (limit) error reply with a null id, as one line.
+std::string limit_line(std::string message) {
+  return service::error_response(
+             nullptr, service::rpc_error(service::RpcCode::LimitExceeded, std::move(message)))
+             .dump() +
+         "\n";
 }
 
 service::Peer peer_of(int fd) {
@@ -181,13 +190,14 @@ void Server::set_limits(ServerLimits limits) {
   m_limits = limits;
 }
 
+std::size_t Server::running_locked() const {
+  return static_cast<std::size_t>(std::count_if(m_clients.begin(), m_clients.end(),
+                                                [](const auto& c) { return !c->done.load(); }));
+}
+
 std::size_t Server::clients() const {
   std::lock_guard lock(m_lock);
-  std::size_t n = 0;
-  for (const auto& c : m_clients) {
-    n += c->done.load() ? 0 : 1;
-  }
-  return n;
+  return running_locked();
 }
 
 void Server::stop() {
@@ -216,15 +226,8 @@ void Server::stop() {
 
 std::size_t Server::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(m_lock);
-  auto running = [&] {
-    std::size_t n = 0;
-    for (const auto& c : m_clients) {
-      n += c->done.load() ? 0 : 1;
-    }
-    return n;
-  };
-  m_cv.wait_for(lock, timeout, [&] { return running() == 0; });
-  return running();
+  m_cv.wait_for(lock, timeout, [&] { return running_locked() == 0; });
+  return running_locked();
 }
 
 void Server::disconnect_all() {
@@ -310,21 +313,13 @@ void Server::accept_main() {
     client->fd = fd;
     client->peer = peer_of(fd);
     std::lock_guard lock(m_lock);
-    std::size_t running = 0;
-    for (const auto& c : m_clients) {
-      running += c->done.load() ? 0 : 1;
-    }
+    const std::size_t running = running_locked();
     if (m_stopping || running >= m_limits.max_clients) {
       m_refused.fetch_add(1);
-      const auto reply =
-          service::error_response(
-              nullptr, service::rpc_error(service::RpcCode::LimitExceeded,
-                                          m_stopping ? "ucamd is shutting down"
-                                                     : fmt::format("too many clients (the limit "
-                                                                   "is {}); try again later",
-                                                                   m_limits.max_clients)))
-              .dump() +
-          "\n";
+      const auto reply = limit_line(m_stopping ? "ucamd is shutting down"
+                                               : fmt::format("too many clients (the limit "
+                                                             "is {}); try again later",
+                                                             m_limits.max_clients));
       (void)send_all(fd, reply);
       log_warning("refused a client (pid {} uid {}): {} clients, limit {}", client->peer.pid,
                   client->peer.uid, running, m_limits.max_clients);
@@ -421,13 +416,9 @@ void Server::client_main(Client& c) {
       }
       if (line.size() > max_request) {
         const auto reply =
-            service::error_response(
-                nullptr, service::rpc_error(service::RpcCode::LimitExceeded,
-                                            fmt::format("request of {} bytes exceeds the limit "
-                                                        "of {} bytes",
-                                                        line.size(), max_request)))
-                .dump() +
-            "\n";
+            limit_line(fmt::format("request of {} bytes exceeds the limit "
+                                   "of {} bytes",
+                                   line.size(), max_request));
         alive = send_all(c.fd, reply);
         continue;
       }
@@ -445,14 +436,9 @@ void Server::client_main(Client& c) {
     if (buffer.size() > max_request) {
       // No newline within the limit: answer once, then drop bytes up to the next newline.
       const auto reply =
-          service::error_response(
-              nullptr,
-              service::rpc_error(service::RpcCode::LimitExceeded,
-                                 fmt::format("request exceeds the limit of {} bytes (requests "
-                                             "are one line of JSON each)",
-                                             max_request)))
-              .dump() +
-          "\n";
+          limit_line(fmt::format("request exceeds the limit of {} bytes (requests "
+                                 "are one line of JSON each)",
+                                 max_request));
       alive = alive && (skipping || send_all(c.fd, reply));
       buffer.clear();
       skipping = true;

@@ -73,6 +73,7 @@ class Server {
   void accept_main();
   void client_main(Client& client);
   void reap(bool all);
+  std::size_t running_locked() const;  // Client threads not yet done. Needs m_lock.
   void abort_orphaned_commands();
 
   service::Service& m_service;

@@ -374,7 +374,7 @@ Result<std::vector<std::pair<std::size_t, int>>> resolve_targets(Stack& stack,
   return out;
 }
 
-json led_readback(Stack&, std::vector<Enclosure>& encs,
+json led_readback(std::vector<Enclosure>& encs,
                   const std::vector<std::pair<std::size_t, int>>& targets, bool fault) {
   // Refresh each touched enclosure once and report the LED as the enclosure sees it.
   std::vector<bool> refreshed(encs.size(), false);
@@ -585,7 +585,7 @@ void register_enc_methods(Service& service) {
         if (!targets) {
           return fail(targets.error());
         }
-        return led_readback(stack, *encs, *targets, *fault);
+        return led_readback(*encs, *targets, *fault);
       });
   service.add_method(
       "enc.set_led", Right::Admin,
@@ -626,7 +626,7 @@ void register_enc_methods(Service& service) {
             return fail(r.error().with_context(fmt::format("{}:{}", e.name, index)));
           }
         }
-        return led_readback(stack, *encs, *targets, *fault);
+        return led_readback(*encs, *targets, *fault);
       });
   service.add_method(
       "enc.set_element", Right::Admin,

@@ -86,8 +86,8 @@ std::string Service::metrics_text() {
     x.sample("ucam_devices", {{"type", type}}, n);
   }
   std::map<std::string, int> per_driver;
-  for (const auto& p : m_stack.periphs().periphs()) {
-    std::string driver = p.name;
+  for (const auto& p : st["periphs"]) {  // status() already took the snapshot.
+    std::string driver = p["name"].get<std::string>();
     while (!driver.empty() && std::isdigit(static_cast<unsigned char>(driver.back()))) {
       driver.pop_back();
     }
@@ -163,20 +163,20 @@ std::string Service::metrics_text() {
         continue;
       }
       const auto code = ses::status_code(el.status);
-      if (code == 0 || code == 5) {  // Unsupported, Not Installed: no reading.
-        if (ses::is_slot_type(el.element_type) || el.element_type == 0x02 ||
-            el.element_type == 0x03) {
-          // Still report the status of slots, PSUs and fans.
-        } else {
-          continue;
-        }
+      // Unsupported and Not Installed elements have no reading; the status of slots, PSUs and
+      // fans is reported all the same.
+      const bool no_reading = code == 0 || code == 5;
+      const bool status_always =
+          ses::is_slot_type(el.element_type) || el.element_type == 0x02 || el.element_type == 0x03;
+      if (no_reading && !status_always) {
+        continue;
       }
       Labels labels = {{"enclosure", name},
                        {"element", std::to_string(el.index)},
                        {"type", std::string(ses::element_type_name(el.element_type))},
                        {"descriptor", el.descriptor}};
       statuses.push_back({labels, static_cast<double>(code)});
-      if (code == 5 || code == 0) {
+      if (no_reading) {
         continue;
       }
       switch (el.element_type) {
