@@ -11,12 +11,17 @@
 #include "scsi/read_capacity.h"
 #include "scsi/ses.h"
 #include "scsi/ses_element.h"
+#include "scsi/ses_json.h"
 #include "service/service.h"
 
 namespace ucam::service {
 namespace ses = scsi::ses;
 
 namespace {
+
+Bytes as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
 
 // An enclosure node for the duration of one call: opened here, or a session handle (held
 // under its lock).
@@ -193,7 +198,8 @@ json element_json(Enclosure& enc, const enc::EncElement& e) {
             {"status_code", ses::status_code(e.status)},
             {"status", ses::element_status_name(ses::status_code(e.status))},
             {"bytes", hex_string(e.status)},
-            {"descriptor", e.descriptor},
+            {"descriptor", ses::descriptor_json(e.descriptor)},
+            {"descriptor_hex", hex_string(as_bytes(e.descriptor))},
             {"extra", extra_status(e)}};
   j["devices"] = devnames(enc, e.index);
   if (!e.physical_path.empty() && !e.devices.empty()) {
@@ -252,9 +258,12 @@ json disk_json(Stack& stack, const enc::EncElement& e) {
   return d;
 }
 
-// Slot descriptors compare case-insensitively, with '_' and ' ' the same ("slot_00" finds
-// "Slot 00", as physical paths spell descriptors).
-bool same_descriptor(std::string_view a, std::string_view b) {
+// A slot named by its descriptor: `raw` (the element's page 0x07 bytes) in its text form, which
+// `name` matches case-insensitively, with '_' and ' ' the same ("slot_00" finds "Slot 00", as
+// physical paths spell descriptors).
+bool same_descriptor(std::string_view raw, std::string_view name) {
+  const std::string a = ses::element_descriptor_text(raw);
+  const std::string_view b = name;
   if (a.size() != b.size() || a.empty()) {
     return false;
   }
@@ -392,7 +401,8 @@ json led_readback(std::vector<Enclosure>& encs,
     const bool on = fault ? (slot.fault_requested || slot.fault_sensed) : slot.ident;
     out.push_back({{"enclosure", e.name},
                    {"element", index},
-                   {"descriptor", el.descriptor},
+                   {"descriptor", ses::descriptor_json(el.descriptor)},
+                   {"descriptor_hex", hex_string(as_bytes(el.descriptor))},
                    {"devices", devnames(e, index)},
                    {fault ? "fault" : "locate", on}});
   }
@@ -488,14 +498,15 @@ void register_enc_methods(Service& service) {
             const auto label = el.descriptor.empty()
                                    ? fmt::format("{} {}", ses::element_type_name(el.element_type),
                                                  el.index_in_type)
-                                   : el.descriptor;
+                                   : ses::descriptor_json(el.descriptor);
             switch (el.element_type) {
               case 0x01:
               case 0x17: {
                 json slot = {
                     {"element", el.index},
                     {"slot", el.index_in_type},
-                    {"descriptor", el.descriptor},
+                    {"descriptor", ses::descriptor_json(el.descriptor)},
+                    {"descriptor_hex", hex_string(as_bytes(el.descriptor))},
                     {"devices", devnames(e, el.index)},
                     {"status", status},
                     {"ok", ses::status_code(el.status) == 1},

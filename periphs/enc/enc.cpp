@@ -372,9 +372,11 @@ void step_descriptors(cam::Periph& periph, Softc& sc) {
   }
   for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
     auto& e = sc.work.elements[i];
-    std::string text = i < d->text.size() ? d->text[i] : std::string();
-    if (text != e.descriptor) {
-      e.descriptor = std::move(text);
+    // The bytes as the page holds them: physical paths and the JSON contract are byte exact
+    // (FreeBSD keeps trailing blanks and NUL padding); only text for people is trimmed.
+    std::string raw = i < d->raw.size() ? d->raw[i] : std::string();
+    if (raw != e.descriptor) {
+      e.descriptor = std::move(raw);
       e.physical_path.clear();  // Recomputed by the next physical path step.
     }
   }
@@ -862,12 +864,27 @@ std::string physical_path(std::uint64_t enclosure_id, int type_index, int type_e
                           std::string_view descriptor) {
   std::string path = fmt::format("id1,enc@n{:x}/type@{:x}/slot@{:x}", enclosure_id, type_index,
                                  type_element_index);
-  if (!descriptor.empty()) {
-    path += "/elmdesc@";
-    for (char c : descriptor) {
-      const auto u = static_cast<unsigned char>(c);
-      path += (u <= 0x20 || u >= 0x7f || c == '/') ? '_' : c;
-    }
+  if (descriptor.empty()) {
+    return path;
+  }
+  // freebsd-cam.md §2.5, "Descriptor sanitising on page 7": if any byte before the first NUL
+  // lies outside 0x20-0x7e, the whole descriptor becomes "<invalid>" (length 9). Bytes after
+  // the first NUL are not looked at.
+  const auto first_nul = descriptor.find('\0');
+  const auto checked = descriptor.substr(0, first_nul);
+  if (std::any_of(checked.begin(), checked.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u > 0x7e;
+      })) {
+    descriptor = "<invalid>";
+  }
+  // ses_set_physpath: each of the descriptor's bytes that is not printable (outside
+  // 0x20-0x7e), is white space (the blank included) or is '/' becomes '_'.
+  path += "/elmdesc@";
+  for (const char c : descriptor) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool space = u == ' ' || (u >= '\t' && u <= '\r');
+    path += (u < 0x20 || u > 0x7e || space || c == '/') ? '_' : c;
   }
   return path;
 }

@@ -44,7 +44,7 @@ struct EncElement {
   std::uint8_t element_type = 0;
   std::uint8_t subenclosure = 0;
   std::array<std::uint8_t, 4> status{};
-  std::string descriptor;                    // Page 0x07, trimmed ("" if none).
+  std::string descriptor;                    // Page 0x07 bytes as received ("" if none).
   std::vector<std::uint64_t> sas_addresses;  // Page 0x0A phys' SAS ADDRESS (slots).
   std::optional<std::uint8_t> device_slot_number;
   std::vector<cam::Path> devices;  // Disks matched to this slot.
@@ -154,9 +154,13 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   std::set<cam::Periph*> m_periphs;  // Attached, not yet destroyed. Guarded by m_lock.
 };
 
-// The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5):
+// The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5), byte for byte:
 // "id1,enc@n<id>/type@<type index>/slot@<index in type, overall = 0>[/elmdesc@<descriptor>]",
-// lower-case hex, the descriptor with non-printable bytes, white space and '/' as '_'.
+// lower-case hex. `descriptor` is the element's page 0x07 bytes exactly as received (length
+// DESCRIPTOR LENGTH, nothing trimmed). The suffix is there only when it is not empty: first
+// sanitised as FreeBSD's page 7 handling does (a byte outside 0x20-0x7e before the first NUL
+// makes the whole descriptor "<invalid>"), then every byte that is not printable, is white
+// space or is '/' becomes '_' -- trailing blanks and NUL padding included.
 std::string physical_path(std::uint64_t enclosure_id, int type_index, int type_element_index,
                           std::string_view descriptor);
 
