@@ -43,6 +43,17 @@ std::string descriptor_text(const json& j, const char* key) {
   return out;
 }
 
+// "" when the SES device reads its enclosure fine; else what failed and whose status is shown.
+std::string path_note(const json& e) {
+  const auto error = str(e, "path_error");
+  if (error.empty()) {
+    return "";
+  }
+  const auto via = str(e, "status_via");
+  return "failed (" + error + "); " +
+         (via.empty() ? std::string("status as last read") : "status as read through " + via);
+}
+
 std::string join(const json& array, const char* sep) {
   std::string out;
   for (const auto& v : array) {
@@ -133,6 +144,9 @@ std::string render_enc_list(const json& list) {
     out += fmt::format("{}: <{}> id {} elements {} slots {} ({} occupied) status {}\n",
                        str(e, "enclosure"), str(e, "name"), str(e, "id"), e["elements"].get<int>(),
                        e["slots"].get<int>(), e["occupied_slots"].get<int>(), str(e, "status"));
+    if (const auto note = path_note(e); !note.empty()) {
+      out += "\tpath " + note + "\n";
+    }
   }
   return out;
 }
@@ -143,6 +157,9 @@ std::string render_enc_map(const json& map) {
     out += str(e, "enclosure") + ":\n";
     out += "\tEnclosure Name: " + str(e, "name") + "\n";
     out += "\tEnclosure ID: " + str(e, "id") + "\n";
+    if (const auto note = path_note(e); !note.empty()) {
+      out += "\tPath: " + note + "\n";
+    }
     for (const auto& el : e["elements"]) {
       out += fmt::format("\tElement {}, Type: {}\n", el["index"].get<int>(), str(el, "type"));
       std::string bytes;
@@ -174,6 +191,9 @@ std::string render_enc_show(const json& show) {
   for (const auto& e : show) {
     std::string text =
         fmt::format("{}: <{}>; ID: {}\n", str(e, "enclosure"), str(e, "name"), str(e, "id"));
+    if (const auto note = path_note(e); !note.empty()) {
+      text += "Path: " + note + "\n";
+    }
     text += fmt::format("{:<15} {:<7} {:<25} {:<20} {}\n", "Desc", "Dev", "Model", "Ident",
                         "Size/Status");
     for (const auto& s : e["slots"]) {

@@ -12,6 +12,11 @@
 // and carry the configuration generation they belong to. A set that names a stale generation
 // is refused with ESTALE (fixing the XXX in FreeBSD's enc ioctls).
 //
+// One enclosure, one view: the SES devices of one enclosure (same enclosure logical id) are
+// its paths. When one of them reads the enclosure and finds it changed (a control it sent, or
+// the enclosure itself), it asks the others to read it at once; a path that cannot read the
+// enclosure shows the status another path read (EncState::status_via, path_error).
+//
 // References: the node holds one periph reference, each open one, the daemon one. The daemon
 // drops its reference when it exits after invalidation; the last release frees the periph.
 #pragma once
@@ -65,6 +70,11 @@ struct EncState {
   std::vector<EncElement> elements;
   std::vector<std::string> warnings;  // From the last refresh.
   std::uint64_t commands = 0;         // RECEIVE/SEND DIAGNOSTIC commands issued so far.
+  // Why the last status read through this SES device failed; "" when it succeeded.
+  std::string path_error;
+  // When that read failed: the SES device of the same enclosure whose status this state shows
+  // instead (another path read it), e.g. "ses1"; "" when the status is this device's own.
+  std::string status_via;
 };
 
 // ---- Requests (FreeBSD ENCIOC_*; codes 's'<<8 | n) --------------------------------------------
