@@ -17,6 +17,43 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// An element descriptor for people. JSON carries it byte for byte (docs/ses-json.md: every byte
+// as the code point of the same value); here it is cut at the first NUL, anything outside
+// printable ASCII is shown as '.', and trailing blanks are trimmed.
+std::string descriptor_text(const json& j, const char* key) {
+  const std::string s = str(j, key);
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b == 0) {
+      break;
+    }
+    if (b >= 0x80) {  // A multi-byte UTF-8 sequence: one code point, one '.'.
+      while (i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xc0) == 0x80) {
+        ++i;
+      }
+      out += '.';
+    } else {
+      out += b < 0x20 || b == 0x7f ? '.' : static_cast<char>(b);
+    }
+  }
+  while (!out.empty() && out.back() == ' ') {
+    out.pop_back();
+  }
+  return out;
+}
+
+// "" when the SES device reads its enclosure fine; else what failed and whose status is shown.
+std::string path_note(const json& e) {
+  const auto error = str(e, "path_error");
+  if (error.empty()) {
+    return "";
+  }
+  const auto via = str(e, "status_via");
+  return "failed (" + error + "); " +
+         (via.empty() ? std::string("status as last read") : "status as read through " + via);
+}
+
 std::string join(const json& array, const char* sep) {
   std::string out;
   for (const auto& v : array) {
@@ -107,6 +144,9 @@ std::string render_enc_list(const json& list) {
     out += fmt::format("{}: <{}> id {} elements {} slots {} ({} occupied) status {}\n",
                        str(e, "enclosure"), str(e, "name"), str(e, "id"), e["elements"].get<int>(),
                        e["slots"].get<int>(), e["occupied_slots"].get<int>(), str(e, "status"));
+    if (const auto note = path_note(e); !note.empty()) {
+      out += "\tpath " + note + "\n";
+    }
   }
   return out;
 }
@@ -117,6 +157,9 @@ std::string render_enc_map(const json& map) {
     out += str(e, "enclosure") + ":\n";
     out += "\tEnclosure Name: " + str(e, "name") + "\n";
     out += "\tEnclosure ID: " + str(e, "id") + "\n";
+    if (const auto note = path_note(e); !note.empty()) {
+      out += "\tPath: " + note + "\n";
+    }
     for (const auto& el : e["elements"]) {
       out += fmt::format("\tElement {}, Type: {}\n", el["index"].get<int>(), str(el, "type"));
       std::string bytes;
@@ -126,8 +169,8 @@ std::string render_enc_map(const json& map) {
         }
       }
       out += fmt::format("\t\tStatus: {} ({})\n", str(el, "status"), bytes);
-      if (!str(el, "descriptor").empty()) {
-        out += "\t\tDescription: " + str(el, "descriptor") + "\n";
+      if (const auto desc = descriptor_text(el, "descriptor"); !desc.empty()) {
+        out += "\t\tDescription: " + desc + "\n";
       }
       if (!str(el, "devices").empty()) {
         out += "\t\tDevice Names: " + str(el, "devices") + "\n";
@@ -148,6 +191,9 @@ std::string render_enc_show(const json& show) {
   for (const auto& e : show) {
     std::string text =
         fmt::format("{}: <{}>; ID: {}\n", str(e, "enclosure"), str(e, "name"), str(e, "id"));
+    if (const auto note = path_note(e); !note.empty()) {
+      text += "Path: " + note + "\n";
+    }
     text += fmt::format("{:<15} {:<7} {:<25} {:<20} {}\n", "Desc", "Dev", "Model", "Ident",
                         "Size/Status");
     for (const auto& s : e["slots"]) {
@@ -168,13 +214,13 @@ std::string render_enc_show(const json& show) {
         }
         start = comma == std::string::npos ? dev.size() : comma + 1;
       }
-      text += fmt::format("{:<15} {:<7} {:<25} {:<20} {}\n", dash(str(s, "descriptor")), dash(dev),
-                          dash(str(s, "model")), dash(str(s, "serial")), last);
+      text += fmt::format("{:<15} {:<7} {:<25} {:<20} {}\n", dash(descriptor_text(s, "descriptor")),
+                          dash(dev), dash(str(s, "model")), dash(str(s, "serial")), last);
     }
     std::string line;
     for (const auto& t : e["temperatures"]) {
       line +=
-          fmt::format("{}{}: {}", line.empty() ? "" : ", ", str(t, "descriptor"),
+          fmt::format("{}{}: {}", line.empty() ? "" : ", ", descriptor_text(t, "descriptor"),
                       t["celsius"].is_null() ? "-" : fmt::format("{}C", t["celsius"].get<int>()));
     }
     if (!line.empty()) {
@@ -182,24 +228,24 @@ std::string render_enc_show(const json& show) {
     }
     line.clear();
     for (const auto& f : e["fans"]) {
-      line += fmt::format("{}{}: {} rpm ({})", line.empty() ? "" : ", ", str(f, "descriptor"),
-                          f["rpm"].get<int>(), str(f, "status"));
+      line += fmt::format("{}{}: {} rpm ({})", line.empty() ? "" : ", ",
+                          descriptor_text(f, "descriptor"), f["rpm"].get<int>(), str(f, "status"));
     }
     if (!line.empty()) {
       text += "\nFans: " + line;
     }
     line.clear();
     for (const auto& p : e["power_supplies"]) {
-      line +=
-          fmt::format("{}{}: {}", line.empty() ? "" : ", ", str(p, "descriptor"), str(p, "status"));
+      line += fmt::format("{}{}: {}", line.empty() ? "" : ", ", descriptor_text(p, "descriptor"),
+                          str(p, "status"));
     }
     if (!line.empty()) {
       text += "\nPower supplies: " + line;
     }
     line.clear();
     for (const auto& v : e["voltages"]) {
-      line += fmt::format("{}{}: {:.2f}V", line.empty() ? "" : ", ", str(v, "descriptor"),
-                          v["volts"].get<double>());
+      line += fmt::format("{}{}: {:.2f}V", line.empty() ? "" : ", ",
+                          descriptor_text(v, "descriptor"), v["volts"].get<double>());
     }
     if (!line.empty()) {
       text += "\nVoltages: " + line;
@@ -220,7 +266,7 @@ std::string render_enc_status(const json& status) {
 std::string render_enc_led(const json& leds, bool fault) {
   std::string out;
   for (const auto& l : leds) {
-    const auto desc = str(l, "descriptor");
+    const auto desc = descriptor_text(l, "descriptor");
     const auto devs = str(l, "devices");
     out += fmt::format("{}:{} {} {}: {} {}\n", str(l, "enclosure"), l["element"].get<int>(),
                        desc.empty() ? "-" : desc, devs.empty() ? "-" : devs,

@@ -137,7 +137,9 @@ int cmd_enc_decode(const Options& opt, const std::string& file, bool raw) {
   if (!decoded) {
     return report_error(decoded.error().with_context(file).message(), kExitUsage);
   }
-  std::cout << (opt.json ? decoded->json.dump(2) + "\n" : decoded->text);
+  // The document is valid UTF-8 by construction (docs/ses-json.md); replace, never throw, if not.
+  std::cout << (opt.json ? decoded->json.dump(2, ' ', false, json::error_handler_t::replace) + "\n"
+                         : decoded->text);
   return kExitOk;
 }
 

@@ -639,13 +639,18 @@ Result<SesElementDescriptors> parse_ses_element_descriptors(Bytes page, const Se
   }
   if (!nul_padded.empty()) {
     w.push_back("element descriptor: NUL bytes in the descriptors of elements " +
-                join_indexes(nul_padded) + " (cut at the first NUL)");
+                join_indexes(nul_padded) + " (text cut at the first NUL)");
   }
   if (!unprintable.empty()) {
     w.push_back("element descriptor: non-printable bytes in the descriptors of elements " +
-                join_indexes(unprintable) + " (shown as '.')");
+                join_indexes(unprintable) + " (shown as '.' in text)");
   }
   return out;
+}
+
+std::string element_descriptor_text(std::string_view raw) {
+  return detail::sanitize_text(Bytes(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()))
+      .text;
 }
 
 Result<std::vector<std::uint8_t>> encode_ses_element_descriptors(

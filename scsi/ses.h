@@ -321,6 +321,10 @@ struct SesElementDescriptors {
 // Warns on: generation mismatch, fewer or more descriptors than elements, a descriptor cut by
 // the end of the page, NUL padding and non-printable bytes (naming the element).
 Result<SesElementDescriptors> parse_ses_element_descriptors(Bytes page, const SesConfig& config);
+// The text form of one descriptor's raw bytes, as `SesElementDescriptors::text` holds it: cut at
+// the first NUL, bytes outside 0x20-0x7e as '.', trailing spaces trimmed. For people only:
+// anything compared or published byte for byte (physical paths, JSON) uses the raw bytes.
+std::string element_descriptor_text(std::string_view raw);
 // One descriptor per string, in order (normally config.element_count() of them).
 Result<std::vector<std::uint8_t>> encode_ses_element_descriptors(
     std::uint32_t generation, std::span<const std::string> descriptors);

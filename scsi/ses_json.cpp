@@ -332,8 +332,11 @@ nlohmann::json ses_to_json(const SesPageSet& set) {
           e[k] = nullptr;
         }
       }
-      e["descriptor"] =
-          set.descriptors && g < set.descriptors->text.size() ? set.descriptors->text[g] : "";
+      const std::string raw_descriptor =
+          set.descriptors && g < set.descriptors->raw.size() ? set.descriptors->raw[g] : "";
+      e["descriptor"] = descriptor_json(raw_descriptor);
+      e["descriptor_hex"] =
+          hex_bytes(std::vector<std::uint8_t>(raw_descriptor.begin(), raw_descriptor.end()));
       const AesDescriptor* aes = aes_of[g];
       json addrs = json::array();
       for (const auto a : sas_addresses(aes)) {
@@ -618,6 +621,22 @@ std::string ses_to_text(const SesPageSet& set) {
     out << "warning: " << w << "\n";
   }
   return out.str();
+}
+
+std::string descriptor_json(std::string_view raw) {
+  // ISO 8859-1 to UTF-8: bytes below 0x80 are themselves, the others two bytes.
+  std::string out;
+  out.reserve(raw.size());
+  for (const char c : raw) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x80) {
+      out += c;
+    } else {
+      out += static_cast<char>(0xc0 | (b >> 6));
+      out += static_cast<char>(0x80 | (b & 0x3f));
+    }
+  }
+  return out;
 }
 
 Result<SesRendering> render_ses_pages(Bytes buffer, EiioePolicy policy) {

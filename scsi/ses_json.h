@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -17,6 +18,12 @@ nlohmann::json ses_to_json(const SesPageSet& pages);
 // A human-readable report (sesutil map style): configuration, one block per element with its
 // status, descriptor, type-specific fields and additional status, the other pages, warnings.
 std::string ses_to_text(const SesPageSet& pages);
+
+// An element descriptor's bytes (page 0x07, exactly as received) as the `descriptor` string of
+// docs/ses-json.md: every byte is the code point of the same value (ISO 8859-1), so the string
+// is valid UTF-8, nothing is trimmed or replaced, and encoding it as Latin-1 gives the bytes
+// back. A printable ASCII descriptor is its own text.
+std::string descriptor_json(std::string_view raw);
 
 struct SesRendering {
   nlohmann::json json;

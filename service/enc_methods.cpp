@@ -11,12 +11,24 @@
 #include "scsi/read_capacity.h"
 #include "scsi/ses.h"
 #include "scsi/ses_element.h"
+#include "scsi/ses_json.h"
 #include "service/service.h"
 
 namespace ucam::service {
 namespace ses = scsi::ses;
 
 namespace {
+
+Bytes as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// How this SES device reads its enclosure: `path_error` (why its last status read failed) and
+// `status_via` (the SES device whose status it shows meanwhile), both null when it reads fine.
+void add_path_state(json& j, const enc::EncState& s) {
+  j["path_error"] = s.path_error.empty() ? json() : json(s.path_error);
+  j["status_via"] = s.status_via.empty() ? json() : json(s.status_via);
+}
 
 // An enclosure node for the duration of one call: opened here, or a session handle (held
 // under its lock).
@@ -193,7 +205,8 @@ json element_json(Enclosure& enc, const enc::EncElement& e) {
             {"status_code", ses::status_code(e.status)},
             {"status", ses::element_status_name(ses::status_code(e.status))},
             {"bytes", hex_string(e.status)},
-            {"descriptor", e.descriptor},
+            {"descriptor", ses::descriptor_json(e.descriptor)},
+            {"descriptor_hex", hex_string(as_bytes(e.descriptor))},
             {"extra", extra_status(e)}};
   j["devices"] = devnames(enc, e.index);
   if (!e.physical_path.empty() && !e.devices.empty()) {
@@ -252,9 +265,12 @@ json disk_json(Stack& stack, const enc::EncElement& e) {
   return d;
 }
 
-// Slot descriptors compare case-insensitively, with '_' and ' ' the same ("slot_00" finds
-// "Slot 00", as physical paths spell descriptors).
-bool same_descriptor(std::string_view a, std::string_view b) {
+// A slot named by its descriptor: `raw` (the element's page 0x07 bytes) in its text form, which
+// `name` matches case-insensitively, with '_' and ' ' the same ("slot_00" finds "Slot 00", as
+// physical paths spell descriptors).
+bool same_descriptor(std::string_view raw, std::string_view name) {
+  const std::string a = ses::element_descriptor_text(raw);
+  const std::string_view b = name;
   if (a.size() != b.size() || a.empty()) {
     return false;
   }
@@ -269,6 +285,78 @@ bool same_descriptor(std::string_view a, std::string_view b) {
   return true;
 }
 
+// A target resolved to elements: (enclosure, element index) pairs. `pinned` when the target
+// named the SES device (sesN:...): that path and no other is used.
+struct Targets {
+  std::vector<std::pair<std::size_t, int>> elements;
+  bool pinned = false;
+};
+
+bool reads_fine(const Enclosure& e) {
+  return e.state->path_error.empty();
+}
+
+// Whether element `index` of `a` and of `b` is one element seen through two SES devices: the same
+// enclosure (logical id), configuration generation, element type and index in its type.
+bool same_element(const Enclosure& a, const Enclosure& b, int index) {
+  const auto& sa = *a.state;
+  const auto& sb = *b.state;
+  if (sa.logical_id == 0 || sa.logical_id != sb.logical_id || sa.generation != sb.generation ||
+      index < 0 || static_cast<std::size_t>(index) >= sa.elements.size() ||
+      static_cast<std::size_t>(index) >= sb.elements.size()) {
+    return false;
+  }
+  const auto& ea = sa.elements[static_cast<std::size_t>(index)];
+  const auto& eb = sb.elements[static_cast<std::size_t>(index)];
+  return ea.element_type == eb.element_type && ea.index_in_type == eb.index_in_type;
+}
+
+// Every path to element `index` of encs[i], in the order to try them: those whose last status
+// read succeeded first, encs[i] first among equals.
+std::vector<std::size_t> paths_to(const std::vector<Enclosure>& encs, std::size_t i, int index) {
+  std::vector<std::size_t> out{i};
+  for (std::size_t j = 0; j < encs.size(); ++j) {
+    if (j != i && same_element(encs[i], encs[j], index)) {
+      out.push_back(j);
+    }
+  }
+  std::stable_partition(out.begin(), out.end(), [&](std::size_t k) { return reads_fine(encs[k]); });
+  return out;
+}
+
+// An element seen through several SES devices of one enclosure is addressed once, through the
+// first of paths_to().
+void one_path_per_element(const std::vector<Enclosure>& encs,
+                          std::vector<std::pair<std::size_t, int>>& targets) {
+  std::vector<std::pair<std::size_t, int>> out;
+  for (auto [i, index] : targets) {
+    const std::size_t best = paths_to(encs, i, index).front();
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& t) {
+      return t.second == index &&
+             (t.first == best || same_element(encs[t.first], encs[best], index));
+    });
+    if (!seen) {
+      out.emplace_back(best, index);
+    }
+  }
+  targets = std::move(out);
+}
+
+// Whether a control that failed through one path may succeed through another: the path or the
+// device failed, not the request.
+bool another_path_may_help(const Error& error) {
+  switch (error.errno_value()) {
+    case EINVAL:
+    case ESTALE:
+    case EBADF:
+    case EPERM:
+    case EACCES:
+      return false;
+    default:
+      return true;
+  }
+}
+
 bool addressable_slot(const enc::EncElement& e) {
   return ses::is_slot_type(e.element_type) && e.index_in_type >= 0 &&
          ses::status_code(e.status) != 8 /* No Access Allowed */;
@@ -279,9 +367,9 @@ bool addressable_slot(const enc::EncElement& e) {
 //   sesN:ELEMENT       element index;   sesN:DESCRIPTOR   a slot by its descriptor
 //   a disk             passN, daN, /dev/..., bus:target:lun: the slot holding it
 //   DESCRIPTOR         a slot by its descriptor ("Slot 03", "slot_03"), in one enclosure
-Result<std::vector<std::pair<std::size_t, int>>> resolve_targets(Stack& stack,
-                                                                 std::vector<Enclosure>& encs,
-                                                                 const std::string& target) {
+Result<std::vector<std::pair<std::size_t, int>>> find_targets(Stack& stack,
+                                                              std::vector<Enclosure>& encs,
+                                                              const std::string& target) {
   std::vector<std::pair<std::size_t, int>> out;
   if (target == "all") {
     for (std::size_t i = 0; i < encs.size(); ++i) {
@@ -374,6 +462,23 @@ Result<std::vector<std::pair<std::size_t, int>>> resolve_targets(Stack& stack,
   return out;
 }
 
+// find_targets(), then an element an enclosure shows through several SES devices counts once
+// (one_path_per_element) unless the target names the SES device.
+Result<Targets> resolve_targets(Stack& stack, std::vector<Enclosure>& encs,
+                                const std::string& target) {
+  auto found = find_targets(stack, encs, target);
+  if (!found) {
+    return fail(found.error());
+  }
+  Targets out;
+  out.pinned = target.starts_with("ses") && target.find(':') != std::string::npos;
+  out.elements = std::move(*found);
+  if (!out.pinned) {
+    one_path_per_element(encs, out.elements);
+  }
+  return out;
+}
+
 json led_readback(std::vector<Enclosure>& encs,
                   const std::vector<std::pair<std::size_t, int>>& targets, bool fault) {
   // Refresh each touched enclosure once and report the LED as the enclosure sees it.
@@ -392,7 +497,8 @@ json led_readback(std::vector<Enclosure>& encs,
     const bool on = fault ? (slot.fault_requested || slot.fault_sensed) : slot.ident;
     out.push_back({{"enclosure", e.name},
                    {"element", index},
-                   {"descriptor", el.descriptor},
+                   {"descriptor", ses::descriptor_json(el.descriptor)},
+                   {"descriptor_hex", hex_string(as_bytes(el.descriptor))},
                    {"devices", devnames(e, index)},
                    {fault ? "fault" : "locate", on}});
   }
@@ -439,6 +545,7 @@ void register_enc_methods(Service& service) {
                                         {"occupied_slots", occupied},
                                         {"status", overall_text(s.enclosure_status)},
                                         {"generation", s.generation}});
+                         add_path_state(out.back(), s);
                        }
                        return out;
                      });
@@ -463,6 +570,7 @@ void register_enc_methods(Service& service) {
                          {"id", ses::hex64(s.logical_id)},
                          {"generation", s.generation},
                          {"elements", elements}});
+          add_path_state(out.back(), s);
         }
         return out;
       });
@@ -488,14 +596,15 @@ void register_enc_methods(Service& service) {
             const auto label = el.descriptor.empty()
                                    ? fmt::format("{} {}", ses::element_type_name(el.element_type),
                                                  el.index_in_type)
-                                   : el.descriptor;
+                                   : ses::descriptor_json(el.descriptor);
             switch (el.element_type) {
               case 0x01:
               case 0x17: {
                 json slot = {
                     {"element", el.index},
                     {"slot", el.index_in_type},
-                    {"descriptor", el.descriptor},
+                    {"descriptor", ses::descriptor_json(el.descriptor)},
+                    {"descriptor_hex", hex_string(as_bytes(el.descriptor))},
                     {"devices", devnames(e, el.index)},
                     {"status", status},
                     {"ok", ses::status_code(el.status) == 1},
@@ -542,6 +651,7 @@ void register_enc_methods(Service& service) {
                          {"fans", fans},
                          {"power_supplies", psus},
                          {"voltages", volts}});
+          add_path_state(out.back(), s);
         }
         return out;
       });
@@ -585,7 +695,7 @@ void register_enc_methods(Service& service) {
         if (!targets) {
           return fail(targets.error());
         }
-        return led_readback(*encs, *targets, *fault);
+        return led_readback(*encs, targets->elements, *fault);
       });
   service.add_method(
       "enc.set_led", Right::Admin,
@@ -611,9 +721,8 @@ void register_enc_methods(Service& service) {
         }
         const auto request = *fault ? ses::SlotRequest::Fault : ses::SlotRequest::Ident;
         const auto turn = *state == "on" ? ses::Turn::On : ses::Turn::Off;
-        for (auto [i, index] : *targets) {
-          auto& e = (*encs)[i];
-          const auto& el = e.state->elements[index];
+        auto set_through = [&](Enclosure& e, int index) -> Result<void> {
+          const auto& el = e.state->elements[static_cast<std::size_t>(index)];
           auto control = ses::slot_control(el.element_type, el.status, request, turn);
           if (!control) {
             return fail(control.error().with_context(fmt::format("{}:{}", e.name, index)));
@@ -625,8 +734,26 @@ void register_enc_methods(Service& service) {
           if (auto r = e.file().ioctl(set); !r) {
             return fail(r.error().with_context(fmt::format("{}:{}", e.name, index)));
           }
+          return {};
+        };
+        for (auto& [i, index] : targets->elements) {
+          // Through the first path to the element that takes it; the next one only when the
+          // path or its device failed (not for a bad request). A pinned target has one path.
+          const auto paths =
+              targets->pinned ? std::vector<std::size_t>{i} : paths_to(*encs, i, index);
+          Result<void> r;
+          for (const std::size_t j : paths) {
+            r = set_through((*encs)[j], index);
+            if (r || !another_path_may_help(r.error())) {
+              i = j;
+              break;
+            }
+          }
+          if (!r) {
+            return fail(r.error());
+          }
         }
-        return led_readback(*encs, *targets, *fault);
+        return led_readback(*encs, targets->elements, *fault);
       });
   service.add_method(
       "enc.set_element", Right::Admin,

@@ -174,7 +174,7 @@ std::string Service::metrics_text() {
       Labels labels = {{"enclosure", name},
                        {"element", std::to_string(el.index)},
                        {"type", std::string(ses::element_type_name(el.element_type))},
-                       {"descriptor", el.descriptor}};
+                       {"descriptor", ses::element_descriptor_text(el.descriptor)}};
       statuses.push_back({labels, static_cast<double>(code)});
       if (no_reading) {
         continue;

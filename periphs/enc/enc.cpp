@@ -69,34 +69,60 @@ class PathRegistry {
 
  public:
   // Several SES devices (enclosure service processes) can serve one enclosure: they report the
-  // same enclosure logical identifier in page 0x01 but each has its own NAA, which FreeBSD puts
-  // in the path ("enc@n<naa>"). So that a disk gets one path, not one per SES device, every
-  // process of an enclosure uses the smallest NAA among the live ones. Returns that NAA.
-  std::uint64_t canonical_id(const void* owner, std::uint64_t logical_id, std::uint64_t naa) {
+  // same enclosure logical identifier in page 0x01 but each has its own NAA. Every process
+  // joins under its enclosure's logical id (0: unknown, no peers) each time it reads the
+  // configuration; a member stays until forget(), which its daemon calls before it drops its
+  // periph reference, so a member's periph and softc are alive while the registry lock is held.
+  void join(cam::Periph& periph, std::uint64_t logical_id, std::uint64_t naa) {
+    std::lock_guard lock(m_lock);
+    m_members[&periph] = Member{logical_id, naa};
+  }
+  // FreeBSD puts the NAA in the path ("enc@n<naa>"). So that a disk gets one path, not one per
+  // SES device, every process of an enclosure uses the smallest NAA among the live ones.
+  // Returns that NAA (`naa` itself without a logical id or an NAA). Joins first.
+  std::uint64_t canonical_id(cam::Periph& periph, std::uint64_t logical_id, std::uint64_t naa) {
+    join(periph, logical_id, naa);
     std::lock_guard lock(m_lock);
     if (logical_id == 0 || naa == 0) {
       return naa;
     }
-    auto& members = m_enclosures[logical_id];
-    members[owner] = naa;
     std::uint64_t best = naa;
-    for (const auto& [o, id] : members) {
-      best = std::min(best, id);
+    for (const auto& [p, m] : m_members) {
+      if (m.logical_id == logical_id && m.naa != 0) {
+        best = std::min(best, m.naa);
+      }
     }
     return best;
   }
-  void forget(const void* owner) {
+  void forget(cam::Periph& periph) {
     std::lock_guard lock(m_lock);
-    for (auto it = m_enclosures.begin(); it != m_enclosures.end();) {
-      it->second.erase(owner);
-      it = it->second.empty() ? m_enclosures.erase(it) : std::next(it);
+    m_members.erase(&periph);
+  }
+  // Calls f(peer) for every other process of `periph`'s enclosure, under the registry lock. f
+  // may take the peer's softc lock (lock order: registry, then a softc; nothing takes the
+  // registry while holding a softc lock) and must not call back into the registry.
+  template <class F>
+  void for_each_peer(cam::Periph& periph, F f) {
+    std::lock_guard lock(m_lock);
+    const auto self = m_members.find(&periph);
+    if (self == m_members.end() || self->second.logical_id == 0) {
+      return;
+    }
+    for (const auto& [p, m] : m_members) {
+      if (p != &periph && m.logical_id == self->second.logical_id) {
+        f(*p);
+      }
     }
   }
 
  private:
+  struct Member {
+    std::uint64_t logical_id = 0;
+    std::uint64_t naa = 0;
+  };
   std::mutex m_lock;
-  std::map<cam::Path, std::map<const void*, std::string>> m_owners;            // Guarded by m_lock.
-  std::map<std::uint64_t, std::map<const void*, std::uint64_t>> m_enclosures;  // Guarded by m_lock.
+  std::map<cam::Path, std::map<const void*, std::string>> m_owners;  // Guarded by m_lock.
+  std::map<cam::Periph*, Member> m_members;                          // Guarded by m_lock.
 };
 
 EncDriver::EncDriver(devfs::Devfs& devfs, EncOptions options)
@@ -117,7 +143,13 @@ enum Action : std::uint32_t {
   kControl = 1U << 5,
   kPhysPaths = 1U << 6,
   kPublish = 1U << 7,
+  // A status read another process of the same enclosure asked for after it saw the enclosure
+  // change. Like kStatus, but what it finds is not passed on (no echo between two paths); a
+  // kStatus run first also serves it.
+  kPeerStatus = 1U << 8,
 };
+
+enum class Origin : std::uint8_t { Own, Peer };
 
 constexpr std::uint32_t kReadSize = 0x8000;  // FreeBSD's SCSZ.
 
@@ -157,6 +189,9 @@ struct Softc final : cam::PeriphSoftc {
   std::vector<std::uint8_t> io_buffer;  // Reused for every RECEIVE DIAGNOSTIC RESULTS.
   std::uint64_t own_id = 0;             // This SES device's NAA (FreeBSD's enclosure id).
   bool search_globally = false;
+  // The last status read (not asked for by a peer) found the enclosure changed: the next
+  // publish asks the other processes of the enclosure to read it too.
+  bool notify_peers = false;
 
   // SAF-TE backend (daemon-only state).
   bool safte = false;
@@ -321,15 +356,57 @@ void step_config(cam::Periph& periph, Softc& sc) {
     sc.work.name = primary->vendor + " " + primary->product + " " + primary->revision;
   }
   sc.work.warnings.insert(sc.work.warnings.end(), config->warnings.begin(), config->warnings.end());
+  // A configuration that moved (not the first one read) is news for the other processes.
+  sc.notify_peers = sc.notify_peers || sc.config.has_value();
   sc.config = std::move(*config);
   if (const auto self = periph.xpt().device(periph.path())) {
     sc.own_id = enclosure_id_of(*self);  // Fixed for the device's lifetime.
   }
+  static_cast<EncDriver&>(periph.driver()).paths().join(periph, sc.work.logical_id, sc.own_id);
   sc.status.reset();
   request(sc, poll_actions(sc) | kPublish);
 }
 
-void step_status(cam::Periph& periph, Softc& sc) {
+// This process could not read the status page. Another process of the same enclosure whose own
+// last read succeeded, on the same configuration, has read the same enclosure: show its
+// element and enclosure status, saying through which SES device (`status_via`), so that every
+// path of an enclosure gives one view even while one of them fails. Without such a peer the
+// last status read is kept. Either way `path_error` says why this path failed.
+void adopt_peer_status(cam::Periph& periph, Softc& sc) {
+  sc.work.path_error =
+      sc.work.warnings.empty() ? std::string("status page unreadable") : sc.work.warnings.back();
+  std::shared_ptr<const EncState> peer_state;
+  std::string via;
+  static_cast<EncDriver&>(periph.driver()).paths().for_each_peer(periph, [&](cam::Periph& peer) {
+    if (peer_state) {
+      return;
+    }
+    Softc& psc = softc_of(peer);
+    std::shared_ptr<const EncState> s;
+    {
+      std::lock_guard lock(psc.lock);
+      if (psc.invalid) {
+        return;
+      }
+      s = psc.published;
+    }
+    if (s->configured && s->path_error.empty() && s->status_via.empty() &&
+        s->generation == sc.work.generation && s->elements.size() == sc.work.elements.size()) {
+      peer_state = std::move(s);
+      via = peer.name();
+    }
+  });
+  sc.work.status_via = via;
+  if (peer_state) {
+    sc.work.enclosure_status = peer_state->enclosure_status;
+    for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
+      sc.work.elements[i].status = peer_state->elements[i].status;
+    }
+  }
+  request(sc, kPublish);
+}
+
+void step_status(cam::Periph& periph, Softc& sc, Origin origin) {
   if (!sc.config) {
     request(sc, kConfig);
     return;
@@ -337,6 +414,9 @@ void step_status(cam::Periph& periph, Softc& sc) {
   auto status = fetch_page(periph, sc, 0x02, "status page",
                            [&](Bytes page) { return ses::parse_ses_status(page, *sc.config); });
   if (!status) {
+    if (sc.work.configured) {
+      adopt_peer_status(periph, sc);
+    }
     return;
   }
   if (status->is_short) {
@@ -347,10 +427,21 @@ void step_status(cam::Periph& periph, Softc& sc) {
     request(sc, kConfig);  // The configuration moved under us: re-read it, then everything.
     return;
   }
+  // What this read found new (against what this process showed, read or adopted) is passed on
+  // to the other processes of the enclosure, unless a peer asked for the read (that peer
+  // already knows). The first read after a configuration is no news: every process reads its
+  // own at start.
+  bool changed = sc.work.enclosure_status != status->flags || !sc.work.status_via.empty();
   sc.work.enclosure_status = status->flags;
   for (std::size_t i = 0; i < status->elements.size() && i < sc.work.elements.size(); ++i) {
+    changed = changed || sc.work.elements[i].status != status->elements[i];
     sc.work.elements[i].status = status->elements[i];
   }
+  if (changed && sc.status && origin == Origin::Own) {
+    sc.notify_peers = true;
+  }
+  sc.work.path_error.clear();
+  sc.work.status_via.clear();
   sc.work.warnings.insert(sc.work.warnings.end(), status->warnings.begin(), status->warnings.end());
   sc.status = std::move(*status);
   request(sc, kPublish);
@@ -372,9 +463,11 @@ void step_descriptors(cam::Periph& periph, Softc& sc) {
   }
   for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
     auto& e = sc.work.elements[i];
-    std::string text = i < d->text.size() ? d->text[i] : std::string();
-    if (text != e.descriptor) {
-      e.descriptor = std::move(text);
+    // The bytes as the page holds them: physical paths and the JSON contract are byte exact
+    // (FreeBSD keeps trailing blanks and NUL padding); only text for people is trimmed.
+    std::string raw = i < d->raw.size() ? d->raw[i] : std::string();
+    if (raw != e.descriptor) {
+      e.descriptor = std::move(raw);
       e.physical_path.clear();  // Recomputed by the next physical path step.
     }
   }
@@ -469,7 +562,7 @@ void step_control(cam::Periph& periph, Softc& sc) {
 // physical path on each match; clears the paths of disks that left.
 void step_physpaths(cam::Periph& periph, Softc& sc) {
   auto& registry = static_cast<EncDriver&>(periph.driver()).paths();
-  const auto id = registry.canonical_id(&periph, sc.work.logical_id, sc.own_id);
+  const auto id = registry.canonical_id(periph, sc.work.logical_id, sc.own_id);
   if (id != sc.work.enclosure_id) {
     sc.work.enclosure_id = id;
     for (auto& e : sc.work.elements) {
@@ -694,7 +787,7 @@ void safte_control(cam::Periph& periph, Softc& sc) {
 void clear_published_paths(cam::Periph& periph, Softc& sc) {
   auto& registry = static_cast<EncDriver&>(periph.driver()).paths();
   registry.publish(periph.xpt(), &periph, {});
-  registry.forget(&periph);
+  registry.forget(periph);
   sc.published_paths.clear();
 }
 
@@ -742,6 +835,12 @@ void step_publish(cam::Periph& periph, Softc& sc) {
   sc.done_cv.notify_all();
   sc.work.warnings.clear();
   post_changes(periph, *before, *next);
+  if (std::exchange(sc.notify_peers, false)) {
+    // After publishing, so that a peer that cannot read the enclosure itself adopts this state.
+    static_cast<EncDriver&>(periph.driver()).paths().for_each_peer(periph, [](cam::Periph& peer) {
+      request(softc_of(peer), kPeerStatus);
+    });
+  }
 }
 
 void run_action(cam::Periph& periph, Softc& sc, std::uint32_t action) {
@@ -751,6 +850,7 @@ void run_action(cam::Periph& periph, Softc& sc, std::uint32_t action) {
         safte_config(periph, sc);
         break;
       case kStatus:
+      case kPeerStatus:
         safte_status(periph, sc);
         break;
       case kControl:
@@ -772,7 +872,10 @@ void run_action(cam::Periph& periph, Softc& sc, std::uint32_t action) {
       step_config(periph, sc);
       break;
     case kStatus:
-      step_status(periph, sc);
+      step_status(periph, sc, Origin::Own);
+      break;
+    case kPeerStatus:
+      step_status(periph, sc, Origin::Peer);
       break;
     case kDescriptors:
       step_descriptors(periph, sc);
@@ -812,7 +915,7 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
         break;
       }
       action = sc.pending & (~sc.pending + 1);  // Lowest set bit.
-      sc.pending &= ~action;
+      sc.pending &= ~(action == kStatus ? kStatus | kPeerStatus : action);
       sc.busy = true;
     }
     run_action(*periph, sc, action);
@@ -862,12 +965,27 @@ std::string physical_path(std::uint64_t enclosure_id, int type_index, int type_e
                           std::string_view descriptor) {
   std::string path = fmt::format("id1,enc@n{:x}/type@{:x}/slot@{:x}", enclosure_id, type_index,
                                  type_element_index);
-  if (!descriptor.empty()) {
-    path += "/elmdesc@";
-    for (char c : descriptor) {
-      const auto u = static_cast<unsigned char>(c);
-      path += (u <= 0x20 || u >= 0x7f || c == '/') ? '_' : c;
-    }
+  if (descriptor.empty()) {
+    return path;
+  }
+  // freebsd-cam.md §2.5, "Descriptor sanitising on page 7": if any byte before the first NUL
+  // lies outside 0x20-0x7e, the whole descriptor becomes "<invalid>" (length 9). Bytes after
+  // the first NUL are not looked at.
+  const auto first_nul = descriptor.find('\0');
+  const auto checked = descriptor.substr(0, first_nul);
+  if (std::any_of(checked.begin(), checked.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u > 0x7e;
+      })) {
+    descriptor = "<invalid>";
+  }
+  // ses_set_physpath: each of the descriptor's bytes that is not printable (outside
+  // 0x20-0x7e), is white space (the blank included) or is '/' becomes '_'.
+  path += "/elmdesc@";
+  for (const char c : descriptor) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool space = u == ' ' || (u >= '\t' && u <= '\r');
+    path += (u < 0x20 || u > 0x7e || space || c == '/') ? '_' : c;
   }
   return path;
 }

@@ -12,6 +12,11 @@
 // and carry the configuration generation they belong to. A set that names a stale generation
 // is refused with ESTALE (fixing the XXX in FreeBSD's enc ioctls).
 //
+// One enclosure, one view: the SES devices of one enclosure (same enclosure logical id) are
+// its paths. When one of them reads the enclosure and finds it changed (a control it sent, or
+// the enclosure itself), it asks the others to read it at once; a path that cannot read the
+// enclosure shows the status another path read (EncState::status_via, path_error).
+//
 // References: the node holds one periph reference, each open one, the daemon one. The daemon
 // drops its reference when it exits after invalidation; the last release frees the periph.
 #pragma once
@@ -44,7 +49,7 @@ struct EncElement {
   std::uint8_t element_type = 0;
   std::uint8_t subenclosure = 0;
   std::array<std::uint8_t, 4> status{};
-  std::string descriptor;                    // Page 0x07, trimmed ("" if none).
+  std::string descriptor;                    // Page 0x07 bytes as received ("" if none).
   std::vector<std::uint64_t> sas_addresses;  // Page 0x0A phys' SAS ADDRESS (slots).
   std::optional<std::uint8_t> device_slot_number;
   std::vector<cam::Path> devices;  // Disks matched to this slot.
@@ -65,6 +70,11 @@ struct EncState {
   std::vector<EncElement> elements;
   std::vector<std::string> warnings;  // From the last refresh.
   std::uint64_t commands = 0;         // RECEIVE/SEND DIAGNOSTIC commands issued so far.
+  // Why the last status read through this SES device failed; "" when it succeeded.
+  std::string path_error;
+  // When that read failed: the SES device of the same enclosure whose status this state shows
+  // instead (another path read it), e.g. "ses1"; "" when the status is this device's own.
+  std::string status_via;
 };
 
 // ---- Requests (FreeBSD ENCIOC_*; codes 's'<<8 | n) --------------------------------------------
@@ -154,9 +164,13 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   std::set<cam::Periph*> m_periphs;  // Attached, not yet destroyed. Guarded by m_lock.
 };
 
-// The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5):
+// The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5), byte for byte:
 // "id1,enc@n<id>/type@<type index>/slot@<index in type, overall = 0>[/elmdesc@<descriptor>]",
-// lower-case hex, the descriptor with non-printable bytes, white space and '/' as '_'.
+// lower-case hex. `descriptor` is the element's page 0x07 bytes exactly as received (length
+// DESCRIPTOR LENGTH, nothing trimmed). The suffix is there only when it is not empty: first
+// sanitised as FreeBSD's page 7 handling does (a byte outside 0x20-0x7e before the first NUL
+// makes the whole descriptor "<invalid>"), then every byte that is not printable, is white
+// space or is '/' becomes '_' -- trailing blanks and NUL padding included.
 std::string physical_path(std::uint64_t enclosure_id, int type_index, int type_element_index,
                           std::string_view descriptor);
 

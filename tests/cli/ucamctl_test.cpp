@@ -363,3 +363,56 @@ TEST(UcamctlModes, EventsStreamsJsonLinesWhileADiskIsPulled) {
 }
 
 }  // namespace
+
+namespace {
+
+// Slot 07's IDENT through every SES device of builtin:jbod-24 (ses0 and ses1), from
+// `ucamctl --json enc map`; one entry per SES device.
+std::vector<bool> slot07_locate_everywhere(const std::string& socket) {
+  std::vector<bool> out;
+  auto r = run_raw("--socket " + socket + " --json enc map");
+  if (r.status != 0) {
+    return out;
+  }
+  for (const auto& e : nlohmann::json::parse(r.out)) {
+    for (const auto& el : e["elements"]) {
+      if (el["descriptor"] == "Slot 07") {
+        out.push_back(el["fields"].value("ident", false));
+      }
+    }
+  }
+  return out;
+}
+
+// The issue 8 report, end to end: after `enc locate "Slot 07" on`, `enc map` shows the LED on
+// through both SES devices within 2 s, not at ses1's next poll (60 s); with ses0's LUN failing,
+// the same command works through ses1 and both still agree.
+TEST(UcamctlOneEnclosure, LocateIsSeenThroughBothSesDevicesAndSurvivesOneFailing) {
+  auto daemon = ucam::testing::Daemon::start({"--emulate", "builtin:jbod-24"});
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  ASSERT_EQ(slot07_locate_everywhere(daemon->socket()), (std::vector<bool>{false, false}));
+  auto r = run_raw(s + "enc locate \"Slot 07\" on");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(ucam::testing::wait_until(
+      [&] {
+        return slot07_locate_everywhere(daemon->socket()) == std::vector<bool>{true, true};
+      },
+      std::chrono::seconds(2)));
+  r = run_raw(s + R"(call emu.inject '{"bus": 0, "target": 100, "lun": 0, )" +
+              R"("action": "check_condition", "sense": "04/44/00", "count": 4294967295}')");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "--json enc locate \"Slot 07\" off");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)[0]["enclosure"], "ses1") << r.out;
+  EXPECT_TRUE(ucam::testing::wait_until(
+      [&] {
+        return slot07_locate_everywhere(daemon->socket()) == std::vector<bool>{false, false};
+      },
+      std::chrono::seconds(2)));
+  r = run_raw(s + "enc list");
+  EXPECT_NE(r.out.find("status as read through ses1"), std::string::npos) << r.out;
+  EXPECT_EQ(daemon->stop(), 0) << daemon->log();
+}
+
+}  // namespace

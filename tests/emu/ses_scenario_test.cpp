@@ -106,6 +106,22 @@ const BadCase kParseErrors[] = {
     {"DescriptorCount", R"({"type":"ses","elements":[{"type":"fans","count":2,
        "descriptor":["a","b","c"]}]})",
      "luns[0].elements[0].descriptor: 3 descriptors for 2 elements"},
+    {"DescriptorHexNotHex",
+     R"({"type":"ses","elements":[{"type":"fans","descriptor":[{"hex":"zz"}]}]})",
+     "luns[0].elements[0].descriptor[0].hex: "},
+    {"DescriptorHexTooLong",
+     R"({"type":"ses","elements":[{"type":"fans","descriptor":[{"hex":")"
+     R"(00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 )"
+     R"(00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 )"
+     R"(00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 )"
+     R"(00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"}]}]})",
+     "luns[0].elements[0].descriptor[0].hex: 129 bytes, longer than 128"},
+    {"DescriptorObjectKey",
+     R"({"type":"ses","elements":[{"type":"fans","descriptor":[{"text":"a"}]}]})",
+     "luns[0].elements[0].descriptor[0]: expected a string or {\"hex\": \"...\"}"},
+    {"DescriptorControlByte",
+     R"({"type":"ses","elements":[{"type":"fans","descriptor":["a\u0001"]}]})",
+     "luns[0].elements[0].descriptor[0]: only printable ASCII characters are allowed"},
     {"BadPlaceholder", R"({"type":"ses","elements":[{"type":"fans","descriptor":"Fan {x}"}]})",
      R"(luns[0].elements[0].descriptor: bad placeholder "{x}")"},
     {"TemperatureRange", R"({"type":"ses","elements":{"temperature_sensors":{"celsius":300}}})",

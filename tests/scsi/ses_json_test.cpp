@@ -171,6 +171,40 @@ TEST(SesJson, DumpsPagesWithNonPrintableText) {
   EXPECT_TRUE(warned(r->json, "type descriptor text 0 has non-printable bytes"));
 }
 
+// Element descriptors go out byte for byte, whatever the bytes: blanks and NULs as they are,
+// bytes >= 0x80 as U+0080-U+00FF, so dump() never throws and nothing is lost; the text
+// rendering still shows them sanitised.
+TEST(SesJson, ElementDescriptorsAreLosslessAndValidUtf8) {
+  SesConfig cfg;
+  cfg.subenclosures.resize(1);
+  cfg.subenclosures[0].vendor = "V";
+  cfg.types = {TypeHeader{0x17, 3, 0, "Slots"}};
+  auto config = encode_ses_config(cfg);
+  const std::vector<std::string> descriptors = {"", " Bay 1  ", std::string("Bay 2\0\0", 7),
+                                                std::string("Caf\xe9\x01\xff", 6)};
+  auto page = encode_ses_element_descriptors(0, descriptors);
+  ASSERT_TRUE(config.has_value() && page.has_value());
+  Vec pages = *config;
+  pages.insert(pages.end(), page->begin(), page->end());
+  auto r = render_ses_pages(pages);
+  ASSERT_TRUE(r.has_value());
+  std::string dumped;
+  ASSERT_NO_THROW(dumped = r->json.dump());
+  const json doc = json::parse(dumped);
+  const auto& e = doc["elements"];
+  ASSERT_EQ(e.size(), 4u);
+  EXPECT_EQ(e[1]["descriptor"], " Bay 1  ");
+  EXPECT_EQ(e[2]["descriptor"], std::string("Bay 2\0\0", 7));
+  EXPECT_EQ(e[3]["descriptor"],
+            "Caf\u00e9"
+            "\x01"
+            "\u00ff");  // U+00E9 U+0001 U+00FF in UTF-8
+  EXPECT_EQ(e[3]["descriptor_hex"], "43 61 66 e9 01 ff");
+  EXPECT_EQ(e[0]["descriptor_hex"], "");
+  EXPECT_NE(r->text.find("Description: Caf..."), std::string::npos) << r->text;
+  EXPECT_NE(r->text.find("Description:  Bay 1\n"), std::string::npos) << r->text;
+}
+
 // A 4 KiB page can declare ~250,000 elements; decoding stays linear (the AES mapping used to
 // rescan the element list for every descriptor that fit nowhere).
 TEST(SesJson, LargeDeclaredConfigurationsDecodeQuickly) {
@@ -245,7 +279,8 @@ TEST(SesRealCaptureFacts, ArecaStatusDescriptorsAndAdditionalStatus) {
     EXPECT_EQ(el["device_slot_number"], slot);
     char desc[16];
     std::snprintf(desc, sizeof desc, "SLOT %02d", slot + 1);  // 1-based descriptors
-    EXPECT_EQ(el["descriptor"], desc);
+    // Byte for byte: the Areca pads its 8-byte slot names with a NUL.
+    EXPECT_EQ(el["descriptor"], std::string(desc) + '\0');
   }
   EXPECT_EQ(e[19]["sas_addresses"], (json{"5000c5003011cb29"}));  // the disk in SLOT 19
   for (int slot = 12; slot <= 15; ++slot) {                       // a cascaded expander
@@ -259,7 +294,7 @@ TEST(SesRealCaptureFacts, ArecaStatusDescriptorsAndAdditionalStatus) {
   for (int fan = 0; fan < 4; ++fan) {
     EXPECT_EQ(e[static_cast<std::size_t>(30 + fan)]["status"], "Not installed");
   }
-  EXPECT_EQ(e[34]["descriptor"], "CPUFan");
+  EXPECT_EQ(e[34]["descriptor"], std::string("CPUFan\0", 7));
   EXPECT_EQ(e[34]["status"], "OK");
   EXPECT_EQ(e[34]["actual_speed_rpm"], 7500);
   EXPECT_EQ(e[36]["status"], "OK");
@@ -311,8 +346,9 @@ TEST(SesRealCaptureFacts, NewisysVendorTypeAndLongDescriptorPage) {
   const auto& e = doc["elements"];
   ASSERT_EQ(e.size(), 90u);
   EXPECT_EQ(e[0]["descriptor"], "");
-  EXPECT_EQ(e[1]["descriptor"], "SLOT  1 00");
-  EXPECT_EQ(e[60]["descriptor"], "SLOT 60 4B");
+  EXPECT_EQ(e[1]["descriptor"], "SLOT  1 00  ");  // Trailing blanks kept, as page 0x07 has them.
+  EXPECT_EQ(e[1]["descriptor_hex"], "53 4c 4f 54 20 20 31 20 30 30 20 20");
+  EXPECT_EQ(e[60]["descriptor"], "SLOT 60 4B  ");
   EXPECT_EQ(doc["string_in"]["data"].get<std::string>().substr(0, 11), "00 00 1c 7d");
   ASSERT_EQ(doc["other_pages"].size(), 1u);
   EXPECT_EQ(doc["other_pages"][0]["page_code"], 0x80);

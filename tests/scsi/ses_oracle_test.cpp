@@ -15,7 +15,9 @@
 #include <random>
 #include <set>
 
+#include "base/hex.h"
 #include "scsi/ses_element.h"
+#include "scsi/ses_json.h"
 #include "scsi/ses_pages.h"
 #include "tests/scsi/oracle.h"
 #include "tests/scsi/ses_test_util.h"
@@ -338,6 +340,50 @@ TEST_F(SesOracle, ElementDescriptorsOfTheNewisysCaptureMatch) {
   ASSERT_EQ(listed.size(), 90u);
   for (std::size_t g = 0; g < listed.size(); ++g) {
     EXPECT_EQ(listed[g], trim(set->descriptors->text[g])) << "element " << g;  // leading blanks too
+  }
+}
+
+// The `enc decode --json` contract gives every descriptor exactly as page 0x07 holds it: what
+// `sg_ses --page=ed` prints after "descriptor: ", blanks on either side kept (the NDS-4600 pads
+// 60 slot names to "SLOT  1 00  "). sg_ses prints a descriptor up to its first NUL (the Areca
+// pads with NULs, "SLOT 01\0"), so the JSON string cut there must be its line, and the rest
+// NULs that `descriptor_hex` shows too.
+TEST_F(SesOracle, JsonDescriptorsAreThePageBytesAsSgSesPrintsThem) {
+  const std::vector<std::pair<std::string, std::size_t>> captures = {{"newisys-nds4600jd-0509", 90},
+                                                                     {"areca-arc8028", 50}};
+  for (const auto& [capture, count] : captures) {
+    const auto pages = test::real_captures({capture + "-p01", capture + "-p07"});
+    const auto r = sg_ses(pages, {"--page=ed"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::string> listed;
+    for (const auto& line : oracle::lines(r.output)) {
+      static const std::string kTag = " descriptor: ";
+      const auto at = line.find(kTag);
+      const auto t = trim(line);
+      if (at != std::string::npos &&
+          (t.rfind("Overall descriptor: ", 0) == 0 || t.rfind("Element ", 0) == 0)) {
+        const auto text = line.substr(at + kTag.size());  // Not trimmed.
+        listed.push_back(text == "<empty>" ? "" : text);
+      }
+    }
+    ASSERT_EQ(listed.size(), count) << capture;
+    auto rendered = render_ses_pages(pages);
+    ASSERT_TRUE(rendered.has_value()) << capture;
+    const auto& elements = rendered->json["elements"];
+    ASSERT_EQ(elements.size(), count) << capture;
+    std::size_t padded = 0;
+    for (std::size_t g = 0; g < count; ++g) {
+      const auto descriptor = elements[g]["descriptor"].get<std::string>();
+      const auto nul = descriptor.find('\0');
+      EXPECT_EQ(descriptor.substr(0, nul), listed[g]) << capture << " element " << g;
+      if (nul != std::string::npos) {
+        EXPECT_EQ(descriptor.find_first_not_of('\0', nul), std::string::npos) << capture << g;
+      }
+      const std::vector<std::uint8_t> bytes(descriptor.begin(), descriptor.end());
+      EXPECT_EQ(elements[g]["descriptor_hex"], hex_string(bytes)) << capture << " element " << g;
+      padded += !descriptor.empty() && (descriptor.back() == ' ' || descriptor.back() == '\0');
+    }
+    EXPECT_GT(padded, 0U) << capture;
   }
 }
 

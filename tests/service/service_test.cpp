@@ -20,8 +20,8 @@ struct Harness {
   std::unique_ptr<Stack> stack;
   std::unique_ptr<Service> service;
 
-  Harness() {
-    auto scenario = load_scenario("builtin:default");
+  explicit Harness(const char* scenario_spec = "builtin:default") {
+    auto scenario = load_scenario(scenario_spec);
     EXPECT_TRUE(scenario.has_value());
     auto s = Stack::create_emulated(*scenario);
     EXPECT_TRUE(s.has_value());
@@ -254,6 +254,73 @@ TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
     }
   }
   EXPECT_EQ(code(watcher.call("events.subscribe", {{"codes", {"Bogus"}}})), -32602);
+}
+
+// builtin:jbod-24: one enclosure behind two SES devices, ses0 (ESM A, 0:100:0) and ses1 (ESM B).
+// Slot 07's IDENT as enc.map shows it through `node`.
+std::optional<bool> slot07_locate(Client& c, const std::string& node) {
+  auto r = c.call("enc.map", {{"enclosure", node}});
+  if (code(r) != 0) {
+    return std::nullopt;
+  }
+  for (const auto& el : r["result"][0]["elements"]) {
+    if (el["descriptor"] == "Slot 07") {
+      return el["fields"].value("ident", false);
+    }
+  }
+  return std::nullopt;
+}
+
+// Set through one SES device, read through every one within 2 s (a deadline, not a measurement:
+// ses1's next poll is 60 s away).
+TEST(ServiceEnclosure, LocateBySlotNameIsSeenThroughEverySesDevice) {
+  Harness h("builtin:jbod-24");
+  Client c(*h.service, root());
+  ASSERT_EQ(slot07_locate(c, "ses1"), false);
+  auto r = c.call("enc.set_led", {{"target", "Slot 07"}, {"kind", "locate"}, {"state", "on"}});
+  ASSERT_EQ(code(r), 0) << r.dump();
+  ASSERT_EQ(r["result"].size(), 1U) << r.dump();  // One enclosure, one slot: set once.
+  EXPECT_EQ(r["result"][0]["locate"], true);
+  EXPECT_TRUE(wait_until(
+      [&] { return slot07_locate(c, "ses0") == true && slot07_locate(c, "ses1") == true; },
+      std::chrono::seconds(2)));
+}
+
+// ESM A's LUN fails every command: "Slot 07" is set through ses1, and both show it; ses0 says
+// its path failed and whose status it shows.
+TEST(ServiceEnclosure, LocateFailsOverToTheSesDeviceThatWorks) {
+  Harness h("builtin:jbod-24");
+  Client c(*h.service, root());
+  auto r = c.call("emu.inject", {{"bus", 0},
+                                 {"target", 100},
+                                 {"lun", 0},
+                                 {"action", "check_condition"},
+                                 {"sense", "04/44/00"},
+                                 {"count", 0xffffffffU}});
+  ASSERT_EQ(code(r), 0) << r.dump();
+  r = c.call("enc.set_led", {{"target", "Slot 07"}, {"kind", "locate"}, {"state", "on"}});
+  ASSERT_EQ(code(r), 0) << r.dump();
+  ASSERT_EQ(r["result"].size(), 1U) << r.dump();
+  EXPECT_EQ(r["result"][0]["enclosure"], "ses1");
+  EXPECT_EQ(r["result"][0]["locate"], true);
+  EXPECT_TRUE(wait_until(
+      [&] { return slot07_locate(c, "ses0") == true && slot07_locate(c, "ses1") == true; },
+      std::chrono::seconds(2)));
+  auto list = c.call("enc.list");
+  ASSERT_EQ(code(list), 0) << list.dump();
+  ASSERT_EQ(list["result"].size(), 2U);
+  EXPECT_TRUE(list["result"][0]["path_error"].is_string()) << list.dump();
+  EXPECT_EQ(list["result"][0]["status_via"], "ses1");
+  EXPECT_TRUE(list["result"][1]["path_error"].is_null()) << list.dump();
+  // A target that names the failed SES device is not moved elsewhere.
+  r = c.call("enc.set_led", {{"target", "ses0:Slot 07"}, {"kind", "locate"}, {"state", "off"}});
+  EXPECT_NE(code(r), 0) << r.dump();
+  // Turning it off by slot name works, through ses1 again.
+  r = c.call("enc.set_led", {{"target", "Slot 07"}, {"kind", "locate"}, {"state", "off"}});
+  ASSERT_EQ(code(r), 0) << r.dump();
+  EXPECT_TRUE(wait_until(
+      [&] { return slot07_locate(c, "ses0") == false && slot07_locate(c, "ses1") == false; },
+      std::chrono::seconds(2)));
 }
 
 // Many sessions open, command and close while devices leave and return; afterwards every

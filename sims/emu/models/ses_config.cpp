@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/hex.h"
+
 namespace ucam::emu {
 
 using nlohmann::json;
@@ -118,6 +120,35 @@ Result<std::string> text_value(const json& value, const ObjectReader& reader, st
     return fail(reader.error(key, "only printable ASCII characters are allowed"));
   }
   return text;
+}
+
+// An element descriptor: printable text, or {"hex": "..."} for any bytes (NUL padding,
+// non-printable or non-ASCII bytes: what a real enclosure may send in page 0x07).
+Result<std::string> descriptor_value(const json& value, const ObjectReader& reader,
+                                     std::string_view key) {
+  if (!value.is_object()) {
+    return text_value(value, reader, key, kMaxDescriptorLength);
+  }
+  ObjectReader object(value, reader.source_name(), json_path_join(reader.path(), key));
+  auto hex = object.string("hex");
+  if (!hex) {
+    return fail(hex.error());
+  }
+  if (!*hex) {
+    return fail(reader.error(key, "expected a string or {\"hex\": \"...\"}"));
+  }
+  if (auto r = object.finish(); !r) {
+    return fail(r.error());
+  }
+  auto bytes = parse_hex(**hex);
+  if (!bytes) {
+    return fail(object.error("hex", bytes.error().message()));
+  }
+  if (bytes->size() > kMaxDescriptorLength) {
+    return fail(object.error(
+        "hex", fmt::format("{} bytes, longer than {}", bytes->size(), kMaxDescriptorLength)));
+  }
+  return std::string(bytes->begin(), bytes->end());
 }
 
 Result<std::optional<std::string>> optional_text(ObjectReader& reader, std::string_view key,
@@ -332,8 +363,7 @@ class GroupParser {
     if (descriptor != nullptr) {
       if (descriptor->is_array()) {
         for (std::size_t i = 0; i < descriptor->size(); ++i) {
-          auto text = text_value((*descriptor)[i], reader, json_path_index("descriptor", i),
-                                 kMaxDescriptorLength);
+          auto text = descriptor_value((*descriptor)[i], reader, json_path_index("descriptor", i));
           if (!text) {
             return fail(text.error());
           }
@@ -351,12 +381,12 @@ class GroupParser {
         group.pattern = std::move(*pattern);
       }
     }
-    auto overall_text = optional_text(reader, "overall_descriptor", kMaxDescriptorLength);
-    if (!overall_text) {
-      return fail(overall_text.error());
-    }
-    if (*overall_text) {
-      group.overall_descriptor = **overall_text;
+    if (const json* overall = reader.find("overall_descriptor"); overall != nullptr) {
+      auto text = descriptor_value(*overall, reader, "overall_descriptor");
+      if (!text) {
+        return fail(text.error());
+      }
+      group.overall_descriptor = std::move(*text);
     }
     if (const json* overall = reader.find("overall_status"); overall != nullptr) {
       auto code = status_code_value(*overall, reader, "overall_status");
