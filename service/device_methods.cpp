@@ -438,6 +438,7 @@ void register_device_methods(Service& service) {
               io.lba = static_cast<std::uint64_t>(*lba);
               io.blocks = static_cast<std::uint32_t>(*blocks);
               io.data = data;
+              io.cancel = &session.cancel_token();
               if (auto r = file.ioctl(io); !r) {
                 return fail(r.error());
               }
@@ -475,6 +476,7 @@ void register_device_methods(Service& service) {
                              io.lba = static_cast<std::uint64_t>(*lba);
                              io.blocks = static_cast<std::uint32_t>(bytes->size() / g.block_length);
                              io.data = *bytes;
+                             io.cancel = &session.cancel_token();
                              if (auto r = file.ioctl(io); !r) {
                                return fail(r.error());
                              }

@@ -629,6 +629,112 @@ TEST(DaemonClientDeath, SigkilledClientsWithCommandsInFlightLeaveNothingBehind) 
   EXPECT_EQ(d->stop(), 0) << d->log();
 }
 
+// One request as a line.
+std::string request_line(int id, const std::string& method, const json& params) {
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump() + "\n";
+}
+
+// A forked process that connects to `socket`, sends `script` and then reads until it is
+// killed; its pid (-1 on failure). Built before fork(): the child only makes system calls.
+pid_t spawn_scripted_client(const std::string& socket, const std::string& script) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::_exit(1);
+    }
+    std::size_t off = 0;
+    while (off < script.size()) {
+      const ssize_t n = ::write(fd, script.data() + off, script.size() - off);
+      if (n <= 0) {
+        ::_exit(1);
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    char buf[4096];
+    while (::read(fd, buf, sizeof(buf)) > 0) {  // Until killed.
+    }
+    ::_exit(0);
+  }
+  return pid;
+}
+
+void kill_and_reap(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  int wst = 0;
+  EXPECT_EQ(::waitpid(pid, &wst, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL) << wst;
+}
+
+// The da node of the disk at bus:target:lun ("" if none).
+std::string da_node(RpcConnection& c, int bus, int target, int lun_number) {
+  const json r = c.call("devices.list");
+  if (is_result(r)) {
+    for (const auto& d : r["result"]) {
+      if (d["bus"] == bus && d["target"] == target && d["lun"] == lun_number) {
+        for (const auto& p : d["periphs"]) {
+          if (p.get<std::string>().starts_with("da")) {
+            return p;
+          }
+        }
+      }
+    }
+  }
+  return "";
+}
+
+// The only session left is `observer_id`'s, and nothing is open.
+bool only_session_left(RpcConnection& observer, std::uint64_t observer_id, json& st) {
+  st = status(observer);
+  return st.is_object() && st["handles"] == 0 && st["devfs"]["opens"] == 0 &&
+         st["sessions"].size() == 1 && st["sessions"][0]["session"] == observer_id;
+}
+
+// da.read and da.write run through the da driver's own I/O path: a client killed inside one
+// is aborted too, so its handles go now and not at the command's timeout (60 s).
+TEST(DaemonClientDeath, SigkilledClientInsideDaReadOrWriteReleasesItsHandlesAtOnce) {
+  auto d = Daemon::start();
+  ASSERT_NE(d, nullptr) << "ucamd did not start";
+  RpcConnection observer(d->socket());
+  ASSERT_TRUE(observer.connected());
+  const auto observer_id = session_id(observer);
+  const std::string disk = da_node(observer, 0, 0, 0);
+  ASSERT_FALSE(disk.empty());
+  for (const std::string method : {"da.read", "da.write"}) {
+    SCOPED_TRACE(method);
+    must(observer, "emu.inject",
+         {{"bus", 0}, {"target", 0}, {"lun", 0}, {"action", "hang"}, {"count", 1000}});
+    const json params = method == "da.read"
+                            ? json{{"handle", 2}, {"lba", 0}, {"blocks", 1}}
+                            : json{{"handle", 2}, {"lba", 0}, {"data", std::string(2 * 512, '0')}};
+    const std::string script = request_line(1, "open", {{"node", "pass1"}}) +
+                               request_line(2, "open", {{"node", disk}}) +
+                               request_line(3, method, params);
+    const pid_t pid = spawn_scripted_client(d->socket(), script);
+    ASSERT_GT(pid, 0);
+    json st;
+    const bool in_flight = wait_until(
+        [&] {
+          st = status(observer);
+          return st.is_object() && st["sessions"].size() == 2 && st["handles"] == 2 &&
+                 st["xpt"]["ccbs_outstanding"].get<std::uint64_t>() >= 1;
+        },
+        20s);
+    EXPECT_TRUE(in_flight) << st.dump(1);
+    kill_and_reap(pid);
+    // Well within the command's 60 s timeout.
+    EXPECT_TRUE(wait_until([&] { return only_session_left(observer, observer_id, st); }, 10s))
+        << st.dump(1);
+    must(observer, "emu.clear_faults", lun(0, 0, 0));
+    EXPECT_TRUE(wait_until([&] { return outstanding_ccbs(observer) == 0; }, 20s));
+  }
+  EXPECT_EQ(must(observer, "device.tur", {{"device", disk}}).value("ok", false), true);
+  EXPECT_EQ(d->stop(), 0) << d->log();
+}
+
 // --- 3. Rights of an unprivileged user -------------------------------------------------------
 
 bool have_setpriv() {
