@@ -270,18 +270,36 @@ bool process_alive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+// Why the command a busy client runs is to be aborted, or nullptr. The peer has closed its
+// socket (close(), or shutdown(SHUT_RDWR)): POLLHUP, as the reply can no longer be read. A
+// half-close (shutdown(SHUT_WR), POLLRDHUP alone) is not: it means "no more requests", and the
+// replies are still wanted. Or the peer process died; its socket may live on in a child.
+const char* orphaned(int fd, pid_t pid) {
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) {
+    return "closed its connection";
+  }
+  if (pid > 0 && !process_alive(pid)) {
+    return "died";
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 void Server::abort_orphaned_commands() {
   // A client thread inside a command cannot see its peer go; this thread looks for it. The
-  // commands of a dead process are aborted, so its session ends now rather than at the
+  // commands of a client that is gone are aborted, so its session ends now rather than at the
   // command's timeout.
   std::lock_guard lock(m_lock);
   for (const auto& c : m_clients) {
-    if (c->busy.load() && !c->cancelled.load() && c->peer.pid > 0 && !process_alive(c->peer.pid)) {
+    if (!c->busy.load() || c->cancelled.load()) {
+      continue;
+    }
+    if (const char* why = orphaned(c->fd, c->peer.pid)) {
       c->cancelled = true;
-      log_info("client {} (pid {}) died inside a command: aborting it", c->session->id(),
-               c->peer.pid);
+      log_info("client {} (pid {}) {} inside a command: aborting it", c->session->id(), c->peer.pid,
+               why);
       m_service.cancel_session(*c->session);
     }
   }
@@ -430,6 +448,9 @@ void Server::client_main(Client& c) {
       c.busy = false;
       if (!reply.empty()) {
         alive = send_all(c.fd, reply + "\n");
+      }
+      if (c.cancelled.load()) {
+        alive = false;  // Its client is gone: later requests would only be refused.
       }
     }
     buffer.erase(0, start);

@@ -735,6 +735,95 @@ TEST(DaemonClientDeath, SigkilledClientInsideDaReadOrWriteReleasesItsHandlesAtOn
   EXPECT_EQ(d->stop(), 0) << d->log();
 }
 
+// A client that closes its connection inside a command and lives on (close(), or
+// shutdown(SHUT_RDWR)): nobody can read the reply any more, so the command is aborted and the
+// handles go at once, not at the command's timeout (an hour here).
+TEST(DaemonClientClose, ClosingTheConnectionInsideACommandAbortsItAndReleasesTheHandles) {
+  auto d = Daemon::start();
+  ASSERT_NE(d, nullptr) << "ucamd did not start";
+  RpcConnection observer(d->socket());
+  ASSERT_TRUE(observer.connected());
+  const auto observer_id = session_id(observer);
+  must(observer, "emu.inject",
+       {{"bus", 0}, {"target", 1}, {"lun", 0}, {"action", "hang"}, {"count", 1000}});
+  for (const bool shutdown_only : {false, true}) {
+    SCOPED_TRACE(shutdown_only ? "shutdown(SHUT_RDWR)" : "close()");
+    auto c = std::make_unique<RpcConnection>(d->socket());
+    ASSERT_TRUE(c->connected());
+    must(*c, "open", {{"node", "pass0"}});
+    const json opened = must(*c, "open", {{"node", "pass1"}});
+    ASSERT_TRUE(c->send_raw(
+        request_line(99, "pass.command",
+                     {{"handle", opened["handle"]}, {"cdb", kTurCdb}, {"timeout_ms", 3'600'000}})));
+    json st;
+    const bool in_flight = wait_until(
+        [&] {
+          st = status(observer);
+          return st.is_object() && st["handles"] == 2 &&
+                 st["xpt"]["ccbs_outstanding"].get<std::uint64_t>() >= 1;
+        },
+        20s);
+    EXPECT_TRUE(in_flight) << st.dump(1);
+    if (shutdown_only) {
+      ASSERT_EQ(::shutdown(c->fd(), SHUT_RDWR), 0);
+    } else {
+      c.reset();
+    }
+    EXPECT_TRUE(wait_until([&] { return only_session_left(observer, observer_id, st); }, 10s))
+        << st.dump(1);
+    EXPECT_TRUE(wait_until([&] { return outstanding_ccbs(observer) == 0; }, 10s));
+  }
+  must(observer, "emu.clear_faults", lun(0, 1, 0));
+  EXPECT_EQ(must(observer, "device.tur", {{"device", "pass1"}}).value("ok", false), true);
+  EXPECT_EQ(d->stop(), 0) << d->log();
+}
+
+// shutdown(SHUT_WR) means "no more requests" (socat and `nc -N` send a request that way): the
+// requests already sent are answered in order, the command in flight runs to its end rather
+// than being aborted, and then the session ends and its handles are closed.
+TEST(DaemonClientClose, HalfClosedConnectionGetsEveryReplyThenTheSessionEnds) {
+  auto d = Daemon::start();
+  ASSERT_NE(d, nullptr) << "ucamd did not start";
+  RpcConnection observer(d->socket());
+  ASSERT_TRUE(observer.connected());
+  const auto observer_id = session_id(observer);
+  // The TEST UNIT READY completes 2 s late: ucamd looks at its busy clients every 200 ms.
+  must(observer, "emu.inject",
+       {{"bus", 0}, {"target", 2}, {"lun", 0}, {"action", "delay"}, {"delay_us", 2'000'000}});
+  RpcConnection c(d->socket());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send_raw(
+      request_line(1, "open", {{"node", "pass2"}}) +
+      request_line(2, "pass.command", {{"handle", 1}, {"cdb", kTurCdb}, {"timeout_ms", 60'000}}) +
+      request_line(3, "session.info", json::object())));
+  json st;
+  const bool in_flight = wait_until(
+      [&] {
+        st = status(observer);
+        return st.is_object() && st["handles"] == 1 &&
+               st["xpt"]["ccbs_outstanding"].get<std::uint64_t>() >= 1;
+      },
+      20s);
+  EXPECT_TRUE(in_flight) << st.dump(1);
+  ASSERT_EQ(::shutdown(c.fd(), SHUT_WR), 0);
+  std::vector<json> replies;
+  while (auto line = c.read_line(30s)) {
+    replies.push_back(json::parse(*line, nullptr, false));
+  }
+  ASSERT_EQ(replies.size(), 3U) << json(replies).dump();  // Then EOF.
+  EXPECT_EQ(replies[0]["id"], 1);
+  EXPECT_TRUE(is_result(replies[0])) << replies[0].dump();
+  EXPECT_EQ(replies[1]["id"], 2);
+  ASSERT_TRUE(is_result(replies[1])) << replies[1].dump();
+  EXPECT_EQ(replies[1]["result"]["ok"], true) << replies[1].dump();  // Not aborted.
+  EXPECT_EQ(replies[2]["id"], 3);
+  ASSERT_TRUE(is_result(replies[2])) << replies[2].dump();
+  EXPECT_EQ(replies[2]["result"]["handles"].size(), 1U) << replies[2].dump();
+  EXPECT_TRUE(wait_until([&] { return only_session_left(observer, observer_id, st); }, 10s))
+      << st.dump(1);
+  EXPECT_EQ(d->stop(), 0) << d->log();
+}
+
 // --- 3. Rights of an unprivileged user -------------------------------------------------------
 
 bool have_setpriv() {
