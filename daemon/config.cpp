@@ -31,6 +31,23 @@ std::string_view level_name(LogLevel l) {
   return "info";
 }
 
+// The field of an integer limit key, or nullptr.
+std::size_t* count_field(DaemonConfig& c, std::string_view key) {
+  const std::pair<std::string_view, std::size_t*> fields[] = {
+      {"max_clients", &c.max_clients},
+      {"max_clients_per_uid", &c.max_clients_per_uid},
+      {"reserved_admin_clients", &c.reserved_admin_clients},
+      {"max_handles_per_client", &c.max_handles_per_client},
+      {"max_request_bytes", &c.max_request_bytes},
+      {"max_queued_events", &c.max_queued_events}};
+  for (const auto& [name, field] : fields) {
+    if (name == key) {
+      return field;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Result<std::pair<std::string, int>> parse_listen(std::string_view listen) {
@@ -162,17 +179,15 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
       } else {
         return fail(bad(key, "expected debug, info, warning or error"));
       }
-    } else if (key == "max_clients" || key == "max_handles_per_client" ||
-               key == "max_request_bytes" || key == "max_queued_events") {
-      const std::uint64_t min = key == "max_request_bytes" ? 256 : 1;
+    } else if (std::size_t* field = count_field(c, key)) {
+      const std::uint64_t min = key == "max_request_bytes"        ? 256
+                                : key == "reserved_admin_clients" ? 0
+                                                                  : 1;
       auto n = get_count(v, key, min, key == "max_request_bytes" ? 64ULL << 20 : 1'000'000);
       if (!n) {
         return fail(n.error());
       }
-      (key == "max_clients"              ? c.max_clients
-       : key == "max_handles_per_client" ? c.max_handles_per_client
-       : key == "max_request_bytes"      ? c.max_request_bytes
-                                         : c.max_queued_events) = *n;
+      *field = *n;
     } else if (key == "enc_poll_interval_ms" || key == "shutdown_grace_ms") {
       auto n = get_count(v, key, key == "enc_poll_interval_ms" ? 100 : 0, 86'400'000);
       if (!n) {
@@ -183,6 +198,12 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
     } else {
       return fail(bad(key, "unknown key (see docs/ucamd.md)"));
     }
+  }
+  if (c.reserved_admin_clients >= c.max_clients) {
+    return fail(bad("reserved_admin_clients",
+                    fmt::format("{} must be below max_clients ({}), or users without the admin "
+                                "right could never connect",
+                                c.reserved_admin_clients, c.max_clients)));
   }
   return c;
 }
@@ -204,6 +225,8 @@ std::string config_json(const DaemonConfig& c) {
             {"admin_group", c.admin_group.empty() ? json() : json(c.admin_group)},
             {"log_level", level_name(c.log_level)},
             {"max_clients", c.max_clients},
+            {"max_clients_per_uid", c.max_clients_per_uid},
+            {"reserved_admin_clients", c.reserved_admin_clients},
             {"max_handles_per_client", c.max_handles_per_client},
             {"max_request_bytes", c.max_request_bytes},
             {"max_queued_events", c.max_queued_events},

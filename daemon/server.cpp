@@ -64,9 +64,9 @@ bool send_all(int fd, std::string_view data) {
 }
 
 // A -32004 (limit) error reply with a null id, as one line.
-std::string limit_line(std::string message) {
-  return service::error_response(
-             nullptr, service::rpc_error(service::RpcCode::LimitExceeded, std::move(message)))
+std::string limit_line(std::string message, json data = nullptr) {
+  return service::error_response(nullptr, service::rpc_error(service::RpcCode::LimitExceeded,
+                                                             std::move(message), std::move(data)))
              .dump() +
          "\n";
 }
@@ -193,6 +193,37 @@ void Server::set_limits(ServerLimits limits) {
 std::size_t Server::running_locked() const {
   return static_cast<std::size_t>(std::count_if(m_clients.begin(), m_clients.end(),
                                                 [](const auto& c) { return !c->done.load(); }));
+}
+
+std::optional<Server::Refusal> Server::refusal_locked(const service::Peer& peer, bool admin) const {
+  if (m_stopping) {
+    return Refusal{"ucamd is shutting down"};
+  }
+  const std::size_t running = running_locked();
+  if (running >= m_limits.max_clients) {
+    return Refusal{
+        fmt::format("too many clients (the limit is {}); try again later", m_limits.max_clients),
+        "max_clients"};
+  }
+  if (admin) {
+    return std::nullopt;  // Neither limited per uid nor kept out of the reserved connections.
+  }
+  const auto same_uid = static_cast<std::size_t>(
+      std::count_if(m_clients.begin(), m_clients.end(),
+                    [&](const auto& c) { return !c->done.load() && c->peer.uid == peer.uid; }));
+  if (same_uid >= m_limits.max_clients_per_uid) {
+    return Refusal{fmt::format("too many connections from uid {}: the limit per user is {}; "
+                               "close one first",
+                               peer.uid, m_limits.max_clients_per_uid),
+                   "max_clients_per_uid"};
+  }
+  if (running + m_limits.reserved_admin_clients >= m_limits.max_clients) {
+    return Refusal{fmt::format("too many clients: the last {} of the {} connections are kept for "
+                               "root and the admin group; try again later",
+                               m_limits.reserved_admin_clients, m_limits.max_clients),
+                   "reserved_admin_clients"};
+  }
+  return std::nullopt;
 }
 
 std::size_t Server::clients() const {
@@ -330,17 +361,18 @@ void Server::accept_main() {
     auto client = std::make_unique<Client>();
     client->fd = fd;
     client->peer = peer_of(fd);
+    const bool admin = m_service.is_admin(client->peer);
     std::lock_guard lock(m_lock);
-    const std::size_t running = running_locked();
-    if (m_stopping || running >= m_limits.max_clients) {
+    if (const auto refusal = refusal_locked(client->peer, admin)) {
       m_refused.fetch_add(1);
-      const auto reply = limit_line(m_stopping ? "ucamd is shutting down"
-                                               : fmt::format("too many clients (the limit "
-                                                             "is {}); try again later",
-                                                             m_limits.max_clients));
-      (void)send_all(fd, reply);
-      log_warning("refused a client (pid {} uid {}): {} clients, limit {}", client->peer.pid,
-                  client->peer.uid, running, m_limits.max_clients);
+      // data.refused tells a client that it was turned away, not that a request failed.
+      json data = {{"refused", true}};
+      if (refusal->limit != nullptr) {
+        data["limit"] = refusal->limit;
+      }
+      (void)send_all(fd, limit_line(refusal->message, std::move(data)));
+      log_warning("refused a client (pid {} uid {}): {}", client->peer.pid, client->peer.uid,
+                  refusal->message);
       continue;  // ~Client closes fd.
     }
     client->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

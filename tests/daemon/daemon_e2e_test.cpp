@@ -8,6 +8,7 @@
 // device (pass11, ses0). Twelve devices.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -940,6 +941,156 @@ TEST_F(DaemonRights, AdminGroupMemberMayChange) {
   EXPECT_EQ(d->stop(), 0) << d->log();
 }
 
+// A forked process that, as `uid` (gid `uid`, supplementary `groups`), opens `count`
+// connections to ucamd one after the other, asks each for session.info, reports on a pipe
+// whether each was accepted ('A') or refused ('R'), and holds them until release() kills it.
+class ConnectionHolder {
+ public:
+  ConnectionHolder(const std::string& socket, uid_t uid, std::vector<gid_t> groups, int count)
+      : m_count(count) {
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+      return;
+    }
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+    const std::string request = request_line(1, "session.info", json::object());
+    m_pid = ::fork();
+    if (m_pid == 0) {  // Only system calls from here on.
+      const gid_t gid = uid;
+      if (::setgroups(groups.size(), groups.data()) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+          ::setresuid(uid, uid, uid) != 0) {
+        ::_exit(1);
+      }
+      for (int i = 0; i < count; ++i) {
+        char verdict = 'R';
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);  // Kept open until the end.
+        if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(request.size())) {
+          char buf[4096];
+          std::size_t got = 0;
+          while (got < sizeof(buf) - 1 && ::memchr(buf, '\n', got) == nullptr) {
+            const ssize_t n = ::read(fd, buf + got, sizeof(buf) - 1 - got);
+            if (n <= 0) {
+              break;
+            }
+            got += static_cast<std::size_t>(n);
+          }
+          buf[got] = '\0';
+          verdict = std::strstr(buf, "\"result\"") != nullptr ? 'A' : 'R';
+        }
+        if (::write(report[1], &verdict, 1) != 1) {
+          ::_exit(1);
+        }
+      }
+      while (true) {
+        ::pause();  // Until release() kills it.
+      }
+    }
+    ::close(report[1]);
+    m_report = report[0];
+  }
+  ~ConnectionHolder() {
+    release();
+    if (m_report >= 0) {
+      ::close(m_report);
+    }
+  }
+  ConnectionHolder(const ConnectionHolder&) = delete;
+  ConnectionHolder& operator=(const ConnectionHolder&) = delete;
+
+  // "AAAR": what happened to each connection, in order (shorter if the child failed).
+  std::string verdicts(std::chrono::milliseconds timeout = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (static_cast<int>(m_verdicts.size()) < m_count && m_report >= 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{m_report, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        break;
+      }
+      char buf[64];
+      const ssize_t n = ::read(m_report, buf, sizeof(buf));
+      if (n <= 0) {
+        break;
+      }
+      m_verdicts.append(buf, static_cast<std::size_t>(n));
+    }
+    return m_verdicts;
+  }
+
+  // Closes every connection: the child is killed.
+  void release() {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGKILL);
+      ::waitpid(m_pid, nullptr, 0);
+      m_pid = -1;
+    }
+  }
+
+ private:
+  int m_count = 0;
+  pid_t m_pid = -1;
+  int m_report = -1;
+  std::string m_verdicts;
+};
+
+// Any reader could hold every connection and lock everyone out. Now a user without the admin
+// right gets `max_clients_per_uid`, all such users together max_clients less
+// `reserved_admin_clients`, and root keeps the rest.
+TEST_F(DaemonRights, OneUserCannotLockOthersOrRootOut) {
+  ScratchDir dir;
+  const auto config = dir.write(
+      "ucamd.json", R"({"max_clients": 8, "max_clients_per_uid": 3, "reserved_admin_clients": 3})");
+  auto d = Daemon::start({"--config", config, "--socket-group", "65534"});
+  ASSERT_NE(d, nullptr) << "ucamd did not start";
+  RpcConnection observer(d->socket());  // Root: 1 connection.
+  ASSERT_TRUE(is_result(observer.call("session.info")));
+
+  // uid 65534 gets its 3; the 4th is refused although the daemon has room.
+  ConnectionHolder nobody(d->socket(), 65534, {}, 4);
+  EXPECT_EQ(nobody.verdicts(), "AAAR");
+  // Another unprivileged user (uid 65533, in the socket's group) gets what is left below the 3
+  // reserved connections: 8 - 3 = 5 open at most, and 4 are (root's observer, uid 65534's 3).
+  ConnectionHolder other(d->socket(), 65533, {65534}, 2);
+  EXPECT_EQ(other.verdicts(), "AR");
+  json st = status(observer);
+  EXPECT_EQ(st["daemon"]["clients"], 5) << st.dump(1);
+
+  // Root still gets in: ucamctl devlist, and connections up to max_clients.
+  auto devlist = run({ucamctl_path(), "--socket", d->socket(), "--json", "devlist"});
+  EXPECT_EQ(devlist.status, kExitOk) << devlist.err;
+  EXPECT_EQ(json::parse(devlist.out, nullptr, false).size(), kDevices) << devlist.out;
+  EXPECT_TRUE(wait_until([&] { return status(observer)["daemon"]["clients"] == 5; }, 20s));
+  std::vector<std::unique_ptr<RpcConnection>> root;
+  for (int i = 0; i < 3; ++i) {
+    root.push_back(std::make_unique<RpcConnection>(d->socket()));
+    EXPECT_TRUE(is_result(root.back()->call("session.info"))) << "root connection " << i;
+  }
+  {
+    RpcConnection ninth(d->socket());  // 8 are open: the global limit holds for root too.
+    const auto line = ninth.read_line(30s);
+    ASSERT_TRUE(line.has_value());
+    const json r = json::parse(*line, nullptr, false);
+    EXPECT_EQ(error_code(r), kLimitExceeded) << *line;
+    EXPECT_EQ(r["error"]["data"]["limit"], "max_clients") << *line;
+  }
+  st = status(observer);
+  EXPECT_EQ(st["daemon"]["clients_refused"], 3) << st.dump(1);
+  const std::string log = d->log();
+  EXPECT_NE(log.find("too many connections from uid 65534: the limit per user is 3"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("the last 3 of the 8 connections are kept for root and the admin group"),
+            std::string::npos)
+      << log;
+  nobody.release();
+  other.release();
+  EXPECT_EQ(d->stop(), 0) << d->log();
+}
+
 // --- 4. Malformed requests -------------------------------------------------------------------
 
 // What the daemon must answer to one line.
@@ -1666,7 +1817,7 @@ TEST(DaemonMalformed, OversizedRequestsAreRefusedAndTheConnectionLivesOn) {
 
 TEST(DaemonLimits, FifthClientIsRefusedUntilOneLeaves) {
   ScratchDir dir;
-  const auto config = dir.write("ucamd.json", R"({"max_clients": 4})");
+  const auto config = dir.write("ucamd.json", R"({"max_clients": 4, "reserved_admin_clients": 0})");
   auto d = Daemon::start({"--config", config});
   ASSERT_NE(d, nullptr) << "ucamd did not start";
   std::vector<std::unique_ptr<RpcConnection>> clients;

@@ -18,7 +18,8 @@ TEST(DaemonConfig, EmptyObjectGivesTheDefaults) {
 
 TEST(DaemonConfig, EveryKeyIsRead) {
   auto c = parse_config(R"({"socket":"/tmp/x.sock","socket_mode":"0600","socket_group":"disk",
-      "admin_group":"wheel","log_level":"debug","max_clients":4,"max_handles_per_client":5,
+      "admin_group":"wheel","log_level":"debug","max_clients":4,"max_clients_per_uid":2,
+      "reserved_admin_clients":1,"max_handles_per_client":5,
       "max_request_bytes":4096,"max_queued_events":7,"metrics_listen":"[::1]:9477",
       "scenario":"builtin:jbod-24","enc_poll_interval_ms":1000,"shutdown_grace_ms":0})",
                         "test.json");
@@ -29,6 +30,8 @@ TEST(DaemonConfig, EveryKeyIsRead) {
   EXPECT_EQ(c->admin_group, "wheel");
   EXPECT_EQ(c->log_level, LogLevel::Debug);
   EXPECT_EQ(c->max_clients, 4U);
+  EXPECT_EQ(c->max_clients_per_uid, 2U);
+  EXPECT_EQ(c->reserved_admin_clients, 1U);
   EXPECT_EQ(c->max_handles_per_client, 5U);
   EXPECT_EQ(c->max_request_bytes, 4096U);
   EXPECT_EQ(c->max_queued_events, 7U);
@@ -53,6 +56,10 @@ TEST(DaemonConfig, BadValuesAreErrorsNamingFileAndKey) {
       {R"({"max_clients":0})", "max_clients: expected an integer 1..1000000"},
       {R"({"max_clients":-3})", "max_clients"},
       {R"({"max_request_bytes":10})", "max_request_bytes"},
+      {R"({"max_clients":8,"reserved_admin_clients":8})",
+       "reserved_admin_clients: 8 must be below max_clients (8)"},
+      {R"({"max_clients":4})", "reserved_admin_clients: 8 must be below max_clients (4)"},
+      {R"({"max_clients_per_uid":0})", "max_clients_per_uid: expected an integer 1..1000000"},
       {R"({"log_level":"loud"})", "log_level: expected debug"},
       {R"({"metrics_listen":"localhost"})", "metrics_listen"},
       {R"({"metrics_listen":"127.0.0.1:99999"})", "metrics_listen"},
