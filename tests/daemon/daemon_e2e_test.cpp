@@ -60,6 +60,7 @@ constexpr int kLimitExceeded = -32004;
 // ucamctl's exit statuses (cli/ucamctl.cpp).
 constexpr int kExitOk = 0;
 constexpr int kExitPermission = 4;
+constexpr int kExitNoDaemon = 5;
 
 constexpr std::size_t kDevices = 12;
 constexpr const char* kTurCdb = "00 00 00 00 00 00";
@@ -1854,6 +1855,30 @@ TEST(DaemonLimits, FifthClientIsRefusedUntilOneLeaves) {
       20s));
   ASSERT_NE(accepted, nullptr);
   EXPECT_TRUE(is_result(accepted->call("devices.list")));
+  EXPECT_EQ(d->stop(), 0) << d->log();
+}
+
+// Turned away at a connection limit, ucamctl exits 5 (ucamd not reachable), not 1 (the device
+// failed), and says why.
+TEST(DaemonLimits, UcamctlRefusedAtTheClientLimitExitsFive) {
+  ScratchDir dir;
+  const auto config = dir.write("ucamd.json", R"({"max_clients": 2, "reserved_admin_clients": 0})");
+  auto d = Daemon::start({"--config", config});
+  ASSERT_NE(d, nullptr) << "ucamd did not start";
+  RpcConnection first(d->socket());
+  RpcConnection second(d->socket());
+  ASSERT_TRUE(is_result(first.call("session.info")));
+  ASSERT_TRUE(is_result(second.call("session.info")));
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"devlist"}, {"--json", "enc", "show"}, {"status"}}) {
+    std::vector<std::string> argv = {ucamctl_path(), "--socket", d->socket()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run(argv);
+    EXPECT_EQ(r.status, kExitNoDaemon) << args[0] << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("refused the connection: too many clients (the limit is 2)"),
+              std::string::npos)
+        << r.err;
+  }
   EXPECT_EQ(d->stop(), 0) << d->log();
 }
 
