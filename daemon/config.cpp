@@ -7,6 +7,7 @@
 #include <charconv>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 namespace ucam::daemon {
@@ -31,21 +32,29 @@ std::string_view level_name(LogLevel l) {
   return "info";
 }
 
-// The field of an integer limit key, or nullptr.
-std::size_t* count_field(DaemonConfig& c, std::string_view key) {
-  const std::pair<std::string_view, std::size_t*> fields[] = {
-      {"max_clients", &c.max_clients},
-      {"max_clients_per_uid", &c.max_clients_per_uid},
-      {"reserved_admin_clients", &c.reserved_admin_clients},
-      {"max_handles_per_client", &c.max_handles_per_client},
-      {"max_request_bytes", &c.max_request_bytes},
-      {"max_queued_events", &c.max_queued_events}};
-  for (const auto& [name, field] : fields) {
+// An integer limit key: its field and range.
+struct CountKey {
+  std::size_t* field = nullptr;
+  std::uint64_t min = 1;
+  std::uint64_t max = 1'000'000;
+};
+
+std::optional<CountKey> count_key(DaemonConfig& c, std::string_view key) {
+  const std::pair<std::string_view, CountKey> keys[] = {
+      {"max_clients", {&c.max_clients}},
+      {"max_clients_per_uid", {&c.max_clients_per_uid}},
+      {"reserved_admin_clients", {&c.reserved_admin_clients, 0}},
+      {"max_handles_per_client", {&c.max_handles_per_client}},
+      {"max_request_bytes", {&c.max_request_bytes, 256, 64ULL << 20}},
+      {"max_batch_requests", {&c.max_batch_requests, 1, 100'000}},
+      {"max_reply_bytes", {&c.max_reply_bytes, 4096, 1ULL << 30}},
+      {"max_queued_events", {&c.max_queued_events}}};
+  for (const auto& [name, count] : keys) {
     if (name == key) {
-      return field;
+      return count;
     }
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -179,15 +188,12 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
       } else {
         return fail(bad(key, "expected debug, info, warning or error"));
       }
-    } else if (std::size_t* field = count_field(c, key)) {
-      const std::uint64_t min = key == "max_request_bytes"        ? 256
-                                : key == "reserved_admin_clients" ? 0
-                                                                  : 1;
-      auto n = get_count(v, key, min, key == "max_request_bytes" ? 64ULL << 20 : 1'000'000);
+    } else if (const auto count = count_key(c, key)) {
+      auto n = get_count(v, key, count->min, count->max);
       if (!n) {
         return fail(n.error());
       }
-      *field = *n;
+      *count->field = *n;
     } else if (key == "enc_poll_interval_ms" || key == "shutdown_grace_ms") {
       auto n = get_count(v, key, key == "enc_poll_interval_ms" ? 100 : 0, 86'400'000);
       if (!n) {
@@ -229,6 +235,8 @@ std::string config_json(const DaemonConfig& c) {
             {"reserved_admin_clients", c.reserved_admin_clients},
             {"max_handles_per_client", c.max_handles_per_client},
             {"max_request_bytes", c.max_request_bytes},
+            {"max_batch_requests", c.max_batch_requests},
+            {"max_reply_bytes", c.max_reply_bytes},
             {"max_queued_events", c.max_queued_events},
             {"metrics_listen", c.metrics_listen.empty() ? json() : json(c.metrics_listen)},
             {"scenario", c.scenario},

@@ -26,6 +26,8 @@ struct DaemonConfig {
   std::size_t reserved_admin_clients = 8;  // Of max_clients, kept for admin sessions.
   std::size_t max_handles_per_client = 1024;
   std::size_t max_request_bytes = 1024 * 1024;
+  std::size_t max_batch_requests = 64;             // Requests in one batch (one line).
+  std::size_t max_reply_bytes = 64 * 1024 * 1024;  // Of one reply line (a request or batch).
   std::size_t max_queued_events = 10'000;    // Per subscriber; beyond that, events are dropped
                                              // and counted in an "events.lost" notification.
   std::string metrics_listen;                // "" = off; "127.0.0.1:9477", "[::1]:9477".

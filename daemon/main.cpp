@@ -103,7 +103,11 @@ ServerLimits server_limits(const DaemonConfig& c) {
 }
 
 service::ServiceLimits service_limits(const DaemonConfig& c) {
-  return {c.max_handles_per_client};
+  service::ServiceLimits l;
+  l.max_handles_per_session = c.max_handles_per_client;
+  l.max_batch_requests = c.max_batch_requests;
+  l.max_reply_bytes = c.max_reply_bytes;
+  return l;
 }
 
 void notify(const std::string& state) {
@@ -184,6 +188,8 @@ int run(const Flags& flags) {
         {"reserved_admin_clients", config->reserved_admin_clients},
         {"max_handles_per_client", config->max_handles_per_client},
         {"max_request_bytes", config->max_request_bytes},
+        {"max_batch_requests", config->max_batch_requests},
+        {"max_reply_bytes", config->max_reply_bytes},
         {"metrics_listen", metrics ? nlohmann::json(metrics->address()) : nlohmann::json()},
         {"scenario", config->scenario},
         {"started", std::chrono::duration<double>(started.time_since_epoch()).count()}};

@@ -476,10 +476,11 @@ void Server::client_main(Client& c) {
         continue;  // Blank lines are keep-alives.
       }
       c.busy = true;
-      const std::string reply = m_service.handle_line(*c.session, line);
+      std::string reply = m_service.handle_line(*c.session, line);
       c.busy = false;
       if (!reply.empty()) {
-        alive = send_all(c.fd, reply + "\n");
+        reply += '\n';  // In place: a reply may be max_reply_bytes long.
+        alive = send_all(c.fd, reply);
       }
       if (c.cancelled.load()) {
         alive = false;  // Its client is gone: later requests would only be refused.

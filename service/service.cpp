@@ -235,62 +235,151 @@ void Service::cancel_session(Session& session) {
   session.m_cancel.cancel();
 }
 
+namespace {
+
+// Invalid UTF-8 from a device string must not break a reply: replace, do not throw.
+std::string render(const json& response) {
+  return response.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The id a reply to `request` carries: its own when it is a valid one (JSON-RPC 2.0: null
+// otherwise).
+json reply_id(const json& request) {
+  if (request.is_object()) {
+    const auto it = request.find("id");
+    if (it != request.end() && (it->is_string() || it->is_number())) {
+      return *it;
+    }
+  }
+  return nullptr;
+}
+
+// A request that gets no reply: a well-formed object without "id".
+bool is_notification(const json& request) {
+  return request.is_object() && !request.contains("id");
+}
+
+RpcError reply_too_large(std::string message) {
+  return rpc_error(RpcCode::LimitExceeded, std::move(message), {{"limit", "max_reply_bytes"}});
+}
+
+}  // namespace
+
 std::string Service::handle_line(Session& session, std::string_view line) {
   if (const auto depth = nesting_depth(line); depth > kMaxNesting) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    return error_response(nullptr, rpc_error(RpcCode::InvalidRequest,
-                                             fmt::format("JSON nested {} deep; the limit is {}",
-                                                         depth, kMaxNesting)))
-        .dump();
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::InvalidRequest, fmt::format("JSON nested {} deep; the limit "
+                                                                "is {}",
+                                                                depth, kMaxNesting))));
   }
   json message;
   try {
     message = json::parse(line);
   } catch (const json::exception& e) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    return error_response(
-               nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", e.what())))
-        .dump(-1, ' ', false, json::error_handler_t::replace);
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", e.what()))));
   }
-  const json response = handle(session, message);
+  if (message.is_array()) {
+    return handle_batch(session, message);
+  }
+  const json response = handle_one(session, message);
   if (response.is_null()) {
     return {};
   }
-  // Invalid UTF-8 from a device string must not break the reply: replace, do not throw.
-  return response.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string reply = render(response);
+  std::size_t limit = 0;
+  {
+    std::lock_guard lock(m_lock);
+    limit = m_limits.max_reply_bytes;
+  }
+  if (reply.size() > limit) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(error_response(
+        reply_id(message),
+        reply_too_large(fmt::format("the reply is {} bytes, over the limit of {} "
+                                    "(max_reply_bytes): ask for less at a time (e.g. one "
+                                    "enclosure)",
+                                    reply.size(), limit))));
+  }
+  return reply;
 }
 
-json Service::handle(Session& session, const json& message) {
-  if (message.is_array()) {
-    if (message.empty()) {
-      return error_response(
-          nullptr, rpc_error(RpcCode::InvalidRequest, "empty batch: send 1 or more requests"));
-    }
-    json out = json::array();
-    for (const auto& request : message) {
-      json r = handle_one(session, request);
-      if (!r.is_null()) {
-        out.push_back(std::move(r));
+std::string Service::handle_batch(Session& session, const json& batch) {
+  std::size_t max_requests = 0;
+  std::size_t max_bytes = 0;
+  {
+    std::lock_guard lock(m_lock);
+    max_requests = m_limits.max_batch_requests;
+    max_bytes = m_limits.max_reply_bytes;
+  }
+  if (batch.empty()) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::InvalidRequest, "empty batch: send 1 or more requests")));
+  }
+  if (batch.size() > max_requests) {
+    // Refused whole, before anything runs: one error, as for any batch that is not acceptable.
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::LimitExceeded,
+                           fmt::format("a batch of {} requests is over the limit of {} "
+                                       "(max_batch_requests); nothing was run: send at most {} "
+                                       "per batch",
+                                       batch.size(), max_requests, max_requests),
+                           {{"limit", "max_batch_requests"}})));
+  }
+  // Each reply is rendered as it comes, so only text is kept, never every reply's JSON at once;
+  // the text is bounded by max_bytes.
+  std::string out = "[";
+  bool full = false;  // The replies reached max_bytes: the rest is not run.
+  for (const auto& request : batch) {
+    std::string reply;
+    if (full) {
+      if (!is_notification(request)) {
+        m_request_errors.fetch_add(1, std::memory_order_relaxed);
+        reply = render(error_response(
+            reply_id(request),
+            reply_too_large(fmt::format("not run: the replies to this batch reached the limit "
+                                        "of {} bytes (max_reply_bytes)",
+                                        max_bytes))));
+      }
+    } else if (const json response = handle_one(session, request); !response.is_null()) {
+      reply = render(response);
+      // With a comma unless first, and the closing bracket.
+      const std::size_t bytes = out.size() + (out.size() > 1 ? 1 : 0) + reply.size() + 1;
+      if (bytes > max_bytes) {
+        full = true;
+        m_request_errors.fetch_add(1, std::memory_order_relaxed);
+        reply = render(error_response(
+            reply_id(request),
+            reply_too_large(fmt::format("this reply would make the batch's {} bytes, over the "
+                                        "limit of {} (max_reply_bytes): send fewer requests per "
+                                        "batch",
+                                        bytes, max_bytes))));
       }
     }
-    return out.empty() ? json() : out;
+    if (!reply.empty()) {
+      out += out.size() > 1 ? "," : "";
+      out += reply;
+    }
+    if (session.cancel_token().cancelled()) {
+      return {};  // Its client is gone: nobody reads the rest.
+    }
   }
-  return handle_one(session, message);
+  if (out.size() == 1) {
+    return {};  // Notifications only.
+  }
+  out += ']';
+  return out;
 }
 
 json Service::handle_one(Session& session, const json& request) {
   m_requests.fetch_add(1, std::memory_order_relaxed);
   auto invalid = [&](std::string why) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    // The id is echoed only when it is a valid one (JSON-RPC 2.0: null otherwise).
-    json id;
-    if (request.is_object()) {
-      const auto it = request.find("id");
-      if (it != request.end() && (it->is_string() || it->is_number())) {
-        id = *it;
-      }
-    }
-    return error_response(id, rpc_error(RpcCode::InvalidRequest, std::move(why)));
+    return error_response(reply_id(request), rpc_error(RpcCode::InvalidRequest, std::move(why)));
   };
   if (!request.is_object()) {
     return invalid(fmt::format("a request is a JSON object, got {}", request.type_name()));

@@ -1882,6 +1882,78 @@ TEST(DaemonLimits, UcamctlRefusedAtTheClientLimitExitsFive) {
   EXPECT_EQ(d->stop(), 0) << d->log();
 }
 
+// `n` enc.map calls as one batch line, with ids 1..n.
+std::string enc_map_batch(int n) {
+  json batch = json::array();
+  for (int i = 1; i <= n; ++i) {
+    batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "enc.map"}});
+  }
+  return batch.dump() + "\n";
+}
+
+// One line used to make ucamd build every reply of a batch in memory: 2,000 enc.map calls took
+// 1.5 GB. A batch is now bounded in requests (max_batch_requests) and in reply bytes
+// (max_reply_bytes), and still gets a valid JSON-RPC answer.
+TEST(DaemonLimits, BatchesAreBoundedInRequestsAndReplyBytes) {
+  {
+    auto d = Daemon::start();  // The defaults: 64 requests, 64 MiB.
+    ASSERT_NE(d, nullptr) << "ucamd did not start";
+    RpcConnection c(d->socket());
+    ASSERT_TRUE(c.send_raw(enc_map_batch(2000)));
+    auto line = c.read_line(30s);
+    ASSERT_TRUE(line.has_value());
+    const json refused = json::parse(*line, nullptr, false);
+    ASSERT_TRUE(refused.is_object()) << shorten(*line);
+    EXPECT_EQ(error_code(refused), kLimitExceeded) << shorten(*line);
+    EXPECT_TRUE(refused["id"].is_null());
+    EXPECT_EQ(refused["error"]["data"]["limit"], "max_batch_requests") << *line;
+    EXPECT_EQ(status(c)["requests_total"], 1) << "the refused batch ran nothing";  // This one.
+
+    ASSERT_TRUE(c.send_raw(enc_map_batch(64)));
+    line = c.read_line(60s);
+    ASSERT_TRUE(line.has_value());
+    const json answered = json::parse(*line, nullptr, false);
+    ASSERT_TRUE(answered.is_array()) << shorten(*line);
+    ASSERT_EQ(answered.size(), 64U);
+    for (int i = 0; i < 64; ++i) {
+      EXPECT_EQ(answered[i]["id"], i + 1);
+      EXPECT_TRUE(is_result(answered[i])) << shorten(answered[i].dump());
+    }
+    EXPECT_EQ(d->stop(), 0) << d->log();
+  }
+  {
+    ScratchDir dir;
+    const auto config =
+        dir.write("ucamd.json", R"({"max_batch_requests": 100, "max_reply_bytes": 65536})");
+    auto d = Daemon::start({"--config", config});
+    ASSERT_NE(d, nullptr) << "ucamd did not start";
+    RpcConnection c(d->socket());
+    ASSERT_TRUE(c.send_raw(enc_map_batch(100)));
+    auto line = c.read_line(60s);
+    ASSERT_TRUE(line.has_value());
+    const json cut = json::parse(*line, nullptr, false);
+    ASSERT_TRUE(cut.is_array()) << shorten(*line);
+    ASSERT_EQ(cut.size(), 100U);  // One reply per request, in order.
+    std::size_t results = 0;
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_EQ(cut[i]["id"], i + 1);
+      if (is_result(cut[i])) {
+        EXPECT_EQ(results, static_cast<std::size_t>(i)) << "a result after an error";
+        ++results;
+      } else {
+        EXPECT_EQ(error_code(cut[i]), kLimitExceeded);
+        EXPECT_EQ(cut[i]["error"]["data"]["limit"], "max_reply_bytes");
+      }
+    }
+    EXPECT_GE(results, 1U);
+    EXPECT_LT(results, 100U);
+    // The results fit in the limit; the errors after them are short.
+    EXPECT_LE(line->size(), 65536U + 100 * 300) << line->size();
+    EXPECT_TRUE(is_result(c.call("session.info")));  // The connection goes on.
+    EXPECT_EQ(d->stop(), 0) << d->log();
+  }
+}
+
 TEST(DaemonLimits, FourthHandleIsRefusedWithEmfile) {
   ScratchDir dir;
   const auto config = dir.write("ucamd.json", R"({"max_handles_per_client": 3})");

@@ -226,6 +226,94 @@ TEST(ServiceProtocol, MalformedRequestsGetTheRightErrors) {
   EXPECT_EQ(code(batch[2]), -32601);
 }
 
+std::string request(std::int64_t id, const std::string& method,
+                    const json& params = json::object()) {
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump();
+}
+
+// A batch of the given requests, as one line.
+std::string batch_line(const std::vector<std::string>& requests) {
+  std::string out = "[";
+  for (const auto& r : requests) {
+    out += (out.size() > 1 ? "," : "") + r;
+  }
+  return out + "]";
+}
+
+TEST(ServiceLimits, BatchOverMaxBatchRequestsIsRefusedWholeAndRunsNothing) {
+  Harness h;
+  h.service->set_limits(ServiceLimits{16, 4, 1 << 20});
+  Client c(*h.service, root());
+  std::vector<std::string> opens;
+  for (int i = 0; i < 5; ++i) {
+    opens.push_back(request(i + 1, "open", {{"node", "pass" + std::to_string(i)}}));
+  }
+  // At the limit: every request runs and is answered.
+  const json four = json::parse(
+      h.service->handle_line(*c.session, batch_line({opens.begin(), opens.begin() + 4})));
+  ASSERT_TRUE(four.is_array()) << four.dump();
+  ASSERT_EQ(four.size(), 4U);
+  for (const auto& r : four) {
+    EXPECT_EQ(code(r), 0) << r.dump();
+  }
+  EXPECT_EQ(c.session->handle_count(), 4U);
+  EXPECT_EQ(h.service->end_session(*c.session), 4U);
+  // Over it: one error for the whole batch, and nothing ran.
+  Client d(*h.service, nobody());
+  const json five = json::parse(h.service->handle_line(*d.session, batch_line(opens)));
+  ASSERT_TRUE(five.is_object()) << five.dump();
+  EXPECT_EQ(code(five), static_cast<int>(RpcCode::LimitExceeded)) << five.dump();
+  EXPECT_TRUE(five["id"].is_null());
+  EXPECT_EQ(five["error"]["data"]["limit"], "max_batch_requests");
+  EXPECT_NE(five["error"]["message"].get<std::string>().find("a batch of 5 requests is over the "
+                                                             "limit of 4"),
+            std::string::npos)
+      << five.dump();
+  EXPECT_EQ(d.session->handle_count(), 0U);
+}
+
+TEST(ServiceLimits, RepliesStopAtMaxReplyBytes) {
+  Harness h;
+  Client c(*h.service, nobody());  // The read right suffices for enc.map.
+  const std::string one = h.service->handle_line(*c.session, request(1, "enc.map"));
+  ASSERT_EQ(code(json::parse(one)), 0);
+  const std::vector<std::string> requests = {request(1, "enc.map"), request(2, "enc.map"),
+                                             request(3, "enc.map"), request(4, "session.info")};
+  const std::string all = h.service->handle_line(*c.session, batch_line(requests));
+  ASSERT_EQ(json::parse(all).size(), 4U);
+  const std::string two =
+      h.service->handle_line(*c.session, batch_line({requests.begin(), requests.begin() + 2}));
+  ASSERT_EQ(json::parse(two).size(), 2U);
+  auto limit = [&](std::size_t bytes) { h.service->set_limits(ServiceLimits{4, 64, bytes}); };
+
+  // One request: a reply of exactly max_reply_bytes is sent; one byte over, an error.
+  limit(one.size());
+  EXPECT_EQ(h.service->handle_line(*c.session, request(1, "enc.map")), one);
+  limit(one.size() - 1);
+  const json over = json::parse(h.service->handle_line(*c.session, request(1, "enc.map")));
+  EXPECT_EQ(code(over), static_cast<int>(RpcCode::LimitExceeded)) << over.dump();
+  EXPECT_EQ(over["id"], 1);
+  EXPECT_EQ(over["error"]["data"]["limit"], "max_reply_bytes");
+
+  // A batch whose replies make exactly max_reply_bytes is answered whole.
+  limit(all.size());
+  EXPECT_EQ(h.service->handle_line(*c.session, batch_line(requests)), all);
+  // With room for two replies, the third is replaced by an error (it ran), the fourth is not
+  // run; the answer is still one reply per request, in order.
+  limit(two.size());
+  const json cut = json::parse(h.service->handle_line(*c.session, batch_line(requests)));
+  ASSERT_TRUE(cut.is_array()) << cut.dump();
+  ASSERT_EQ(cut.size(), 4U);
+  EXPECT_EQ(cut[0], json::parse(two)[0]);
+  EXPECT_EQ(cut[1], json::parse(two)[1]);
+  for (int i : {2, 3}) {
+    EXPECT_EQ(cut[i]["id"], i + 1);
+    EXPECT_EQ(code(cut[i]), static_cast<int>(RpcCode::LimitExceeded)) << cut[i].dump();
+    EXPECT_EQ(cut[i]["error"]["data"]["limit"], "max_reply_bytes");
+  }
+  EXPECT_NE(cut[3]["error"]["message"].get<std::string>().find("not run"), std::string::npos);
+}
+
 TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
   Harness h;
   Client watcher(*h.service, nobody());
