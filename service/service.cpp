@@ -133,8 +133,10 @@ void Service::deliver(const cam::AsyncEvent& event) {
   }
 }
 
-void Service::add_method(std::string name, Right right, std::string summary, Handler handler) {
-  m_methods[std::move(name)] = Method{right, std::move(summary), std::move(handler)};
+void Service::add_method(std::string name, Right right, std::string summary, ParamSpecs params,
+                         Handler handler) {
+  m_methods[std::move(name)] =
+      Method{right, std::move(summary), std::move(params), std::move(handler)};
 }
 
 bool Service::is_admin(const Peer& peer) const {
@@ -426,6 +428,9 @@ json Service::handle_one(Session& session, const json& request) {
                                   method, groups.empty() ? "" : " or group " + groups,
                                   session.peer().uid),
                       {{"required", "admin"}, {"method", method}}));
+  } else if (auto checked = check_params(params, it->second.params); !checked) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    response = error_response(id, rpc_error_from(checked.error()));
   } else {
     Result<json> result = fail(Error::described(EIO, "internal error"));
     try {
@@ -450,6 +455,10 @@ Result<json> with_node(Service& service, Session& session, const json& params,
   auto handle_id = param_optional_int(params, "handle", 1, INT64_MAX);
   if (!handle_id) {
     return fail(handle_id.error());
+  }
+  if (*handle_id && params.contains(name_param) && !params[name_param].is_null()) {
+    return fail_invalid(
+        fmt::format("params.{}: give \"handle\" or \"{}\", not both", name_param, name_param));
   }
   if (*handle_id) {
     auto h = session.find_handle(**handle_id);
@@ -479,25 +488,24 @@ Result<json> with_node(Service& service, Session& session, const json& params,
 }
 
 void Service::register_service_methods() {
-  add_method("rpc.methods", Right::Read, "Lists every method with the right it needs.",
-             [this](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+  add_method("rpc.methods", Right::Read, "Lists every method with the right it needs.", {},
+             [this](Session& session, const json& /*params*/) -> Result<json> {
                json out = json::array();
                for (const auto& [name, m] : m_methods) {
+                 json params = json::array();
+                 for (const auto& p : m.params) {
+                   params.push_back({{"name", p.name}, {"type", param_type_name(p.type)}});
+                 }
                  out.push_back({{"method", name},
                                 {"right", right_name(m.right)},
                                 {"allowed", m.right == Right::Read || session.admin()},
-                                {"summary", m.summary}});
+                                {"summary", m.summary},
+                                {"params", std::move(params)}});
                }
                return out;
              });
   add_method("session.info", Right::Read, "This session: id, peer credentials, rights, handles.",
-             [](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+             {}, [](Session& session, const json& /*params*/) -> Result<json> {
                json handles = json::array();
                for (const auto& [id, node] : session.handles()) {
                  handles.push_back({{"handle", id}, {"node", node}});
@@ -513,10 +521,8 @@ void Service::register_service_methods() {
              });
   add_method("open", Right::Read,
              "Opens a node (passN, sesN, /dev/..., or bus:target:lun) and returns a handle.",
+             {{"node", ParamType::String}},
              [this](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {"node"}); !r) {
-                 return fail(r.error());
-               }
                auto name = param_string(params, "node");
                if (!name) {
                  return fail(name.error());
@@ -542,10 +548,8 @@ void Service::register_service_methods() {
                return json{{"handle", *id}, {"node", *node}};
              });
   add_method("close", Right::Read, "Closes a handle. Succeeds even if its node has departed.",
+             {{"handle", ParamType::Integer}},
              [this](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {"handle"}); !r) {
-                 return fail(r.error());
-               }
                auto id = param_int(params, "handle", 1, INT64_MAX);
                if (!id) {
                  return fail(id.error());
@@ -560,10 +564,7 @@ void Service::register_service_methods() {
   add_method(
       "events.subscribe", Right::Read,
       "Pushes an \"event\" notification for every async event (optionally only `codes`).",
-      [this](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"codes"}); !r) {
-          return fail(r.error());
-        }
+      {{"codes", ParamType::Array}}, [this](Session& session, const json& params) -> Result<json> {
         std::uint32_t mask = cam::kAllAsyncCodes;
         if (params.contains("codes") && !params["codes"].is_null()) {
           const auto& codes = params["codes"];
@@ -592,28 +593,17 @@ void Service::register_service_methods() {
         session.m_event_mask = mask;
         return json{{"subscribed", true}};
       });
-  add_method("events.unsubscribe", Right::Read, "Stops event notifications.",
-             [](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+  add_method("events.unsubscribe", Right::Read, "Stops event notifications.", {},
+             [](Session& session, const json& /*params*/) -> Result<json> {
                session.m_event_mask = 0;
                return json{{"subscribed", false}};
              });
   add_method("daemon.status", Right::Read,
              "Introspection: sessions and their handles, periph references, devfs and XPT "
              "counters.",
-             [this](Session&, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
-               return status();
-             });
-  add_method("metrics", Right::Read, "The Prometheus text exposition, as a string.",
-             [this](Session&, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+             {}, [this](Session&, const json& /*params*/) -> Result<json> { return status(); });
+  add_method("metrics", Right::Read, "The Prometheus text exposition, as a string.", {},
+             [this](Session&, const json& /*params*/) -> Result<json> {
                return json{{"text", metrics_text()}};
              });
 }

@@ -111,13 +111,17 @@ class Service {
   Stack& stack() { return m_stack; }
 
   // The method table (filled by the constructor from the register_* functions of each file).
+  // `params` lists what the method takes; a request with anything else, or a wrong type, is
+  // refused before the handler runs (check_params).
   using Handler = std::function<Result<json>(Session&, const json& params)>;
-  void add_method(std::string name, Right right, std::string summary, Handler handler);
+  void add_method(std::string name, Right right, std::string summary, ParamSpecs params,
+                  Handler handler);
 
  private:
   struct Method {
     Right right;
     std::string summary;
+    ParamSpecs params;
     Handler handler;
   };
   json handle_one(Session& session, const json& request);

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <thread>
+#include <tuple>
 
 #include "tests/wait.h"
 
@@ -312,6 +313,83 @@ TEST(ServiceLimits, RepliesStopAtMaxReplyBytes) {
     EXPECT_EQ(cut[i]["error"]["data"]["limit"], "max_reply_bytes");
   }
   EXPECT_NE(cut[3]["error"]["message"].get<std::string>().find("not run"), std::string::npos);
+}
+
+// Every parameter a method does not take, and every one of the wrong type, is refused before
+// the method runs, naming it: the way scenario files are read. (emu.inject took
+// {"action": "busy", "sense": 1} and armed the fault.)
+TEST(ServiceProtocol, UnknownOrWrongTypedParamsAreRefusedNamingTheKey) {
+  Harness h;
+  Client c(*h.service, root());
+  const auto pass0 = c.call("open", {{"node", "pass0"}})["result"]["handle"];
+  const auto ses0 = c.call("open", {{"node", "ses0"}})["result"]["handle"];
+  const json lun0 = {{"bus", 0}, {"target", 0}, {"lun", 0}};
+  auto with = [](json base, const json& more) {
+    base.update(more);
+    return base;
+  };
+  const std::vector<std::tuple<std::string, json, std::string>> cases = {
+      {"emu.inject", with(lun0, {{"action", "busy"}, {"sense", 1}}),
+       "params.sense: expected a string or an array, got number"},
+      {"emu.inject", with(lun0, {{"action", "busy"}, {"sense", "03/11/00"}}),
+       "params.sense: action \"busy\" does not take it"},
+      {"emu.inject", with(lun0, {{"action", "hang"}, {"delay_us", 5}}),
+       "params.delay_us: action \"hang\" does not take it"},
+      {"emu.inject", with(lun0, {{"action", "busy"}, {"count", "2"}}),
+       "params.count: expected an integer, got string"},
+      {"emu.remove_target", lun0, "params.lun: unknown parameter"},
+      {"emu.clear_faults", with(lun0, {{"unit_attention", true}}),
+       "params.unit_attention: unknown parameter"},
+      {"emu.insert_disk",
+       {{"enclosure", "jbod4"}, {"slot", 2}, {"sas_address", "5000c50000000001"}, {"bus", 1}},
+       "params.bus: give a scenario LUN (bus, target, lun) or a sas_address, not both"},
+      {"device.tur", {{"handle", pass0}, {"device", 5}}, "params.device: expected a string"},
+      {"device.tur",
+       {{"handle", pass0}, {"device", "pass1"}},
+       "params.device: give \"handle\" or \"device\", not both"},
+      {"enc.map",
+       {{"handle", ses0}, {"enclosure", "ses0"}},
+       "params.enclosure: give \"handle\" or \"enclosure\", not both"},
+      {"enc.map", {{"handle", "1"}}, "params.handle: expected an integer, got string"},
+      {"events.subscribe", {{"codes", "FoundDevice"}}, "params.codes: expected an array"},
+      {"rescan", {{"bus", "0"}}, "params.bus: expected an integer"},
+      {"pass.command",
+       {{"device", "pass0"}, {"cdb", "00 00 00 00 00 00"}, {"recover", 1}},
+       "params.recover: expected true or false, got number"},
+      {"open", {{"node", "pass0"}, {"nodes", 1}}, "params.nodes: unknown parameter"},
+  };
+  for (const auto& [method, params, message] : cases) {
+    const json r = c.call(method, params);
+    EXPECT_EQ(code(r), static_cast<int>(RpcCode::InvalidParams)) << method << r.dump();
+    const std::string text = code(r) != 0 ? r["error"].value("message", "") : r.dump();
+    EXPECT_NE(text.find(message), std::string::npos) << method << " -> " << r.dump();
+  }
+  // Nothing ran: no fault was armed, no disk went anywhere.
+  EXPECT_EQ(c.call("device.tur", {{"device", "pass0"}})["result"]["ok"], true);
+  EXPECT_EQ(h.stack->xpt().devices().size(), 12U);
+
+  // Every method lists what it takes, and refuses anything else and every wrong type.
+  const json methods = c.call("rpc.methods")["result"];
+  ASSERT_GT(methods.size(), 40U);
+  for (const auto& m : methods) {
+    const std::string method = m["method"];
+    const json unknown = c.call(method, {{"bogus", 1}});
+    EXPECT_EQ(code(unknown), static_cast<int>(RpcCode::InvalidParams)) << method;
+    EXPECT_NE(unknown.dump().find("params.bogus: unknown parameter"), std::string::npos)
+        << method << " -> " << unknown.dump();
+    ASSERT_TRUE(m["params"].is_array()) << m.dump();
+    for (const auto& p : m["params"]) {
+      const std::string name = p["name"];
+      const std::string type = p["type"];
+      // A value of a type the parameter never takes.
+      const json wrong = type == "true or false" ? json("yes") : json(true);
+      const json r = c.call(method, {{name, wrong}});
+      EXPECT_EQ(code(r), static_cast<int>(RpcCode::InvalidParams)) << method << " " << name;
+      EXPECT_NE(r.dump().find("params." + name + ": expected " + type), std::string::npos)
+          << method << " " << name << " -> " << r.dump();
+    }
+  }
+  EXPECT_EQ(h.stack->xpt().devices().size(), 12U);
 }
 
 TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
