@@ -244,6 +244,108 @@ std::string render(const json& response) {
   return response.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// A response with the id written as `raw_id`, the id's text as the request had it (nullptr:
+// as the JSON value). Members in json's order, so that the text is what dump() would give.
+std::string render(const json& response, const std::string* raw_id) {
+  if (raw_id == nullptr || !response.is_object() || !response.contains("id")) {
+    return render(response);
+  }
+  std::string out = "{";
+  for (const auto& [key, value] : response.items()) {
+    out += out.size() > 1 ? "," : "";
+    out += render(json(key));
+    out += ':';
+    out += key == "id" ? *raw_id : render(value);
+  }
+  return out + "}";
+}
+
+// Parses a request line as json::parse does, and keeps the text of each request's id when
+// it is a number json cannot hold exactly: an integer beyond 64 bits would come back as
+// 1e+30, 1.50 as 1.5. JSON-RPC echoes the id, so the reply carries that text.
+class RequestParser final : public nlohmann::json_sax<json> {
+ public:
+  json root;
+  std::map<std::size_t, std::string> raw_ids;  // Request (batch index, 0 alone) -> id text.
+  std::string error;
+
+  bool null() override { return add(nullptr); }
+  bool boolean(bool value) override { return add(value); }
+  bool number_integer(number_integer_t value) override { return add(value); }
+  bool number_unsigned(number_unsigned_t value) override { return add(value); }
+  bool number_float(number_float_t value, const string_t& text) override {
+    add(value);
+    if (at_request_id()) {
+      raw_ids[request_index()] = text;
+    }
+    return true;
+  }
+  bool string(string_t& value) override { return add(std::move(value)); }
+  bool binary(binary_t& value) override { return add(json::binary(std::move(value))); }
+  bool start_object(std::size_t /*elements*/) override { return open(json::object()); }
+  bool key(string_t& key) override {
+    m_key = std::move(key);
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t /*elements*/) override { return open(json::array()); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const json::exception& e) override {
+    error = e.what();
+    return false;
+  }
+
+ private:
+  // The value now read is the "id" member of a request: of the top object, or of an object
+  // in the top array (a batch).
+  bool at_request_id() const {
+    return m_key == "id" && ((m_stack.size() == 1 && m_stack[0]->is_object()) ||
+                             (m_stack.size() == 2 && m_stack[0]->is_array()));
+  }
+  std::size_t request_index() const { return m_stack[0]->is_array() ? m_stack[0]->size() - 1 : 0; }
+  // Puts `value` where the parser is (the root, the next element, the member m_key) and
+  // returns where it went. A later member of the same name replaces an earlier one, id too.
+  json* place(json value) {
+    if (at_request_id()) {
+      raw_ids.erase(request_index());
+    }
+    if (m_stack.empty()) {
+      root = std::move(value);
+      return &root;
+    }
+    json& parent = *m_stack.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    json& member = parent[m_key];
+    member = std::move(value);
+    return &member;
+  }
+  bool add(json value) {
+    place(std::move(value));
+    return true;
+  }
+  // Only the innermost open container grows, so the pointers held in m_stack stay valid.
+  bool open(json container) {
+    m_stack.push_back(place(std::move(container)));
+    return true;
+  }
+  bool close() {
+    m_stack.pop_back();
+    return true;
+  }
+
+  std::vector<json*> m_stack;  // The open containers, outermost first.
+  std::string m_key;
+};
+
+const std::string* raw_id_of(const std::map<std::size_t, std::string>& raw_ids, std::size_t index) {
+  const auto it = raw_ids.find(index);
+  return it == raw_ids.end() ? nullptr : &it->second;
+}
+
 // The id a reply to `request` carries: its own when it is a valid one (JSON-RPC 2.0: null
 // otherwise).
 json reply_id(const json& request) {
@@ -275,22 +377,28 @@ std::string Service::handle_line(Session& session, std::string_view line) {
                                                                 "is {}",
                                                                 depth, kMaxNesting))));
   }
-  json message;
+  RequestParser parser;
+  bool parsed = false;
   try {
-    message = json::parse(line);
+    parsed = json::sax_parse(line, &parser);
   } catch (const json::exception& e) {
+    parser.error = e.what();
+  }
+  if (!parsed) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
     return render(error_response(
-        nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", e.what()))));
+        nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", parser.error))));
   }
+  const json& message = parser.root;
   if (message.is_array()) {
-    return handle_batch(session, message);
+    return handle_batch(session, message, parser.raw_ids);
   }
+  const std::string* raw_id = raw_id_of(parser.raw_ids, 0);
   const json response = handle_one(session, message);
   if (response.is_null()) {
     return {};
   }
-  std::string reply = render(response);
+  std::string reply = render(response, raw_id);
   std::size_t limit = 0;
   {
     std::lock_guard lock(m_lock);
@@ -298,17 +406,19 @@ std::string Service::handle_line(Session& session, std::string_view line) {
   }
   if (reply.size() > limit) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    return render(error_response(
-        reply_id(message),
-        reply_too_large(fmt::format("the reply is {} bytes, over the limit of {} "
-                                    "(max_reply_bytes): ask for less at a time (e.g. one "
-                                    "enclosure)",
-                                    reply.size(), limit))));
+    return render(
+        error_response(reply_id(message), reply_too_large(fmt::format(
+                                              "the reply is {} bytes, over the limit of {} "
+                                              "(max_reply_bytes): ask for less at a time (e.g. one "
+                                              "enclosure)",
+                                              reply.size(), limit))),
+        raw_id);
   }
   return reply;
 }
 
-std::string Service::handle_batch(Session& session, const json& batch) {
+std::string Service::handle_batch(Session& session, const json& batch,
+                                  const std::map<std::size_t, std::string>& raw_ids) {
   std::size_t max_requests = 0;
   std::size_t max_bytes = 0;
   {
@@ -336,30 +446,36 @@ std::string Service::handle_batch(Session& session, const json& batch) {
   // the text is bounded by max_bytes.
   std::string out = "[";
   bool full = false;  // The replies reached max_bytes: the rest is not run.
-  for (const auto& request : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const json& request = batch[i];
+    const std::string* raw_id = raw_id_of(raw_ids, i);
     std::string reply;
     if (full) {
       if (!is_notification(request)) {
         m_request_errors.fetch_add(1, std::memory_order_relaxed);
-        reply = render(error_response(
-            reply_id(request),
-            reply_too_large(fmt::format("not run: the replies to this batch reached the limit "
-                                        "of {} bytes (max_reply_bytes)",
-                                        max_bytes))));
+        reply =
+            render(error_response(reply_id(request),
+                                  reply_too_large(fmt::format("not run: the replies to this batch "
+                                                              "reached the limit of {} bytes "
+                                                              "(max_reply_bytes)",
+                                                              max_bytes))),
+                   raw_id);
       }
     } else if (const json response = handle_one(session, request); !response.is_null()) {
-      reply = render(response);
+      reply = render(response, raw_id);
       // With a comma unless first, and the closing bracket.
       const std::size_t bytes = out.size() + (out.size() > 1 ? 1 : 0) + reply.size() + 1;
       if (bytes > max_bytes) {
         full = true;
         m_request_errors.fetch_add(1, std::memory_order_relaxed);
-        reply = render(error_response(
-            reply_id(request),
-            reply_too_large(fmt::format("this reply would make the batch's {} bytes, over the "
-                                        "limit of {} (max_reply_bytes): send fewer requests per "
-                                        "batch",
-                                        bytes, max_bytes))));
+        reply = render(
+            error_response(reply_id(request),
+                           reply_too_large(fmt::format("this reply would make the batch's {} "
+                                                       "bytes, over the limit of {} "
+                                                       "(max_reply_bytes): send fewer requests "
+                                                       "per batch",
+                                                       bytes, max_bytes))),
+            raw_id);
       }
     }
     if (!reply.empty()) {

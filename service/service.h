@@ -125,7 +125,9 @@ class Service {
     Handler handler;
   };
   json handle_one(Session& session, const json& request);
-  std::string handle_batch(Session& session, const json& batch);
+  // `raw_ids`: the text of the ids json cannot hold exactly, by index in the batch.
+  std::string handle_batch(Session& session, const json& batch,
+                           const std::map<std::size_t, std::string>& raw_ids);
   void register_service_methods();
 
   Stack& m_stack;

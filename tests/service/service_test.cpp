@@ -392,6 +392,43 @@ TEST(ServiceProtocol, UnknownOrWrongTypedParamsAreRefusedNamingTheKey) {
   EXPECT_EQ(h.stack->xpt().devices().size(), 12U);
 }
 
+// An id comes back exactly as it was sent: an integer beyond 64 bits came back as 1e+30.
+TEST(ServiceProtocol, IdsAreEchoedExactlyAsSent) {
+  Harness h;
+  Client c(*h.service, root());
+  for (const std::string id :
+       {"1000000000000000000000000000000", "-9223372036854775809", "18446744073709551615",
+        "18446744073709551616", "1.50", "1e3", "-0.0", "7", "\"text\"", "0.1"}) {
+    const std::string reply = h.service->handle_line(
+        *c.session, R"({"jsonrpc":"2.0","id":)" + id + R"(,"method":"session.info"})");
+    EXPECT_TRUE(reply.starts_with(R"({"id":)" + id + R"(,"jsonrpc":"2.0","result":{)")) << reply;
+    EXPECT_TRUE(json::parse(reply).contains("result")) << reply;
+    // Errors too: from the method, and for an invalid request.
+    const std::string error =
+        h.service->handle_line(*c.session, R"({"jsonrpc":"2.0","method":"nope","id":)" + id + "}");
+    EXPECT_NE(error.find(R"(,"id":)" + id + R"(,"jsonrpc":"2.0"})"), std::string::npos) << error;
+    const std::string invalid =
+        h.service->handle_line(*c.session, R"({"id":)" + id + R"(,"method":"session.info"})");
+    EXPECT_NE(invalid.find(R"(,"id":)" + id + R"(,"jsonrpc":"2.0"})"), std::string::npos)
+        << invalid;
+  }
+  const std::string batch = h.service->handle_line(
+      *c.session,
+      R"([{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"session.info"},)"
+      R"({"jsonrpc":"2.0","method":"session.info"},{"jsonrpc":"2.0","id":2.50,"method":"x"},)"
+      R"({"jsonrpc":"2.0","id":3,"method":"session.info"}])");
+  const json parsed = json::parse(batch);
+  ASSERT_EQ(parsed.size(), 3U) << batch;
+  EXPECT_TRUE(batch.starts_with(R"([{"id":123456789012345678901234567890,"jsonrpc":"2.0",)"))
+      << batch;
+  EXPECT_NE(batch.find(R"(,"id":2.50,"jsonrpc":"2.0"})"), std::string::npos) << batch;
+  EXPECT_NE(batch.find(R"({"id":3,"jsonrpc":"2.0","result":)"), std::string::npos) << batch;
+  // A duplicate id member: the last one counts, as for every other member.
+  const std::string twice = h.service->handle_line(
+      *c.session, R"({"jsonrpc":"2.0","id":1.50,"id":4,"method":"session.info"})");
+  EXPECT_TRUE(twice.starts_with(R"({"id":4,"jsonrpc")")) << twice;
+}
+
 TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
   Harness h;
   Client watcher(*h.service, nobody());
