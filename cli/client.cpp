@@ -115,7 +115,12 @@ class SocketClient final : public Client {
         continue;
       }
       if (n <= 0) {
-        return tl::unexpected(lost(errno));
+        const int e = errno;
+        // Refused at a connection limit, ucamd wrote why and hung up before we wrote.
+        if (auto refusal = pending_refusal()) {
+          return tl::unexpected(std::move(*refusal));
+        }
+        return tl::unexpected(lost(e));
       }
       rest.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -133,6 +138,9 @@ class SocketClient final : public Client {
         continue;
       }
       if (m.value("id", json()) == json(id) || m.value("id", json()).is_null()) {
+        if (auto refusal = as_refusal(m)) {
+          return tl::unexpected(std::move(*refusal));
+        }
         return unpack(m);
       }
     }
@@ -167,6 +175,31 @@ class SocketClient final : public Client {
                               fmt::format("lost the connection to ucamd at {}: {}", m_path,
                                           e == 0 ? "closed by the daemon" : std::strerror(e)),
                               {{"disconnected", true}});
+  }
+
+  // ucamd turned this connection away at a connection limit (an error line with
+  // data.refused, then EOF): as a lost connection, which ucamctl reports as "ucamd not
+  // reachable" (exit 5).
+  std::optional<service::RpcError> as_refusal(const json& m) const {
+    const json error = m.value("error", json());
+    if (!error.is_object() || !error.contains("data") || !error["data"].is_object() ||
+        !error["data"].value("refused", false)) {
+      return std::nullopt;
+    }
+    json data = error["data"];
+    data["disconnected"] = true;
+    return service::rpc_error(service::RpcCode::LimitExceeded,
+                              fmt::format("ucamd at {} refused the connection: {}", m_path,
+                                          error.value("message", std::string("(no reason given)"))),
+                              std::move(data));
+  }
+  // A refusal already waiting in the socket, if any.
+  std::optional<service::RpcError> pending_refusal() {
+    auto message = read_message(0);
+    if (!message || !*message) {
+      return std::nullopt;
+    }
+    return as_refusal(**message);
   }
 
   // One line as JSON; nullopt when `timeout_ms` passed with no complete line.

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 namespace ucam::daemon {
@@ -29,6 +30,31 @@ std::string_view level_name(LogLevel l) {
       return "off";
   }
   return "info";
+}
+
+// An integer limit key: its field and range.
+struct CountKey {
+  std::size_t* field = nullptr;
+  std::uint64_t min = 1;
+  std::uint64_t max = 1'000'000;
+};
+
+std::optional<CountKey> count_key(DaemonConfig& c, std::string_view key) {
+  const std::pair<std::string_view, CountKey> keys[] = {
+      {"max_clients", {&c.max_clients}},
+      {"max_clients_per_uid", {&c.max_clients_per_uid}},
+      {"reserved_admin_clients", {&c.reserved_admin_clients, 0}},
+      {"max_handles_per_client", {&c.max_handles_per_client}},
+      {"max_request_bytes", {&c.max_request_bytes, 256, 64ULL << 20}},
+      {"max_batch_requests", {&c.max_batch_requests, 1, 100'000}},
+      {"max_reply_bytes", {&c.max_reply_bytes, 4096, 1ULL << 30}},
+      {"max_queued_events", {&c.max_queued_events}}};
+  for (const auto& [name, count] : keys) {
+    if (name == key) {
+      return count;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -162,17 +188,12 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
       } else {
         return fail(bad(key, "expected debug, info, warning or error"));
       }
-    } else if (key == "max_clients" || key == "max_handles_per_client" ||
-               key == "max_request_bytes" || key == "max_queued_events") {
-      const std::uint64_t min = key == "max_request_bytes" ? 256 : 1;
-      auto n = get_count(v, key, min, key == "max_request_bytes" ? 64ULL << 20 : 1'000'000);
+    } else if (const auto count = count_key(c, key)) {
+      auto n = get_count(v, key, count->min, count->max);
       if (!n) {
         return fail(n.error());
       }
-      (key == "max_clients"              ? c.max_clients
-       : key == "max_handles_per_client" ? c.max_handles_per_client
-       : key == "max_request_bytes"      ? c.max_request_bytes
-                                         : c.max_queued_events) = *n;
+      *count->field = *n;
     } else if (key == "enc_poll_interval_ms" || key == "shutdown_grace_ms") {
       auto n = get_count(v, key, key == "enc_poll_interval_ms" ? 100 : 0, 86'400'000);
       if (!n) {
@@ -183,6 +204,12 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
     } else {
       return fail(bad(key, "unknown key (see docs/ucamd.md)"));
     }
+  }
+  if (c.reserved_admin_clients >= c.max_clients) {
+    return fail(bad("reserved_admin_clients",
+                    fmt::format("{} must be below max_clients ({}), or users without the admin "
+                                "right could never connect",
+                                c.reserved_admin_clients, c.max_clients)));
   }
   return c;
 }
@@ -204,8 +231,12 @@ std::string config_json(const DaemonConfig& c) {
             {"admin_group", c.admin_group.empty() ? json() : json(c.admin_group)},
             {"log_level", level_name(c.log_level)},
             {"max_clients", c.max_clients},
+            {"max_clients_per_uid", c.max_clients_per_uid},
+            {"reserved_admin_clients", c.reserved_admin_clients},
             {"max_handles_per_client", c.max_handles_per_client},
             {"max_request_bytes", c.max_request_bytes},
+            {"max_batch_requests", c.max_batch_requests},
+            {"max_reply_bytes", c.max_reply_bytes},
             {"max_queued_events", c.max_queued_events},
             {"metrics_listen", c.metrics_listen.empty() ? json() : json(c.metrics_listen)},
             {"scenario", c.scenario},

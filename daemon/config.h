@@ -22,8 +22,12 @@ struct DaemonConfig {
   std::string admin_group;   // "" = only root and the daemon's own user may change things.
   LogLevel log_level = LogLevel::Info;
   std::size_t max_clients = 128;
+  std::size_t max_clients_per_uid = 32;    // Per user without the admin right.
+  std::size_t reserved_admin_clients = 8;  // Of max_clients, kept for admin sessions.
   std::size_t max_handles_per_client = 1024;
   std::size_t max_request_bytes = 1024 * 1024;
+  std::size_t max_batch_requests = 64;             // Requests in one batch (one line).
+  std::size_t max_reply_bytes = 64 * 1024 * 1024;  // Of one reply line (a request or batch).
   std::size_t max_queued_events = 10'000;    // Per subscriber; beyond that, events are dropped
                                              // and counted in an "events.lost" notification.
   std::string metrics_listen;                // "" = off; "127.0.0.1:9477", "[::1]:9477".

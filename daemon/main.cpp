@@ -93,11 +93,21 @@ Result<Access> resolve_access(const DaemonConfig& c) {
 }
 
 ServerLimits server_limits(const DaemonConfig& c) {
-  return {c.max_clients, c.max_request_bytes, c.max_queued_events};
+  ServerLimits l;
+  l.max_clients = c.max_clients;
+  l.max_clients_per_uid = c.max_clients_per_uid;
+  l.reserved_admin_clients = c.reserved_admin_clients;
+  l.max_request_bytes = c.max_request_bytes;
+  l.max_queued_events = c.max_queued_events;
+  return l;
 }
 
 service::ServiceLimits service_limits(const DaemonConfig& c) {
-  return {c.max_handles_per_client};
+  service::ServiceLimits l;
+  l.max_handles_per_session = c.max_handles_per_client;
+  l.max_batch_requests = c.max_batch_requests;
+  l.max_reply_bytes = c.max_reply_bytes;
+  return l;
 }
 
 void notify(const std::string& state) {
@@ -174,8 +184,12 @@ int run(const Flags& flags) {
         {"clients", (*server)->clients()},
         {"clients_refused", (*server)->clients_refused()},
         {"max_clients", config->max_clients},
+        {"max_clients_per_uid", config->max_clients_per_uid},
+        {"reserved_admin_clients", config->reserved_admin_clients},
         {"max_handles_per_client", config->max_handles_per_client},
         {"max_request_bytes", config->max_request_bytes},
+        {"max_batch_requests", config->max_batch_requests},
+        {"max_reply_bytes", config->max_reply_bytes},
         {"metrics_listen", metrics ? nlohmann::json(metrics->address()) : nlohmann::json()},
         {"scenario", config->scenario},
         {"started", std::chrono::duration<double>(started.time_since_epoch()).count()}};

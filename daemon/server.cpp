@@ -64,9 +64,9 @@ bool send_all(int fd, std::string_view data) {
 }
 
 // A -32004 (limit) error reply with a null id, as one line.
-std::string limit_line(std::string message) {
-  return service::error_response(
-             nullptr, service::rpc_error(service::RpcCode::LimitExceeded, std::move(message)))
+std::string limit_line(std::string message, json data = nullptr) {
+  return service::error_response(nullptr, service::rpc_error(service::RpcCode::LimitExceeded,
+                                                             std::move(message), std::move(data)))
              .dump() +
          "\n";
 }
@@ -195,6 +195,37 @@ std::size_t Server::running_locked() const {
                                                 [](const auto& c) { return !c->done.load(); }));
 }
 
+std::optional<Server::Refusal> Server::refusal_locked(const service::Peer& peer, bool admin) const {
+  if (m_stopping) {
+    return Refusal{"ucamd is shutting down"};
+  }
+  const std::size_t running = running_locked();
+  if (running >= m_limits.max_clients) {
+    return Refusal{
+        fmt::format("too many clients (the limit is {}); try again later", m_limits.max_clients),
+        "max_clients"};
+  }
+  if (admin) {
+    return std::nullopt;  // Neither limited per uid nor kept out of the reserved connections.
+  }
+  const auto same_uid = static_cast<std::size_t>(
+      std::count_if(m_clients.begin(), m_clients.end(),
+                    [&](const auto& c) { return !c->done.load() && c->peer.uid == peer.uid; }));
+  if (same_uid >= m_limits.max_clients_per_uid) {
+    return Refusal{fmt::format("too many connections from uid {}: the limit per user is {}; "
+                               "close one first",
+                               peer.uid, m_limits.max_clients_per_uid),
+                   "max_clients_per_uid"};
+  }
+  if (running + m_limits.reserved_admin_clients >= m_limits.max_clients) {
+    return Refusal{fmt::format("too many clients: the last {} of the {} connections are kept for "
+                               "root and the admin group; try again later",
+                               m_limits.reserved_admin_clients, m_limits.max_clients),
+                   "reserved_admin_clients"};
+  }
+  return std::nullopt;
+}
+
 std::size_t Server::clients() const {
   std::lock_guard lock(m_lock);
   return running_locked();
@@ -270,18 +301,36 @@ bool process_alive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+// Why the command a busy client runs is to be aborted, or nullptr. The peer has closed its
+// socket (close(), or shutdown(SHUT_RDWR)): POLLHUP, as the reply can no longer be read. A
+// half-close (shutdown(SHUT_WR), POLLRDHUP alone) is not: it means "no more requests", and the
+// replies are still wanted. Or the peer process died; its socket may live on in a child.
+const char* orphaned(int fd, pid_t pid) {
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) {
+    return "closed its connection";
+  }
+  if (pid > 0 && !process_alive(pid)) {
+    return "died";
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 void Server::abort_orphaned_commands() {
   // A client thread inside a command cannot see its peer go; this thread looks for it. The
-  // commands of a dead process are aborted, so its session ends now rather than at the
+  // commands of a client that is gone are aborted, so its session ends now rather than at the
   // command's timeout.
   std::lock_guard lock(m_lock);
   for (const auto& c : m_clients) {
-    if (c->busy.load() && !c->cancelled.load() && c->peer.pid > 0 && !process_alive(c->peer.pid)) {
+    if (!c->busy.load() || c->cancelled.load()) {
+      continue;
+    }
+    if (const char* why = orphaned(c->fd, c->peer.pid)) {
       c->cancelled = true;
-      log_info("client {} (pid {}) died inside a command: aborting it", c->session->id(),
-               c->peer.pid);
+      log_info("client {} (pid {}) {} inside a command: aborting it", c->session->id(), c->peer.pid,
+               why);
       m_service.cancel_session(*c->session);
     }
   }
@@ -312,17 +361,18 @@ void Server::accept_main() {
     auto client = std::make_unique<Client>();
     client->fd = fd;
     client->peer = peer_of(fd);
+    const bool admin = m_service.is_admin(client->peer);
     std::lock_guard lock(m_lock);
-    const std::size_t running = running_locked();
-    if (m_stopping || running >= m_limits.max_clients) {
+    if (const auto refusal = refusal_locked(client->peer, admin)) {
       m_refused.fetch_add(1);
-      const auto reply = limit_line(m_stopping ? "ucamd is shutting down"
-                                               : fmt::format("too many clients (the limit "
-                                                             "is {}); try again later",
-                                                             m_limits.max_clients));
-      (void)send_all(fd, reply);
-      log_warning("refused a client (pid {} uid {}): {} clients, limit {}", client->peer.pid,
-                  client->peer.uid, running, m_limits.max_clients);
+      // data.refused tells a client that it was turned away, not that a request failed.
+      json data = {{"refused", true}};
+      if (refusal->limit != nullptr) {
+        data["limit"] = refusal->limit;
+      }
+      (void)send_all(fd, limit_line(refusal->message, std::move(data)));
+      log_warning("refused a client (pid {} uid {}): {}", client->peer.pid, client->peer.uid,
+                  refusal->message);
       continue;  // ~Client closes fd.
     }
     client->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -426,10 +476,14 @@ void Server::client_main(Client& c) {
         continue;  // Blank lines are keep-alives.
       }
       c.busy = true;
-      const std::string reply = m_service.handle_line(*c.session, line);
+      std::string reply = m_service.handle_line(*c.session, line);
       c.busy = false;
       if (!reply.empty()) {
-        alive = send_all(c.fd, reply + "\n");
+        reply += '\n';  // In place: a reply may be max_reply_bytes long.
+        alive = send_all(c.fd, reply);
+      }
+      if (c.cancelled.load()) {
+        alive = false;  // Its client is gone: later requests would only be refused.
       }
     }
     buffer.erase(0, start);

@@ -31,7 +31,12 @@
 namespace ucam::daemon {
 
 struct ServerLimits {
+  // Connections at once. Of these, `reserved_admin_clients` are kept for admin sessions (root,
+  // the daemon's uid, the admin group), and a user without the admin right may hold at most
+  // `max_clients_per_uid`: one user cannot lock the others, or the administrator, out.
   std::size_t max_clients = 128;
+  std::size_t max_clients_per_uid = 32;
+  std::size_t reserved_admin_clients = 8;
   std::size_t max_request_bytes = 1024 * 1024;
   std::size_t max_queued_events = 10'000;
 };
@@ -74,6 +79,12 @@ class Server {
   void client_main(Client& client);
   void reap(bool all);
   std::size_t running_locked() const;  // Client threads not yet done. Needs m_lock.
+  struct Refusal {
+    std::string message;
+    const char* limit = nullptr;  // The configuration key, or nullptr (shutting down).
+  };
+  // Why a new connection from `peer` is refused, or nullopt. Needs m_lock.
+  std::optional<Refusal> refusal_locked(const service::Peer& peer, bool admin) const;
   void abort_orphaned_commands();
 
   service::Service& m_service;

@@ -260,11 +260,8 @@ void register_device_methods(Service& service) {
   Stack& stack = service.stack();
   service.add_method(
       "devices.list", Right::Read,
-      "Every device in the XPT database: path, SIM, inquiry strings, periphs, physical path.",
-      [&stack](Session&, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {}); !r) {
-          return fail(r.error());
-        }
+      "Every device in the XPT database: path, SIM, inquiry strings, periphs, physical path.", {},
+      [&stack](Session&, const json& /*params*/) -> Result<json> {
         json out = json::array();
         for (const auto& d : stack.xpt().devices()) {
           out.push_back(device_json(stack, d));
@@ -274,10 +271,8 @@ void register_device_methods(Service& service) {
   service.add_method(
       "device.inquiry", Right::Read,
       "Standard INQUIRY and VPD pages 0x00, 0x80, 0x83 of `device` (or `handle`), decoded.",
+      {{"device", ParamType::String}, {"handle", ParamType::Integer}},
       [&service](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"device", "handle"}); !r) {
-          return fail(r.error());
-        }
         return with_node(
             service, session, params, "device",
             [&session](devfs::FileHandle& file, const std::string& node) {
@@ -287,10 +282,8 @@ void register_device_methods(Service& service) {
       });
   service.add_method(
       "device.tur", Right::Read, "TEST UNIT READY on `device` (or `handle`), with recovery.",
+      {{"device", ParamType::String}, {"handle", ParamType::Integer}},
       [&service](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"device", "handle"}); !r) {
-          return fail(r.error());
-        }
         return with_node(
             service, session, params, "device",
             [&session](devfs::FileHandle& file, const std::string& node) -> Result<json> {
@@ -308,12 +301,14 @@ void register_device_methods(Service& service) {
       "pass.command", Right::Admin,
       "Runs a raw CDB (hex) on `device` or `handle`; data in (`data_in_length`) or out "
       "(`data_out`, hex).",
+      {{"device", ParamType::String},
+       {"handle", ParamType::Integer},
+       {"cdb", ParamType::String},
+       {"data_in_length", ParamType::Integer},
+       {"data_out", ParamType::String},
+       {"timeout_ms", ParamType::Integer},
+       {"recover", ParamType::Boolean}},
       [&service](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"device", "handle", "cdb", "data_in_length", "data_out",
-                                          "timeout_ms", "recover"});
-            !r) {
-          return fail(r.error());
-        }
         auto cdb_text = param_string(params, "cdb");
         if (!cdb_text) {
           return fail(cdb_text.error());
@@ -377,10 +372,8 @@ void register_device_methods(Service& service) {
   service.add_method(
       "pass.get_device", Right::Read,
       "The device behind `device` or `handle` (XPT_GDEV_TYPE): as one devices.list entry.",
+      {{"device", ParamType::String}, {"handle", ParamType::Integer}},
       [&service, &stack](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"device", "handle"}); !r) {
-          return fail(r.error());
-        }
         return with_node(
             service, session, params, "device",
             [&stack](devfs::FileHandle& file, const std::string& node) -> Result<json> {
@@ -397,10 +390,8 @@ void register_device_methods(Service& service) {
   service.add_method("da.geometry", Right::Read,
                      "Block length and count of disk `device` (daN, or any name of the disk) or "
                      "`handle`.",
+                     {{"device", ParamType::String}, {"handle", ParamType::Integer}},
                      [&service](Session& session, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"device", "handle"}); !r) {
-                         return fail(r.error());
-                       }
                        return with_node(
                            service, session, params, "device",
                            [](devfs::FileHandle& file, const std::string& node) -> Result<json> {
@@ -417,10 +408,11 @@ void register_device_methods(Service& service) {
   service.add_method(
       "da.read", Right::Admin,
       "Reads `blocks` blocks (at most 256) from `lba` of disk `device` or `handle`; data as hex.",
+      {{"device", ParamType::String},
+       {"handle", ParamType::Integer},
+       {"lba", ParamType::Integer},
+       {"blocks", ParamType::Integer}},
       [&service](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"device", "handle", "lba", "blocks"}); !r) {
-          return fail(r.error());
-        }
         auto lba = param_int(params, "lba", 0, INT64_MAX);
         auto blocks = param_int(params, "blocks", 1, 256);
         if (!lba || !blocks) {
@@ -438,6 +430,7 @@ void register_device_methods(Service& service) {
               io.lba = static_cast<std::uint64_t>(*lba);
               io.blocks = static_cast<std::uint32_t>(*blocks);
               io.data = data;
+              io.cancel = &session.cancel_token();
               if (auto r = file.ioctl(io); !r) {
                 return fail(r.error());
               }
@@ -446,10 +439,11 @@ void register_device_methods(Service& service) {
       });
   service.add_method("da.write", Right::Admin,
                      "Writes whole blocks (`data`, hex) at `lba` of disk `device` or `handle`.",
+                     {{"device", ParamType::String},
+                      {"handle", ParamType::Integer},
+                      {"lba", ParamType::Integer},
+                      {"data", ParamType::String}},
                      [&service](Session& session, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"device", "handle", "lba", "data"}); !r) {
-                         return fail(r.error());
-                       }
                        auto lba = param_int(params, "lba", 0, INT64_MAX);
                        auto text = param_string(params, "data");
                        if (!lba || !text) {
@@ -475,6 +469,7 @@ void register_device_methods(Service& service) {
                              io.lba = static_cast<std::uint64_t>(*lba);
                              io.blocks = static_cast<std::uint32_t>(bytes->size() / g.block_length);
                              io.data = *bytes;
+                             io.cancel = &session.cancel_token();
                              if (auto r = file.ioctl(io); !r) {
                                return fail(r.error());
                              }
@@ -484,10 +479,7 @@ void register_device_methods(Service& service) {
   service.add_method(
       "rescan", Right::Admin,
       "Rescans every bus, or `bus` (XPT path id), and waits until periphs have settled.",
-      [&stack](Session&, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"bus"}); !r) {
-          return fail(r.error());
-        }
+      {{"bus", ParamType::Integer}}, [&stack](Session&, const json& params) -> Result<json> {
         auto bus = param_optional_int(params, "bus", 0, UINT32_MAX - 1);
         if (!bus) {
           return fail(bus.error());

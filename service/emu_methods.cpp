@@ -144,6 +144,15 @@ Result<emu::Fault> fault_from(const json& params) {
         "params.action: one of check_condition, busy, task_set_full, reservation_conflict, "
         "timeout, bus_free, requeue, delay, hang");
   }
+  // Each action takes only its own parameters: a sense with "busy" is a mistake to report, not
+  // something to drop.
+  for (const auto& [name, owner] :
+       {std::pair<const char*, const char*>{"sense", "check_condition"}, {"delay_us", "delay"}}) {
+    if (params.contains(name) && !params[name].is_null() && *action != owner) {
+      return fail_invalid(fmt::format("params.{}: action \"{}\" does not take it (only {} does)",
+                                      name, *action, owner));
+    }
+  }
   return f;
 }
 
@@ -186,45 +195,49 @@ void register_emu_methods(Service& service) {
     return json::object();
   };
   using Handler = Service::Handler;
-  auto lun_method = [&](const char* name, const char* summary, auto fn) {
-    service.add_method(
-        name, Right::Admin, summary,
-        Handler([emu, fn, done](Session&, const json& params) -> Result<json> {
-          if (auto r = params_only(params, {"bus", "target", "lun", "unit_attention"}); !r) {
-            return fail(r.error());
-          }
-          auto a = lun_address(params);
-          auto ins = insertion(params);
-          if (!a || !ins) {
-            return fail(!a ? a.error() : ins.error());
-          }
-          return done(fn(*emu, *a, *ins));
-        }));
+  // Each takes bus and target; `lun` and `unit_attention` only where the method uses them.
+  enum Takes : std::uint8_t { kLun = 1, kUnitAttention = 2 };
+  auto lun_method = [&](const char* name, const char* summary, int takes, auto fn) {
+    ParamSpecs specs = {{"bus", ParamType::Integer}, {"target", ParamType::Integer}};
+    if ((takes & kLun) != 0) {
+      specs.push_back({"lun", ParamType::Integer});
+    }
+    if ((takes & kUnitAttention) != 0) {
+      specs.push_back({"unit_attention", ParamType::Boolean});
+    }
+    service.add_method(name, Right::Admin, summary, std::move(specs),
+                       Handler([emu, fn, done](Session&, const json& params) -> Result<json> {
+                         auto a = lun_address(params);
+                         auto ins = insertion(params);
+                         if (!a || !ins) {
+                           return fail(!a ? a.error() : ins.error());
+                         }
+                         return done(fn(*emu, *a, *ins));
+                       }));
   };
   lun_method(
-      "emu.remove_lun", "Hot-removes LUN bus:target:lun (scenario numbering).",
+      "emu.remove_lun", "Hot-removes LUN bus:target:lun (scenario numbering).", kLun,
       [](emu::Emulator& e, const emu::LunAddress& a, emu::Insertion) { return e.remove_lun(a); });
   lun_method("emu.insert_lun", "Re-inserts a removed LUN (`unit_attention`: report POWER ON once).",
+             kLun | kUnitAttention,
              [](emu::Emulator& e, const emu::LunAddress& a, emu::Insertion i) {
                return e.insert_lun(a, i);
              });
-  lun_method("emu.remove_target", "Hot-removes every LUN of bus:target.",
+  lun_method("emu.remove_target", "Hot-removes every LUN of bus:target.", 0,
              [](emu::Emulator& e, const emu::LunAddress& a, emu::Insertion) {
                return e.remove_target(a.bus, a.target);
              });
-  lun_method("emu.insert_target", "Re-inserts target bus:target.",
+  lun_method("emu.insert_target", "Re-inserts target bus:target.", kUnitAttention,
              [](emu::Emulator& e, const emu::LunAddress& a, emu::Insertion i) {
                return e.insert_target(a.bus, a.target, i);
              });
   lun_method(
-      "emu.clear_faults", "Disarms every fault and pending UNIT ATTENTION of a LUN.",
+      "emu.clear_faults", "Disarms every fault and pending UNIT ATTENTION of a LUN.", kLun,
       [](emu::Emulator& e, const emu::LunAddress& a, emu::Insertion) { return e.clear_faults(a); });
   service.add_method("emu.remove_bus", Right::Admin,
                      "Removes scenario bus `bus`: `mode` deregister (the HBA goes) or link_down.",
+                     {{"bus", ParamType::Integer}, {"mode", ParamType::String}},
                      [emu, done](Session&, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"bus", "mode"}); !r) {
-                         return fail(r.error());
-                       }
                        auto bus = param_int(params, "bus", 0, UINT32_MAX);
                        auto mode = param_optional_string(params, "mode");
                        if (!bus || !mode) {
@@ -239,10 +252,8 @@ void register_emu_methods(Service& service) {
                                                                      : emu::BusRemoval::LinkDown));
                      });
   service.add_method("emu.insert_bus", Right::Admin, "Brings scenario bus `bus` back.",
+                     {{"bus", ParamType::Integer}, {"unit_attention", ParamType::Boolean}},
                      [emu, done](Session&, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"bus", "unit_attention"}); !r) {
-                         return fail(r.error());
-                       }
                        auto bus = param_int(params, "bus", 0, UINT32_MAX);
                        auto ins = insertion(params);
                        if (!bus || !ins) {
@@ -255,12 +266,15 @@ void register_emu_methods(Service& service) {
       "Arms a fault on a LUN: `action` check_condition (`sense`), busy, task_set_full, "
       "reservation_conflict, timeout, bus_free, requeue, delay (`delay_us`), hang; `count`, "
       "`opcode`.",
+      {{"bus", ParamType::Integer},
+       {"target", ParamType::Integer},
+       {"lun", ParamType::Integer},
+       {"action", ParamType::String},
+       {"count", ParamType::Integer},
+       {"opcode", ParamType::Integer},
+       {"sense", ParamType::StringOrArray},
+       {"delay_us", ParamType::Integer}},
       [emu, done](Session&, const json& params) -> Result<json> {
-        if (auto r = params_only(
-                params, {"bus", "target", "lun", "action", "count", "opcode", "sense", "delay_us"});
-            !r) {
-          return fail(r.error());
-        }
         auto a = lun_address(params);
         if (!a) {
           return fail(a.error());
@@ -273,10 +287,11 @@ void register_emu_methods(Service& service) {
       });
   service.add_method("emu.unit_attention", Right::Admin,
                      "Queues a UNIT ATTENTION (`sense`, e.g. \"06/29/00\") on a LUN.",
+                     {{"bus", ParamType::Integer},
+                      {"target", ParamType::Integer},
+                      {"lun", ParamType::Integer},
+                      {"sense", ParamType::StringOrArray}},
                      [emu, done](Session&, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"bus", "target", "lun", "sense"}); !r) {
-                         return fail(r.error());
-                       }
                        auto a = lun_address(params);
                        auto s = sense_code(params, "sense");
                        if (!a || !s) {
@@ -285,11 +300,8 @@ void register_emu_methods(Service& service) {
                        return done(emu->set_unit_attention(*a, *s));
                      });
   service.add_method("emu.enclosures", Right::Read,
-                     "The emulated enclosures as their ES processes see them.",
-                     [emu](Session&, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {}); !r) {
-                         return fail(r.error());
-                       }
+                     "The emulated enclosures as their ES processes see them.", {},
+                     [emu](Session&, const json& /*params*/) -> Result<json> {
                        json out = json::array();
                        for (const auto& name : emu->enclosure_names()) {
                          if (auto v = emu->enclosure(name)) {
@@ -302,10 +314,11 @@ void register_emu_methods(Service& service) {
       "emu.set_element_status", Right::Admin,
       "Sets the 4 status bytes (`status`, hex) the enclosure reports for element "
       "{`type`, `index`}.",
+      {{"enclosure", ParamType::String},
+       {"type", ParamType::StringOrInteger},
+       {"index", ParamType::Integer},
+       {"status", ParamType::String}},
       [emu, done](Session&, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "type", "index", "status"}); !r) {
-          return fail(r.error());
-        }
         auto ref = enclosure_ref(params);
         auto element = enclosure_element(params);
         auto status = param_string(params, "status");
@@ -323,10 +336,11 @@ void register_emu_methods(Service& service) {
   service.add_method(
       "emu.set_sensor", Right::Admin,
       "Sets a sensor reading of element {`type`, `index`}: rpm, degrees C, mV or mA (`value`).",
+      {{"enclosure", ParamType::String},
+       {"type", ParamType::StringOrInteger},
+       {"index", ParamType::Integer},
+       {"value", ParamType::Integer}},
       [emu, done](Session&, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "type", "index", "value"}); !r) {
-          return fail(r.error());
-        }
         auto ref = enclosure_ref(params);
         auto element = enclosure_element(params);
         auto value = param_int(params, "value", INT32_MIN, INT32_MAX);
@@ -337,10 +351,8 @@ void register_emu_methods(Service& service) {
       });
   service.add_method(
       "emu.pull_disk", Right::Admin, "Pulls the disk out of `slot` of `enclosure`.",
+      {{"enclosure", ParamType::String}, {"slot", ParamType::Integer}},
       [emu](Session&, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "slot"}); !r) {
-          return fail(r.error());
-        }
         auto ref = enclosure_ref(params);
         auto slot = param_int(params, "slot", 0, 0xffff);
         if (!ref || !slot) {
@@ -359,12 +371,14 @@ void register_emu_methods(Service& service) {
   service.add_method(
       "emu.insert_disk", Right::Admin,
       "Inserts scenario LUN {`bus`, `target`, `lun`} (or a bare `sas_address`) into `slot`.",
+      {{"enclosure", ParamType::String},
+       {"slot", ParamType::Integer},
+       {"bus", ParamType::Integer},
+       {"target", ParamType::Integer},
+       {"lun", ParamType::Integer},
+       {"sas_address", ParamType::String},
+       {"unit_attention", ParamType::Boolean}},
       [emu, done](Session&, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"enclosure", "slot", "bus", "target", "lun",
-                                          "sas_address", "unit_attention"});
-            !r) {
-          return fail(r.error());
-        }
         auto ref = enclosure_ref(params);
         auto slot = param_int(params, "slot", 0, 0xffff);
         auto ins = insertion(params);
@@ -372,7 +386,14 @@ void register_emu_methods(Service& service) {
           return fail(!ref ? ref.error() : !slot ? slot.error() : ins.error());
         }
         emu::SlotDevice device;
-        if (params.contains("sas_address")) {
+        if (params.contains("sas_address") && !params["sas_address"].is_null()) {
+          for (const char* name : {"bus", "target", "lun"}) {
+            if (params.contains(name) && !params[name].is_null()) {
+              return fail_invalid(fmt::format(
+                  "params.{}: give a scenario LUN (bus, target, lun) or a sas_address, not both",
+                  name));
+            }
+          }
           auto sas = param_string(params, "sas_address");
           if (!sas) {
             return fail(sas.error());
@@ -399,10 +420,8 @@ void register_emu_methods(Service& service) {
       });
   service.add_method("emu.remove_enclosure", Right::Admin,
                      "Removes every LUN of `enclosure` (state kept).",
+                     {{"enclosure", ParamType::String}},
                      [emu, done](Session&, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"enclosure"}); !r) {
-                         return fail(r.error());
-                       }
                        auto ref = enclosure_ref(params);
                        if (!ref) {
                          return fail(ref.error());
@@ -410,10 +429,8 @@ void register_emu_methods(Service& service) {
                        return done(emu->remove_enclosure(*ref));
                      });
   service.add_method("emu.insert_enclosure", Right::Admin, "Re-inserts every LUN of `enclosure`.",
+                     {{"enclosure", ParamType::String}, {"unit_attention", ParamType::Boolean}},
                      [emu, done](Session&, const json& params) -> Result<json> {
-                       if (auto r = params_only(params, {"enclosure", "unit_attention"}); !r) {
-                         return fail(r.error());
-                       }
                        auto ref = enclosure_ref(params);
                        auto ins = insertion(params);
                        if (!ref || !ins) {

@@ -62,6 +62,9 @@ Result<std::vector<Enclosure>> open_enclosures(Stack& stack, Session& session, c
   if (!filter) {
     return fail(filter.error());
   }
+  if (*handle_id && *filter) {
+    return fail_invalid("params.enclosure: give \"handle\" or \"enclosure\", not both");
+  }
   if (*handle_id) {
     auto h = session.find_handle(**handle_id);
     if (!h) {
@@ -108,13 +111,10 @@ Result<std::vector<Enclosure>> open_enclosures(Stack& stack, Session& session, c
 
 enum class Need : std::uint8_t { Any, One };
 
-// The preamble of every enc method: unknown parameters are refused, Need::One requires
+// The preamble of every enc method (its parameters are checked by then): Need::One requires
 // "enclosure" or "handle", then the enclosures are opened.
 Result<std::vector<Enclosure>> enclosures_for(Stack& stack, Session& session, const json& params,
-                                              std::initializer_list<const char*> known, Need need) {
-  if (auto r = params_only(params, known); !r) {
-    return fail(r.error());
-  }
+                                              Need need) {
   if (need == Need::One && !params.contains("enclosure") && !params.contains("handle")) {
     return fail_invalid("params: give \"enclosure\" or \"handle\"");
   }
@@ -521,9 +521,9 @@ Result<bool> led_kind(const json& params) {
 void register_enc_methods(Service& service) {
   Stack& stack = service.stack();
   service.add_method("enc.list", Right::Read,
-                     "One entry per enclosure node: name, id, slots, overall status.",
+                     "One entry per enclosure node: name, id, slots, overall status.", {},
                      [&stack](Session& session, const json& params) -> Result<json> {
-                       auto encs = enclosures_for(stack, session, params, {}, Need::Any);
+                       auto encs = enclosures_for(stack, session, params, Need::Any);
                        if (!encs) {
                          return fail(encs.error());
                        }
@@ -553,8 +553,9 @@ void register_enc_methods(Service& service) {
       "enc.map", Right::Read,
       "Every element of `enclosure` (or `handle`, or every enclosure): type, status, descriptor, "
       "devices, decoded fields.",
+      {{"enclosure", ParamType::String}, {"handle", ParamType::Integer}},
       [&stack](Session& session, const json& params) -> Result<json> {
-        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
+        auto encs = enclosures_for(stack, session, params, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -578,8 +579,9 @@ void register_enc_methods(Service& service) {
       "enc.show", Right::Read,
       "Slots (device, model, serial, size, status, physical path) and sensors: temperatures, "
       "fans, PSUs, voltages.",
+      {{"enclosure", ParamType::String}, {"handle", ParamType::Integer}},
       [&stack](Session& session, const json& params) -> Result<json> {
-        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
+        auto encs = enclosures_for(stack, session, params, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -658,8 +660,9 @@ void register_enc_methods(Service& service) {
   service.add_method(
       "enc.status", Right::Read,
       "Overall status per enclosure; `ok` is false for NONCRITICAL, CRITICAL, UNRECOV, INVOP.",
+      {{"enclosure", ParamType::String}, {"handle", ParamType::Integer}},
       [&stack](Session& session, const json& params) -> Result<json> {
-        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
+        auto encs = enclosures_for(stack, session, params, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -680,14 +683,16 @@ void register_enc_methods(Service& service) {
       "enc.get_led", Right::Read,
       "Reads the `kind` (locate|fault) LED of `target`: a disk, sesN:ELEMENT, a slot name, or "
       "all.",
+      {{"target", ParamType::String},
+       {"kind", ParamType::String},
+       {"enclosure", ParamType::String}},
       [&stack](Session& session, const json& params) -> Result<json> {
         auto fault = led_kind(params);
         auto target = param_string(params, "target");
         if (!fault || !target) {
           return fail(!fault ? fault.error() : target.error());
         }
-        auto encs =
-            enclosures_for(stack, session, params, {"target", "kind", "enclosure"}, Need::Any);
+        auto encs = enclosures_for(stack, session, params, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -700,6 +705,10 @@ void register_enc_methods(Service& service) {
   service.add_method(
       "enc.set_led", Right::Admin,
       "Turns the `kind` (locate|fault) LED of `target` `state` (on|off), then reads it back.",
+      {{"target", ParamType::String},
+       {"kind", ParamType::String},
+       {"state", ParamType::String},
+       {"enclosure", ParamType::String}},
       [&stack](Session& session, const json& params) -> Result<json> {
         auto fault = led_kind(params);
         auto target = param_string(params, "target");
@@ -710,8 +719,7 @@ void register_enc_methods(Service& service) {
         if (*state != "on" && *state != "off") {
           return fail_invalid("params.state: expected \"on\" or \"off\", got \"" + *state + "\"");
         }
-        auto encs = enclosures_for(stack, session, params, {"target", "kind", "state", "enclosure"},
-                                   Need::Any);
+        auto encs = enclosures_for(stack, session, params, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }
@@ -759,6 +767,11 @@ void register_enc_methods(Service& service) {
       "enc.set_element", Right::Admin,
       "Sends 4 control bytes (`control`, hex) for `element` of `enclosure` or `handle` "
       "(SETELMSTAT); `generation` guards against a changed configuration.",
+      {{"enclosure", ParamType::String},
+       {"handle", ParamType::Integer},
+       {"element", ParamType::Integer},
+       {"control", ParamType::String},
+       {"generation", ParamType::Integer}},
       [&stack](Session& session, const json& params) -> Result<json> {
         auto element = param_int(params, "element", 0, 0xffff);
         auto control = param_string(params, "control");
@@ -770,9 +783,7 @@ void register_enc_methods(Service& service) {
         if (!bytes || bytes->size() != 4) {
           return fail_invalid("params.control: expected 4 bytes of hex, e.g. \"80 00 02 00\"");
         }
-        auto encs =
-            enclosures_for(stack, session, params,
-                           {"enclosure", "handle", "element", "control", "generation"}, Need::One);
+        auto encs = enclosures_for(stack, session, params, Need::One);
         if (!encs) {
           return fail(encs.error());
         }
@@ -800,14 +811,17 @@ void register_enc_methods(Service& service) {
   service.add_method(
       "enc.set_enclosure_status", Right::Admin,
       "Requests the enclosure's INFO/NON-CRIT/CRIT/UNRECOV indicators (`flags`, 0..15).",
+      {{"enclosure", ParamType::String},
+       {"handle", ParamType::Integer},
+       {"flags", ParamType::Integer},
+       {"generation", ParamType::Integer}},
       [&stack](Session& session, const json& params) -> Result<json> {
         auto flags = param_int(params, "flags", 0, 15);
         auto generation = param_optional_int(params, "generation", 0, UINT32_MAX);
         if (!flags || !generation) {
           return fail(!flags ? flags.error() : generation.error());
         }
-        auto encs = enclosures_for(stack, session, params,
-                                   {"enclosure", "handle", "flags", "generation"}, Need::One);
+        auto encs = enclosures_for(stack, session, params, Need::One);
         if (!encs) {
           return fail(encs.error());
         }
@@ -821,47 +835,50 @@ void register_enc_methods(Service& service) {
         }
         return json::object();
       });
-  service.add_method(
-      "enc.get_string", Right::Read, "Reads the String In page (0x04), raw, as hex.",
-      [&stack](Session& session, const json& params) -> Result<json> {
-        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::One);
-        if (!encs) {
-          return fail(encs.error());
-        }
-        enc::EncString get(enc::EncString::kGet);
-        if (auto r = encs->front().file().ioctl(get); !r) {
-          return fail(named(r.error(), encs->front().name));
-        }
-        return json{{"data", hex_string(get.data)}};
-      });
-  service.add_method(
-      "enc.set_string", Right::Admin, "Writes the String Out page (0x04): `data`, hex.",
-      [&stack](Session& session, const json& params) -> Result<json> {
-        auto data = param_string(params, "data");
-        if (!data) {
-          return fail(data.error());
-        }
-        auto bytes = parse_hex(*data, HexTokens::AllowRuns);
-        if (!bytes) {
-          return fail(Error::invalid("params.data: " + bytes.error().message()));
-        }
-        auto encs =
-            enclosures_for(stack, session, params, {"enclosure", "handle", "data"}, Need::One);
-        if (!encs) {
-          return fail(encs.error());
-        }
-        enc::EncString set(enc::EncString::kSet);
-        set.data = std::move(*bytes);
-        if (auto r = encs->front().file().ioctl(set); !r) {
-          return fail(named(r.error(), encs->front().name));
-        }
-        return json::object();
-      });
+  service.add_method("enc.get_string", Right::Read, "Reads the String In page (0x04), raw, as hex.",
+                     {{"enclosure", ParamType::String}, {"handle", ParamType::Integer}},
+                     [&stack](Session& session, const json& params) -> Result<json> {
+                       auto encs = enclosures_for(stack, session, params, Need::One);
+                       if (!encs) {
+                         return fail(encs.error());
+                       }
+                       enc::EncString get(enc::EncString::kGet);
+                       if (auto r = encs->front().file().ioctl(get); !r) {
+                         return fail(named(r.error(), encs->front().name));
+                       }
+                       return json{{"data", hex_string(get.data)}};
+                     });
+  service.add_method("enc.set_string", Right::Admin,
+                     "Writes the String Out page (0x04): `data`, hex.",
+                     {{"enclosure", ParamType::String},
+                      {"handle", ParamType::Integer},
+                      {"data", ParamType::String}},
+                     [&stack](Session& session, const json& params) -> Result<json> {
+                       auto data = param_string(params, "data");
+                       if (!data) {
+                         return fail(data.error());
+                       }
+                       auto bytes = parse_hex(*data, HexTokens::AllowRuns);
+                       if (!bytes) {
+                         return fail(Error::invalid("params.data: " + bytes.error().message()));
+                       }
+                       auto encs = enclosures_for(stack, session, params, Need::One);
+                       if (!encs) {
+                         return fail(encs.error());
+                       }
+                       enc::EncString set(enc::EncString::kSet);
+                       set.data = std::move(*bytes);
+                       if (auto r = encs->front().file().ioctl(set); !r) {
+                         return fail(named(r.error(), encs->front().name));
+                       }
+                       return json::object();
+                     });
   service.add_method(
       "enc.refresh", Right::Read,
       "Re-reads `enclosure` (or every enclosure) from the device now and waits for the result.",
+      {{"enclosure", ParamType::String}, {"handle", ParamType::Integer}},
       [&stack](Session& session, const json& params) -> Result<json> {
-        auto encs = enclosures_for(stack, session, params, {"enclosure", "handle"}, Need::Any);
+        auto encs = enclosures_for(stack, session, params, Need::Any);
         if (!encs) {
           return fail(encs.error());
         }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -172,22 +173,64 @@ Result<bool> param_bool(const json& params, const char* name, bool fallback) {
   return v->get<bool>();
 }
 
-Result<void> params_only(const json& params, std::initializer_list<const char*> known) {
+std::string_view param_type_name(ParamType type) {
+  switch (type) {
+    case ParamType::String:
+      return "a string";
+    case ParamType::Integer:
+      return "an integer";
+    case ParamType::Boolean:
+      return "true or false";
+    case ParamType::Array:
+      return "an array";
+    case ParamType::StringOrInteger:
+      return "a string or an integer";
+    case ParamType::StringOrArray:
+      return "a string or an array";
+  }
+  return "a value";
+}
+
+namespace {
+
+bool has_type(const json& v, ParamType type) {
+  switch (type) {
+    case ParamType::String:
+      return v.is_string();
+    case ParamType::Integer:
+      return v.is_number_integer();
+    case ParamType::Boolean:
+      return v.is_boolean();
+    case ParamType::Array:
+      return v.is_array();
+    case ParamType::StringOrInteger:
+      return v.is_string() || v.is_number_integer();
+    case ParamType::StringOrArray:
+      return v.is_string() || v.is_array();
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<void> check_params(const json& params, const ParamSpecs& specs) {
   if (!params.is_object()) {
     return {};
   }
   for (const auto& [key, value] : params.items()) {
-    bool found = false;
-    for (const char* k : known) {
-      found = found || key == k;
-    }
-    if (!found) {
+    const auto spec =
+        std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& p) { return key == p.name; });
+    if (spec == specs.end()) {
       std::string list;
-      for (const char* k : known) {
-        list += (list.empty() ? "" : ", ") + std::string(k);
+      for (const auto& p : specs) {
+        list += (list.empty() ? "" : ", ") + std::string(p.name);
       }
       return fail_invalid(fmt::format("params.{}: unknown parameter (this method takes: {})", key,
                                       list.empty() ? "none" : list));
+    }
+    if (!value.is_null() && !has_type(value, spec->type)) {
+      return fail_invalid(fmt::format("params.{}: expected {}, got {}", key,
+                                      param_type_name(spec->type), type_of(value)));
     }
   }
   return {};

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -58,7 +59,26 @@ Result<std::int64_t> param_int(const json& params, const char* name, std::int64_
 Result<std::optional<std::int64_t>> param_optional_int(const json& params, const char* name,
                                                        std::int64_t min, std::int64_t max);
 Result<bool> param_bool(const json& params, const char* name, bool fallback);
-// Fails if params has a member not in `known` (catches typos such as "handel").
-Result<void> params_only(const json& params, std::initializer_list<const char*> known);
+
+// What a method takes: each parameter's name and JSON type. The service checks every request
+// against its method's list before the method runs, as scenario files are checked: a member
+// not in the list (a typo such as "handel") or of the wrong type is an InvalidParams error
+// naming it. null counts as absent. Ranges, and which parameters go together, are the
+// method's to check.
+enum class ParamType : std::uint8_t {
+  String,
+  Integer,
+  Boolean,
+  Array,
+  StringOrInteger,  // An SES element type: 3 or "Cooling".
+  StringOrArray,    // Sense: "05/24/00" or [5, 36, 0].
+};
+std::string_view param_type_name(ParamType type);
+struct ParamSpec {
+  const char* name;
+  ParamType type;
+};
+using ParamSpecs = std::vector<ParamSpec>;
+Result<void> check_params(const json& params, const ParamSpecs& specs);
 
 }  // namespace ucam::service

@@ -133,8 +133,10 @@ void Service::deliver(const cam::AsyncEvent& event) {
   }
 }
 
-void Service::add_method(std::string name, Right right, std::string summary, Handler handler) {
-  m_methods[std::move(name)] = Method{right, std::move(summary), std::move(handler)};
+void Service::add_method(std::string name, Right right, std::string summary, ParamSpecs params,
+                         Handler handler) {
+  m_methods[std::move(name)] =
+      Method{right, std::move(summary), std::move(params), std::move(handler)};
 }
 
 bool Service::is_admin(const Peer& peer) const {
@@ -235,62 +237,267 @@ void Service::cancel_session(Session& session) {
   session.m_cancel.cancel();
 }
 
-std::string Service::handle_line(Session& session, std::string_view line) {
-  if (const auto depth = nesting_depth(line); depth > kMaxNesting) {
-    m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    return error_response(nullptr, rpc_error(RpcCode::InvalidRequest,
-                                             fmt::format("JSON nested {} deep; the limit is {}",
-                                                         depth, kMaxNesting)))
-        .dump();
-  }
-  json message;
-  try {
-    message = json::parse(line);
-  } catch (const json::exception& e) {
-    m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    return error_response(
-               nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", e.what())))
-        .dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  const json response = handle(session, message);
-  if (response.is_null()) {
-    return {};
-  }
-  // Invalid UTF-8 from a device string must not break the reply: replace, do not throw.
+namespace {
+
+// Invalid UTF-8 from a device string must not break a reply: replace, do not throw.
+std::string render(const json& response) {
   return response.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-json Service::handle(Session& session, const json& message) {
-  if (message.is_array()) {
-    if (message.empty()) {
-      return error_response(
-          nullptr, rpc_error(RpcCode::InvalidRequest, "empty batch: send 1 or more requests"));
+// A response with the id written as `raw_id`, the id's text as the request had it (nullptr:
+// as the JSON value). Members in json's order, so that the text is what dump() would give.
+std::string render(const json& response, const std::string* raw_id) {
+  if (raw_id == nullptr || !response.is_object() || !response.contains("id")) {
+    return render(response);
+  }
+  std::string out = "{";
+  for (const auto& [key, value] : response.items()) {
+    out += out.size() > 1 ? "," : "";
+    out += render(json(key));
+    out += ':';
+    out += key == "id" ? *raw_id : render(value);
+  }
+  return out + "}";
+}
+
+// Parses a request line as json::parse does, and keeps the text of each request's id when
+// it is a number json cannot hold exactly: an integer beyond 64 bits would come back as
+// 1e+30, 1.50 as 1.5. JSON-RPC echoes the id, so the reply carries that text.
+class RequestParser final : public nlohmann::json_sax<json> {
+ public:
+  json root;
+  std::map<std::size_t, std::string> raw_ids;  // Request (batch index, 0 alone) -> id text.
+  std::string error;
+
+  bool null() override { return add(nullptr); }
+  bool boolean(bool value) override { return add(value); }
+  bool number_integer(number_integer_t value) override { return add(value); }
+  bool number_unsigned(number_unsigned_t value) override { return add(value); }
+  bool number_float(number_float_t value, const string_t& text) override {
+    add(value);
+    if (at_request_id()) {
+      raw_ids[request_index()] = text;
     }
-    json out = json::array();
-    for (const auto& request : message) {
-      json r = handle_one(session, request);
-      if (!r.is_null()) {
-        out.push_back(std::move(r));
+    return true;
+  }
+  bool string(string_t& value) override { return add(std::move(value)); }
+  bool binary(binary_t& value) override { return add(json::binary(std::move(value))); }
+  bool start_object(std::size_t /*elements*/) override { return open(json::object()); }
+  bool key(string_t& key) override {
+    m_key = std::move(key);
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t /*elements*/) override { return open(json::array()); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const json::exception& e) override {
+    error = e.what();
+    return false;
+  }
+
+ private:
+  // The value now read is the "id" member of a request: of the top object, or of an object
+  // in the top array (a batch).
+  bool at_request_id() const {
+    return m_key == "id" && ((m_stack.size() == 1 && m_stack[0]->is_object()) ||
+                             (m_stack.size() == 2 && m_stack[0]->is_array()));
+  }
+  std::size_t request_index() const { return m_stack[0]->is_array() ? m_stack[0]->size() - 1 : 0; }
+  // Puts `value` where the parser is (the root, the next element, the member m_key) and
+  // returns where it went. A later member of the same name replaces an earlier one, id too.
+  json* place(json value) {
+    if (at_request_id()) {
+      raw_ids.erase(request_index());
+    }
+    if (m_stack.empty()) {
+      root = std::move(value);
+      return &root;
+    }
+    json& parent = *m_stack.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    json& member = parent[m_key];
+    member = std::move(value);
+    return &member;
+  }
+  bool add(json value) {
+    place(std::move(value));
+    return true;
+  }
+  // Only the innermost open container grows, so the pointers held in m_stack stay valid.
+  bool open(json container) {
+    m_stack.push_back(place(std::move(container)));
+    return true;
+  }
+  bool close() {
+    m_stack.pop_back();
+    return true;
+  }
+
+  std::vector<json*> m_stack;  // The open containers, outermost first.
+  std::string m_key;
+};
+
+const std::string* raw_id_of(const std::map<std::size_t, std::string>& raw_ids, std::size_t index) {
+  const auto it = raw_ids.find(index);
+  return it == raw_ids.end() ? nullptr : &it->second;
+}
+
+// The id a reply to `request` carries: its own when it is a valid one (JSON-RPC 2.0: null
+// otherwise).
+json reply_id(const json& request) {
+  if (request.is_object()) {
+    const auto it = request.find("id");
+    if (it != request.end() && (it->is_string() || it->is_number())) {
+      return *it;
+    }
+  }
+  return nullptr;
+}
+
+// A request that gets no reply: a well-formed object without "id".
+bool is_notification(const json& request) {
+  return request.is_object() && !request.contains("id");
+}
+
+RpcError reply_too_large(std::string message) {
+  return rpc_error(RpcCode::LimitExceeded, std::move(message), {{"limit", "max_reply_bytes"}});
+}
+
+}  // namespace
+
+std::string Service::handle_line(Session& session, std::string_view line) {
+  if (const auto depth = nesting_depth(line); depth > kMaxNesting) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::InvalidRequest, fmt::format("JSON nested {} deep; the limit "
+                                                                "is {}",
+                                                                depth, kMaxNesting))));
+  }
+  RequestParser parser;
+  bool parsed = false;
+  try {
+    parsed = json::sax_parse(line, &parser);
+  } catch (const json::exception& e) {
+    parser.error = e.what();
+  }
+  if (!parsed) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", parser.error))));
+  }
+  const json& message = parser.root;
+  if (message.is_array()) {
+    return handle_batch(session, message, parser.raw_ids);
+  }
+  const std::string* raw_id = raw_id_of(parser.raw_ids, 0);
+  const json response = handle_one(session, message);
+  if (response.is_null()) {
+    return {};
+  }
+  std::string reply = render(response, raw_id);
+  std::size_t limit = 0;
+  {
+    std::lock_guard lock(m_lock);
+    limit = m_limits.max_reply_bytes;
+  }
+  if (reply.size() > limit) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(
+        error_response(reply_id(message), reply_too_large(fmt::format(
+                                              "the reply is {} bytes, over the limit of {} "
+                                              "(max_reply_bytes): ask for less at a time (e.g. one "
+                                              "enclosure)",
+                                              reply.size(), limit))),
+        raw_id);
+  }
+  return reply;
+}
+
+std::string Service::handle_batch(Session& session, const json& batch,
+                                  const std::map<std::size_t, std::string>& raw_ids) {
+  std::size_t max_requests = 0;
+  std::size_t max_bytes = 0;
+  {
+    std::lock_guard lock(m_lock);
+    max_requests = m_limits.max_batch_requests;
+    max_bytes = m_limits.max_reply_bytes;
+  }
+  if (batch.empty()) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::InvalidRequest, "empty batch: send 1 or more requests")));
+  }
+  if (batch.size() > max_requests) {
+    // Refused whole, before anything runs: one error, as for any batch that is not acceptable.
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    return render(error_response(
+        nullptr, rpc_error(RpcCode::LimitExceeded,
+                           fmt::format("a batch of {} requests is over the limit of {} "
+                                       "(max_batch_requests); nothing was run: send at most {} "
+                                       "per batch",
+                                       batch.size(), max_requests, max_requests),
+                           {{"limit", "max_batch_requests"}})));
+  }
+  // Each reply is rendered as it comes, so only text is kept, never every reply's JSON at once;
+  // the text is bounded by max_bytes.
+  std::string out = "[";
+  bool full = false;  // The replies reached max_bytes: the rest is not run.
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const json& request = batch[i];
+    const std::string* raw_id = raw_id_of(raw_ids, i);
+    std::string reply;
+    if (full) {
+      if (!is_notification(request)) {
+        m_request_errors.fetch_add(1, std::memory_order_relaxed);
+        reply =
+            render(error_response(reply_id(request),
+                                  reply_too_large(fmt::format("not run: the replies to this batch "
+                                                              "reached the limit of {} bytes "
+                                                              "(max_reply_bytes)",
+                                                              max_bytes))),
+                   raw_id);
+      }
+    } else if (const json response = handle_one(session, request); !response.is_null()) {
+      reply = render(response, raw_id);
+      // With a comma unless first, and the closing bracket.
+      const std::size_t bytes = out.size() + (out.size() > 1 ? 1 : 0) + reply.size() + 1;
+      if (bytes > max_bytes) {
+        full = true;
+        m_request_errors.fetch_add(1, std::memory_order_relaxed);
+        reply = render(
+            error_response(reply_id(request),
+                           reply_too_large(fmt::format("this reply would make the batch's {} "
+                                                       "bytes, over the limit of {} "
+                                                       "(max_reply_bytes): send fewer requests "
+                                                       "per batch",
+                                                       bytes, max_bytes))),
+            raw_id);
       }
     }
-    return out.empty() ? json() : out;
+    if (!reply.empty()) {
+      out += out.size() > 1 ? "," : "";
+      out += reply;
+    }
+    if (session.cancel_token().cancelled()) {
+      return {};  // Its client is gone: nobody reads the rest.
+    }
   }
-  return handle_one(session, message);
+  if (out.size() == 1) {
+    return {};  // Notifications only.
+  }
+  out += ']';
+  return out;
 }
 
 json Service::handle_one(Session& session, const json& request) {
   m_requests.fetch_add(1, std::memory_order_relaxed);
   auto invalid = [&](std::string why) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    // The id is echoed only when it is a valid one (JSON-RPC 2.0: null otherwise).
-    json id;
-    if (request.is_object()) {
-      const auto it = request.find("id");
-      if (it != request.end() && (it->is_string() || it->is_number())) {
-        id = *it;
-      }
-    }
-    return error_response(id, rpc_error(RpcCode::InvalidRequest, std::move(why)));
+    return error_response(reply_id(request), rpc_error(RpcCode::InvalidRequest, std::move(why)));
   };
   if (!request.is_object()) {
     return invalid(fmt::format("a request is a JSON object, got {}", request.type_name()));
@@ -337,6 +544,9 @@ json Service::handle_one(Session& session, const json& request) {
                                   method, groups.empty() ? "" : " or group " + groups,
                                   session.peer().uid),
                       {{"required", "admin"}, {"method", method}}));
+  } else if (auto checked = check_params(params, it->second.params); !checked) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    response = error_response(id, rpc_error_from(checked.error()));
   } else {
     Result<json> result = fail(Error::described(EIO, "internal error"));
     try {
@@ -361,6 +571,10 @@ Result<json> with_node(Service& service, Session& session, const json& params,
   auto handle_id = param_optional_int(params, "handle", 1, INT64_MAX);
   if (!handle_id) {
     return fail(handle_id.error());
+  }
+  if (*handle_id && params.contains(name_param) && !params[name_param].is_null()) {
+    return fail_invalid(
+        fmt::format("params.{}: give \"handle\" or \"{}\", not both", name_param, name_param));
   }
   if (*handle_id) {
     auto h = session.find_handle(**handle_id);
@@ -390,25 +604,24 @@ Result<json> with_node(Service& service, Session& session, const json& params,
 }
 
 void Service::register_service_methods() {
-  add_method("rpc.methods", Right::Read, "Lists every method with the right it needs.",
-             [this](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+  add_method("rpc.methods", Right::Read, "Lists every method with the right it needs.", {},
+             [this](Session& session, const json& /*params*/) -> Result<json> {
                json out = json::array();
                for (const auto& [name, m] : m_methods) {
+                 json params = json::array();
+                 for (const auto& p : m.params) {
+                   params.push_back({{"name", p.name}, {"type", param_type_name(p.type)}});
+                 }
                  out.push_back({{"method", name},
                                 {"right", right_name(m.right)},
                                 {"allowed", m.right == Right::Read || session.admin()},
-                                {"summary", m.summary}});
+                                {"summary", m.summary},
+                                {"params", std::move(params)}});
                }
                return out;
              });
   add_method("session.info", Right::Read, "This session: id, peer credentials, rights, handles.",
-             [](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+             {}, [](Session& session, const json& /*params*/) -> Result<json> {
                json handles = json::array();
                for (const auto& [id, node] : session.handles()) {
                  handles.push_back({{"handle", id}, {"node", node}});
@@ -424,10 +637,8 @@ void Service::register_service_methods() {
              });
   add_method("open", Right::Read,
              "Opens a node (passN, sesN, /dev/..., or bus:target:lun) and returns a handle.",
+             {{"node", ParamType::String}},
              [this](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {"node"}); !r) {
-                 return fail(r.error());
-               }
                auto name = param_string(params, "node");
                if (!name) {
                  return fail(name.error());
@@ -453,10 +664,8 @@ void Service::register_service_methods() {
                return json{{"handle", *id}, {"node", *node}};
              });
   add_method("close", Right::Read, "Closes a handle. Succeeds even if its node has departed.",
+             {{"handle", ParamType::Integer}},
              [this](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {"handle"}); !r) {
-                 return fail(r.error());
-               }
                auto id = param_int(params, "handle", 1, INT64_MAX);
                if (!id) {
                  return fail(id.error());
@@ -471,10 +680,7 @@ void Service::register_service_methods() {
   add_method(
       "events.subscribe", Right::Read,
       "Pushes an \"event\" notification for every async event (optionally only `codes`).",
-      [this](Session& session, const json& params) -> Result<json> {
-        if (auto r = params_only(params, {"codes"}); !r) {
-          return fail(r.error());
-        }
+      {{"codes", ParamType::Array}}, [this](Session& session, const json& params) -> Result<json> {
         std::uint32_t mask = cam::kAllAsyncCodes;
         if (params.contains("codes") && !params["codes"].is_null()) {
           const auto& codes = params["codes"];
@@ -503,28 +709,17 @@ void Service::register_service_methods() {
         session.m_event_mask = mask;
         return json{{"subscribed", true}};
       });
-  add_method("events.unsubscribe", Right::Read, "Stops event notifications.",
-             [](Session& session, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+  add_method("events.unsubscribe", Right::Read, "Stops event notifications.", {},
+             [](Session& session, const json& /*params*/) -> Result<json> {
                session.m_event_mask = 0;
                return json{{"subscribed", false}};
              });
   add_method("daemon.status", Right::Read,
              "Introspection: sessions and their handles, periph references, devfs and XPT "
              "counters.",
-             [this](Session&, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
-               return status();
-             });
-  add_method("metrics", Right::Read, "The Prometheus text exposition, as a string.",
-             [this](Session&, const json& params) -> Result<json> {
-               if (auto r = params_only(params, {}); !r) {
-                 return fail(r.error());
-               }
+             {}, [this](Session&, const json& /*params*/) -> Result<json> { return status(); });
+  add_method("metrics", Right::Read, "The Prometheus text exposition, as a string.", {},
+             [this](Session&, const json& /*params*/) -> Result<json> {
                return json{{"text", metrics_text()}};
              });
 }

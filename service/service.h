@@ -56,6 +56,11 @@ struct AccessPolicy {
 
 struct ServiceLimits {
   std::size_t max_handles_per_session = 1024;
+  // What one line may make the service do and answer: a batch of more requests is refused
+  // whole (nothing runs), and replies stop once a line's would pass max_reply_bytes, so one
+  // request line cannot make the daemon build an unbounded answer.
+  std::size_t max_batch_requests = 64;
+  std::size_t max_reply_bytes = 64 * 1024 * 1024;
 };
 
 class Session;
@@ -83,9 +88,10 @@ class Service {
 
   // One line of input (a request, a notification or a batch) -> the response line, or "" when
   // nothing is to be answered (notifications only). Never throws; bad input gets an error reply.
+  // A batch of more than max_batch_requests gets one LimitExceeded error and runs nothing. A
+  // reply that would make the line longer than max_reply_bytes is replaced by a LimitExceeded
+  // error (the request did run), and the rest of the batch is not run: each gets an error.
   std::string handle_line(Session& session, std::string_view line);
-  // The same for an already parsed message.
-  json handle(Session& session, const json& message);
 
   // Policy and limits can change at run time (SIGHUP); sessions keep the right they started
   // with.
@@ -105,16 +111,23 @@ class Service {
   Stack& stack() { return m_stack; }
 
   // The method table (filled by the constructor from the register_* functions of each file).
+  // `params` lists what the method takes; a request with anything else, or a wrong type, is
+  // refused before the handler runs (check_params).
   using Handler = std::function<Result<json>(Session&, const json& params)>;
-  void add_method(std::string name, Right right, std::string summary, Handler handler);
+  void add_method(std::string name, Right right, std::string summary, ParamSpecs params,
+                  Handler handler);
 
  private:
   struct Method {
     Right right;
     std::string summary;
+    ParamSpecs params;
     Handler handler;
   };
   json handle_one(Session& session, const json& request);
+  // `raw_ids`: the text of the ids json cannot hold exactly, by index in the batch.
+  std::string handle_batch(Session& session, const json& batch,
+                           const std::map<std::size_t, std::string>& raw_ids);
   void register_service_methods();
 
   Stack& m_stack;

@@ -75,7 +75,7 @@ Result<void> DaDriver::ioctl(devfs::Node& node, devfs::OpenFile& /*file*/, devfs
       ccb.dxfer_len = static_cast<std::uint32_t>(io.data.size());
       ccb.timeout = io.timeout;
       ccb.recovery = cam::Recovery::Standard;  // da retries as FreeBSD's daerror() does.
-      periph.xpt().run_sync(ccb);
+      periph.xpt().run_sync(ccb, io.cancel);
       if (ccb.status == CamStatus::ReqCmp) {
         return {};
       }

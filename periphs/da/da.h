@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <span>
 
+#include "cam/cancel.h"
 #include "periphs/node/node_periph.h"
 
 namespace ucam::da {
@@ -27,7 +28,8 @@ struct DaGetGeometry : devfs::Ioctl {
 
 // Block I/O: `blocks` whole blocks from `lba` into (Read) or out of (Write) `data`, which must
 // be exactly blocks * block_length bytes. A device error is an Error carrying the CAM status
-// or the sense; ENXIO once the disk has departed.
+// or the sense; ENXIO once the disk has departed. With `cancel`, another thread may abort the
+// command (it then fails with ReqAborted), as for PassCommand.
 struct DaIo : devfs::Ioctl {
   static constexpr std::uint32_t kRead = 0x6481;
   static constexpr std::uint32_t kWrite = 0x6482;
@@ -36,6 +38,7 @@ struct DaIo : devfs::Ioctl {
   std::uint32_t blocks = 0;
   std::span<std::uint8_t> data;
   std::chrono::milliseconds timeout{60'000};
+  cam::CancelToken* cancel = nullptr;  // Lets another thread abort the command (ucamd).
 };
 
 class DaDriver final : public periph::NodePeriphDriver {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <thread>
 
 #include "periphs/pass/pass.h"
 #include "stack/stack.h"
 #include "tests/errno_of.h"
+#include "tests/wait.h"
 
 namespace ucam::da {
 namespace {
@@ -112,6 +114,44 @@ TEST(DaDriver, DepartedDiskFailsWithEnxioAndCloseStillReleases) {
   ASSERT_EQ(names.size(), 2U);
   EXPECT_TRUE(names[1].starts_with("da"));
   EXPECT_EQ(stack->periphs().stats().underflows, 0U);
+}
+
+TEST(DaDriver, HungIoIsAbortedThroughItsCancelToken) {
+  auto stack = default_stack();
+  auto h = stack->devfs().open("da2");
+  ASSERT_TRUE(h.has_value());
+  emu::Fault hang;
+  hang.action = emu::Fault::Action::Hang;
+  hang.count = emu::Fault::kEveryCommand;
+  ASSERT_TRUE(stack->emulator()->inject({0, 2, 0}, hang).has_value());
+  for (const auto code : {DaIo::kRead, DaIo::kWrite}) {
+    cam::CancelToken token;
+    std::vector<std::uint8_t> buf(4096);
+    DaIo io(code);
+    io.lba = 8;
+    io.blocks = 1;
+    io.data = buf;
+    io.cancel = &token;  // The command's own timeout (60 s) is far away.
+    Result<void> result;
+    std::thread waiter([&] { result = h->ioctl(io); });
+    ASSERT_TRUE(testing::wait_until([&] { return stack->xpt().stats().ccbs_outstanding == 1; }));
+    token.cancel();
+    waiter.join();
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().cam_status(), CamStatus::ReqAborted) << result.error().message();
+    // A cancelled token refuses the next command at once, without sending it.
+    const auto started = stack->xpt().stats().ccbs_started;
+    EXPECT_FALSE(h->ioctl(io).has_value());
+    EXPECT_EQ(stack->xpt().stats().ccbs_started, started);
+  }
+  ASSERT_TRUE(stack->emulator()->clear_faults({0, 2, 0}).has_value());
+  cam::CancelToken fresh;
+  std::vector<std::uint8_t> buf(4096);
+  DaIo io(DaIo::kRead);
+  io.blocks = 1;
+  io.data = buf;
+  io.cancel = &fresh;
+  EXPECT_TRUE(h->ioctl(io).has_value());
 }
 
 }  // namespace

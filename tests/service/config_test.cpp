@@ -12,14 +12,19 @@ TEST(DaemonConfig, EmptyObjectGivesTheDefaults) {
   EXPECT_EQ(c->socket, "/run/ucam/ucamd.sock");
   EXPECT_EQ(c->socket_mode, 0660U);
   EXPECT_EQ(c->max_clients, 128U);
+  EXPECT_EQ(c->max_clients_per_uid, 32U);
+  EXPECT_EQ(c->reserved_admin_clients, 8U);
+  EXPECT_EQ(c->max_batch_requests, 64U);
+  EXPECT_EQ(c->max_reply_bytes, 64U << 20);
   EXPECT_TRUE(c->metrics_listen.empty());
   EXPECT_EQ(c->scenario, "builtin:default");
 }
 
 TEST(DaemonConfig, EveryKeyIsRead) {
   auto c = parse_config(R"({"socket":"/tmp/x.sock","socket_mode":"0600","socket_group":"disk",
-      "admin_group":"wheel","log_level":"debug","max_clients":4,"max_handles_per_client":5,
-      "max_request_bytes":4096,"max_queued_events":7,"metrics_listen":"[::1]:9477",
+      "admin_group":"wheel","log_level":"debug","max_clients":4,"max_clients_per_uid":2,
+      "reserved_admin_clients":1,"max_handles_per_client":5,
+      "max_request_bytes":4096,"max_batch_requests":3,"max_reply_bytes":8192,"max_queued_events":7,"metrics_listen":"[::1]:9477",
       "scenario":"builtin:jbod-24","enc_poll_interval_ms":1000,"shutdown_grace_ms":0})",
                         "test.json");
   ASSERT_TRUE(c.has_value()) << c.error().message();
@@ -29,8 +34,12 @@ TEST(DaemonConfig, EveryKeyIsRead) {
   EXPECT_EQ(c->admin_group, "wheel");
   EXPECT_EQ(c->log_level, LogLevel::Debug);
   EXPECT_EQ(c->max_clients, 4U);
+  EXPECT_EQ(c->max_clients_per_uid, 2U);
+  EXPECT_EQ(c->reserved_admin_clients, 1U);
   EXPECT_EQ(c->max_handles_per_client, 5U);
   EXPECT_EQ(c->max_request_bytes, 4096U);
+  EXPECT_EQ(c->max_batch_requests, 3U);
+  EXPECT_EQ(c->max_reply_bytes, 8192U);
   EXPECT_EQ(c->max_queued_events, 7U);
   EXPECT_EQ(c->metrics_listen, "[::1]:9477");
   EXPECT_EQ(c->scenario, "builtin:jbod-24");
@@ -53,6 +62,12 @@ TEST(DaemonConfig, BadValuesAreErrorsNamingFileAndKey) {
       {R"({"max_clients":0})", "max_clients: expected an integer 1..1000000"},
       {R"({"max_clients":-3})", "max_clients"},
       {R"({"max_request_bytes":10})", "max_request_bytes"},
+      {R"({"max_clients":8,"reserved_admin_clients":8})",
+       "reserved_admin_clients: 8 must be below max_clients (8)"},
+      {R"({"max_clients":4})", "reserved_admin_clients: 8 must be below max_clients (4)"},
+      {R"({"max_batch_requests":0})", "max_batch_requests: expected an integer 1..100000"},
+      {R"({"max_reply_bytes":100})", "max_reply_bytes: expected an integer 4096..1073741824"},
+      {R"({"max_clients_per_uid":0})", "max_clients_per_uid: expected an integer 1..1000000"},
       {R"({"log_level":"loud"})", "log_level: expected debug"},
       {R"({"metrics_listen":"localhost"})", "metrics_listen"},
       {R"({"metrics_listen":"127.0.0.1:99999"})", "metrics_listen"},

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <thread>
+#include <tuple>
 
 #include "tests/wait.h"
 
@@ -224,6 +225,208 @@ TEST(ServiceProtocol, MalformedRequestsGetTheRightErrors) {
   EXPECT_EQ(batch[0]["id"], 1);
   EXPECT_EQ(code(batch[1]), -32600);
   EXPECT_EQ(code(batch[2]), -32601);
+}
+
+std::string request(std::int64_t id, const std::string& method,
+                    const json& params = json::object()) {
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump();
+}
+
+// A batch of the given requests, as one line.
+std::string batch_line(const std::vector<std::string>& requests) {
+  std::string out = "[";
+  for (const auto& r : requests) {
+    out += (out.size() > 1 ? "," : "") + r;
+  }
+  return out + "]";
+}
+
+TEST(ServiceLimits, BatchOverMaxBatchRequestsIsRefusedWholeAndRunsNothing) {
+  Harness h;
+  h.service->set_limits(ServiceLimits{16, 4, 1 << 20});
+  Client c(*h.service, root());
+  std::vector<std::string> opens;
+  for (int i = 0; i < 5; ++i) {
+    opens.push_back(request(i + 1, "open", {{"node", "pass" + std::to_string(i)}}));
+  }
+  // At the limit: every request runs and is answered.
+  const json four = json::parse(
+      h.service->handle_line(*c.session, batch_line({opens.begin(), opens.begin() + 4})));
+  ASSERT_TRUE(four.is_array()) << four.dump();
+  ASSERT_EQ(four.size(), 4U);
+  for (const auto& r : four) {
+    EXPECT_EQ(code(r), 0) << r.dump();
+  }
+  EXPECT_EQ(c.session->handle_count(), 4U);
+  EXPECT_EQ(h.service->end_session(*c.session), 4U);
+  // Over it: one error for the whole batch, and nothing ran.
+  Client d(*h.service, nobody());
+  const json five = json::parse(h.service->handle_line(*d.session, batch_line(opens)));
+  ASSERT_TRUE(five.is_object()) << five.dump();
+  EXPECT_EQ(code(five), static_cast<int>(RpcCode::LimitExceeded)) << five.dump();
+  EXPECT_TRUE(five["id"].is_null());
+  EXPECT_EQ(five["error"]["data"]["limit"], "max_batch_requests");
+  EXPECT_NE(five["error"]["message"].get<std::string>().find("a batch of 5 requests is over the "
+                                                             "limit of 4"),
+            std::string::npos)
+      << five.dump();
+  EXPECT_EQ(d.session->handle_count(), 0U);
+}
+
+TEST(ServiceLimits, RepliesStopAtMaxReplyBytes) {
+  Harness h;
+  Client c(*h.service, nobody());  // The read right suffices for enc.map.
+  const std::string one = h.service->handle_line(*c.session, request(1, "enc.map"));
+  ASSERT_EQ(code(json::parse(one)), 0);
+  const std::vector<std::string> requests = {request(1, "enc.map"), request(2, "enc.map"),
+                                             request(3, "enc.map"), request(4, "session.info")};
+  const std::string all = h.service->handle_line(*c.session, batch_line(requests));
+  ASSERT_EQ(json::parse(all).size(), 4U);
+  const std::string two =
+      h.service->handle_line(*c.session, batch_line({requests.begin(), requests.begin() + 2}));
+  ASSERT_EQ(json::parse(two).size(), 2U);
+  auto limit = [&](std::size_t bytes) { h.service->set_limits(ServiceLimits{4, 64, bytes}); };
+
+  // One request: a reply of exactly max_reply_bytes is sent; one byte over, an error.
+  limit(one.size());
+  EXPECT_EQ(h.service->handle_line(*c.session, request(1, "enc.map")), one);
+  limit(one.size() - 1);
+  const json over = json::parse(h.service->handle_line(*c.session, request(1, "enc.map")));
+  EXPECT_EQ(code(over), static_cast<int>(RpcCode::LimitExceeded)) << over.dump();
+  EXPECT_EQ(over["id"], 1);
+  EXPECT_EQ(over["error"]["data"]["limit"], "max_reply_bytes");
+
+  // A batch whose replies make exactly max_reply_bytes is answered whole.
+  limit(all.size());
+  EXPECT_EQ(h.service->handle_line(*c.session, batch_line(requests)), all);
+  // With room for two replies, the third is replaced by an error (it ran), the fourth is not
+  // run; the answer is still one reply per request, in order.
+  limit(two.size());
+  const json cut = json::parse(h.service->handle_line(*c.session, batch_line(requests)));
+  ASSERT_TRUE(cut.is_array()) << cut.dump();
+  ASSERT_EQ(cut.size(), 4U);
+  EXPECT_EQ(cut[0], json::parse(two)[0]);
+  EXPECT_EQ(cut[1], json::parse(two)[1]);
+  for (int i : {2, 3}) {
+    EXPECT_EQ(cut[i]["id"], i + 1);
+    EXPECT_EQ(code(cut[i]), static_cast<int>(RpcCode::LimitExceeded)) << cut[i].dump();
+    EXPECT_EQ(cut[i]["error"]["data"]["limit"], "max_reply_bytes");
+  }
+  EXPECT_NE(cut[3]["error"]["message"].get<std::string>().find("not run"), std::string::npos);
+}
+
+// Every parameter a method does not take, and every one of the wrong type, is refused before
+// the method runs, naming it: the way scenario files are read. (emu.inject took
+// {"action": "busy", "sense": 1} and armed the fault.)
+TEST(ServiceProtocol, UnknownOrWrongTypedParamsAreRefusedNamingTheKey) {
+  Harness h;
+  Client c(*h.service, root());
+  const auto pass0 = c.call("open", {{"node", "pass0"}})["result"]["handle"];
+  const auto ses0 = c.call("open", {{"node", "ses0"}})["result"]["handle"];
+  const json lun0 = {{"bus", 0}, {"target", 0}, {"lun", 0}};
+  auto with = [](json base, const json& more) {
+    base.update(more);
+    return base;
+  };
+  const std::vector<std::tuple<std::string, json, std::string>> cases = {
+      {"emu.inject", with(lun0, {{"action", "busy"}, {"sense", 1}}),
+       "params.sense: expected a string or an array, got number"},
+      {"emu.inject", with(lun0, {{"action", "busy"}, {"sense", "03/11/00"}}),
+       "params.sense: action \"busy\" does not take it"},
+      {"emu.inject", with(lun0, {{"action", "hang"}, {"delay_us", 5}}),
+       "params.delay_us: action \"hang\" does not take it"},
+      {"emu.inject", with(lun0, {{"action", "busy"}, {"count", "2"}}),
+       "params.count: expected an integer, got string"},
+      {"emu.remove_target", lun0, "params.lun: unknown parameter"},
+      {"emu.clear_faults", with(lun0, {{"unit_attention", true}}),
+       "params.unit_attention: unknown parameter"},
+      {"emu.insert_disk",
+       {{"enclosure", "jbod4"}, {"slot", 2}, {"sas_address", "5000c50000000001"}, {"bus", 1}},
+       "params.bus: give a scenario LUN (bus, target, lun) or a sas_address, not both"},
+      {"device.tur", {{"handle", pass0}, {"device", 5}}, "params.device: expected a string"},
+      {"device.tur",
+       {{"handle", pass0}, {"device", "pass1"}},
+       "params.device: give \"handle\" or \"device\", not both"},
+      {"enc.map",
+       {{"handle", ses0}, {"enclosure", "ses0"}},
+       "params.enclosure: give \"handle\" or \"enclosure\", not both"},
+      {"enc.map", {{"handle", "1"}}, "params.handle: expected an integer, got string"},
+      {"events.subscribe", {{"codes", "FoundDevice"}}, "params.codes: expected an array"},
+      {"rescan", {{"bus", "0"}}, "params.bus: expected an integer"},
+      {"pass.command",
+       {{"device", "pass0"}, {"cdb", "00 00 00 00 00 00"}, {"recover", 1}},
+       "params.recover: expected true or false, got number"},
+      {"open", {{"node", "pass0"}, {"nodes", 1}}, "params.nodes: unknown parameter"},
+  };
+  for (const auto& [method, params, message] : cases) {
+    const json r = c.call(method, params);
+    EXPECT_EQ(code(r), static_cast<int>(RpcCode::InvalidParams)) << method << r.dump();
+    const std::string text = code(r) != 0 ? r["error"].value("message", "") : r.dump();
+    EXPECT_NE(text.find(message), std::string::npos) << method << " -> " << r.dump();
+  }
+  // Nothing ran: no fault was armed, no disk went anywhere.
+  EXPECT_EQ(c.call("device.tur", {{"device", "pass0"}})["result"]["ok"], true);
+  EXPECT_EQ(h.stack->xpt().devices().size(), 12U);
+
+  // Every method lists what it takes, and refuses anything else and every wrong type.
+  const json methods = c.call("rpc.methods")["result"];
+  ASSERT_GT(methods.size(), 40U);
+  for (const auto& m : methods) {
+    const std::string method = m["method"];
+    const json unknown = c.call(method, {{"bogus", 1}});
+    EXPECT_EQ(code(unknown), static_cast<int>(RpcCode::InvalidParams)) << method;
+    EXPECT_NE(unknown.dump().find("params.bogus: unknown parameter"), std::string::npos)
+        << method << " -> " << unknown.dump();
+    ASSERT_TRUE(m["params"].is_array()) << m.dump();
+    for (const auto& p : m["params"]) {
+      const std::string name = p["name"];
+      const std::string type = p["type"];
+      // A value of a type the parameter never takes.
+      const json wrong = type == "true or false" ? json("yes") : json(true);
+      const json r = c.call(method, {{name, wrong}});
+      EXPECT_EQ(code(r), static_cast<int>(RpcCode::InvalidParams)) << method << " " << name;
+      EXPECT_NE(r.dump().find("params." + name + ": expected " + type), std::string::npos)
+          << method << " " << name << " -> " << r.dump();
+    }
+  }
+  EXPECT_EQ(h.stack->xpt().devices().size(), 12U);
+}
+
+// An id comes back exactly as it was sent: an integer beyond 64 bits came back as 1e+30.
+TEST(ServiceProtocol, IdsAreEchoedExactlyAsSent) {
+  Harness h;
+  Client c(*h.service, root());
+  for (const std::string id :
+       {"1000000000000000000000000000000", "-9223372036854775809", "18446744073709551615",
+        "18446744073709551616", "1.50", "1e3", "-0.0", "7", "\"text\"", "0.1"}) {
+    const std::string reply = h.service->handle_line(
+        *c.session, R"({"jsonrpc":"2.0","id":)" + id + R"(,"method":"session.info"})");
+    EXPECT_TRUE(reply.starts_with(R"({"id":)" + id + R"(,"jsonrpc":"2.0","result":{)")) << reply;
+    EXPECT_TRUE(json::parse(reply).contains("result")) << reply;
+    // Errors too: from the method, and for an invalid request.
+    const std::string error =
+        h.service->handle_line(*c.session, R"({"jsonrpc":"2.0","method":"nope","id":)" + id + "}");
+    EXPECT_NE(error.find(R"(,"id":)" + id + R"(,"jsonrpc":"2.0"})"), std::string::npos) << error;
+    const std::string invalid =
+        h.service->handle_line(*c.session, R"({"id":)" + id + R"(,"method":"session.info"})");
+    EXPECT_NE(invalid.find(R"(,"id":)" + id + R"(,"jsonrpc":"2.0"})"), std::string::npos)
+        << invalid;
+  }
+  const std::string batch = h.service->handle_line(
+      *c.session,
+      R"([{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"session.info"},)"
+      R"({"jsonrpc":"2.0","method":"session.info"},{"jsonrpc":"2.0","id":2.50,"method":"x"},)"
+      R"({"jsonrpc":"2.0","id":3,"method":"session.info"}])");
+  const json parsed = json::parse(batch);
+  ASSERT_EQ(parsed.size(), 3U) << batch;
+  EXPECT_TRUE(batch.starts_with(R"([{"id":123456789012345678901234567890,"jsonrpc":"2.0",)"))
+      << batch;
+  EXPECT_NE(batch.find(R"(,"id":2.50,"jsonrpc":"2.0"})"), std::string::npos) << batch;
+  EXPECT_NE(batch.find(R"({"id":3,"jsonrpc":"2.0","result":)"), std::string::npos) << batch;
+  // A duplicate id member: the last one counts, as for every other member.
+  const std::string twice = h.service->handle_line(
+      *c.session, R"({"jsonrpc":"2.0","id":1.50,"id":4,"method":"session.info"})");
+  EXPECT_TRUE(twice.starts_with(R"({"id":4,"jsonrpc")")) << twice;
 }
 
 TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
