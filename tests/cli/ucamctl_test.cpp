@@ -14,7 +14,7 @@
 
 namespace {
 
-struct Run {
+struct Outcome {
   int status = -1;
   std::string out;
 };
@@ -27,9 +27,19 @@ std::string ucamctl() {
 // or "--socket PATH" of a ucamd started for the test. Every command must behave the same.
 std::string g_mode;
 
-Run run_raw(const std::string& args) {
-  Run r;
-  const std::string command = ucamctl() + " " + args + " 2>&1";
+std::string ucamd() {
+  return std::string(UCAM_TEST_BINARY_DIR) + "/daemon/ucamd";
+}
+
+enum class Stderr { Merged, Dropped };
+
+// Runs ucamctl with `args` (shell syntax) and collects its output: stdout and stderr, or stdout
+// alone.
+Outcome run_raw(const std::string& args, Stderr err = Stderr::Merged,
+                const std::string& program = "") {
+  Outcome r;
+  const std::string command = (program.empty() ? ucamctl() : program) + " " + args +
+                              (err == Stderr::Merged ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(command.c_str(), "r");
   if (p == nullptr) {
     return r;
@@ -43,7 +53,7 @@ Run run_raw(const std::string& args) {
   return r;
 }
 
-Run run(const std::string& args) {
+Outcome run(const std::string& args) {
   return run_raw(g_mode + " " + args);
 }
 
@@ -173,6 +183,30 @@ TEST(UcamctlOffline, MalformedScenarioNamesFileAndFieldAndExitsTwo) {
       << r.out;
   EXPECT_EQ(run("--emulate /nonexistent.json devlist").status, 2);
   EXPECT_EQ(run("--emulate builtin:nope devlist").status, 2);
+}
+
+// Nesting is refused by a linear scan before anything parses: 100,000 levels once took
+// gigabytes (also inside an ignored "comment"), in ucamctl --emulate and in ucamd --emulate.
+TEST(UcamctlOffline, DeeplyNestedScenarioIsRefusedBeforeParsing) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  const auto arrays = write_temp("deep.json", deep);
+  const auto comment =
+      write_temp("deep-comment.json", "{\"buses\": [],\n\"comment\": " + deep + "}");
+  auto r = run("--emulate " + arrays + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out.substr(0, 300);
+  EXPECT_NE(r.out.find(arrays + ": line 1, column 65 (byte 64): arrays and objects nested more "
+                                "than 64 deep (the limit)"),
+            std::string::npos)
+      << r.out.substr(0, 300);
+  r = run("--emulate " + comment + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out.substr(0, 300);
+  EXPECT_NE(r.out.find(comment + ": line 2, column 75 (byte 88)"), std::string::npos)
+      << r.out.substr(0, 300);
+  const auto daemon = run_raw("--socket " + ::testing::TempDir() + "deep.sock --emulate " + comment,
+                              Stderr::Merged, ucamd());
+  EXPECT_EQ(daemon.status, 2) << daemon.out.substr(0, 300);
+  EXPECT_NE(daemon.out.find("nested more than 64 deep"), std::string::npos)
+      << daemon.out.substr(0, 300);
 }
 
 TEST(UcamctlOffline, BadArgumentsAreUsageErrors) {

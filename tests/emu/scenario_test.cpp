@@ -186,6 +186,29 @@ INSTANTIATE_TEST_SUITE_P(ScenarioParse, ScenarioParseBad, ::testing::ValuesIn(kB
                            return std::string(info.param.name);
                          });
 
+// Nesting is refused by a linear scan before parsing: parsing 100,000 levels took seconds and
+// gigabytes (the reader keeps each open level's path), also inside an ignored "comment".
+TEST(ScenarioParse, DeepNestingIsRefusedBeforeParsingNamingWhere) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  auto scenario = parse_scenario(deep, "deep.json");
+  ASSERT_FALSE(scenario);
+  EXPECT_EQ(scenario.error().context(),
+            "deep.json: line 1, column 65 (byte 64): arrays and objects nested more than 64 deep "
+            "(the limit)");
+  EXPECT_EQ(scenario.error().errno_value(), EINVAL);
+
+  const std::string in_comment = "{\"buses\": [],\n \"comment\": " + deep + "}";
+  scenario = parse_scenario(in_comment, "comment.json");
+  ASSERT_FALSE(scenario);
+  EXPECT_EQ(scenario.error().context(),
+            "comment.json: line 2, column 76 (byte 89): arrays and objects nested more than 64 "
+            "deep (the limit)");
+  // Brackets in strings do not count, and 64 levels are allowed.
+  const std::string at_limit = "{\"buses\": [], \"comment\": " + std::string(63, '[') +
+                               "\"[[[[\\\"{{\"" + std::string(63, ']') + "}";
+  parse_ok(at_limit);
+}
+
 TEST(ScenarioParse, ErrorNamesFieldPath) {
   auto scenario = parse_scenario(R"({"buses":[{"targets":[{},{},{"luns":[{"capacity":"ten"}]}]}]})",
                                  "examples/x.json");
