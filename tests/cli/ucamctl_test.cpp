@@ -209,6 +209,23 @@ TEST(UcamctlOffline, DeeplyNestedScenarioIsRefusedBeforeParsing) {
       << daemon.out.substr(0, 300);
 }
 
+// Above the documented limit a scenario is refused by counting its LUNs while it is parsed,
+// before any is built: this one asks for a billion (if it were built, this test would not end).
+TEST(UcamctlOffline, ScenarioOverTheLunLimitIsRefusedByCount) {
+  const auto path = write_temp(
+      "billion.json", R"({"buses": [{"targets": {"count": 65536, "luns_per_target": 16384}}]})");
+  auto r = run("--emulate " + path + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find(path + ": buses[0].targets.count: the scenario would have more than "
+                              "100000 LUNs (the limit, see docs/scenarios.md)"),
+            std::string::npos)
+      << r.out;
+  const auto daemon = run_raw("--socket " + ::testing::TempDir() + "billion.sock --emulate " + path,
+                              Stderr::Merged, ucamd());
+  EXPECT_EQ(daemon.status, 2) << daemon.out;
+  EXPECT_NE(daemon.out.find("more than 100000 LUNs"), std::string::npos) << daemon.out;
+}
+
 TEST(UcamctlOffline, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(run("frobnicate").status, 2);
   EXPECT_EQ(run("").status, 2);
