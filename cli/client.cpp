@@ -237,16 +237,15 @@ Result<std::unique_ptr<Client>> connect_daemon(const std::string& path) {
   return std::unique_ptr<Client>(new SocketClient(fd, path));
 }
 
-Result<std::unique_ptr<Client>> start_in_process(const std::string& scenario_spec) {
-  auto scenario = load_scenario(scenario_spec);
-  if (!scenario) {
-    return fail(scenario.error());
-  }
-  auto stack = Stack::create_emulated(*scenario);
+Result<std::unique_ptr<Client>> start_in_process(const emu::Scenario& scenario,
+                                                 const std::string& name) {
+  auto stack = Stack::create_emulated(scenario);
   if (!stack) {
-    return fail(Error::described(EIO, "starting the emulated SIM: " + stack.error().message()));
+    // The error keeps its category: a scenario that is inconsistent (a slot naming a target
+    // that does not exist, found when the SIM starts) is EINVAL, bad input like a malformed one.
+    return fail(stack.error().with_context("starting the emulated SIM"));
   }
-  return std::unique_ptr<Client>(new InProcessClient(std::move(*stack), scenario_spec));
+  return std::unique_ptr<Client>(new InProcessClient(std::move(*stack), name));
 }
 
 }  // namespace ucam::cli

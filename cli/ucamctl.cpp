@@ -17,6 +17,7 @@
 #include "cli/render.h"
 #include "scsi/opcodes.h"
 #include "scsi/ses_json.h"
+#include "stack/stack.h"
 
 namespace ucam::cli {
 namespace {
@@ -36,7 +37,8 @@ constexpr const char* kExitCodesText =
     "  1  the command reached the device and failed (CHECK CONDITION, timeout, device gone);\n"
     "     tur: not ready; enc status: an enclosure is NONCRITICAL, CRITICAL, UNRECOV or INVOP;\n"
     "     events --count: fewer events than asked before --timeout\n"
-    "  2  usage error: bad arguments, bad hex, unreadable or malformed scenario or page file\n"
+    "  2  usage error: bad arguments, bad hex, a page file that cannot be read or decoded, any\n"
+    "     scenario error (unreadable, malformed, too large, or found when the SIM starts)\n"
     "  3  no such device, enclosure, slot or handle\n"
     "  4  permission denied: changing things needs root or ucamd's admin group\n"
     "  5  ucamd is not reachable (see --socket, --emulate), or the connection was lost\n";
@@ -440,16 +442,29 @@ int main(int argc, char** argv) {
     }
   }
 
-  Result<std::unique_ptr<Client>> client =
-      opt.emulate.empty() ? connect_daemon(opt.socket.empty() ? default_socket() : opt.socket)
-                          : start_in_process(opt.emulate);
-  if (!client) {
-    const int code = !opt.emulate.empty()
-                         ? (client.error().errno_value() == EIO ? kExitDeviceError : kExitUsage)
-                         : (client.error().errno_value() == EINVAL ? kExitUsage : kExitNoDaemon);
-    return report_error(client.error().message(), code);
+  std::unique_ptr<Client> client;
+  if (opt.emulate.empty()) {
+    auto connected = connect_daemon(opt.socket.empty() ? default_socket() : opt.socket);
+    if (!connected) {
+      return report_error(connected.error().message(),
+                          connected.error().errno_value() == EINVAL ? kExitUsage : kExitNoDaemon);
+    }
+    client = std::move(*connected);
+  } else {
+    // A scenario that cannot be read or is wrong is bad input (2), whether the parser finds
+    // the mistake or the SIM does when it starts; anything else failing is the stack's (1).
+    auto scenario = load_scenario(opt.emulate);
+    if (!scenario) {
+      return report_error(scenario.error().message(), kExitUsage);
+    }
+    auto started = start_in_process(*scenario, opt.emulate);
+    if (!started) {
+      return report_error(started.error().message(),
+                          started.error().errno_value() == EINVAL ? kExitUsage : kExitDeviceError);
+    }
+    client = std::move(*started);
   }
-  Runner run{**client, opt};
+  Runner run{*client, opt};
   const json none = json::object();
   const json which = enclosure.empty() ? none : json{{"enclosure", enclosure}};
 
@@ -530,7 +545,7 @@ int main(int argc, char** argv) {
       const auto wait = deadline == std::chrono::steady_clock::time_point::max()
                             ? std::chrono::milliseconds(3'600'000)
                             : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-      auto n = (*client)->next_notification(wait);
+      auto n = client->next_notification(wait);
       if (!n) {
         return report_error("lost the connection to ucamd", kExitNoDaemon);
       }

@@ -185,6 +185,25 @@ TEST(UcamctlOffline, MalformedScenarioNamesFileAndFieldAndExitsTwo) {
   EXPECT_EQ(run("--emulate builtin:nope devlist").status, 2);
 }
 
+// A scenario error that the SIM finds when it starts is still bad input: 2, like a parse error,
+// from ucamctl --emulate and from ucamd --emulate.
+TEST(UcamctlOffline, ScenarioErrorFoundWhenTheSimStartsExitsTwo) {
+  const auto path = write_temp("no-target.json", R"({"buses": [{"targets": [{"id": 0},
+      {"id": 8, "luns": [{"type": "ses", "elements": {"slots": {"disks": "auto",
+                                                                 "targets": [0, 12]}}}]}]}]})");
+  auto r = run("--emulate " + path + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find(path + ": buses[0].targets[1].luns[0].elements.slots.targets: bus 0 has "
+                              "no target 12"),
+            std::string::npos)
+      << r.out;
+  const auto daemon =
+      run_raw("--socket " + ::testing::TempDir() + "no-target.sock --emulate " + path,
+              Stderr::Merged, ucamd());
+  EXPECT_EQ(daemon.status, 2) << daemon.out;
+  EXPECT_NE(daemon.out.find("bus 0 has no target 12"), std::string::npos) << daemon.out;
+}
+
 // Nesting is refused by a linear scan before anything parses: 100,000 levels once took
 // gigabytes (also inside an ignored "comment"), in ucamctl --emulate and in ucamd --emulate.
 TEST(UcamctlOffline, DeeplyNestedScenarioIsRefusedBeforeParsing) {
