@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 
@@ -42,6 +43,11 @@ constexpr const char* kExitCodesText =
     "  3  no such device, enclosure, slot or handle\n"
     "  4  permission denied: changing things needs root or ucamd's admin group\n"
     "  5  ucamd is not reachable (see --socket, --emulate), or the connection was lost\n";
+
+constexpr const char* kGlobalOptionsText =
+    "\nGLOBAL OPTIONS\n"
+    "  --socket PATH, --emulate FILE|builtin:NAME, --json and --log-level LEVEL (ucamctl --help)\n"
+    "  may come before or after the command and its arguments.\n";
 
 struct Options {
   std::string emulate;  // "" = talk to ucamd.
@@ -204,7 +210,9 @@ int main(int argc, char** argv) {
       "emulated SIM instead (a scenario file, or builtin:NAME; see docs/scenarios.md).\n"
       "Commands and output are the same either way. Reading is open to every user who may\n"
       "connect; changing things (LEDs, raw CDBs, fault injection) needs ucamd's admin right.\n\n"
-      "Devices are named passN, sesN, /dev/passN, or bus:target:lun (XPT numbering).",
+      "Devices are named passN, sesN, /dev/passN, or bus:target:lun (XPT numbering).\n\n"
+      "The options below are global: they may come before or after the command, as with git\n"
+      "or camcontrol ('ucamctl devlist --json' is 'ucamctl --json devlist').\n",
       "ucamctl"};
   app.footer(std::string("\nEXAMPLES\n"
                          "  ucamctl devlist -v\n"
@@ -212,20 +220,32 @@ int main(int argc, char** argv) {
                          "  ucamctl inquiry 0:1:0\n"
                          "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36\n"
                          "  ucamctl enc locate pass9 on\n"
+                         "  ucamctl enc map --json          # global options go anywhere\n"
                          "  ucamctl --json events --count 1 --timeout 30\n\n") +
              kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
   app.require_subcommand(1);
+  // Global options go anywhere: a subcommand hands the options it does not know to its parent
+  // (CLI11's fallthrough), up to this app. Subcommands inherit the setting when they are added,
+  // so it is set before any is. An option's value is taken before this applies: in
+  // `cmd pass0 --cdb "12 00" --json` the CDB is "12 00" and --json is global.
+  app.fallthrough();
   Options opt;
+  // Given twice (before and after the command), the last one counts.
+  const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("--emulate", opt.emulate,
-                 "Run the stack in-process on this scenario (file or builtin:NAME) instead of "
-                 "talking to ucamd");
-  auto* socket_opt = app.add_option("--socket", opt.socket,
-                                    "ucamd's socket (default: $UCAM_SOCKET or "
-                                    "/run/ucam/ucamd.sock)");
-  app.add_flag("--json", opt.json, "Machine-readable JSON output");
+                 "Run the stack in-process on this scenario (a file or builtin:NAME, see\n"
+                 "docs/scenarios.md) instead of talking to ucamd")
+      ->type_name("FILE|builtin:NAME")
+      ->multi_option_policy(last);
+  app.add_option("--socket", opt.socket,
+                 "ucamd's socket (default: $UCAM_SOCKET or /run/ucam/ucamd.sock)")
+      ->type_name("PATH")
+      ->multi_option_policy(last);
+  app.add_flag("--json", opt.json, "Machine-readable JSON output")->multi_option_policy(last);
   app.add_option("--log-level", opt.log_level, "debug, info, warning (default) or error")
-      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
-  (void)socket_opt;
+      ->type_name("LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+      ->multi_option_policy(last);
 
   const std::string dev_help = "passN, sesN, /dev/passN or bus:target:lun";
   bool verbose = false;
@@ -404,6 +424,15 @@ int main(int argc, char** argv) {
       "emu.enclosures). Faults, sensors and whole buses: ucamctl call emu.* (docs/api.md).\n\n"
       "EXAMPLES\n  ucamctl emu pull-disk jbod4 0\n  ucamctl emu insert-disk jbod4 0 1:4:0\n"
       "  ucamctl emu remove-lun 0:3:0\n");
+
+  // Every command's --help says where the global options go.
+  const std::function<void(CLI::App&)> note_globals = [&](CLI::App& parent) {
+    for (CLI::App* sub : parent.get_subcommands([](CLI::App*) { return true; })) {
+      sub->footer(sub->get_footer() + kGlobalOptionsText);
+      note_globals(*sub);
+    }
+  };
+  note_globals(app);
 
   try {
     app.parse(argc, argv);
