@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 
 #include "base/check.h"
 #include "base/log.h"
@@ -161,6 +162,40 @@ PeriphManager::~PeriphManager() {
   }
 }
 
+template <class Fn>
+void PeriphManager::for_each_covered(const Path& path, Fn&& fn) {
+  if (path.bus == Path::kWildcardBus) {
+    // Every bus: rare (shutdown), one pass over the index.
+    for (auto& [key, periph] : m_by_path) {
+      if (path.matches(key.second)) {
+        fn(*periph);
+      }
+    }
+    return;
+  }
+  // One bus, target or device: the index is ordered by driver, then bus, target and LUN, so
+  // each driver's periphs there are one range (a bus's events do not visit other buses).
+  const bool one_target = path.target != Path::kWildcardTarget;
+  for (const auto& driver : m_drivers) {
+    if (one_target && path.lun != Path::kWildcardLun) {
+      if (auto it = m_by_path.find({driver.get(), path}); it != m_by_path.end()) {
+        fn(*it->second);
+      }
+      continue;
+    }
+    const Path first{path.bus, one_target ? path.target : 0, 0};
+    for (auto it = m_by_path.lower_bound({driver.get(), first});
+         it != m_by_path.end() && it->first.first == driver.get() &&
+         it->first.second.bus == path.bus &&
+         (!one_target || it->first.second.target == path.target);
+         ++it) {
+      if (path.matches(it->first.second)) {
+        fn(*it->second);
+      }
+    }
+  }
+}
+
 void PeriphManager::on_event(const AsyncEvent& event) {
   switch (event.code) {
     case AsyncCode::FoundDevice:
@@ -175,15 +210,12 @@ void PeriphManager::on_event(const AsyncEvent& event) {
   std::vector<PeriphRef> targets;
   {
     std::lock_guard lock(m_lock);
-    for (auto& [driver, units] : m_units) {
-      for (auto& [unit, periph] : units) {
-        if ((periph->m_flags & (Periph::kInvalid | Periph::kAttached)) == Periph::kAttached &&
-            (event.path.matches(periph->m_path) || periph->m_path.matches(event.path))) {
-          ++periph->m_refcount;
-          targets.emplace_back(periph.get());
-        }
+    for_each_covered(event.path, [&](Periph& periph) {
+      if ((periph.m_flags & (Periph::kInvalid | Periph::kAttached)) == Periph::kAttached) {
+        ++periph.m_refcount;
+        targets.emplace_back(&periph);
       }
-    }
+    });
   }
   for (auto& ref : targets) {
     ref->driver().async(*ref.get(), event);
@@ -245,13 +277,11 @@ void PeriphManager::invalidate_path(const Path& path) {
   std::vector<Periph*> victims;
   {
     std::lock_guard lock(m_lock);
-    for (auto& [driver, units] : m_units) {
-      for (auto& [unit, periph] : units) {
-        if (path.matches(periph->m_path) && (periph->m_flags & Periph::kInvalid) == 0) {
-          victims.push_back(periph.get());
-        }
+    for_each_covered(path, [&](Periph& periph) {
+      if ((periph.m_flags & Periph::kInvalid) == 0) {
+        victims.push_back(&periph);
       }
-    }
+    });
   }
   // Only the event thread (and the destructor, after unsubscribing) invalidates, so every
   // victim still holds its initial reference here.
@@ -294,13 +324,29 @@ void PeriphManager::free_periph(Periph& periph, bool attached) {
 }
 
 PeriphRef PeriphManager::acquire(std::string_view name) {
-  std::lock_guard lock(m_lock);
-  for (auto& [driver, units] : m_units) {
-    for (auto& [unit, periph] : units) {
-      if (periph->m_name == name && (periph->m_flags & (Periph::kInvalid | Periph::kFree)) == 0) {
-        ++periph->m_refcount;
-        return PeriphRef(periph.get());
-      }
+  // "pass12": a driver's name, then the unit in decimal as Periph's constructor writes it.
+  for (const auto& driver : m_drivers) {
+    const std::string_view prefix = driver->name();
+    if (!name.starts_with(prefix)) {
+      continue;
+    }
+    const std::string_view digits = name.substr(prefix.size());
+    std::uint32_t unit = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), unit);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+        (digits.size() > 1 && digits.front() == '0')) {
+      continue;
+    }
+    std::lock_guard lock(m_lock);
+    auto units = m_units.find(driver.get());
+    if (units == m_units.end()) {
+      continue;
+    }
+    auto it = units->second.find(unit);
+    if (it != units->second.end() &&
+        (it->second->m_flags & (Periph::kInvalid | Periph::kFree)) == 0) {
+      ++it->second->m_refcount;
+      return PeriphRef(it->second.get());
     }
   }
   return {};
@@ -310,14 +356,9 @@ std::vector<std::string> PeriphManager::names_for(const Path& path) const {
   std::vector<std::string> out;
   std::lock_guard lock(m_lock);
   for (const auto& driver : m_drivers) {
-    auto it = m_units.find(driver.get());
-    if (it == m_units.end()) {
-      continue;
-    }
-    for (const auto& [unit, periph] : it->second) {
-      if (periph->m_path == path && (periph->m_flags & Periph::kInvalid) == 0) {
-        out.push_back(periph->m_name);
-      }
+    auto it = m_by_path.find({driver.get(), path});
+    if (it != m_by_path.end() && (it->second->m_flags & Periph::kInvalid) == 0) {
+      out.push_back(it->second->m_name);
     }
   }
   return out;

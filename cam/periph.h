@@ -172,9 +172,10 @@ class PeriphManager {
 
   XptPeriph& xpt() const { return m_xpt; }
 
-  // Finds a valid periph by name ("pass0") and takes a reference.
+  // Finds a valid periph by name ("pass0") and takes a reference. O(log periphs).
   PeriphRef acquire(std::string_view name);
-  // Names of the periphs attached to `path`, in driver-table order ("pass0", "ses0").
+  // Names of the valid periphs at `path` (one device), in driver-table order ("pass0", "ses0").
+  // O(drivers x log periphs).
   std::vector<std::string> names_for(const Path& path) const;
   std::vector<PeriphSnapshot> periphs() const;
   PeriphStats stats() const;
@@ -192,6 +193,11 @@ class PeriphManager {
   void attach_drivers(const Path& path);
   void invalidate_path(const Path& path);
   void free_periph(Periph& periph, bool attached);  // Last release.
+  // Calls `fn(Periph&)` for every periph not yet freed on a device that `path` covers: for one
+  // device an index lookup per driver, for one bus or target a range of the index, for every
+  // bus one pass. Caller holds m_lock.
+  template <class Fn>
+  void for_each_covered(const Path& path, Fn&& fn);
 
   XptPeriph& m_xpt;
   std::vector<std::unique_ptr<PeriphDriver>> m_drivers;  // Immutable after construction.
@@ -201,7 +207,9 @@ class PeriphManager {
   std::map<const PeriphDriver*, std::map<std::uint32_t, std::unique_ptr<Periph>>> m_units;
   // Per driver: no unit below this is free (keeps allocation O(1) amortized). Guarded by m_lock.
   std::map<const PeriphDriver*, std::uint32_t> m_unit_hint;
-  // (driver, path) -> the periph not yet freed there (at most one). Guarded by m_lock.
+  // (driver, path) -> the periph not yet freed there (at most one: attach_drivers does not
+  // create a second while one is in m_units). The index of m_units by path, so that per-device
+  // lookups (names, events, invalidation) do not scan every periph. Guarded by m_lock.
   std::map<std::pair<const PeriphDriver*, Path>, Periph*> m_by_path;
   PeriphStats m_stats;  // Guarded by m_lock.
   std::unique_ptr<Subscription> m_subscription;

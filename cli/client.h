@@ -10,6 +10,7 @@
 
 #include "base/result.h"
 #include "service/rpc.h"
+#include "sims/emu/scenario.h"
 
 namespace ucam::cli {
 
@@ -31,8 +32,11 @@ class Client {
 // Connects to ucamd. ECONNREFUSED/ENOENT errors say how to start it or use --emulate.
 Result<std::unique_ptr<Client>> connect_daemon(const std::string& socket_path);
 
-// Builds the stack in this process on `scenario` (a file or builtin:NAME).
-Result<std::unique_ptr<Client>> start_in_process(const std::string& scenario);
+// Builds the stack in this process on `scenario` (read by ucam::load_scenario; `name` is what
+// the user gave, a file or builtin:NAME). EINVAL when the scenario is inconsistent (found when
+// the SIM starts); other errors are the stack's.
+Result<std::unique_ptr<Client>> start_in_process(const emu::Scenario& scenario,
+                                                 const std::string& name);
 
 // The socket ucamctl uses by default: $UCAM_SOCKET, else /run/ucam/ucamd.sock.
 std::string default_socket();

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 
@@ -17,6 +18,7 @@
 #include "cli/render.h"
 #include "scsi/opcodes.h"
 #include "scsi/ses_json.h"
+#include "stack/stack.h"
 
 namespace ucam::cli {
 namespace {
@@ -36,10 +38,16 @@ constexpr const char* kExitCodesText =
     "  1  the command reached the device and failed (CHECK CONDITION, timeout, device gone);\n"
     "     tur: not ready; enc status: an enclosure is NONCRITICAL, CRITICAL, UNRECOV or INVOP;\n"
     "     events --count: fewer events than asked before --timeout\n"
-    "  2  usage error: bad arguments, bad hex, unreadable or malformed scenario or page file\n"
+    "  2  usage error: bad arguments, bad hex, a page file that cannot be read or decoded, any\n"
+    "     scenario error (unreadable, malformed, too large, or found when the SIM starts)\n"
     "  3  no such device, enclosure, slot or handle\n"
     "  4  permission denied: changing things needs root or ucamd's admin group\n"
     "  5  ucamd is not reachable (see --socket, --emulate), or the connection was lost\n";
+
+constexpr const char* kGlobalOptionsText =
+    "\nGLOBAL OPTIONS\n"
+    "  --socket PATH, --emulate FILE|builtin:NAME, --json and --log-level LEVEL (ucamctl --help)\n"
+    "  may come before or after the command and its arguments.\n";
 
 struct Options {
   std::string emulate;  // "" = talk to ucamd.
@@ -204,7 +212,9 @@ int main(int argc, char** argv) {
       "emulated SIM instead (a scenario file, or builtin:NAME; see docs/scenarios.md).\n"
       "Commands and output are the same either way. Reading is open to every user who may\n"
       "connect; changing things (LEDs, raw CDBs, fault injection) needs ucamd's admin right.\n\n"
-      "Devices are named passN, sesN, /dev/passN, or bus:target:lun (XPT numbering).",
+      "Devices are named passN, sesN, /dev/passN, or bus:target:lun (XPT numbering).\n\n"
+      "The options below are global: they may come before or after the command, as with git\n"
+      "or camcontrol ('ucamctl devlist --json' is 'ucamctl --json devlist').\n",
       "ucamctl"};
   app.footer(std::string("\nEXAMPLES\n"
                          "  ucamctl devlist -v\n"
@@ -212,20 +222,32 @@ int main(int argc, char** argv) {
                          "  ucamctl inquiry 0:1:0\n"
                          "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36\n"
                          "  ucamctl enc locate pass9 on\n"
+                         "  ucamctl enc map --json          # global options go anywhere\n"
                          "  ucamctl --json events --count 1 --timeout 30\n\n") +
              kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
   app.require_subcommand(1);
+  // Global options go anywhere: a subcommand hands the options it does not know to its parent
+  // (CLI11's fallthrough), up to this app. Subcommands inherit the setting when they are added,
+  // so it is set before any is. An option's value is taken before this applies: in
+  // `cmd pass0 --cdb "12 00" --json` the CDB is "12 00" and --json is global.
+  app.fallthrough();
   Options opt;
+  // Given twice (before and after the command), the last one counts.
+  const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("--emulate", opt.emulate,
-                 "Run the stack in-process on this scenario (file or builtin:NAME) instead of "
-                 "talking to ucamd");
-  auto* socket_opt = app.add_option("--socket", opt.socket,
-                                    "ucamd's socket (default: $UCAM_SOCKET or "
-                                    "/run/ucam/ucamd.sock)");
-  app.add_flag("--json", opt.json, "Machine-readable JSON output");
+                 "Run the stack in-process on this scenario (a file or builtin:NAME, see\n"
+                 "docs/scenarios.md) instead of talking to ucamd")
+      ->type_name("FILE|builtin:NAME")
+      ->multi_option_policy(last);
+  app.add_option("--socket", opt.socket,
+                 "ucamd's socket (default: $UCAM_SOCKET or /run/ucam/ucamd.sock)")
+      ->type_name("PATH")
+      ->multi_option_policy(last);
+  app.add_flag("--json", opt.json, "Machine-readable JSON output")->multi_option_policy(last);
   app.add_option("--log-level", opt.log_level, "debug, info, warning (default) or error")
-      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
-  (void)socket_opt;
+      ->type_name("LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+      ->multi_option_policy(last);
 
   const std::string dev_help = "passN, sesN, /dev/passN or bus:target:lun";
   bool verbose = false;
@@ -405,6 +427,15 @@ int main(int argc, char** argv) {
       "EXAMPLES\n  ucamctl emu pull-disk jbod4 0\n  ucamctl emu insert-disk jbod4 0 1:4:0\n"
       "  ucamctl emu remove-lun 0:3:0\n");
 
+  // Every command's --help says where the global options go.
+  const std::function<void(CLI::App&)> note_globals = [&](CLI::App& parent) {
+    for (CLI::App* sub : parent.get_subcommands([](CLI::App*) { return true; })) {
+      sub->footer(sub->get_footer() + kGlobalOptionsText);
+      note_globals(*sub);
+    }
+  };
+  note_globals(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -442,16 +473,29 @@ int main(int argc, char** argv) {
     }
   }
 
-  Result<std::unique_ptr<Client>> client =
-      opt.emulate.empty() ? connect_daemon(opt.socket.empty() ? default_socket() : opt.socket)
-                          : start_in_process(opt.emulate);
-  if (!client) {
-    const int code = !opt.emulate.empty()
-                         ? (client.error().errno_value() == EIO ? kExitDeviceError : kExitUsage)
-                         : (client.error().errno_value() == EINVAL ? kExitUsage : kExitNoDaemon);
-    return report_error(client.error().message(), code);
+  std::unique_ptr<Client> client;
+  if (opt.emulate.empty()) {
+    auto connected = connect_daemon(opt.socket.empty() ? default_socket() : opt.socket);
+    if (!connected) {
+      return report_error(connected.error().message(),
+                          connected.error().errno_value() == EINVAL ? kExitUsage : kExitNoDaemon);
+    }
+    client = std::move(*connected);
+  } else {
+    // A scenario that cannot be read or is wrong is bad input (2), whether the parser finds
+    // the mistake or the SIM does when it starts; anything else failing is the stack's (1).
+    auto scenario = load_scenario(opt.emulate);
+    if (!scenario) {
+      return report_error(scenario.error().message(), kExitUsage);
+    }
+    auto started = start_in_process(*scenario, opt.emulate);
+    if (!started) {
+      return report_error(started.error().message(),
+                          started.error().errno_value() == EINVAL ? kExitUsage : kExitDeviceError);
+    }
+    client = std::move(*started);
   }
-  Runner run{**client, opt};
+  Runner run{*client, opt};
   const json none = json::object();
   const json which = enclosure.empty() ? none : json{{"enclosure", enclosure}};
 
@@ -532,7 +576,7 @@ int main(int argc, char** argv) {
       const auto wait = deadline == std::chrono::steady_clock::time_point::max()
                             ? std::chrono::milliseconds(3'600'000)
                             : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-      auto n = (*client)->next_notification(wait);
+      auto n = client->next_notification(wait);
       if (!n) {
         return report_error("lost the connection to ucamd", kExitNoDaemon);
       }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -141,7 +142,8 @@ int run(const Flags& flags) {
   auto stack = Stack::create_emulated(*scenario, options);
   if (!stack) {
     log_error("starting the emulated SIM: {}", stack.error().message());
-    return kExitFailure;
+    // EINVAL: the scenario is inconsistent (found when the SIM starts), a configuration error.
+    return stack.error().errno_value() == EINVAL ? kExitUsage : kExitFailure;
   }
   service::Service service(**stack, access->policy, service_limits(*config));
   // Make the socket's directory (/run/ucam) if it is missing; systemd makes it for the unit.

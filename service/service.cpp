@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "base/json_nesting.h"
 #include "base/log.h"
 #include "scsi/inquiry.h"
 
@@ -202,37 +203,6 @@ std::size_t Service::end_session(Session& session) {
   return closed;
 }
 
-namespace {
-
-// The deepest nesting of arrays and objects in a JSON text (strings skipped). Requests nest a
-// few levels; a client sending [[[[...]]]] 100,000 deep must not make the daemon recurse.
-std::size_t nesting_depth(std::string_view text) {
-  std::size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-constexpr std::size_t kMaxNesting = 64;
-
-}  // namespace
-
 void Service::cancel_session(Session& session) {
   session.m_cancel.cancel();
 }
@@ -370,12 +340,14 @@ RpcError reply_too_large(std::string message) {
 }  // namespace
 
 std::string Service::handle_line(Session& session, std::string_view line) {
-  if (const auto depth = nesting_depth(line); depth > kMaxNesting) {
+  // Requests nest a few levels; a client sending [[[[...]]]] 100,000 deep must not make the
+  // daemon recurse.
+  if (const auto nesting = json_nesting(line); nesting.beyond_limit) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
     return render(error_response(
         nullptr, rpc_error(RpcCode::InvalidRequest, fmt::format("JSON nested {} deep; the limit "
                                                                 "is {}",
-                                                                depth, kMaxNesting))));
+                                                                nesting.deepest, kMaxJsonNesting))));
   }
   RequestParser parser;
   bool parsed = false;

@@ -7,6 +7,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "base/json_nesting.h"
+
 namespace ucam::emu {
 
 using nlohmann::json;
@@ -128,6 +130,15 @@ constexpr std::size_t kMaxShownValue = 40;
 }  // namespace
 
 Result<json> parse_json_document(std::string_view text, std::string_view source_name) {
+  // Refused before parsing: the DOM builder keeps a path string per open level, so time and
+  // memory would grow with the square of the depth (also inside an ignored "comment").
+  if (const auto nesting = json_nesting(text); nesting.beyond_limit) {
+    const auto& at = *nesting.beyond_limit;
+    return fail_invalid(
+        fmt::format("{}: line {}, column {} (byte {}): arrays and objects nested more than {} "
+                    "deep (the limit)",
+                    source_name, at.line, at.column, at.offset, kMaxJsonNesting));
+  }
   json root;
   DomBuilder builder(root);
   const bool ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json,

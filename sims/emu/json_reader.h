@@ -19,7 +19,9 @@
 namespace ucam::emu {
 
 // Parses JSON text strictly (no comments, no trailing commas). Syntax errors name the line and
-// column; a key that appears twice in one object is an error naming its path.
+// column; a key that appears twice in one object is an error naming its path. Text nested more
+// than kMaxJsonNesting (64) arrays and objects deep is refused, before parsing, naming the line,
+// column and byte where it goes too deep.
 Result<nlohmann::json> parse_json_document(std::string_view text, std::string_view source_name);
 
 // "a string", "an integer"..., and a short rendering of `value` for messages.

@@ -315,6 +315,10 @@ class Parser {
       return fail(reader.error(
           "buses", fmt::format("expected an array of buses, got {}", describe_json_value(*buses))));
     }
+    if (buses->size() > kMaxScenarioBuses) {
+      return fail(reader.error(
+          "buses", fmt::format("{} buses; the limit is {}", buses->size(), kMaxScenarioBuses)));
+    }
     for (std::size_t i = 0; i < buses->size(); ++i) {
       auto bus = parse_bus((*buses)[i], json_path_index("buses", i), static_cast<std::uint32_t>(i));
       if (!bus) {
@@ -497,12 +501,18 @@ class Parser {
     const std::string luns_path = reader.path_of("luns");
     if (luns == nullptr) {
       // A target without "luns" is one default LUN 0.
+      if (auto budget = reserve_luns(1, reader, ""); !budget) {
+        return fail(budget.error());
+      }
       auto lun = parse_lun(json::object(), luns_path, bus_number, target.spec, 0, 0);
       if (!lun) {
         return fail(lun.error());
       }
       target.spec.luns.push_back(std::move(*lun));
     } else if (luns->is_array()) {
+      if (auto budget = reserve_luns(luns->size(), reader, "luns"); !budget) {
+        return fail(budget.error());
+      }
       std::vector<std::string> lun_paths;
       std::uint64_t next = 0;
       for (std::size_t i = 0; i < luns->size(); ++i) {
@@ -746,7 +756,7 @@ class Parser {
           reader.error("count", fmt::format("LUNs {}..{} go beyond the highest LUN {}", first_lun,
                                             first_lun + **count - 1, kMaxLunNumber)));
     }
-    if (auto budget = reserve_luns(**count, reader); !budget) {
+    if (auto budget = reserve_luns(**count, reader, "count"); !budget) {
       return fail(budget.error());
     }
     auto tmpl = read_template(reader);
@@ -797,7 +807,7 @@ class Parser {
                                fmt::format("LUNs {}..{} go beyond the highest LUN {}", lun_base,
                                            lun_base + luns - 1, kMaxLunNumber)));
     }
-    if (auto budget = reserve_luns(**count * luns, reader); !budget) {
+    if (auto budget = reserve_luns(**count * luns, reader, "count"); !budget) {
       return fail(budget.error());
     }
     auto tmpl = read_template(reader);
@@ -856,17 +866,21 @@ class Parser {
     return tmpl;
   }
 
-  Result<void> reserve_luns(std::uint64_t count, const ObjectReader& reader) {
+  // Counts LUNs before they are built (a generator's product, an array's length), so that a
+  // scenario over the limit is refused without doing the work.
+  Result<void> reserve_luns(std::uint64_t count, const ObjectReader& reader, std::string_view key) {
     if (count > kMaxScenarioLuns - m_luns) {
-      return fail(reader.error(
-          "count", fmt::format("the scenario would have more than {} LUNs", kMaxScenarioLuns)));
+      return fail(
+          reader.error(key, fmt::format("the scenario would have more than {} LUNs (the limit, see "
+                                        "docs/scenarios.md)",
+                                        kMaxScenarioLuns)));
     }
     m_luns += count;
     return {};
   }
 
   std::string_view m_source;
-  std::uint64_t m_luns = 0;  // LUNs reserved by generators so far.
+  std::uint64_t m_luns = 0;  // LUNs reserved so far.
 };
 
 }  // namespace

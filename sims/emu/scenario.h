@@ -80,9 +80,12 @@ struct Scenario {
   std::size_t lun_count() const;
 };
 
-// Limits that keep a typo from asking for a billion LUNs.
-inline constexpr std::uint64_t kMaxScenarioLuns = 1'000'000;
-inline constexpr std::uint64_t kMaxLunNumber = 16383;  // SAM-5 flat space addressing.
+// Limits that keep a typo from asking for a billion LUNs. kMaxScenarioLuns is what the whole
+// stack handles in a few seconds and under 1 GiB (docs/performance.md, "Scenario size"): a
+// scenario with more is refused while it is parsed, by counting, before any LUN is built.
+inline constexpr std::uint64_t kMaxScenarioLuns = 100'000;
+inline constexpr std::size_t kMaxScenarioBuses = 1024;  // Each is a SIM; a machine has a few.
+inline constexpr std::uint64_t kMaxLunNumber = 16383;   // SAM-5 flat space addressing.
 inline constexpr std::uint32_t kMaxTargetId = 65535;
 
 // Parses a scenario. Errors (EINVAL) read "<source_name>: <json path>: <problem>", or

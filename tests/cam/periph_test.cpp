@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "cam/xpt.h"
 #include "tests/cam/fake_sim.h"
@@ -30,6 +33,12 @@ class TestDriver final : public PeriphDriver {
     return {};
   }
   void invalidate(Periph&) override { invalidates.fetch_add(1); }
+  void async(Periph& p, const AsyncEvent& e) override {
+    if (e.code == AsyncCode::BusReset) {
+      std::lock_guard lock(reset_lock);
+      resets.push_back(p.name());
+    }
+  }
   void destroy(Periph& p) override {
     destroys.fetch_add(1);
     if (release_in_destroy) {
@@ -40,6 +49,8 @@ class TestDriver final : public PeriphDriver {
   std::atomic<int>& invalidates;
   std::atomic<int>& destroys;
   std::atomic<bool> release_in_destroy{false};
+  std::mutex reset_lock;
+  std::vector<std::string> resets;  // Periphs that saw a BusReset, in order. Guarded by reset_lock.
 };
 
 class PeriphTest : public ::testing::Test {
@@ -103,6 +114,36 @@ TEST_F(PeriphTest, AcquireFailsOnceInvalidated) {
   ref.reset();
   EXPECT_EQ(driver->destroys.load(), 1);
   EXPECT_EQ(periphs->stats().live, 1U);
+}
+
+TEST_F(PeriphTest, AcquireFindsAPeriphByItsExactName) {
+  EXPECT_TRUE(periphs->acquire("tst1"));
+  for (const char* name : {"tst01", "tst", "tst1x", "tst+1", "ts1", "tst4294967297", "tst2", ""}) {
+    EXPECT_FALSE(periphs->acquire(name)) << name;
+  }
+}
+
+TEST_F(PeriphTest, EventsOnABusReachEveryPeriphOnItAndOnlyThose) {
+  xpt->post_async({AsyncCode::BusReset, {bus, Path::kWildcardTarget, Path::kWildcardLun}});
+  xpt->post_async({AsyncCode::BusReset, {bus, 1, 0}});
+  xpt->post_async({AsyncCode::BusReset, {bus + 1, Path::kWildcardTarget, Path::kWildcardLun}});
+  xpt->post_async({AsyncCode::BusReset, {bus, 2, 0}});  // A device without a periph.
+  xpt->drain();
+  std::lock_guard lock(driver->reset_lock);
+  EXPECT_EQ(driver->resets, (std::vector<std::string>{"tst0", "tst1", "tst1"}));
+}
+
+TEST_F(PeriphTest, LosingATargetOrABusInvalidatesEveryPeriphOnIt) {
+  xpt->post_async({AsyncCode::LostDevice, {bus, 1, Path::kWildcardLun}});
+  xpt->drain();
+  EXPECT_EQ(driver->invalidates.load(), 1);
+  EXPECT_TRUE(periphs->names_for({bus, 1, 0}).empty());
+  EXPECT_EQ(periphs->names_for({bus, 0, 0}), std::vector<std::string>{"tst0"});
+  xpt->post_async({AsyncCode::LostDevice, {bus, Path::kWildcardTarget, Path::kWildcardLun}});
+  xpt->drain();
+  EXPECT_EQ(driver->invalidates.load(), 2);
+  EXPECT_TRUE(periphs->names_for({bus, 0, 0}).empty());
+  EXPECT_EQ(periphs->stats().live, 0U);
 }
 
 TEST_F(PeriphTest, UnitNumberIsReusedOnlyAfterTheOldPeriphIsFreed) {

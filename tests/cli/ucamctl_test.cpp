@@ -5,16 +5,20 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "tests/daemon_harness.h"
 #include "tests/wait.h"
 
 namespace {
 
-struct Run {
+struct Outcome {
   int status = -1;
   std::string out;
 };
@@ -27,9 +31,19 @@ std::string ucamctl() {
 // or "--socket PATH" of a ucamd started for the test. Every command must behave the same.
 std::string g_mode;
 
-Run run_raw(const std::string& args) {
-  Run r;
-  const std::string command = ucamctl() + " " + args + " 2>&1";
+std::string ucamd() {
+  return std::string(UCAM_TEST_BINARY_DIR) + "/daemon/ucamd";
+}
+
+enum class Stderr { Merged, Dropped };
+
+// Runs ucamctl with `args` (shell syntax) and collects its output: stdout and stderr, or stdout
+// alone.
+Outcome run_raw(const std::string& args, Stderr err = Stderr::Merged,
+                const std::string& program = "") {
+  Outcome r;
+  const std::string command = (program.empty() ? ucamctl() : program) + " " + args +
+                              (err == Stderr::Merged ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(command.c_str(), "r");
   if (p == nullptr) {
     return r;
@@ -43,7 +57,7 @@ Run run_raw(const std::string& args) {
   return r;
 }
 
-Run run(const std::string& args) {
+Outcome run(const std::string& args) {
   return run_raw(g_mode + " " + args);
 }
 
@@ -82,6 +96,7 @@ UCAMCTL_SUITE(UcamctlTur);
 UCAMCTL_SUITE(UcamctlCmd);
 UCAMCTL_SUITE(UcamctlErrors);
 UCAMCTL_SUITE(UcamctlEnc);
+UCAMCTL_SUITE(UcamctlGlobalOptions);
 
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
@@ -173,6 +188,66 @@ TEST(UcamctlOffline, MalformedScenarioNamesFileAndFieldAndExitsTwo) {
       << r.out;
   EXPECT_EQ(run("--emulate /nonexistent.json devlist").status, 2);
   EXPECT_EQ(run("--emulate builtin:nope devlist").status, 2);
+}
+
+// A scenario error that the SIM finds when it starts is still bad input: 2, like a parse error,
+// from ucamctl --emulate and from ucamd --emulate.
+TEST(UcamctlOffline, ScenarioErrorFoundWhenTheSimStartsExitsTwo) {
+  const auto path = write_temp("no-target.json", R"({"buses": [{"targets": [{"id": 0},
+      {"id": 8, "luns": [{"type": "ses", "elements": {"slots": {"disks": "auto",
+                                                                 "targets": [0, 12]}}}]}]}]})");
+  auto r = run("--emulate " + path + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find(path + ": buses[0].targets[1].luns[0].elements.slots.targets: bus 0 has "
+                              "no target 12"),
+            std::string::npos)
+      << r.out;
+  const auto daemon =
+      run_raw("--socket " + ::testing::TempDir() + "no-target.sock --emulate " + path,
+              Stderr::Merged, ucamd());
+  EXPECT_EQ(daemon.status, 2) << daemon.out;
+  EXPECT_NE(daemon.out.find("bus 0 has no target 12"), std::string::npos) << daemon.out;
+}
+
+// Nesting is refused by a linear scan before anything parses: 100,000 levels once took
+// gigabytes (also inside an ignored "comment"), in ucamctl --emulate and in ucamd --emulate.
+TEST(UcamctlOffline, DeeplyNestedScenarioIsRefusedBeforeParsing) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  const auto arrays = write_temp("deep.json", deep);
+  const auto comment =
+      write_temp("deep-comment.json", "{\"buses\": [],\n\"comment\": " + deep + "}");
+  auto r = run("--emulate " + arrays + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out.substr(0, 300);
+  EXPECT_NE(r.out.find(arrays + ": line 1, column 65 (byte 64): arrays and objects nested more "
+                                "than 64 deep (the limit)"),
+            std::string::npos)
+      << r.out.substr(0, 300);
+  r = run("--emulate " + comment + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out.substr(0, 300);
+  EXPECT_NE(r.out.find(comment + ": line 2, column 75 (byte 88)"), std::string::npos)
+      << r.out.substr(0, 300);
+  const auto daemon = run_raw("--socket " + ::testing::TempDir() + "deep.sock --emulate " + comment,
+                              Stderr::Merged, ucamd());
+  EXPECT_EQ(daemon.status, 2) << daemon.out.substr(0, 300);
+  EXPECT_NE(daemon.out.find("nested more than 64 deep"), std::string::npos)
+      << daemon.out.substr(0, 300);
+}
+
+// Above the documented limit a scenario is refused by counting its LUNs while it is parsed,
+// before any is built: this one asks for a billion (if it were built, this test would not end).
+TEST(UcamctlOffline, ScenarioOverTheLunLimitIsRefusedByCount) {
+  const auto path = write_temp(
+      "billion.json", R"({"buses": [{"targets": {"count": 65536, "luns_per_target": 16384}}]})");
+  auto r = run("--emulate " + path + " devlist");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find(path + ": buses[0].targets.count: the scenario would have more than "
+                              "100000 LUNs (the limit, see docs/scenarios.md)"),
+            std::string::npos)
+      << r.out;
+  const auto daemon = run_raw("--socket " + ::testing::TempDir() + "billion.sock --emulate " + path,
+                              Stderr::Merged, ucamd());
+  EXPECT_EQ(daemon.status, 2) << daemon.out;
+  EXPECT_NE(daemon.out.find("more than 100000 LUNs"), std::string::npos) << daemon.out;
 }
 
 TEST(UcamctlOffline, BadArgumentsAreUsageErrors) {
@@ -413,6 +488,172 @@ TEST(UcamctlOneEnclosure, LocateIsSeenThroughBothSesDevicesAndSurvivesOneFailing
   r = run_raw(s + "enc list");
   EXPECT_NE(r.out.find("status as read through ses1"), std::string::npos) << r.out;
   EXPECT_EQ(daemon->stop(), 0) << daemon->log();
+}
+
+// ---- Global options go before or after the command ------------------------------------------
+
+enum class Compare {
+  Output,     // The same bytes on stdout.
+  JsonShape,  // The same top-level keys (status: counters and pids change from run to run).
+};
+
+struct Placement {
+  const char* command;  // The command's name: one word, or two ("enc map").
+  const char* args;     // Its arguments ("{examples}" is the examples/ folder).
+  int status;           // Its exit status on builtin:default.
+  Compare compare = Compare::Output;
+  const char* undo = nullptr;  // Through ucamd, after each run: puts the state back.
+};
+
+// Every command. Those that change the emulated hardware come last: ucamd keeps the state.
+const Placement kEveryCommand[] = {
+    {"devlist", "", 0},
+    {"devlist", "-v", 0},
+    {"inquiry", "pass0", 0},
+    {"tur", "pass8", 0},
+    {"tur", "pass99", 3},
+    {"cmd", "pass0 --cdb \"12 00 00 00 24 00\" --in 36", 0},  // An option's value with spaces.
+    {"cmd", "pass0 --cdb ff0000000000", 1},
+    {"enc list", "", 0},
+    {"enc map", "ses0", 0},
+    {"enc show", "", 0},
+    {"enc status", "", 0},
+    {"enc locate", "\"Slot 00\" on", 0},  // A slot name with a space, then a state.
+    {"enc locate", "\"Slot 00\" -u ses0", 0},
+    {"enc fault", "ses0:3", 0},
+    {"enc decode", "{examples}/ses-testjbod4.hex", 0},
+    {"events", "--codes BusReset SentBdr --timeout 0.1", 0},  // A list option, then the globals.
+    {"status", "", 0, Compare::JsonShape},
+    {"call", "device.tur '{\"device\": \"pass0\"}'", 0},
+    {"call", "rpc.nothing", 2},
+    {"emu remove-lun", "0:3:0", 0, Compare::Output, "emu insert-lun 0:3:0"},
+    {"emu insert-lun", "0:3:0", 0},
+    {"emu pull-disk", "jbod4 0", 0, Compare::Output, "emu insert-disk jbod4 0 1:4:0"},
+    {"emu insert-disk", "jbod4 2 0:0:0", 0, Compare::Output, "emu pull-disk jbod4 2"},
+};
+
+std::set<std::string> top_level_keys(const std::string& text) {
+  std::set<std::string> keys;
+  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      keys.insert(key);
+    }
+  }
+  return keys;
+}
+
+// --socket or --emulate, --json and --log-level: before the command (the reference), after its
+// arguments, between the command and its arguments, and between "enc"/"emu" and the
+// subcommand. Every placement prints the same (JSON) on stdout and exits the same.
+TEST_P(UcamctlGlobalOptions, GoBeforeOrAfterEveryCommandWithTheSameResult) {
+  const std::string globals = g_mode + " --json --log-level error";
+  const std::string examples = std::string(UCAM_TEST_SOURCE_DIR) + "/examples";
+  for (const auto& c : kEveryCommand) {
+    const std::string command = c.command;
+    std::string args = c.args;
+    if (const auto at = args.find("{examples}"); at != std::string::npos) {
+      args.replace(at, std::string("{examples}").size(), examples);
+    }
+    std::vector<std::string> lines = {globals + " " + command + " " + args,
+                                      command + " " + args + " " + globals,
+                                      command + " " + globals + " " + args};
+    if (const auto space = command.find(' '); space != std::string::npos) {
+      lines.push_back(command.substr(0, space) + " " + globals + command.substr(space) + " " +
+                      args);
+    }
+    std::optional<Outcome> reference;
+    for (const auto& line : lines) {
+      const Outcome r = run_raw(line, Stderr::Dropped);
+      EXPECT_EQ(r.status, c.status) << line << "\n" << r.out;
+      if (!reference) {
+        reference = r;
+        // The reference did take --json: every command here prints JSON with it (or nothing).
+        EXPECT_TRUE(r.out.empty() || nlohmann::json::accept(r.out)) << line << "\n" << r.out;
+      } else if (c.compare == Compare::Output) {
+        EXPECT_EQ(r.out, reference->out) << line;
+      } else {
+        EXPECT_FALSE(top_level_keys(r.out).empty()) << line << "\n" << r.out;
+        EXPECT_EQ(top_level_keys(r.out), top_level_keys(reference->out)) << line;
+      }
+      if (c.undo != nullptr && GetParam() == Mode::Daemon) {
+        const Outcome undone = run(c.undo);
+        ASSERT_EQ(undone.status, 0) << c.undo << ": " << undone.out;
+      }
+    }
+  }
+}
+
+TEST(UcamctlGlobalOptionsOffline, GivenTwiceTheLastCounts) {
+  const auto a = run_raw("--emulate builtin:nope devlist --emulate builtin:minimal --json");
+  EXPECT_EQ(a.status, 0) << a.out;
+  EXPECT_EQ(nlohmann::json::parse(a.out).size(), 1U);
+  EXPECT_EQ(run_raw("--json --emulate builtin:minimal devlist --json", Stderr::Dropped).out, a.out);
+}
+
+TEST(UcamctlGlobalOptionsOffline, OptionValuesAreNotTakenForGlobalOptions) {
+  // An option's value is its value even when it looks like a global option...
+  auto r = run_raw("--emulate builtin:default cmd pass0 --cdb --json");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("--cdb: line 1 column 1: '--json' is not a hex byte"), std::string::npos)
+      << r.out;
+  // ...and after "--" a file named like one is the file.
+  const auto dir = ::testing::TempDir() + "dashes";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(std::string(UCAM_TEST_SOURCE_DIR) + "/examples/ses-testjbod4.hex",
+                             dir + "/--json", std::filesystem::copy_options::overwrite_existing);
+  const auto plain =
+      run_raw("enc decode " + std::string(UCAM_TEST_SOURCE_DIR) + "/examples/ses-testjbod4.hex",
+              Stderr::Dropped);
+  ASSERT_EQ(plain.status, 0);
+  const auto by_name =
+      run_raw("enc decode -- --json", Stderr::Dropped, "cd " + dir + " && " + ucamctl());
+  EXPECT_EQ(by_name.status, 0);
+  EXPECT_EQ(by_name.out, plain.out);
+}
+
+TEST(UcamctlGlobalOptionsOffline, UnknownOptionsAndExtraArgumentsAreStillUsageErrors) {
+  EXPECT_EQ(run_raw("--emulate builtin:minimal devlist --bogus").status, 2);
+  EXPECT_EQ(run_raw("--emulate builtin:minimal devlist extra").status, 2);
+  EXPECT_EQ(run_raw("--emulate builtin:minimal enc map ses0 ses1").status, 2);
+  EXPECT_EQ(run_raw("devlist --emulate").status, 2);
+  EXPECT_EQ(run_raw("--json").status, 2);
+  EXPECT_EQ(run_raw("devlist --log-level loud --emulate builtin:minimal").status, 2);
+}
+
+TEST(UcamctlGlobalOptionsOffline, EveryHelpSaysWhereTheGlobalOptionsGo) {
+  auto top = run_raw("--help");
+  EXPECT_EQ(top.status, 0);
+  EXPECT_NE(top.out.find("they may come before or after the command"), std::string::npos)
+      << top.out;
+  for (const char* command : {"devlist",
+                              "inquiry",
+                              "tur",
+                              "cmd",
+                              "enc",
+                              "enc list",
+                              "enc map",
+                              "enc show",
+                              "enc status",
+                              "enc locate",
+                              "enc fault",
+                              "enc decode",
+                              "events",
+                              "status",
+                              "call",
+                              "emu",
+                              "emu remove-lun",
+                              "emu insert-lun",
+                              "emu pull-disk",
+                              "emu insert-disk"}) {
+    auto help = run_raw(std::string(command) + " --help");
+    EXPECT_EQ(help.status, 0) << command;
+    EXPECT_NE(help.out.find("GLOBAL OPTIONS\n  --socket PATH, --emulate FILE|builtin:NAME, --json "
+                            "and --log-level LEVEL"),
+              std::string::npos)
+        << command << "\n"
+        << help.out;
+  }
 }
 
 }  // namespace

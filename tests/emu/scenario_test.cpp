@@ -128,12 +128,33 @@ const BadCase kBadCases[] = {
      "x.json: buses[0].targets[0].luns[0].message_limit: expected an integer in 1..65536, got 0"},
     {"GeneratorWithoutCount", R"({"buses":[{"targets":{"luns_per_target":2}}]})",
      "x.json: buses[0].targets.count: missing required field"},
-    {"GeneratorTooManyLuns", R"({"buses":[{"targets":{"count":1000,"luns_per_target":1001}}]})",
-     "x.json: buses[0].targets.count: the scenario would have more than 1000000 LUNs"},
+    {"GeneratorTooManyLuns", R"({"buses":[{"targets":{"count":1000,"luns_per_target":101}}]})",
+     "x.json: buses[0].targets.count: the scenario would have more than 100000 LUNs (the limit, "
+     "see docs/scenarios.md)"},
+    // Refused by counting before anything is built: building a billion LUNs first would not end.
+    {"GeneratorOfABillionLuns",
+     R"({"buses":[{"targets":{"count":65536,"luns_per_target":16384}}]})",
+     "x.json: buses[0].targets.count: the scenario would have more than 100000 LUNs (the limit, "
+     "see docs/scenarios.md)"},
     {"GeneratorTooManyLunsAcrossBuses",
-     R"({"buses":[{"targets":{"count":1000,"luns_per_target":600}},
-                  {"targets":{"count":1000,"luns_per_target":600}}]})",
-     "x.json: buses[1].targets.count: the scenario would have more than 1000000 LUNs"},
+     R"({"buses":[{"targets":{"count":1000,"luns_per_target":60}},
+                  {"targets":{"count":1000,"luns_per_target":60}}]})",
+     "x.json: buses[1].targets.count: the scenario would have more than 100000 LUNs (the limit, "
+     "see docs/scenarios.md)"},
+    {"LunGeneratorsOverTheLimit",
+     R"({"buses":[{"targets":{"count":1000,"luns_per_target":100}},
+                  {"targets":[{"luns":{"count":1}}]}]})",
+     "x.json: buses[1].targets[0].luns.count: the scenario would have more than 100000 LUNs (the "
+     "limit, see docs/scenarios.md)"},
+    {"ExplicitLunsOverTheLimit",
+     R"({"buses":[{"targets":{"count":1000,"luns_per_target":100}},
+                  {"targets":[{"luns":[{}, {}]}]}]})",
+     "x.json: buses[1].targets[0].luns: the scenario would have more than 100000 LUNs (the limit, "
+     "see docs/scenarios.md)"},
+    {"DefaultLunOverTheLimit",
+     R"({"buses":[{"targets":{"count":1000,"luns_per_target":100}}, {"targets":[{"id":4}]}]})",
+     "x.json: buses[1].targets[0]: the scenario would have more than 100000 LUNs (the limit, "
+     "see docs/scenarios.md)"},
     {"GeneratorUnknownKey", R"({"buses":[{"targets":{"count":2,"lun_per_target":2}}]})",
      "x.json: buses[0].targets.lun_per_target: unknown key"},
     {"GeneratorIdsBeyondRange", R"({"buses":[{"targets":{"count":10,"first_id":65530}}]})",
@@ -185,6 +206,48 @@ INSTANTIATE_TEST_SUITE_P(ScenarioParse, ScenarioParseBad, ::testing::ValuesIn(kB
                          [](const ::testing::TestParamInfo<BadCase>& info) {
                            return std::string(info.param.name);
                          });
+
+TEST(ScenarioParse, TheLunLimitItselfIsAccepted) {
+  const Scenario s = parse_ok(R"({"buses":[{"max_target":999,"targets":{"count":999,
+      "luns_per_target":100}}, {"targets":{"count":99,"luns_per_target":1}},
+      {"targets":[{"luns":[{}]}]}]})");
+  EXPECT_EQ(s.lun_count(), kMaxScenarioLuns);
+}
+
+TEST(ScenarioParse, MoreBusesThanTheLimitAreRefusedBeforeAnyIsBuilt) {
+  std::string text = R"({"buses":[)";
+  for (std::size_t i = 0; i <= kMaxScenarioBuses; ++i) {
+    text += i == 0 ? "{}" : ",{}";
+  }
+  text += "]}";
+  auto scenario = parse_scenario(text, "x.json");
+  ASSERT_FALSE(scenario);
+  EXPECT_EQ(scenario.error().context(), "x.json: buses: 1025 buses; the limit is 1024");
+  EXPECT_EQ(scenario.error().errno_value(), EINVAL);
+}
+
+// Nesting is refused by a linear scan before parsing: parsing 100,000 levels took seconds and
+// gigabytes (the reader keeps each open level's path), also inside an ignored "comment".
+TEST(ScenarioParse, DeepNestingIsRefusedBeforeParsingNamingWhere) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  auto scenario = parse_scenario(deep, "deep.json");
+  ASSERT_FALSE(scenario);
+  EXPECT_EQ(scenario.error().context(),
+            "deep.json: line 1, column 65 (byte 64): arrays and objects nested more than 64 deep "
+            "(the limit)");
+  EXPECT_EQ(scenario.error().errno_value(), EINVAL);
+
+  const std::string in_comment = "{\"buses\": [],\n \"comment\": " + deep + "}";
+  scenario = parse_scenario(in_comment, "comment.json");
+  ASSERT_FALSE(scenario);
+  EXPECT_EQ(scenario.error().context(),
+            "comment.json: line 2, column 76 (byte 89): arrays and objects nested more than 64 "
+            "deep (the limit)");
+  // Brackets in strings do not count, and 64 levels are allowed.
+  const std::string at_limit = "{\"buses\": [], \"comment\": " + std::string(63, '[') +
+                               "\"[[[[\\\"{{\"" + std::string(63, ']') + "}";
+  parse_ok(at_limit);
+}
 
 TEST(ScenarioParse, ErrorNamesFieldPath) {
   auto scenario = parse_scenario(R"({"buses":[{"targets":[{},{},{"luns":[{"capacity":"ten"}]}]}]})",
