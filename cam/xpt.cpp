@@ -1,5 +1,7 @@
 #include "cam/xpt.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -273,6 +275,52 @@ std::vector<BusInfo> Xpt::buses() const {
 
 void Xpt::announce(AsyncCode code, const Path& path) {
   post_async({code, path});
+}
+
+Result<void> Xpt::freeze_simq(std::uint32_t path_id) {
+  std::shared_lock lock(m_topology);
+  auto it = m_buses.find(path_id);
+  if (it == m_buses.end()) {
+    return fail_errno(ENXIO, fmt::format("scbus{}: no such bus", path_id));
+  }
+  it->second->simq_freeze_count.fetch_add(1, std::memory_order_seq_cst);
+  return {};
+}
+
+Result<void> Xpt::release_simq(std::uint32_t path_id) {
+  std::vector<std::shared_ptr<XptDevice>> devices;
+  {
+    std::shared_lock lock(m_topology);
+    auto it = m_buses.find(path_id);
+    if (it == m_buses.end()) {
+      return fail_errno(ENXIO, fmt::format("scbus{}: no such bus", path_id));
+    }
+    auto& count = it->second->simq_freeze_count;
+    std::uint32_t n = count.load(std::memory_order_seq_cst);
+    do {
+      if (n == 0) {
+        return fail_errno(EINVAL, fmt::format("scbus{}: SIM queue is not frozen", path_id));
+      }
+    } while (!count.compare_exchange_weak(n, n - 1, std::memory_order_seq_cst));
+    if (n > 1) {
+      return {};  // Still frozen by someone else.
+    }
+    for (auto d = m_devices.lower_bound(Path{path_id, 0, 0});
+         d != m_devices.end() && d->first.bus == path_id; ++d) {
+      devices.push_back(d->second);
+    }
+  }
+  // Each queue is checked under its lock: a dispatch that saw the freeze may have queued a CCB
+  // after we dropped the count (its mirror count may not be visible to us yet).
+  ++t_local.depth;
+  for (auto& device : devices) {
+    run_devq(*device, QueueCheck::Locked);
+  }
+  --t_local.depth;
+  if (t_local.depth == 0 && !t_local.draining) {
+    drain_local_completions();
+  }
+  return {};
 }
 
 void Xpt::bump_generation() {
@@ -572,39 +620,52 @@ void Xpt::action(Ccb& ccb) {
 }
 
 void Xpt::dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks) {
+  enum class Next : std::uint8_t { Lost, Start, Queued, RunQueue } next = Next::Lost;
   {
     std::lock_guard lock(device.lock);
     if (device.invalid) {
-      // Fall through to completion below, outside the lock.
-    } else if (device.freeze_count > 0 || device.active >= device.openings) {
+      next = Next::Lost;  // Completed below, outside the lock.
+    } else if (device.frozen() || device.active >= device.openings ||
+               device.pending_count.load(std::memory_order_relaxed) > 0) {
+      // Behind whatever already waits, so a released queue starts CCBs in arrival order.
       ccb.xpt_priv.state = CcbXptPrivate::State::Queued;
       device.pending.push(ccb);
       device.pending_count.fetch_add(1, std::memory_order_relaxed);
-      return;
+      next = !device.frozen() && device.active < device.openings ? Next::RunQueue : Next::Queued;
     } else {
       ++device.active;
       device.in_sim_count.fetch_add(1, std::memory_order_relaxed);
       ccb.xpt_priv.state = CcbXptPrivate::State::InSim;  // Guarded by the device lock.
       ccb.xpt_priv.deadline_ticks = deadline_after(now_ticks, ccb.timeout);
       device.in_sim.link(ccb);
-      goto start;  // NOLINT(cppcoreguidelines-avoid-goto): leave the lock scope to start I/O.
+      next = Next::Start;
     }
   }
-  complete_now(ccb, CamStatus::DevNotThere);
-  return;
-start:
-  device.bus->sim->action(ccb);
+  switch (next) {
+    case Next::Lost:
+      complete_now(ccb, CamStatus::DevNotThere);
+      return;
+    case Next::Start:
+      device.bus->sim->action(ccb);  // No lock held.
+      return;
+    case Next::RunQueue:
+      // A queue that is open but not empty (a release raced with us): start it in order.
+      run_devq(device, QueueCheck::Locked);
+      return;
+    case Next::Queued:
+      return;
+  }
 }
 
-void Xpt::run_devq(XptDevice& device) {
-  if (device.pending_count.load(std::memory_order_relaxed) == 0) {
+void Xpt::run_devq(XptDevice& device, QueueCheck check) {
+  if (check == QueueCheck::Fast && device.pending_count.load(std::memory_order_relaxed) == 0) {
     return;  // The common case: nothing waits, no lock needed.
   }
   for (;;) {
     Ccb* next = nullptr;
     {
       std::lock_guard lock(device.lock);
-      if (device.invalid || device.freeze_count > 0 || device.active >= device.openings) {
+      if (device.invalid || device.frozen() || device.active >= device.openings) {
         return;
       }
       next = device.pending.pop();

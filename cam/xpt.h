@@ -98,6 +98,8 @@ class Xpt final : public XptSim, public XptPeriph {
   void done(Ccb& ccb) override;
   void request_rescan(const Path& path) override;
   void announce(AsyncCode code, const Path& path) override;
+  Result<void> freeze_simq(std::uint32_t path_id) override;
+  Result<void> release_simq(std::uint32_t path_id) override;
 
   // --- XptPeriph ---
   void action(Ccb& ccb) override;
@@ -143,7 +145,11 @@ class Xpt final : public XptSim, public XptPeriph {
   // now_ticks + timeout in latency clock ticks, saturating.
   std::uint64_t deadline_after(std::uint64_t now_ticks, std::chrono::milliseconds timeout) const;
   void start_in_sim(Ccb& ccb);
-  void run_devq(XptDevice& device);
+  // Starts the CCBs waiting on `device` while its queue and its bus's SIM queue are open and it
+  // has openings. Skips the lock when its mirror says nothing waits, unless `check` is Locked (a
+  // release must see a CCB queued by a dispatch that raced with it).
+  enum class QueueCheck : std::uint8_t { Fast, Locked };
+  void run_devq(XptDevice& device, QueueCheck check = QueueCheck::Fast);
   void queue_completion(Ccb& ccb);
   void complete_now(Ccb& ccb, CamStatus status);
   void process_completion(Ccb& ccb);

@@ -63,6 +63,16 @@ class FakeSim final : public cam::Sim {
       m_scripts[{target, lun}].push_back(s);
     }
   }
+  // Every command action() received, in order.
+  struct Command {
+    cam::Path path;
+    std::vector<std::uint8_t> cdb;
+    std::uint32_t dxfer_len = 0;
+  };
+  std::vector<Command> commands() const {
+    std::lock_guard lock(m_lock);
+    return m_commands;
+  }
   std::size_t commands_seen(std::uint8_t opcode) const {
     std::lock_guard lock(m_lock);
     std::size_t n = 0;
@@ -110,6 +120,8 @@ class FakeSim final : public cam::Sim {
     {
       std::lock_guard lock(m_lock);
       m_seen.push_back(ccb.cdb[0]);
+      auto cdb = ccb.cdb_bytes();
+      m_commands.push_back({ccb.path, {cdb.begin(), cdb.end()}, ccb.dxfer_len});
       for (const auto& [key, l] : m_luns) {
         if (key.first == ccb.path.target) {
           target_present = true;
@@ -254,6 +266,7 @@ class FakeSim final : public cam::Sim {
   std::map<std::pair<std::uint32_t, std::uint64_t>, Lun> m_luns;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::deque<Script>> m_scripts;
   std::vector<std::uint8_t> m_seen;
+  std::vector<Command> m_commands;
   std::vector<cam::Ccb*> m_parked;
   std::deque<cam::Ccb*> m_async;
   std::size_t m_aborts = 0;
