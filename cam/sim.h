@@ -21,6 +21,9 @@ struct PathInquiry {
   std::string hba_vendor;                 // "ucam", "libiscsi".
   std::string transport;                  // "SAS", "iSCSI", "SPI".
   std::uint32_t device_queue_depth = 64;  // Openings per device.
+  // Largest data transfer of one CCB, in bytes (FreeBSD's cpi.maxio); 0 = no limit. The XPT
+  // completes a SCSI I/O CCB whose dxfer_len exceeds it with ReqTooBig, without sending it.
+  std::uint32_t maxio = 0;
 };
 
 class Sim {

@@ -352,6 +352,7 @@ std::shared_ptr<XptDevice> Xpt::find_or_create_probe_device(const Path& path) {
   device->info.sim_name = bus->second->inquiry.sim_name;
   device->info.sim_unit = bus->second->inquiry.unit;
   device->info.sim_bus = bus->second->inquiry.bus;
+  device->info.maxio = bus->second->inquiry.maxio;
   m_devices.emplace(path, device);
   return device;
 }
@@ -595,7 +596,16 @@ void Xpt::action(Ccb& ccb) {
     complete_now(ccb, CamStatus::ReqCmp);
   } else if (auto device = find_device(ccb.path)) {
     ccb.xpt_priv.device = std::move(device);
-    dispatch(device_of(ccb), ccb, now);
+    XptDevice& d = device_of(ccb);
+    const std::uint32_t maxio = d.bus->inquiry.maxio;
+    if (maxio != 0 && ccb.dxfer_len > maxio && ccb.func == FuncCode::ScsiIo) {
+      // Never sent: the SIM could not carry it (xpt_action's CAM_REQ_TOO_BIG).
+      log_debug("{}: {}-byte transfer exceeds the bus's maxio {}", to_string(ccb.path),
+                ccb.dxfer_len, maxio);
+      complete_now(ccb, CamStatus::ReqTooBig);
+    } else {
+      dispatch(d, ccb, now);
+    }
   } else {
     complete_now(ccb, CamStatus::DevNotThere);
     if (ccb.func == FuncCode::ScsiIo) {

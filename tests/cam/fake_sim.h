@@ -63,6 +63,11 @@ class FakeSim final : public cam::Sim {
       m_scripts[{target, lun}].push_back(s);
     }
   }
+  // Sets PathInquiry::maxio (before register_bus()).
+  void set_maxio(std::uint32_t maxio) {
+    std::lock_guard lock(m_lock);
+    m_maxio = maxio;
+  }
   // Every command action() received, in order.
   struct Command {
     cam::Path path;
@@ -109,6 +114,8 @@ class FakeSim final : public cam::Sim {
     inq.max_lun = 7;
     inq.hba_vendor = "ucam-test";
     inq.transport = "SAS";
+    std::lock_guard lock(m_lock);
+    inq.maxio = m_maxio;
     return inq;
   }
 
@@ -267,6 +274,7 @@ class FakeSim final : public cam::Sim {
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::deque<Script>> m_scripts;
   std::vector<std::uint8_t> m_seen;
   std::vector<Command> m_commands;
+  std::uint32_t m_maxio = 0;
   std::vector<cam::Ccb*> m_parked;
   std::deque<cam::Ccb*> m_async;
   std::size_t m_aborts = 0;

@@ -218,5 +218,56 @@ TEST_F(XptTransportTest, ReleaseRacingWithNewCommandsLosesNone) {
   }
 }
 
+// --- maxio ------------------------------------------------------------------------------------
+
+TEST_F(XptTransportTest, TransferAboveMaxioCompletesWithReqTooBigAndIsNotSent) {
+  sim->set_maxio(4096);
+  sim->add_lun(0, 0);
+  start();
+  ASSERT_EQ(xpt->buses().size(), 1U);
+  EXPECT_EQ(xpt->buses()[0].inquiry.maxio, 4096U);
+  auto info = xpt->device({bus, 0, 0});
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->maxio, 4096U);  // Periphs read it from the device database.
+
+  std::vector<std::uint8_t> buffer(8192);
+  const auto read10 = [&](std::uint32_t bytes) {
+    Ccb ccb;
+    ccb.path = {bus, 0, 0};
+    const std::uint8_t cdb[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(bytes / 512),
+                                  0};
+    ccb.set_cdb(cdb);
+    ccb.dir = DataDir::In;
+    ccb.data = buffer.data();
+    ccb.dxfer_len = bytes;
+    xpt->run_sync(ccb);
+    return ccb;
+  };
+  const auto reads_seen = [&] { return sim->commands_seen(0x28); };
+  const auto big = read10(8192);
+  EXPECT_EQ(big.status, CamStatus::ReqTooBig);
+  EXPECT_EQ(big.resid, 8192U);
+  EXPECT_EQ(reads_seen(), 0U);
+  EXPECT_EQ(Error::from_cam(big.status, "").errno_value(), E2BIG);
+  const auto fits = read10(4096);
+  EXPECT_EQ(fits.status, CamStatus::ReqCmp);
+  EXPECT_EQ(reads_seen(), 1U);
+}
+
+TEST_F(XptTransportTest, NoMaxioMeansNoLimit) {
+  sim->add_lun(0, 0);
+  start();
+  std::vector<std::uint8_t> buffer(1 << 20);
+  Ccb ccb;
+  ccb.path = {bus, 0, 0};
+  const std::uint8_t cdb[10] = {0x28, 0, 0, 0, 0, 0, 0, 0x08, 0, 0};
+  ccb.set_cdb(cdb);
+  ccb.dir = DataDir::In;
+  ccb.data = buffer.data();
+  ccb.dxfer_len = static_cast<std::uint32_t>(buffer.size());
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+}
+
 }  // namespace
 }  // namespace ucam::cam
