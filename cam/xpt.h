@@ -162,6 +162,7 @@ class Xpt final : public XptSim, public XptPeriph {
 
   // Scanning internals (xpt_scan.cpp).
   Result<void> scan_target(XptBus& bus, std::uint32_t target);
+  std::vector<std::uint32_t> targets_to_scan(XptBus& bus);
   Result<void> probe_lun(XptBus& bus, const Path& path, bool& present);
   void bump_generation();
   // Keeps m_devid_index in step with a device's VPD 0x83 page.

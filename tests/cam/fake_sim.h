@@ -68,6 +68,11 @@ class FakeSim final : public cam::Sim {
     std::lock_guard lock(m_lock);
     m_maxio = maxio;
   }
+  // Makes list_targets() answer `targets` (std::nullopt: the default, probe every id).
+  void set_listed_targets(std::optional<std::vector<std::uint32_t>> targets) {
+    std::lock_guard lock(m_lock);
+    m_listed = std::move(targets);
+  }
   // Every command action() received, in order.
   struct Command {
     cam::Path path;
@@ -117,6 +122,11 @@ class FakeSim final : public cam::Sim {
     std::lock_guard lock(m_lock);
     inq.maxio = m_maxio;
     return inq;
+  }
+
+  std::optional<std::vector<std::uint32_t>> list_targets() const override {
+    std::lock_guard lock(m_lock);
+    return m_listed;
   }
 
   void action(cam::Ccb& ccb) override {
@@ -275,6 +285,7 @@ class FakeSim final : public cam::Sim {
   std::vector<std::uint8_t> m_seen;
   std::vector<Command> m_commands;
   std::uint32_t m_maxio = 0;
+  std::optional<std::vector<std::uint32_t>> m_listed;
   std::vector<cam::Ccb*> m_parked;
   std::deque<cam::Ccb*> m_async;
   std::size_t m_aborts = 0;

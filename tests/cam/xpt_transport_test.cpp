@@ -269,5 +269,66 @@ TEST_F(XptTransportTest, NoMaxioMeansNoLimit) {
   EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
 }
 
+// --- listed targets -----------------------------------------------------------------------------
+
+std::set<std::uint32_t> targets_addressed(const FakeSim& sim, std::size_t from = 0) {
+  std::set<std::uint32_t> out;
+  const auto all = sim.commands();
+  for (std::size_t i = from; i < all.size(); ++i) {
+    out.insert(all[i].path.target);
+  }
+  return out;
+}
+
+TEST_F(XptTransportTest, ScanProbesOnlyTheTargetsTheSimLists) {
+  sim->add_lun(3, 0, 0, "LISTED3");
+  sim->add_lun(3, 1, 0, "LISTED3B");
+  sim->add_lun(7, 0, 0, "LISTED7");
+  sim->add_lun(5, 0, 0, "UNLISTED");  // Answers if asked; the SIM does not list it.
+  sim->set_listed_targets(std::vector<std::uint32_t>{7, 3, 7});
+  start();
+  EXPECT_EQ(targets_addressed(*sim), (std::set<std::uint32_t>{3, 7}));
+  std::vector<Path> paths;
+  for (const auto& d : xpt->devices()) {
+    paths.push_back(d.path);
+  }
+  EXPECT_EQ(paths, (std::vector<Path>{{bus, 3, 0}, {bus, 3, 1}, {bus, 7, 0}}));
+}
+
+TEST_F(XptTransportTest, TargetLeavingTheListIsLostWithoutAProbe) {
+  sim->add_lun(3, 0);
+  sim->add_lun(7, 0);
+  sim->set_listed_targets(std::vector<std::uint32_t>{3, 7});
+  start();
+  ASSERT_EQ(xpt->devices().size(), 2U);
+  EventLog log(*xpt);
+  sim->set_listed_targets(std::vector<std::uint32_t>{7});
+  const std::size_t before = sim->commands().size();
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  EXPECT_EQ(targets_addressed(*sim, before), (std::set<std::uint32_t>{7}));
+  EXPECT_EQ(log.paths_of(AsyncCode::LostDevice), (std::vector<Path>{{bus, 3, 0}}));
+  ASSERT_EQ(xpt->devices().size(), 1U);
+  // An empty list (a transport that lost its target) loses everything, still without probes.
+  sim->set_listed_targets(std::vector<std::uint32_t>{});
+  const std::size_t before_empty = sim->commands().size();
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  EXPECT_EQ(sim->commands().size(), before_empty);
+  EXPECT_TRUE(xpt->devices().empty());
+  // And the target comes back through a scan once listed again.
+  sim->set_listed_targets(std::vector<std::uint32_t>{3, 7});
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  EXPECT_EQ(xpt->devices().size(), 2U);
+}
+
+TEST_F(XptTransportTest, WithoutAListEveryTargetUpToMaxTargetIsProbed) {
+  sim->add_lun(5, 0);
+  start();
+  EXPECT_EQ(targets_addressed(*sim).size(), 201U);  // 0..200.
+  EXPECT_EQ(xpt->devices().size(), 1U);
+}
+
 }  // namespace
 }  // namespace ucam::cam
