@@ -732,6 +732,22 @@ void Xpt::done(Ccb& ccb) {
   queue_completion(ccb);
 }
 
+void Xpt::done_direct(Ccb& ccb) {
+  XptDevice& device = device_of(ccb);
+  {
+    std::lock_guard lock(device.lock);
+    device.leave_sim(ccb);
+  }
+  if (t_local.depth > 0 || t_local.draining) {
+    t_local.queue.push(ccb);  // Inside action() or a callback: runs when that frame unwinds.
+    return;
+  }
+  // What the completion thread does for one CCB, here.
+  t_local.draining = true;
+  process_completion(ccb);
+  drain_local_completions();
+}
+
 void Xpt::complete_now(Ccb& ccb, CamStatus status) {
   ccb.complete_status(status);  // Callers already marked it Completing where abort() can see it.
   queue_completion(ccb);

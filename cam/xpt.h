@@ -96,6 +96,7 @@ class Xpt final : public XptSim, public XptPeriph {
   Result<std::uint32_t> register_bus(Sim& sim) override;
   void deregister_bus(std::uint32_t path_id) override;
   void done(Ccb& ccb) override;
+  void done_direct(Ccb& ccb) override;
   void request_rescan(const Path& path) override;
   void announce(AsyncCode code, const Path& path) override;
   Result<void> freeze_simq(std::uint32_t path_id) override;

@@ -28,6 +28,14 @@ class XptSim {
   // touch the CCB.
   virtual void done(Ccb& ccb) = 0;
 
+  // Completes a CCB on the calling thread (xpt_done_direct): its error recovery and callback run
+  // before done_direct() returns, sparing the hop to the XPT's completion thread (a thread wake-up
+  // per command, which a synchronous submitter then waits for twice). For a SIM's own completion
+  // thread: call it with no SIM lock held, since a retry or the callback may start the next CCB
+  // (Sim::action() runs on this thread). Callbacks never block, but each one delays the SIM
+  // thread by its run time. From inside Sim::action() or a callback it is done().
+  virtual void done_direct(Ccb& ccb) { done(ccb); }
+
   // Asks for an asynchronous rescan (xpt_rescan): `path` may wildcard target and/or LUN.
   // Newly found LUNs raise FoundDevice, departed ones LostDevice. Coalesced, never blocks.
   virtual void request_rescan(const Path& path) = 0;

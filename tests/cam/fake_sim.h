@@ -73,6 +73,12 @@ class FakeSim final : public cam::Sim {
     std::lock_guard lock(m_lock);
     m_listed = std::move(targets);
   }
+  // Makes the worker thread complete Async commands with done_direct() instead of done().
+  void set_direct_completion(bool direct) {
+    std::lock_guard lock(m_lock);
+    m_direct = direct;
+  }
+  std::thread::id worker_id() const { return m_worker.get_id(); }
   // Every command action() received, in order.
   struct Command {
     cam::Path path;
@@ -269,8 +275,13 @@ class FakeSim final : public cam::Sim {
       }
       cam::Ccb* c = m_async.front();
       m_async.pop_front();
+      const bool direct = m_direct;
       lock.unlock();  // Never call the XPT with our lock held (Sim::abort contract).
-      m_xpt.done(*c);
+      if (direct) {
+        m_xpt.done_direct(*c);
+      } else {
+        m_xpt.done(*c);
+      }
       lock.lock();
     }
   }
@@ -289,6 +300,7 @@ class FakeSim final : public cam::Sim {
   std::vector<cam::Ccb*> m_parked;
   std::deque<cam::Ccb*> m_async;
   std::size_t m_aborts = 0;
+  bool m_direct = false;
   bool m_stop = false;
   std::thread m_worker;
 };

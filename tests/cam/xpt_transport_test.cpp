@@ -5,7 +5,10 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
+#include <utility>
 
+#include "base/check.h"
 #include "cam/xpt.h"
 #include "tests/cam/fake_sim.h"
 #include "tests/wait.h"
@@ -216,6 +219,51 @@ TEST_F(XptTransportTest, ReleaseRacingWithNewCommandsLosesNone) {
     ASSERT_TRUE(wait_until([&] { return done.load() == (round + 1) * kPerRound; }))
         << "round " << round << ": a CCB was left in a released queue";
   }
+}
+
+// --- direct completion -------------------------------------------------------------------------
+
+TEST_F(XptTransportTest, DirectCompletionRunsCallbacksOnTheSimThreadBeforeItReturns) {
+  sim->add_lun(0, 0);
+  start();
+  sim->set_direct_completion(true);
+  sim->script(0, 0, {FakeSim::Outcome::Async}, 2);
+  struct Seen {
+    Xpt* xpt = nullptr;
+    Ccb* next = nullptr;
+    std::mutex m;
+    std::vector<std::thread::id> threads;
+    std::vector<bool> no_block;
+    std::atomic<int> done{0};
+  } seen;
+  seen.xpt = xpt.get();
+  const auto record = [](Ccb&, void* arg) {
+    auto* s = static_cast<Seen*>(arg);
+    {
+      std::lock_guard lock(s->m);
+      s->threads.push_back(std::this_thread::get_id());
+      s->no_block.push_back(in_no_block_scope());
+    }
+    if (s->next != nullptr) {
+      Ccb* next = std::exchange(s->next, nullptr);
+      s->xpt->action(*next);  // The next command, from the callback (on the SIM's thread).
+    }
+    s->done.fetch_add(1);
+  };
+  Ccb first = tagged_tur({bus, 0, 0}, 1);
+  Ccb second = tagged_tur({bus, 0, 0}, 2);
+  first.done = second.done = record;
+  first.done_arg = second.done_arg = &seen;
+  seen.next = &second;
+  xpt->action(first);
+  ASSERT_TRUE(wait_until([&] { return seen.done.load() == 2; }));
+  std::lock_guard lock(seen.m);
+  EXPECT_EQ(seen.threads, (std::vector<std::thread::id>{sim->worker_id(), sim->worker_id()}));
+  EXPECT_EQ(seen.no_block, (std::vector<bool>{true, true}));
+  EXPECT_EQ(first.status, CamStatus::ReqCmp);
+  EXPECT_EQ(second.status, CamStatus::ReqCmp);
+  EXPECT_EQ(tur_tags(*sim, {bus, 0, 0}), (std::vector<std::uint8_t>{1, 2}));
+  EXPECT_TRUE(wait_until([&] { return xpt->stats().ccbs_outstanding == 0; }));
 }
 
 // --- maxio ------------------------------------------------------------------------------------
