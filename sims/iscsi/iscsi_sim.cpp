@@ -522,8 +522,10 @@ std::vector<cam::Ccb*> IscsiSim::take_finished_locked() {
 }
 
 void IscsiSim::complete_all(const std::vector<cam::Ccb*>& ccbs) {
+  // On the loop thread, callbacks run right here (the submitter of a synchronous command wakes
+  // once, not twice); inside action() this is done().
   for (cam::Ccb* ccb : ccbs) {
-    m_xpt.done(*ccb);
+    m_xpt.done_direct(*ccb);
   }
 }
 
