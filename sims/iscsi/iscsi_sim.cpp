@@ -409,17 +409,14 @@ bool IscsiSim::abort(cam::Ccb& ccb) {
 // Commands (all with m_context_lock held)
 
 void IscsiSim::submit_locked(std::unique_ptr<Command> command) {
-  if (command->ccb == nullptr) {
-    return;  // Aborted while queued: nothing to send.
-  }
-  // The CCB may be aborted (and freed) at any moment: read the CDB while it is ours. take()
-  // below tells whether it still is.
+  // The CCB may be aborted (and freed) at any moment: read the CDB under m_lock, while it is
+  // still ours. take() below tells whether it still is.
   std::array<unsigned char, SCSI_CDB_MAX_SIZE> cdb{};
   int cdb_len = 0;
   {
     std::lock_guard lock(m_lock);
     if (command->ccb == nullptr) {
-      return;
+      return;  // Aborted while queued: nothing to send.
     }
     cdb_len = command->ccb->cdb_len;
     std::memcpy(cdb.data(), command->ccb->cdb.data(), static_cast<std::size_t>(cdb_len));
