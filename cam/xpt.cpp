@@ -1,6 +1,9 @@
 #include "cam/xpt.h"
 
 #include <fmt/format.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -168,6 +171,41 @@ RetryKind classify(const Ccb& ccb, SenseCode& sense, bool& unit_attention) {
       return RetryKind::None;
   }
 }
+
+// What run_sync() sleeps on until its CCB's callback runs: one futex word, without a mutex.
+// With a mutex and a condition variable the callback had to notify under the lock (else the
+// waiter could return and free them first), and a waiter woken on the other CPU then blocked
+// again on that lock: four futex calls per synchronous command whose completion comes from
+// another thread, instead of two. Here the completing thread touches the waiter only through
+// the atomic exchange; the wake that may follow passes the word's address to the kernel as a
+// key and never dereferences it, so the waiter may return (and its stack frame go) as soon as
+// it sees the word set. A wake that finds the address reused is a spurious wake-up, which every
+// futex waiter tolerates. No syscall at all when the callback runs before the wait (a SIM that
+// completes inside action()).
+class SyncWaiter {
+ public:
+  void post() {
+    std::atomic<std::uint32_t>* word = &m_word;  // Computed before the exchange frees us.
+    if (word->exchange(kDone, std::memory_order_acq_rel) == kSleeping) {
+      ::syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
+  }
+  void wait() {
+    std::uint32_t state = m_word.load(std::memory_order_acquire);
+    while (state != kDone) {
+      if (state == kIdle &&
+          !m_word.compare_exchange_strong(state, kSleeping, std::memory_order_acq_rel)) {
+        continue;  // Posted meanwhile: `state` now says so.
+      }
+      ::syscall(SYS_futex, &m_word, FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
+      state = m_word.load(std::memory_order_acquire);
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t kIdle = 0, kSleeping = 1, kDone = 2;
+  std::atomic<std::uint32_t> m_word{kIdle};
+};
 
 }  // namespace
 
@@ -875,17 +913,8 @@ void CancelToken::cancel() {
 
 void Xpt::run_sync(Ccb& ccb, CancelToken* cancel) {
   assert_may_block("Xpt::run_sync");
-  struct Waiter {
-    std::mutex lock;
-    std::condition_variable cv;
-    bool done = false;
-  } waiter;
-  ccb.done = [](Ccb&, void* arg) {
-    auto* w = static_cast<Waiter*>(arg);
-    std::lock_guard lock(w->lock);
-    w->done = true;
-    w->cv.notify_one();  // Under the lock: the waiter cannot destroy `w` before we return.
-  };
+  SyncWaiter waiter;
+  ccb.done = [](Ccb&, void* arg) { static_cast<SyncWaiter*>(arg)->post(); };
   ccb.done_arg = &waiter;
   if (cancel != nullptr && !cancel->arm(*this, ccb)) {
     cancel->disarm(ccb);
@@ -896,10 +925,7 @@ void Xpt::run_sync(Ccb& ccb, CancelToken* cancel) {
   if (cancel != nullptr && cancel->cancelled()) {
     (void)abort(ccb);  // cancel() ran between arm() and action(), when there was nothing to abort.
   }
-  {
-    std::unique_lock lock(waiter.lock);
-    waiter.cv.wait(lock, [&] { return waiter.done; });
-  }
+  waiter.wait();
   if (cancel != nullptr) {
     cancel->disarm(ccb);
   }
