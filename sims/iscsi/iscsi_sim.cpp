@@ -107,6 +107,8 @@ struct IscsiSim::Command {
   IscsiSim* sim = nullptr;
   cam::Ccb* ccb = nullptr;  // Guarded by m_lock: null once abort() dropped the CCB.
   scsi_task* task = nullptr;
+  std::array<unsigned char, SCSI_CDB_MAX_SIZE> cdb{};
+  int cdb_len = 0;
   int lun = 0;
   cam::DataDir dir = cam::DataDir::None;
   std::uint32_t length = 0;
@@ -224,6 +226,7 @@ void IscsiSim::stop() {
       m_state = SessionState::Stopped;
       m_cv.notify_all();
     }
+    m_stop_requested.store(true, std::memory_order_release);
     // From here action() refuses new commands (DevNotThere). Deregistering completes every CCB
     // the XPT queues and takes back, through abort(), those the SIM holds; the loop keeps
     // running meanwhile to finish the ones it was already completing.
@@ -325,6 +328,8 @@ void IscsiSim::action(cam::Ccb& ccb) {
   command->sim = this;
   command->ccb = &ccb;
   command->lun = static_cast<int>(ccb.path.lun < 256 ? ccb.path.lun : (0x4000 | ccb.path.lun));
+  command->cdb_len = ccb.cdb_len;
+  std::memcpy(command->cdb.data(), ccb.cdb.data(), ccb.cdb_len);
   if (ccb.dir != cam::DataDir::None && ccb.dxfer_len > 0) {
     command->dir = ccb.dir;
     command->length = ccb.dxfer_len;
@@ -346,6 +351,7 @@ void IscsiSim::action(cam::Ccb& ccb) {
         m_commands.emplace(&ccb, command.get());
         if (!context.owns_lock() || m_phase != Phase::LoggedIn || m_socket_failed) {
           m_queued.push_back(std::move(command));
+          m_has_queued.store(true, std::memory_order_relaxed);
           queued = true;
         }
         break;
@@ -409,23 +415,11 @@ bool IscsiSim::abort(cam::Ccb& ccb) {
 // Commands (all with m_context_lock held)
 
 void IscsiSim::submit_locked(std::unique_ptr<Command> command) {
-  // The CCB may be aborted (and freed) at any moment: read the CDB under m_lock, while it is
-  // still ours. take() below tells whether it still is.
-  std::array<unsigned char, SCSI_CDB_MAX_SIZE> cdb{};
-  int cdb_len = 0;
-  {
-    std::lock_guard lock(m_lock);
-    if (command->ccb == nullptr) {
-      return;  // Aborted while queued: nothing to send.
-    }
-    cdb_len = command->ccb->cdb_len;
-    std::memcpy(cdb.data(), command->ccb->cdb.data(), static_cast<std::size_t>(cdb_len));
-  }
   const int direction = command->dir == cam::DataDir::In    ? SCSI_XFER_READ
                         : command->dir == cam::DataDir::Out ? SCSI_XFER_WRITE
                                                             : SCSI_XFER_NONE;
-  scsi_task* task =
-      scsi_create_task(cdb_len, cdb.data(), direction, static_cast<int>(command->length));
+  scsi_task* task = scsi_create_task(command->cdb_len, command->cdb.data(), direction,
+                                     static_cast<int>(command->length));
   if (task == nullptr) {
     Command* c = command.release();
     finish_locked(*c, take(*c), SCSI_STATUS_ERROR);
@@ -543,6 +537,7 @@ void IscsiSim::destroy_context_locked(CamStatus cancelled) {
   {
     std::lock_guard lock(m_lock);
     queued.swap(m_queued);
+    m_has_queued.store(false, std::memory_order_relaxed);
   }
   for (auto& command : queued) {
     Command& c = *command.release();
@@ -550,6 +545,18 @@ void IscsiSim::destroy_context_locked(CamStatus cancelled) {
   }
   m_phase = Phase::Idle;
   m_connected = m_login_done = m_login_ok = m_socket_failed = false;
+  refresh_poll_locked();
+}
+
+void IscsiSim::refresh_poll_locked() {
+  if (m_context != nullptr) {
+    m_poll_fd = iscsi_get_fd(m_context);
+    m_poll_events = static_cast<short>(iscsi_which_events(m_context));
+  } else {
+    m_poll_fd = -1;
+    m_poll_events = 0;
+  }
+  m_poll_now = m_socket_failed;
 }
 
 void IscsiSim::wake() {
@@ -594,11 +601,8 @@ void IscsiSim::run() {
   m_next_attempt = Clock::now();
   for (;;) {
     auto now = Clock::now();
-    {
-      std::lock_guard lock(m_lock);
-      if (m_stopping) {
-        break;
-      }
+    if (m_stop_requested.load(std::memory_order_acquire)) {
+      break;
     }
     // Timers.
     if (m_phase == Phase::Idle && now >= m_next_attempt) {
@@ -615,31 +619,24 @@ void IscsiSim::run() {
       } else if (iscsi_nop_out_async(m_context, nullptr, nullptr, 0, nullptr) != 0) {
         m_socket_failed = true;
         m_failure = libiscsi_error(m_context, "NOP-Out failed");
+      } else {
+        flush_locked();
       }
       m_next_nop = now + m_config.nop_interval;
+      refresh_poll_locked();
     }
-    bool reconnecting = false;
-    {
-      std::lock_guard lock(m_lock);
-      reconnecting = m_state == SessionState::Reconnecting;
-    }
-    if (reconnecting && m_ever_logged_in && now >= m_loss_deadline) {
+    const bool reconnecting = m_ever_logged_in && m_session == SessionState::Reconnecting;
+    if (reconnecting && now >= m_loss_deadline) {
       enter_lost();
     }
 
-    // Sleep until the socket or a wake-up needs us, or the next timer.
+    // Sleep until the socket or a wake-up needs us, or the next timer. What to poll for was
+    // noted the last time this thread held the context lock: a submitter that leaves output
+    // queued wakes us, so the common case takes no lock here.
     std::array<pollfd, 2> fds{};
     fds[0] = {m_wake_fd, POLLIN, 0};
-    fds[1] = {-1, 0, 0};
-    bool failed_already = false;
-    {
-      std::lock_guard context(m_context_lock);
-      if (m_context != nullptr) {
-        fds[1].fd = iscsi_get_fd(m_context);
-        fds[1].events = static_cast<short>(iscsi_which_events(m_context));
-      }
-      failed_already = m_socket_failed;
-    }
+    fds[1] = {m_poll_fd, m_poll_events, 0};
+    const bool failed_already = m_poll_now;
     auto wake_at = now + kMaxPollWait;
     if (m_phase == Phase::Idle) {
       wake_at = std::min(wake_at, m_next_attempt);
@@ -648,7 +645,7 @@ void IscsiSim::run() {
     } else if (m_config.nop_interval.count() > 0) {
       wake_at = std::min(wake_at, m_next_nop);
     }
-    if (reconnecting && m_ever_logged_in) {
+    if (reconnecting) {
       wake_at = std::min(wake_at, m_loss_deadline);
     }
     const int timeout = failed_already ? 0 : poll_timeout_ms(now, wake_at);
@@ -691,21 +688,26 @@ void IscsiSim::run() {
           m_socket_failed = true;
         }
       }
-      if (m_phase == Phase::LoggedIn && !m_socket_failed) {
+      if (m_phase == Phase::LoggedIn && !m_socket_failed &&
+          m_has_queued.load(std::memory_order_relaxed)) {
         std::deque<std::unique_ptr<Command>> queued;
         {
           std::lock_guard lock(m_lock);
           queued.swap(m_queued);
+          m_has_queued.store(false, std::memory_order_relaxed);
         }
         for (auto& command : queued) {
           submit_locked(std::move(command));
         }
-        flush_locked();
+      }
+      if (m_phase == Phase::LoggedIn) {
+        flush_locked();  // Ours, or what a submitter left when the socket was full.
       }
       failed = m_socket_failed;
       failed_in = m_phase;
       why = m_failure;
       finished = take_finished_locked();
+      refresh_poll_locked();
     }
     complete_all(finished);
     now = Clock::now();
@@ -756,6 +758,7 @@ void IscsiSim::start_attempt(Clock::time_point now) {
     }
     m_phase = Phase::Connecting;
     m_attempt_deadline = now + m_config.login_timeout;
+    refresh_poll_locked();
   }
   if (!failure.empty()) {
     fail_attempt(failure, now);
@@ -823,11 +826,13 @@ void IscsiSim::session_up() {
     }
     m_path_id.store(*registered, std::memory_order_release);
     m_state = SessionState::LoggedIn;
+    m_session = SessionState::LoggedIn;
     m_cv.notify_all();
   } else {
     std::lock_guard lock(m_lock);
     m_state = SessionState::LoggedIn;
   }
+  m_session = SessionState::LoggedIn;
   const auto path = path_id();
   log_info("iscsi{}: logged in to {}{}", m_config.unit, m_url.redacted(),
            path ? fmt::format(" (scbus{})", *path) : std::string());
@@ -865,6 +870,7 @@ void IscsiSim::session_down(const std::string& why, Clock::time_point now) {
       if (!m_stopping) {
         m_state = SessionState::Reconnecting;
       }
+      m_session = SessionState::Reconnecting;
       ++m_drops;
       m_last_error = why;
       held = m_commands.size();
@@ -890,6 +896,7 @@ void IscsiSim::enter_lost() {
       return;
     }
     m_state = SessionState::Lost;
+    m_session = SessionState::Lost;
   }
   log_warning("iscsi{}: {} not back within {} ms; its devices depart", m_config.unit,
               m_url.redacted(), m_config.loss_timeout.count());

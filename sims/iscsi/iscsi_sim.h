@@ -182,6 +182,8 @@ class IscsiSim final : public cam::Sim {
   // With m_context_lock held: destroys the context; every command libiscsi held finishes with
   // `cancelled` (queued ones too).
   void destroy_context_locked(CamStatus cancelled);
+  // With m_context_lock held, on the loop thread: notes what the next poll() waits for.
+  void refresh_poll_locked();
   // With m_context_lock held: takes the CCBs finished so far (complete them after unlocking).
   std::vector<cam::Ccb*> take_finished_locked();
   // Finishes a command whose CCB was taken back from m_commands.
@@ -228,12 +230,20 @@ class IscsiSim final : public cam::Sim {
   bool m_stopping = false;
   std::unordered_map<const cam::Ccb*, Command*> m_commands;  // Every CCB the SIM holds.
   std::deque<std::unique_ptr<Command>> m_queued;             // Accepted, not yet in libiscsi.
+  // Mirror of !m_queued.empty(), written under m_lock: lets the loop skip m_lock when nothing
+  // waits (a submitter that queues also wakes the loop, so it is never missed).
+  std::atomic<bool> m_has_queued{false};
+  std::atomic<bool> m_stop_requested{false};  // stop() began: the loop ends.
   std::uint64_t m_drops = 0;
   std::uint64_t m_reconnects = 0;
   std::uint64_t m_failed_attempts = 0;
   std::string m_last_error;
 
   // Loop thread only.
+  SessionState m_session = SessionState::Reconnecting;  // Its own view of m_state.
+  int m_poll_fd = -1;                                   // What the next poll() waits for.
+  short m_poll_events = 0;
+  bool m_poll_now = false;  // The session failed: don't sleep.
   std::chrono::steady_clock::time_point m_next_attempt{};
   std::chrono::steady_clock::time_point m_attempt_deadline{};
   std::chrono::steady_clock::time_point m_loss_deadline{};
