@@ -147,6 +147,30 @@ TEST(IscsiSession, AnOutageShorterThanTheLossTimeoutKeepsTheDevicesAndRunsWhatWa
   EXPECT_EQ(cmd.status, CamStatus::ReqCmp);
 }
 
+TEST(IscsiSession, AHungTargetIsNoticedByNopOutsAndTheSessionComesBackWithIt) {
+  UCAM_START_TGT_OR_SKIP(peer);
+  IscsiStack stack;
+  auto config = quick_config(peer->url());
+  config.nop_interval = std::chrono::milliseconds(100);
+  config.login_timeout = std::chrono::milliseconds(500);
+  ASSERT_TRUE(stack.start(config)) << stack.error->message();
+  ASSERT_TRUE(peer->pause());
+  // The connection stays up; only the unanswered NOP-Outs tell.
+  ASSERT_TRUE(stack.wait_for_state(SessionState::Reconnecting));
+  EXPECT_NE(stack.sim->describe().last_error.find("NOP-Out"), std::string::npos)
+      << stack.sim->describe().last_error;
+  PendingTur waiting;
+  waiting.send(*stack.xpt, stack.lun(1));
+  // Logins to the hung target time out and are retried.
+  ASSERT_TRUE(wait_until([&] { return stack.sim->describe().failed_attempts >= 1; }));
+  EXPECT_EQ(stack.sim->describe().state, SessionState::Reconnecting);
+  ASSERT_TRUE(peer->resume());
+  ASSERT_TRUE(stack.wait_for_state(SessionState::LoggedIn));
+  ASSERT_TRUE(wait_until([&] { return waiting.completed(); }));
+  EXPECT_EQ(waiting.ccb.status, CamStatus::ReqCmp) << cam_status_name(waiting.ccb.status);
+  EXPECT_EQ(stack.xpt->devices().size(), 5U);
+}
+
 TEST(IscsiSession, StopCompletesWhatWaitsWithDevNotThere) {
   UCAM_START_TGT_OR_SKIP(peer);
   IscsiStack stack;

@@ -195,6 +195,27 @@ TEST_F(IscsiTgt, TransfersOverMaxioAreRefusedByPassAndSplitByDa) {
   EXPECT_EQ(in, out);
 }
 
+TEST_F(IscsiTgt, HeaderDigestsAreNegotiated) {
+  auto c = config();
+  c.header_digest = HeaderDigest::Crc32c;
+  ASSERT_TRUE(start(c));
+  EXPECT_EQ(stack.tur(1), CamStatus::ReqCmp);
+  auto disk = stack.devfs->open("da0");
+  ASSERT_TRUE(disk);
+  std::vector<std::uint8_t> out(8 * 512, 0xa5), in(8 * 512);
+  da::DaIo write(da::DaIo::kWrite);
+  write.lba = 300;
+  write.blocks = 8;
+  write.data = out;
+  ASSERT_TRUE(disk->ioctl(write));
+  da::DaIo read(da::DaIo::kRead);
+  read.lba = 300;
+  read.blocks = 8;
+  read.data = in;
+  ASSERT_TRUE(disk->ioctl(read));
+  EXPECT_EQ(in, out);
+}
+
 TEST_F(IscsiTgt, ManyCommandsInFlightAtOnceAllComplete) {
   ASSERT_TRUE(start(config()));
   constexpr int kCommands = 200;

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -57,6 +58,9 @@ class TgtPeer {
   }
 
   ~TgtPeer() {
+    if (m_paused) {
+      resume();
+    }
     if (m_owned && m_running) {
       stop();
     }
@@ -82,6 +86,17 @@ class TgtPeer {
     std::string why;
     return launch(why);
   }
+  // Freezes tgtd (SIGSTOP to the pid the script started): its connections stay up but nothing
+  // is answered, as with a hung target. resume() lets it go on.
+  bool pause() {
+    m_paused = signal_tgtd(SIGSTOP);
+    return m_paused;
+  }
+  bool resume() {
+    const bool ok = signal_tgtd(SIGCONT);
+    m_paused = m_paused && !ok;
+    return ok;
+  }
   // Runs tgtadm against this tgtd ("--lld iscsi --op new --mode account ..."); true on success.
   bool tgtadm(const std::string& args) const {
     const std::string command = "TGT_IPC_SOCKET='" + m_vars.at("TGT_STATE") + "/ipc' tgtadm -C 0 " +
@@ -92,6 +107,15 @@ class TgtPeer {
 
  private:
   explicit TgtPeer(std::uint16_t port) : m_port(port) {}
+
+  bool signal_tgtd(int signal) const {
+    const auto it = m_vars.find("TGT_PID");
+    if (it == m_vars.end() || !m_owned) {
+      return false;
+    }
+    const pid_t pid = static_cast<pid_t>(std::atoi(it->second.c_str()));
+    return pid > 0 && ::kill(pid, signal) == 0;
+  }
 
   static std::optional<std::uint16_t> free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -145,6 +169,7 @@ class TgtPeer {
   std::uint16_t m_port;
   bool m_owned = true;
   bool m_running = false;
+  bool m_paused = false;
   std::map<std::string, std::string> m_vars;
 };
 
