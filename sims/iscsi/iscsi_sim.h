@@ -192,7 +192,7 @@ class IscsiSim final : public cam::Sim {
   // then owns its completion.
   cam::Ccb* take(Command& command);
   void complete_all(const std::vector<cam::Ccb*>& ccbs);
-  void wake();
+  void wake() const;
 
   static void command_done(iscsi_context* context, int status, void* command_data,
                            void* private_data);
