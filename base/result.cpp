@@ -65,6 +65,8 @@ std::string_view cam_status_name(CamStatus status) {
       return "requeue request";
     case CamStatus::ScsiBusy:
       return "SCSI bus busy";
+    case CamStatus::ReqTooBig:
+      return "request too large for the bus";
   }
   return "unknown CAM status";
 }
@@ -86,6 +88,8 @@ int Error::errno_value() const {
           return ETIMEDOUT;
         case CamStatus::ReqInvalid:
           return EINVAL;
+        case CamStatus::ReqTooBig:
+          return E2BIG;
         case CamStatus::ReqAborted:
         case CamStatus::ReqTerminated:
           return EINTR;

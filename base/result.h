@@ -44,6 +44,7 @@ enum class CamStatus : std::uint8_t {
   ResrcUnavail = 0x1a,
   Requeue = 0x1b,
   ScsiBusy = 0x1c,
+  ReqTooBig = 0x1d,  // The transfer exceeds the bus's maximum (PathInquiry::maxio); not sent.
 };
 
 std::string_view cam_status_name(CamStatus status);

@@ -82,6 +82,8 @@ class StubXpt final : public cam::XptSim {
   void done(cam::Ccb& ccb) override { ccb.done(ccb, ccb.done_arg); }
   void request_rescan(const cam::Path&) override {}
   void announce(cam::AsyncCode, const cam::Path&) override {}
+  Result<void> freeze_simq(std::uint32_t) override { return {}; }
+  Result<void> release_simq(std::uint32_t) override { return {}; }
 
  private:
   std::uint32_t m_next = 0;

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "cam/ccb.h"
 
@@ -21,6 +23,9 @@ struct PathInquiry {
   std::string hba_vendor;                 // "ucam", "libiscsi".
   std::string transport;                  // "SAS", "iSCSI", "SPI".
   std::uint32_t device_queue_depth = 64;  // Openings per device.
+  // Largest data transfer of one CCB, in bytes (FreeBSD's cpi.maxio); 0 = no limit. The XPT
+  // completes a SCSI I/O CCB whose dxfer_len exceeds it with ReqTooBig, without sending it.
+  std::uint32_t maxio = 0;
 };
 
 class Sim {
@@ -43,6 +48,13 @@ class Sim {
 
   // Polls for completions (polled mode; most SIMs complete asynchronously and do nothing).
   virtual void poll() {}
+
+  // The target ids present on this bus, when the transport knows them (an iSCSI session, an
+  // HBA's device table). A wildcard scan then probes exactly these targets, and devices on any
+  // other target are lost without a probe. std::nullopt (the default): the XPT probes every id
+  // from 0 to PathInquiry::max_target. Called from the XPT's scanning thread with the XPT's
+  // topology lock held: thread-safe, must not block for long, must not call the XPT.
+  virtual std::optional<std::vector<std::uint32_t>> list_targets() const { return std::nullopt; }
 };
 
 }  // namespace ucam::cam

@@ -1,5 +1,10 @@
 #include "cam/xpt.h"
 
+#include <fmt/format.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -167,6 +172,41 @@ RetryKind classify(const Ccb& ccb, SenseCode& sense, bool& unit_attention) {
   }
 }
 
+// What run_sync() sleeps on until its CCB's callback runs: one futex word, without a mutex.
+// With a mutex and a condition variable the callback had to notify under the lock (else the
+// waiter could return and free them first), and a waiter woken on the other CPU then blocked
+// again on that lock: four futex calls per synchronous command whose completion comes from
+// another thread, instead of two. Here the completing thread touches the waiter only through
+// the atomic exchange; the wake that may follow passes the word's address to the kernel as a
+// key and never dereferences it, so the waiter may return (and its stack frame go) as soon as
+// it sees the word set. A wake that finds the address reused is a spurious wake-up, which every
+// futex waiter tolerates. No syscall at all when the callback runs before the wait (a SIM that
+// completes inside action()).
+class SyncWaiter {
+ public:
+  void post() {
+    std::atomic<std::uint32_t>* word = &m_word;  // Computed before the exchange frees us.
+    if (word->exchange(kDone, std::memory_order_acq_rel) == kSleeping) {
+      ::syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
+  }
+  void wait() {
+    std::uint32_t state = m_word.load(std::memory_order_acquire);
+    while (state != kDone) {
+      if (state == kIdle &&
+          !m_word.compare_exchange_strong(state, kSleeping, std::memory_order_acq_rel)) {
+        continue;  // Posted meanwhile: `state` now says so.
+      }
+      ::syscall(SYS_futex, &m_word, FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
+      state = m_word.load(std::memory_order_acquire);
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t kIdle = 0, kSleeping = 1, kDone = 2;
+  std::atomic<std::uint32_t> m_word{kIdle};
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -275,6 +315,52 @@ void Xpt::announce(AsyncCode code, const Path& path) {
   post_async({code, path});
 }
 
+Result<void> Xpt::freeze_simq(std::uint32_t path_id) {
+  std::shared_lock lock(m_topology);
+  auto it = m_buses.find(path_id);
+  if (it == m_buses.end()) {
+    return fail_errno(ENXIO, fmt::format("scbus{}: no such bus", path_id));
+  }
+  it->second->simq_freeze_count.fetch_add(1, std::memory_order_seq_cst);
+  return {};
+}
+
+Result<void> Xpt::release_simq(std::uint32_t path_id) {
+  std::vector<std::shared_ptr<XptDevice>> devices;
+  {
+    std::shared_lock lock(m_topology);
+    auto it = m_buses.find(path_id);
+    if (it == m_buses.end()) {
+      return fail_errno(ENXIO, fmt::format("scbus{}: no such bus", path_id));
+    }
+    auto& count = it->second->simq_freeze_count;
+    std::uint32_t n = count.load(std::memory_order_seq_cst);
+    do {
+      if (n == 0) {
+        return fail_errno(EINVAL, fmt::format("scbus{}: SIM queue is not frozen", path_id));
+      }
+    } while (!count.compare_exchange_weak(n, n - 1, std::memory_order_seq_cst));
+    if (n > 1) {
+      return {};  // Still frozen by someone else.
+    }
+    for (auto d = m_devices.lower_bound(Path{path_id, 0, 0});
+         d != m_devices.end() && d->first.bus == path_id; ++d) {
+      devices.push_back(d->second);
+    }
+  }
+  // Each queue is checked under its lock: a dispatch that saw the freeze may have queued a CCB
+  // after we dropped the count (its mirror count may not be visible to us yet).
+  ++t_local.depth;
+  for (auto& device : devices) {
+    run_devq(*device, QueueCheck::Locked);
+  }
+  --t_local.depth;
+  if (t_local.depth == 0 && !t_local.draining) {
+    drain_local_completions();
+  }
+  return {};
+}
+
 void Xpt::bump_generation() {
   m_generation.fetch_add(1, std::memory_order_relaxed);
 }
@@ -304,6 +390,7 @@ std::shared_ptr<XptDevice> Xpt::find_or_create_probe_device(const Path& path) {
   device->info.sim_name = bus->second->inquiry.sim_name;
   device->info.sim_unit = bus->second->inquiry.unit;
   device->info.sim_bus = bus->second->inquiry.bus;
+  device->info.maxio = bus->second->inquiry.maxio;
   m_devices.emplace(path, device);
   return device;
 }
@@ -547,7 +634,16 @@ void Xpt::action(Ccb& ccb) {
     complete_now(ccb, CamStatus::ReqCmp);
   } else if (auto device = find_device(ccb.path)) {
     ccb.xpt_priv.device = std::move(device);
-    dispatch(device_of(ccb), ccb, now);
+    XptDevice& d = device_of(ccb);
+    const std::uint32_t maxio = d.bus->inquiry.maxio;
+    if (maxio != 0 && ccb.dxfer_len > maxio && ccb.func == FuncCode::ScsiIo) {
+      // Never sent: the SIM could not carry it (xpt_action's CAM_REQ_TOO_BIG).
+      log_debug("{}: {}-byte transfer exceeds the bus's maxio {}", to_string(ccb.path),
+                ccb.dxfer_len, maxio);
+      complete_now(ccb, CamStatus::ReqTooBig);
+    } else {
+      dispatch(d, ccb, now);
+    }
   } else {
     complete_now(ccb, CamStatus::DevNotThere);
     if (ccb.func == FuncCode::ScsiIo) {
@@ -572,39 +668,52 @@ void Xpt::action(Ccb& ccb) {
 }
 
 void Xpt::dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks) {
+  enum class Next : std::uint8_t { Lost, Start, Queued, RunQueue } next = Next::Lost;
   {
     std::lock_guard lock(device.lock);
     if (device.invalid) {
-      // Fall through to completion below, outside the lock.
-    } else if (device.freeze_count > 0 || device.active >= device.openings) {
+      next = Next::Lost;  // Completed below, outside the lock.
+    } else if (device.frozen() || device.active >= device.openings ||
+               device.pending_count.load(std::memory_order_relaxed) > 0) {
+      // Behind whatever already waits, so a released queue starts CCBs in arrival order.
       ccb.xpt_priv.state = CcbXptPrivate::State::Queued;
       device.pending.push(ccb);
       device.pending_count.fetch_add(1, std::memory_order_relaxed);
-      return;
+      next = !device.frozen() && device.active < device.openings ? Next::RunQueue : Next::Queued;
     } else {
       ++device.active;
       device.in_sim_count.fetch_add(1, std::memory_order_relaxed);
       ccb.xpt_priv.state = CcbXptPrivate::State::InSim;  // Guarded by the device lock.
       ccb.xpt_priv.deadline_ticks = deadline_after(now_ticks, ccb.timeout);
       device.in_sim.link(ccb);
-      goto start;  // NOLINT(cppcoreguidelines-avoid-goto): leave the lock scope to start I/O.
+      next = Next::Start;
     }
   }
-  complete_now(ccb, CamStatus::DevNotThere);
-  return;
-start:
-  device.bus->sim->action(ccb);
+  switch (next) {
+    case Next::Lost:
+      complete_now(ccb, CamStatus::DevNotThere);
+      return;
+    case Next::Start:
+      device.bus->sim->action(ccb);  // No lock held.
+      return;
+    case Next::RunQueue:
+      // A queue that is open but not empty (a release raced with us): start it in order.
+      run_devq(device, QueueCheck::Locked);
+      return;
+    case Next::Queued:
+      return;
+  }
 }
 
-void Xpt::run_devq(XptDevice& device) {
-  if (device.pending_count.load(std::memory_order_relaxed) == 0) {
+void Xpt::run_devq(XptDevice& device, QueueCheck check) {
+  if (check == QueueCheck::Fast && device.pending_count.load(std::memory_order_relaxed) == 0) {
     return;  // The common case: nothing waits, no lock needed.
   }
   for (;;) {
     Ccb* next = nullptr;
     {
       std::lock_guard lock(device.lock);
-      if (device.invalid || device.freeze_count > 0 || device.active >= device.openings) {
+      if (device.invalid || device.frozen() || device.active >= device.openings) {
         return;
       }
       next = device.pending.pop();
@@ -659,6 +768,22 @@ void Xpt::done(Ccb& ccb) {
     device.leave_sim(ccb);
   }
   queue_completion(ccb);
+}
+
+void Xpt::done_direct(Ccb& ccb) {
+  XptDevice& device = device_of(ccb);
+  {
+    std::lock_guard lock(device.lock);
+    device.leave_sim(ccb);
+  }
+  if (t_local.depth > 0 || t_local.draining) {
+    t_local.queue.push(ccb);  // Inside action() or a callback: runs when that frame unwinds.
+    return;
+  }
+  // What the completion thread does for one CCB, here.
+  t_local.draining = true;
+  process_completion(ccb);
+  drain_local_completions();
 }
 
 void Xpt::complete_now(Ccb& ccb, CamStatus status) {
@@ -788,17 +913,8 @@ void CancelToken::cancel() {
 
 void Xpt::run_sync(Ccb& ccb, CancelToken* cancel) {
   assert_may_block("Xpt::run_sync");
-  struct Waiter {
-    std::mutex lock;
-    std::condition_variable cv;
-    bool done = false;
-  } waiter;
-  ccb.done = [](Ccb&, void* arg) {
-    auto* w = static_cast<Waiter*>(arg);
-    std::lock_guard lock(w->lock);
-    w->done = true;
-    w->cv.notify_one();  // Under the lock: the waiter cannot destroy `w` before we return.
-  };
+  SyncWaiter waiter;
+  ccb.done = [](Ccb&, void* arg) { static_cast<SyncWaiter*>(arg)->post(); };
   ccb.done_arg = &waiter;
   if (cancel != nullptr && !cancel->arm(*this, ccb)) {
     cancel->disarm(ccb);
@@ -809,10 +925,7 @@ void Xpt::run_sync(Ccb& ccb, CancelToken* cancel) {
   if (cancel != nullptr && cancel->cancelled()) {
     (void)abort(ccb);  // cancel() ran between arm() and action(), when there was nothing to abort.
   }
-  {
-    std::unique_lock lock(waiter.lock);
-    waiter.cv.wait(lock, [&] { return waiter.done; });
-  }
+  waiter.wait();
   if (cancel != nullptr) {
     cancel->disarm(ccb);
   }

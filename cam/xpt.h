@@ -96,8 +96,11 @@ class Xpt final : public XptSim, public XptPeriph {
   Result<std::uint32_t> register_bus(Sim& sim) override;
   void deregister_bus(std::uint32_t path_id) override;
   void done(Ccb& ccb) override;
+  void done_direct(Ccb& ccb) override;
   void request_rescan(const Path& path) override;
   void announce(AsyncCode code, const Path& path) override;
+  Result<void> freeze_simq(std::uint32_t path_id) override;
+  Result<void> release_simq(std::uint32_t path_id) override;
 
   // --- XptPeriph ---
   void action(Ccb& ccb) override;
@@ -143,7 +146,11 @@ class Xpt final : public XptSim, public XptPeriph {
   // now_ticks + timeout in latency clock ticks, saturating.
   std::uint64_t deadline_after(std::uint64_t now_ticks, std::chrono::milliseconds timeout) const;
   void start_in_sim(Ccb& ccb);
-  void run_devq(XptDevice& device);
+  // Starts the CCBs waiting on `device` while its queue and its bus's SIM queue are open and it
+  // has openings. Skips the lock when its mirror says nothing waits, unless `check` is Locked (a
+  // release must see a CCB queued by a dispatch that raced with it).
+  enum class QueueCheck : std::uint8_t { Fast, Locked };
+  void run_devq(XptDevice& device, QueueCheck check = QueueCheck::Fast);
   void queue_completion(Ccb& ccb);
   void complete_now(Ccb& ccb, CamStatus status);
   void process_completion(Ccb& ccb);
@@ -156,6 +163,7 @@ class Xpt final : public XptSim, public XptPeriph {
 
   // Scanning internals (xpt_scan.cpp).
   Result<void> scan_target(XptBus& bus, std::uint32_t target);
+  std::vector<std::uint32_t> targets_to_scan(XptBus& bus);
   Result<void> probe_lun(XptBus& bus, const Path& path, bool& present);
   void bump_generation();
   // Keeps m_devid_index in step with a device's VPD 0x83 page.

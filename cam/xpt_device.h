@@ -33,9 +33,12 @@ struct XptBusStats {
 
 struct XptBus {
   std::uint32_t path_id = 0;
-  Sim* sim = nullptr;  // Must outlast the registration (XptSim::register_bus contract).
-  PathInquiry inquiry;
+  Sim* sim = nullptr;   // Must outlast the registration (XptSim::register_bus contract).
+  PathInquiry inquiry;  // Immutable after registration.
   std::atomic<bool> valid{true};
+  // SIM queue freezes (freeze_simq). Read by every dispatch under a device lock; changed
+  // without one, which is why release_simq re-checks each device queue under its lock.
+  std::atomic<std::uint32_t> simq_freeze_count{0};
   // On its own cache line: written by every completion, while the fields above are read by
   // every dispatch.
   alignas(64) XptBusStats stats;
@@ -138,6 +141,11 @@ class XptDevice {
   // nothing waits (they read it after taking and dropping the lock in done()).
   std::atomic<std::uint32_t> pending_count{0};
   DeviceInfo info;  // Guarded by lock.
+
+  // Whether the device queue or its bus's SIM queue holds CCBs back. Call with `lock` held.
+  bool frozen() const {
+    return freeze_count > 0 || bus->simq_freeze_count.load(std::memory_order_seq_cst) > 0;
+  }
 
   // Takes `ccb` back from the SIM's accounting (it completed, was aborted or timed out) and
   // marks it Completing. Call with `lock` held.

@@ -82,13 +82,57 @@ Result<void> Xpt::scan(const Path& path) {
       }
       continue;
     }
-    for (std::uint32_t t = 0; t <= bus->inquiry.max_target && bus->valid; ++t) {
+    for (std::uint32_t t : targets_to_scan(*bus)) {
+      if (!bus->valid) {
+        break;
+      }
       if (auto r = scan_target(*bus, t); !r) {
         log_warning("scbus{} target {}: scan failed: {}", bus->path_id, t, r.error().message());
       }
     }
   }
   return {};
+}
+
+// The targets a wildcard scan of `bus` probes: those the SIM lists, or else every id up to
+// max_target. Devices on targets a listing SIM leaves out are lost here, without a probe.
+std::vector<std::uint32_t> Xpt::targets_to_scan(XptBus& bus) {
+  std::optional<std::vector<std::uint32_t>> listed;
+  std::vector<std::shared_ptr<XptDevice>> unlisted;
+  {
+    // Under the topology lock, so deregister_bus() cannot return (and the SIM be destroyed)
+    // while list_targets() runs; unique, since unlisted devices leave the table here.
+    std::unique_lock lock(m_topology);
+    if (!bus.valid) {
+      return {};
+    }
+    listed = bus.sim->list_targets();
+    if (listed) {
+      std::sort(listed->begin(), listed->end());
+      listed->erase(std::unique(listed->begin(), listed->end()), listed->end());
+      for (auto it = m_devices.lower_bound(Path{bus.path_id, 0, 0});
+           it != m_devices.end() && it->first.bus == bus.path_id;) {
+        if (std::binary_search(listed->begin(), listed->end(), it->first.target)) {
+          ++it;
+          continue;
+        }
+        unlisted.push_back(it->second);
+        it = m_devices.erase(it);
+      }
+    }
+  }
+  for (auto& device : unlisted) {
+    lose_device(device);
+  }
+  if (listed) {
+    return std::move(*listed);
+  }
+  std::vector<std::uint32_t> all;
+  all.reserve(std::size_t{bus.inquiry.max_target} + 1);
+  for (std::uint32_t t = 0; t <= bus.inquiry.max_target; ++t) {
+    all.push_back(t);
+  }
+  return all;
 }
 
 Result<void> Xpt::scan_target(XptBus& bus, std::uint32_t target) {
@@ -190,6 +234,7 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   info.sim_name = bus.inquiry.sim_name;
   info.sim_unit = bus.inquiry.unit;
   info.sim_bus = bus.inquiry.bus;
+  info.maxio = bus.inquiry.maxio;
   info.peripheral_qualifier = parsed->peripheral_qualifier;
   info.device_type = parsed->device_type;
   info.encserv = parsed->encserv;

@@ -24,12 +24,19 @@ struct DaGetGeometry : devfs::Ioctl {
   DaGetGeometry() : Ioctl(kCode) {}
   std::uint32_t block_length = 0;
   std::uint64_t block_count = 0;
+  // The largest transfer one command carries on this disk's bus (PathInquiry::maxio, FreeBSD's
+  // d_maxsize), in bytes; 0 = no limit. DaIo splits larger requests.
+  std::uint32_t max_transfer = 0;
 };
 
 // Block I/O: `blocks` whole blocks from `lba` into (Read) or out of (Write) `data`, which must
-// be exactly blocks * block_length bytes. A device error is an Error carrying the CAM status
-// or the sense; ENXIO once the disk has departed. With `cancel`, another thread may abort the
-// command (it then fails with ReqAborted), as for PassCommand.
+// be exactly blocks * block_length bytes. A request larger than the bus's maxio is split into
+// commands of at most maxio bytes (whole blocks), sent one after the other in LBA order; the
+// first that fails ends the request, so on error a prefix of the range may have been
+// transferred. A device error is an Error carrying the CAM status or the sense; ENXIO once
+// the disk has departed; EINVAL if maxio is smaller than one block. With `cancel`, another
+// thread may abort the request (the command in flight fails with ReqAborted, no further
+// command is sent), as for PassCommand.
 struct DaIo : devfs::Ioctl {
   static constexpr std::uint32_t kRead = 0x6481;
   static constexpr std::uint32_t kWrite = 0x6482;
@@ -38,7 +45,7 @@ struct DaIo : devfs::Ioctl {
   std::uint32_t blocks = 0;
   std::span<std::uint8_t> data;
   std::chrono::milliseconds timeout{60'000};
-  cam::CancelToken* cancel = nullptr;  // Lets another thread abort the command (ucamd).
+  cam::CancelToken* cancel = nullptr;  // Lets another thread abort the request (ucamd).
 };
 
 class DaDriver final : public periph::NodePeriphDriver {

@@ -1,5 +1,7 @@
 #include "periphs/pass/pass.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 
 namespace ucam::pass {
@@ -30,6 +32,14 @@ Result<void> PassDriver::ioctl(devfs::Node& node, devfs::OpenFile& /*file*/,
       ccb.recovery = cmd.recovery;
       ccb.retry_count = cmd.retry_count;
       periph.xpt().run_sync(ccb, cmd.cancel);
+      if (ccb.status == CamStatus::ReqTooBig) {
+        // Refused by the XPT, never sent; FreeBSD's pass says E2BIG (cam_periph_mapmem).
+        const auto info = periph.xpt().device(periph.path());
+        return fail(Error::described(
+            E2BIG, fmt::format("{}: a {}-byte transfer exceeds the {} bytes its bus carries "
+                               "per command (maxio)",
+                               periph.name(), cmd.data.size(), info ? info->maxio : 0)));
+      }
       cmd.status = ccb.status;
       cmd.scsi_status = ccb.scsi_status;
       cmd.resid = ccb.resid;

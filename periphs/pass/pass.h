@@ -21,7 +21,8 @@
 
 namespace ucam::pass {
 
-// CAMIOCOMMAND: run one CDB synchronously.
+// CAMIOCOMMAND: run one CDB synchronously. A data buffer larger than the bus's maxio
+// (DeviceInfo::maxio, in PassGetDevice) is refused with E2BIG, the command not sent.
 struct PassCommand : devfs::Ioctl {
   static constexpr std::uint32_t kCode = 0x1902;
   PassCommand() : Ioctl(kCode) {}

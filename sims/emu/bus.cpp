@@ -27,6 +27,20 @@ cam::PathInquiry EmuBus::path_inquiry() const {
   return inquiry;
 }
 
+std::optional<std::vector<std::uint32_t>> EmuBus::list_targets() const {
+  std::vector<std::uint32_t> ids;
+  if (state() != State::Present) {
+    return ids;
+  }
+  ids.reserve(m_targets.size());
+  for (const auto& target : m_targets) {
+    if (target->present()) {
+      ids.push_back(target->id());
+    }
+  }
+  return ids;
+}
+
 std::optional<std::uint32_t> EmuBus::path_id() const {
   const auto id = m_path_id.load(std::memory_order_acquire);
   if (id == kNoPathId) {

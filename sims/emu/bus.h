@@ -35,6 +35,9 @@ class EmuBus final : public cam::Sim {
   // armed.
   void action(cam::Ccb& ccb) override;
   bool abort(cam::Ccb& ccb) override;
+  // The targets present now (none while the link is down), so a scan of a 128-target bus
+  // probes the few that exist.
+  std::optional<std::vector<std::uint32_t>> list_targets() const override;
 
   std::uint32_t number() const { return m_number; }
   EmuTarget* find_target(std::uint32_t id) const;

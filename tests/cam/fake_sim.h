@@ -63,6 +63,32 @@ class FakeSim final : public cam::Sim {
       m_scripts[{target, lun}].push_back(s);
     }
   }
+  // Sets PathInquiry::maxio (before register_bus()).
+  void set_maxio(std::uint32_t maxio) {
+    std::lock_guard lock(m_lock);
+    m_maxio = maxio;
+  }
+  // Makes list_targets() answer `targets` (std::nullopt: the default, probe every id).
+  void set_listed_targets(std::optional<std::vector<std::uint32_t>> targets) {
+    std::lock_guard lock(m_lock);
+    m_listed = std::move(targets);
+  }
+  // Makes the worker thread complete Async commands with done_direct() instead of done().
+  void set_direct_completion(bool direct) {
+    std::lock_guard lock(m_lock);
+    m_direct = direct;
+  }
+  std::thread::id worker_id() const { return m_worker.get_id(); }
+  // Every command action() received, in order.
+  struct Command {
+    cam::Path path;
+    std::vector<std::uint8_t> cdb;
+    std::uint32_t dxfer_len = 0;
+  };
+  std::vector<Command> commands() const {
+    std::lock_guard lock(m_lock);
+    return m_commands;
+  }
   std::size_t commands_seen(std::uint8_t opcode) const {
     std::lock_guard lock(m_lock);
     std::size_t n = 0;
@@ -99,7 +125,14 @@ class FakeSim final : public cam::Sim {
     inq.max_lun = 7;
     inq.hba_vendor = "ucam-test";
     inq.transport = "SAS";
+    std::lock_guard lock(m_lock);
+    inq.maxio = m_maxio;
     return inq;
+  }
+
+  std::optional<std::vector<std::uint32_t>> list_targets() const override {
+    std::lock_guard lock(m_lock);
+    return m_listed;
   }
 
   void action(cam::Ccb& ccb) override {
@@ -110,6 +143,8 @@ class FakeSim final : public cam::Sim {
     {
       std::lock_guard lock(m_lock);
       m_seen.push_back(ccb.cdb[0]);
+      auto cdb = ccb.cdb_bytes();
+      m_commands.push_back({ccb.path, {cdb.begin(), cdb.end()}, ccb.dxfer_len});
       for (const auto& [key, l] : m_luns) {
         if (key.first == ccb.path.target) {
           target_present = true;
@@ -240,8 +275,13 @@ class FakeSim final : public cam::Sim {
       }
       cam::Ccb* c = m_async.front();
       m_async.pop_front();
+      const bool direct = m_direct;
       lock.unlock();  // Never call the XPT with our lock held (Sim::abort contract).
-      m_xpt.done(*c);
+      if (direct) {
+        m_xpt.done_direct(*c);
+      } else {
+        m_xpt.done(*c);
+      }
       lock.lock();
     }
   }
@@ -254,9 +294,13 @@ class FakeSim final : public cam::Sim {
   std::map<std::pair<std::uint32_t, std::uint64_t>, Lun> m_luns;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::deque<Script>> m_scripts;
   std::vector<std::uint8_t> m_seen;
+  std::vector<Command> m_commands;
+  std::uint32_t m_maxio = 0;
+  std::optional<std::vector<std::uint32_t>> m_listed;
   std::vector<cam::Ccb*> m_parked;
   std::deque<cam::Ccb*> m_async;
   std::size_t m_aborts = 0;
+  bool m_direct = false;
   bool m_stop = false;
   std::thread m_worker;
 };

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -62,6 +63,20 @@ class FakeXpt final : public cam::XptSim {
   void announce(cam::AsyncCode code, const cam::Path& path) override {
     std::lock_guard lock(m_lock);
     m_announcements.push_back({code, path});
+  }
+  // The emulator never freezes its queue; the fake only keeps the count.
+  Result<void> freeze_simq(std::uint32_t path_id) override {
+    std::lock_guard lock(m_lock);
+    ++m_simq_freezes[path_id];
+    return {};
+  }
+  Result<void> release_simq(std::uint32_t path_id) override {
+    std::lock_guard lock(m_lock);
+    if (m_simq_freezes[path_id] == 0) {
+      return fail_errno(EINVAL, "fake xpt: SIM queue is not frozen");
+    }
+    --m_simq_freezes[path_id];
+    return {};
   }
 
   // --- Test controls and observations ---
@@ -141,6 +156,7 @@ class FakeXpt final : public cam::XptSim {
   std::vector<cam::Path> m_rescans;
   std::vector<Announcement> m_announcements;
   std::map<const cam::Ccb*, int> m_done_count;
+  std::map<std::uint32_t, std::uint32_t> m_simq_freezes;
   std::uint64_t m_total_done = 0;
 };
 

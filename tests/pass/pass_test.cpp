@@ -129,5 +129,33 @@ TEST_F(PassTest, CommandInFlightWhenDeviceDepartsIsAnswered) {
   EXPECT_EQ(stack.periphs->stats().live, 1U);
 }
 
+TEST(PassMaxio, TransferAboveTheBusLimitIsRefusedWithE2bigAndNotSent) {
+  PassStack stack;
+  stack.sim->set_maxio(512);
+  stack.sim->add_lun(0, 0, 0, "DISK0");
+  stack.start();
+  auto h = stack.devfs->open("pass0");
+  ASSERT_TRUE(h);
+  PassGetDevice get;
+  ASSERT_TRUE(h->ioctl(get));
+  EXPECT_EQ(get.device.maxio, 512U);  // Reported to the user with the device.
+  std::vector<std::uint8_t> buf(1024);
+  PassCommand cmd;
+  cmd.cdb = {0x28, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+  cmd.dir = cam::DataDir::In;
+  cmd.data = buf;
+  const auto big = h->ioctl(cmd);
+  EXPECT_EQ(testing::errno_of(big), E2BIG);
+  if (!big) {
+    EXPECT_NE(big.error().message().find("512"), std::string::npos) << big.error().message();
+  }
+  EXPECT_EQ(stack.sim->commands_seen(0x28), 0U);
+  cmd.cdb[8] = 1;
+  cmd.data = std::span<std::uint8_t>(buf).first(512);
+  ASSERT_TRUE(h->ioctl(cmd));
+  EXPECT_EQ(cmd.status, CamStatus::ReqCmp);
+  EXPECT_EQ(stack.sim->commands_seen(0x28), 1U);
+}
+
 }  // namespace
 }  // namespace ucam::pass
