@@ -94,13 +94,15 @@ Result<Opened> open_device(SgOps& ops, const SgDeviceEntry& entry) {
   return opened;
 }
 
+// A uevent that changes what the SIM serves: an sg node comes or goes, or a SCSI host does
+// (a host leaves after its devices; its bus is deregistered only once sysfs no longer lists it).
 bool is_uevent_for_sg(const char* data, std::size_t size) {
-  // "ACTION@DEVPATH\0KEY=VALUE\0...": look for SUBSYSTEM=scsi_generic among the keys.
-  static constexpr std::string_view kKey = "SUBSYSTEM=scsi_generic";
+  // "ACTION@DEVPATH" NUL, then "KEY=VALUE" NUL ...
   std::size_t start = 0;
   while (start < size) {
     const std::size_t len = strnlen(data + start, size - start);
-    if (std::string_view(data + start, len) == kKey) {
+    const std::string_view key(data + start, len);
+    if (key == "SUBSYSTEM=scsi_generic" || key == "SUBSYSTEM=scsi_host") {
       return true;
     }
     start += len + 1;
