@@ -4,6 +4,7 @@
 
 #include "scsi/inquiry.h"
 #include "scsi/report_luns.h"
+#include "sims/sg/device.h"
 #include "sims/sg/sg_sim.h"
 
 namespace ucam::sg {
@@ -126,7 +127,23 @@ void SgBus::action(cam::Ccb& ccb) {
   }
   bool rescan = false;
   switch (device->submit(ccb, rescan)) {
-    case SgDevice::Submitted::InKernel:
+    case SgDevice::Submitted::InKernel: {
+      // A device that answers while write() queues the command (a RAM-backed LU, a cache hit
+      // answered in the submission path) has the reply ready now: one non-blocking read()
+      // completes it here, inside the XPT's action(), so its callback runs on this thread
+      // instead of hopping through the poller and the XPT's completion thread. If nothing is
+      // ready the read() says EAGAIN and the poller completes it as usual.
+      std::vector<cam::Ccb*> done;
+      device->collect(done, rescan, 1);
+      m_sim.m_counters->completed_inline.fetch_add(done.size(), std::memory_order_relaxed);
+      for (cam::Ccb* c : done) {
+        m_xpt.done(*c);
+      }
+      if (rescan) {
+        m_sim.request_rescan();
+      }
+      return;
+    }
     case SgDevice::Submitted::Abandoned:
       return;
     case SgDevice::Submitted::Failed:

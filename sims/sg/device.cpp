@@ -198,12 +198,12 @@ void SgDevice::finish(Slot& slot, cam::Ccb& ccb, const sg_io_hdr_t& reply, bool&
   }
 }
 
-bool SgDevice::collect(std::vector<cam::Ccb*>& done, bool& rescan) {
+bool SgDevice::collect(std::vector<cam::Ccb*>& done, bool& rescan, std::size_t max_replies) {
   const int fd = this->fd();
   if (fd < 0) {
     return true;
   }
-  for (;;) {
+  for (std::size_t n = 0; n < max_replies; ++n) {
     sg_io_hdr_t reply{};
     const int error = m_ops.receive(fd, reply);
     if (error == EAGAIN) {
@@ -248,6 +248,7 @@ bool SgDevice::collect(std::vector<cam::Ccb*>& done, bool& rescan) {
     m_counters.completed.fetch_add(1, std::memory_order_relaxed);
     done.push_back(ccb);
   }
+  return true;
 }
 
 void SgDevice::mark_gone() {

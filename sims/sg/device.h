@@ -42,6 +42,7 @@ namespace ucam::sg {
 struct SgCounters {
   std::atomic<std::uint64_t> submitted{0};
   std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> completed_inline{0};
   std::atomic<std::uint64_t> abandoned{0};
   std::atomic<std::uint64_t> replies_dropped{0};
   std::atomic<std::uint64_t> in_kernel{0};
@@ -78,11 +79,13 @@ class SgDevice {
   // and a CCB being completed give false.
   bool abandon(const cam::Ccb& ccb);
 
-  // Poller: reads every finished command. Completed CCBs (outcome set) are appended to `done`;
-  // the caller calls XptSim::done() for each, with no lock held. Returns false when the device
-  // reported that it is gone (ENODEV), true otherwise. Sets `rescan` on outcomes that suggest
-  // the device left.
-  bool collect(std::vector<cam::Ccb*>& done, bool& rescan);
+  // Reads up to `max_replies` finished commands (stops early when none is ready). Completed
+  // CCBs (outcome set) are appended to `done`; the caller calls XptSim::done() for each, with no
+  // lock held. Returns false when the device reported that it is gone (ENODEV), true
+  // otherwise. Sets `rescan` on outcomes that suggest the device left. Any thread: the poller
+  // reads everything; a submitter reads one reply right after write() (see SgBus::action).
+  bool collect(std::vector<cam::Ccb*>& done, bool& rescan,
+               std::size_t max_replies = static_cast<std::size_t>(-1));
 
   // The device is detaching (POLLHUP, ENODEV): new commands fail with DevNotThere.
   void mark_gone();

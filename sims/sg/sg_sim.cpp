@@ -575,6 +575,7 @@ SgStats SgSim::stats() const {
   SgStats s;
   s.submitted = m_counters->submitted.load();
   s.completed = m_counters->completed.load();
+  s.completed_inline = m_counters->completed_inline.load();
   s.abandoned = m_counters->abandoned.load();
   s.replies_dropped = m_counters->replies_dropped.load();
   s.in_kernel = m_counters->in_kernel.load();

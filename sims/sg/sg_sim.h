@@ -105,13 +105,14 @@ struct SgProblem {
 };
 
 struct SgStats {
-  std::uint64_t submitted = 0;        // Commands written to the kernel.
-  std::uint64_t completed = 0;        // Replies read and completed to the XPT.
-  std::uint64_t abandoned = 0;        // Commands aborted while the kernel held them.
-  std::uint64_t replies_dropped = 0;  // Replies of abandoned commands read since.
-  std::uint64_t in_kernel = 0;        // Written, not yet read.
-  std::uint64_t open_devices = 0;     // Open sg descriptors.
-  std::uint64_t rescans = 0;          // sysfs re-reads completed.
+  std::uint64_t submitted = 0;         // Commands written to the kernel.
+  std::uint64_t completed = 0;         // Replies read and completed to the XPT.
+  std::uint64_t completed_inline = 0;  // ... of which by the submitter, within action().
+  std::uint64_t abandoned = 0;         // Commands aborted while the kernel held them.
+  std::uint64_t replies_dropped = 0;   // Replies of abandoned commands read since.
+  std::uint64_t in_kernel = 0;         // Written, not yet read.
+  std::uint64_t open_devices = 0;      // Open sg descriptors.
+  std::uint64_t rescans = 0;           // sysfs re-reads completed.
   std::size_t buses = 0;
 };
 

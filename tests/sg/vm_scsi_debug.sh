@@ -9,12 +9,9 @@ bin=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
-vm=${UCAM_LINUX_VM:-}
-for candidate in "$src/../shared/peers/linux-vm.sh" /work/shared/peers/linux-vm.sh; do
-  [[ -z $vm && -r $candidate ]] && vm=$candidate
-done
 skip() { echo "SKIPPED: $*"; exit 77; }
-[[ -n $vm ]] || skip "no linux-vm.sh (../shared/peers/linux-vm.sh)"
+[[ -n ${UCAM_LINUX_VM:-} || -r $src/../shared/peers/linux-vm.sh || -r /work/shared/peers/linux-vm.sh ]] ||
+  skip "no linux-vm.sh (../shared/peers/linux-vm.sh)"
 for tool in qemu-system-x86_64 busybox modprobe cpio; do
   command -v $tool >/dev/null || skip "$tool missing: apt-get install qemu-system-x86 linux-image-amd64 busybox-static kmod cpio"
 done
@@ -23,20 +20,8 @@ for tool in lsscsi sg_inq sg_vpd; do
   command -v $tool >/dev/null || skip "$tool missing: apt-get install sg3-utils lsscsi"
 done
 
-run=(bash "$vm" --timeout "${UCAM_VM_TIMEOUT:-1200}" -- bash "$here/guest_scsi_debug.sh" "$bin" "$@")
-# linux-vm.sh uses KVM whenever /dev/kvm is writable. A /dev/kvm without hardware
-# virtualization (no vmx/svm flag: e.g. a PVM host) cannot run Debian's kernel (the guest hangs),
-# so hide it from the script and let QEMU emulate (TCG). UCAM_VM_ACCEL=kvm keeps it.
-if [[ -w /dev/kvm && ${UCAM_VM_ACCEL:-} != kvm ]] && ! grep -qE '\b(vmx|svm)\b' /proc/cpuinfo; then
-  if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
-    echo "vm_scsi_debug: /dev/kvm without vmx/svm: emulating (TCG)"
-    # A read-only regular file over it (a device node would still test writable).
-    placeholder=$(mktemp)
-    trap 'rm -f "$placeholder"' EXIT
-    hide='mount --bind "$0" /dev/kvm && mount -o remount,ro,bind /dev/kvm && exec "$@"'
-    run=(unshare -m sh -c "$hide" "$placeholder" "${run[@]}")
-  fi
-fi
+run=(bash "$here/vm_run.sh" --timeout "${UCAM_VM_TIMEOUT:-1200}" --
+     bash "$here/guest_scsi_debug.sh" "$bin" "$@")
 start=$(date +%s)
 cd "$(dirname "$bin")"  # Shared read-write with the guest.
 "${run[@]}"
