@@ -199,10 +199,24 @@ void SgDevice::finish(Slot& slot, cam::Ccb& ccb, const sg_io_hdr_t& reply, bool&
 }
 
 bool SgDevice::collect(std::vector<cam::Ccb*>& done, bool& rescan, std::size_t max_replies) {
-  const int fd = this->fd();
-  if (fd < 0) {
-    return true;
+  int fd = -1;
+  {
+    // A reader, like a submitter holding a slot, keeps the descriptor open (close_if_idle).
+    std::lock_guard lock(m_lock);
+    if (m_fd < 0) {
+      return true;
+    }
+    fd = m_fd;
+    ++m_readers;
   }
+  const bool open = read_replies(fd, done, rescan, max_replies);
+  std::lock_guard lock(m_lock);
+  --m_readers;
+  return open;
+}
+
+bool SgDevice::read_replies(int fd, std::vector<cam::Ccb*>& done, bool& rescan,
+                            std::size_t max_replies) {
   for (std::size_t n = 0; n < max_replies; ++n) {
     sg_io_hdr_t reply{};
     const int error = m_ops.receive(fd, reply);
@@ -288,7 +302,7 @@ bool SgDevice::close_if_idle() {
     if (m_fd < 0) {
       return true;
     }
-    if (!m_retired || m_free.size() != kSlots) {
+    if (!m_retired || m_free.size() != kSlots || m_readers > 0) {
       return false;
     }
     fd = m_fd;

@@ -19,8 +19,9 @@
 // reply has been read or the descriptor closed.
 //
 // The descriptor is closed by the poller (close_if_idle) once the device is retired (by a
-// rescan, which also tells the XPT) and every slot is free, so no submit() can be writing to a
-// closed (or reused) descriptor: a submitter holds a slot for as long as it uses the descriptor.
+// rescan, which also tells the XPT), every slot is free and no thread is in collect(), so no
+// thread can write to or read from a closed (or reused) descriptor: a submitter holds a slot
+// for as long as it uses the descriptor, and a reader is counted in m_readers.
 #pragma once
 
 #include <scsi/sg.h>
@@ -118,6 +119,7 @@ class SgDevice {
   };
 
   void release(Slot& slot, std::uint32_t index);  // -> Free; caller holds m_lock.
+  bool read_replies(int fd, std::vector<cam::Ccb*>& done, bool& rescan, std::size_t max_replies);
   void finish(Slot& slot, cam::Ccb& ccb, const sg_io_hdr_t& reply, bool& rescan);
   static void ensure_capacity(Slot& slot, std::uint32_t bytes);
 
@@ -133,6 +135,7 @@ class SgDevice {
   std::vector<std::uint32_t> m_free;  // Free slot indexes (LIFO). Guarded by m_lock.
   bool m_gone = false;                // Guarded by m_lock.
   bool m_retired = false;             // Guarded by m_lock.
+  std::uint32_t m_readers = 0;        // Threads in collect(). Guarded by m_lock.
 };
 
 }  // namespace ucam::sg

@@ -229,7 +229,9 @@ TEST_F(SgStackTest, StoppingWithCommandsInTheKernelCompletesThemAndClosesEveryth
   stack->xpt->action(ccb);
   ASSERT_TRUE(wait_until([&] { return ops->held(sys.dev_path("sg3")) == 1; }));
   stack->sim->stop();
-  EXPECT_TRUE(done.load());
+  // The XPT aborted it (the SIM abandoned it in the kernel); its callback runs on the XPT's
+  // completion thread.
+  ASSERT_TRUE(wait_until([&] { return done.load(); }));
   EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
   EXPECT_EQ(ops->open_fds(), 0U);
   EXPECT_TRUE(stack->xpt->devices().empty());
