@@ -1,0 +1,520 @@
+// The SG SIM against a real Linux kernel: run inside the VM by tests/sg/guest_scsi_debug.sh
+// (scsi_debug: two hosts, each with two targets of two disk LUNs), never
+// on the host (it skips when no scsi_debug device is there). Its oracles are the kernel's
+// sysfs, lsscsi, sg_inq, sg_vpd and dd, none of them ucam code. The tests run in file order:
+// the last one deletes and adds devices.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "scsi/inquiry.h"
+#include "scsi/vpd.h"
+#include "tests/errno_of.h"
+#include "tests/scsi/oracle.h"
+#include "tests/sg/sg_stack.h"
+#include "tests/wait.h"
+
+namespace ucam::sg {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::SgStack;
+using ucam::testing::errno_of;
+using ucam::testing::wait_until;
+
+constexpr auto kKernelWait = std::chrono::seconds(90);  // An emulated guest is slow.
+const char* const kDebugDriver = "/sys/bus/pseudo/drivers/scsi_debug";
+
+bool in_guest() {
+  return fs::exists(kDebugDriver) && fs::exists("/sys/class/scsi_generic");
+}
+
+// Outside the VM: skipped. Inside it (guest_scsi_debug.sh sets UCAM_SG_VM), a missing
+// scsi_debug is a failure, never a skip that would count as a pass.
+#define SKIP_OUTSIDE_THE_VM()                                                 \
+  if (!in_guest()) {                                                          \
+    if (std::getenv("UCAM_SG_VM") != nullptr) {                               \
+      FAIL() << "UCAM_SG_VM is set but no scsi_debug device is in sysfs";     \
+    }                                                                         \
+    GTEST_SKIP() << "no scsi_debug here: this test runs inside the Linux VM " \
+                    "(tests/sg/vm_scsi_debug.sh)";                            \
+  }
+
+// Runs argv and returns its standard output (binary-safe); stderr passes through.
+std::string output_of(const std::vector<std::string>& argv, int* exit_code = nullptr) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return {};
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+      args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) {
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (exit_code != nullptr) {
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& value) {
+  std::ofstream out(path);
+  out << value;
+  out.close();
+  ASSERT_TRUE(out) << "writing " << value << " to " << path;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n')) {
+    s.pop_back();
+  }
+  const auto first = s.find_first_not_of(' ');
+  return first == std::string::npos ? std::string() : s.substr(first);
+}
+
+// The text after "label" up to the end of its line, trimmed.
+std::string line_after(const std::string& text, const std::string& label) {
+  const auto at = text.find(label);
+  if (at == std::string::npos) {
+    return "<no '" + label + "'>";
+  }
+  const auto start = at + label.size();
+  return trim(text.substr(start, text.find('\n', start) - start));
+}
+
+SgOptions kernel_options() {
+  SgOptions options;
+  options.filter = {"scsi_debug"};
+  return options;
+}
+
+cam::XptConfig xpt_config() {
+  cam::XptConfig config;
+  config.probe_timeout = std::chrono::seconds(30);
+  return config;
+}
+
+// A raw command through a pass node, without error recovery.
+pass::PassCommand command(std::vector<std::uint8_t> cdb, std::span<std::uint8_t> data = {},
+                          cam::DataDir dir = cam::DataDir::In) {
+  pass::PassCommand c;
+  c.cdb = std::move(cdb);
+  c.data = data;
+  c.dir = data.empty() ? cam::DataDir::None : dir;
+  c.timeout = std::chrono::seconds(30);
+  c.recovery = cam::Recovery::None;
+  return c;
+}
+
+std::vector<std::uint8_t> inquiry(devfs::FileHandle& h, bool evpd, std::uint8_t page) {
+  std::vector<std::uint8_t> data(252);
+  auto c = command({0x12, static_cast<std::uint8_t>(evpd ? 1 : 0), page, 0, 252, 0}, data);
+  EXPECT_TRUE(h.ioctl(c));
+  EXPECT_EQ(c.status, CamStatus::ReqCmp);
+  data.resize(252 - c.resid);
+  return data;
+}
+
+std::string sg_path(const SgDeviceView& d) {
+  return d.entry.dev_path;
+}
+
+// /proc/self/fd entries that point at `dev_path`.
+int open_descriptors_of(const std::string& dev_path) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
+    std::error_code e;
+    if (fs::read_symlink(entry.path(), e) == dev_path) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST(SgKernel, UcamListsExactlyWhatSysfsAndLsscsiShow) {
+  SKIP_OUTSIDE_THE_VM();
+  SgStack stack(kernel_options(), xpt_config());
+  ASSERT_TRUE(stack.sim);
+  EXPECT_TRUE(stack.sim->problems().empty());
+
+  // ucam: the XPT's device database, addressed back to Linux.
+  std::set<std::pair<std::string, int>> ucam;
+  for (const auto& d : stack.xpt->devices()) {
+    const auto address = stack.sim->linux_address(d.path);
+    ASSERT_TRUE(address) << cam::to_string(d.path);
+    ucam.insert({address->text(), d.device_type});
+  }
+  // sysfs, read here independently of the SIM.
+  std::set<std::pair<std::string, int>> sysfs;
+  for (const auto& entry : fs::directory_iterator("/sys/class/scsi_generic")) {
+    const auto device = fs::canonical(entry.path() / "device");
+    std::ifstream type(device / "type");
+    int t = -1;
+    type >> t;
+    sysfs.insert({device.filename().string(), t});
+  }
+  // lsscsi -g: "[0:0:0:0]    disk    Linux    scsi_debug    0191  /dev/sda   /dev/sg0".
+  std::set<std::pair<std::string, int>> lsscsi;
+  std::istringstream lines(output_of({"lsscsi", "-g"}));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string hctl, type;
+    words >> hctl >> type;
+    const int code = type == "disk" ? 0 : type == "tape" ? 1 : -1;
+    lsscsi.insert({hctl.substr(1, hctl.size() - 2), code});
+  }
+  EXPECT_EQ(ucam.size(), 8U);
+  EXPECT_EQ(ucam, sysfs);
+  EXPECT_EQ(ucam, lsscsi);
+
+  // Disks get pass and da; the SIM knows the kernel's block device beside each.
+  for (const auto& d : stack.sim->devices()) {
+    EXPECT_FALSE(stack.node(d.path, "pass").empty()) << d.entry.name;
+    EXPECT_EQ(stack.node(d.path, "da").empty(), d.entry.type != 0) << d.entry.name;
+    EXPECT_TRUE(d.entry.block.starts_with("sd")) << d.entry.name;
+    EXPECT_EQ(d.entry.model, "scsi_debug");
+    EXPECT_GE(d.max_transfer, 64U * 1024) << d.entry.name;
+    EXPECT_EQ(stack.xpt->device(d.path)->sim_unit, d.entry.address.host);
+  }
+  EXPECT_EQ(stack.xpt->buses().size(), 2U);  // host0 and host1, channel 0 each.
+}
+
+TEST(SgKernel, InquiryAndVpdAgreeWithSgInqAndSgVpdFieldByField) {
+  SKIP_OUTSIDE_THE_VM();
+  SgStack stack(kernel_options(), xpt_config());
+  for (const auto& d : stack.sim->devices()) {
+    SCOPED_TRACE(d.entry.name);
+    auto h = stack.devfs->open(stack.node(d.path, "pass"));
+    ASSERT_TRUE(h);
+
+    const auto info = stack.xpt->device(d.path);
+    ASSERT_TRUE(info);
+
+    // Standard INQUIRY: the same bytes, and the same fields as sg_inq decodes them.
+    const auto bytes = inquiry(*h, false, 0);
+    EXPECT_EQ(bytes, info->inquiry_data);
+    const auto raw = output_of({"sg_inq", "--raw", sg_path(d)});
+    EXPECT_EQ(std::string(bytes.begin(), bytes.end()), raw);
+    auto parsed = scsi::parse_standard_inquiry(bytes);
+    ASSERT_TRUE(parsed);
+    const auto text = output_of({"sg_inq", sg_path(d)});
+    std::map<std::string, std::uint64_t> fields;
+    for (const auto& [k, v] : scsi::test::key_values(text)) {
+      fields.emplace(k, v);
+    }
+    EXPECT_EQ(fields.at("PQual"), parsed->peripheral_qualifier);
+    EXPECT_EQ(fields.at("PDT"), parsed->device_type);
+    EXPECT_EQ(fields.at("RMB"), parsed->rmb ? 1U : 0U);
+    EXPECT_EQ(fields.at("LU_CONG"), parsed->lu_cong ? 1U : 0U);
+    EXPECT_EQ(fields.at("version"), parsed->version);
+    EXPECT_EQ(fields.at("NormACA"), parsed->normaca ? 1U : 0U);
+    EXPECT_EQ(fields.at("HiSUP"), parsed->hisup ? 1U : 0U);
+    EXPECT_EQ(fields.at("Resp_data_format"), parsed->response_data_format);
+    EXPECT_EQ(fields.at("SCCS"), parsed->sccs ? 1U : 0U);
+    EXPECT_EQ(fields.at("ACC"), parsed->acc ? 1U : 0U);
+    EXPECT_EQ(fields.at("TPGS"), parsed->tpgs);
+    EXPECT_EQ(fields.at("3PC"), parsed->third_party_copy ? 1U : 0U);
+    EXPECT_EQ(fields.at("Protect"), parsed->protect ? 1U : 0U);
+    EXPECT_EQ(fields.at("EncServ"), parsed->encserv ? 1U : 0U);
+    EXPECT_EQ(fields.at("MultiP"), parsed->multip ? 1U : 0U);
+    EXPECT_EQ(fields.at("CmdQue"), parsed->cmdque ? 1U : 0U);
+    EXPECT_EQ(fields.at("length"), bytes.size());
+    EXPECT_EQ(line_after(text, "Vendor identification:"), parsed->vendor);
+    EXPECT_EQ(line_after(text, "Product identification:"), parsed->product);
+    EXPECT_EQ(line_after(text, "Product revision level:"), parsed->revision);
+    EXPECT_EQ(info->vendor, parsed->vendor);
+    EXPECT_EQ(info->product, parsed->product);
+
+    // VPD 0x80.
+    const auto serial_page = inquiry(*h, true, 0x80);
+    EXPECT_EQ(std::string(serial_page.begin(), serial_page.end()),
+              output_of({"sg_vpd", "--page=sn", "--raw", sg_path(d)}));
+    auto serial = scsi::parse_unit_serial_number(serial_page);
+    ASSERT_TRUE(serial);
+    EXPECT_EQ(line_after(output_of({"sg_vpd", "--page=sn", sg_path(d)}), "Unit serial number:"),
+              *serial);
+    EXPECT_EQ(info->serial, *serial);
+
+    // VPD 0x83: the same bytes; every designator sg_vpd lists, with its value.
+    const auto id_page = inquiry(*h, true, 0x83);
+    EXPECT_EQ(std::string(id_page.begin(), id_page.end()),
+              output_of({"sg_vpd", "--page=di", "--raw", sg_path(d)}));
+    EXPECT_EQ(info->devid, id_page);
+    auto designators = scsi::parse_device_identification(id_page);
+    ASSERT_TRUE(designators);
+    const auto id_text = output_of({"sg_vpd", "--page=di", sg_path(d)});
+    std::size_t listed = 0;
+    for (auto at = id_text.find("designator type:"); at != std::string::npos;
+         at = id_text.find("designator type:", at + 1)) {
+      ++listed;
+    }
+    EXPECT_EQ(listed, designators->size());
+    for (const auto& designator : *designators) {
+      if (designator.type == scsi::DesignatorType::Naa) {
+        const auto naa = scsi::naa_u64(designator);
+        ASSERT_TRUE(naa);
+        EXPECT_NE(id_text.find(fmt::format("0x{:016x}", *naa)), std::string::npos)
+            << fmt::format("0x{:016x}", *naa);
+      }
+      if (designator.type == scsi::DesignatorType::T10VendorId) {
+        auto t10 = scsi::parse_t10_vendor_id(designator);
+        ASSERT_TRUE(t10);
+        EXPECT_EQ(line_after(id_text, "vendor id:"), trim(t10->vendor));
+        EXPECT_EQ(line_after(id_text, "vendor specific:"), trim(t10->vendor_specific));
+      }
+    }
+  }
+}
+
+TEST(SgKernel, WritesThroughDaLandOnTheKernelsBlockDevice) {
+  SKIP_OUTSIDE_THE_VM();
+  SgStack stack(kernel_options(), xpt_config());
+  const auto devices = stack.sim->devices();
+  const auto disk = std::find_if(devices.begin(), devices.end(),
+                                 [](const SgDeviceView& d) { return d.entry.type == 0; });
+  ASSERT_NE(disk, devices.end());
+  const std::string block = "/dev/" + disk->entry.block;
+  auto h = stack.devfs->open(stack.node(disk->path, "da"));
+  ASSERT_TRUE(h);
+
+  // ucam writes, the kernel's sd reads (O_DIRECT: not from its page cache).
+  std::vector<std::uint8_t> out(8 * 512);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<std::uint8_t>((i * 31 + 7) ^ (i >> 9));
+  }
+  da::DaIo write(da::DaIo::kWrite);
+  write.lba = 2048;
+  write.blocks = 8;
+  write.data = out;
+  ASSERT_TRUE(h->ioctl(write));
+  const std::string file = "/tmp/ucam-sg-dd.bin";
+  int rc = 0;
+  output_of({"dd", "if=" + block, "of=" + file, "bs=512", "skip=2048", "count=8", "iflag=direct",
+             "status=none"},
+            &rc);
+  ASSERT_EQ(rc, 0);
+  std::ifstream in(file, std::ios::binary);
+  const std::vector<std::uint8_t> got((std::istreambuf_iterator<char>(in)),
+                                      std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, out);
+
+  // The kernel writes, ucam reads.
+  std::vector<std::uint8_t> pattern(8 * 512);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    pattern[i] = static_cast<std::uint8_t>(255 - (i % 251));
+  }
+  std::ofstream(file, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(pattern.data()),  // NOLINT
+             static_cast<std::streamsize>(pattern.size()));
+  output_of({"dd", "if=" + file, "of=" + block, "bs=512", "seek=4096", "count=8", "oflag=direct",
+             "conv=notrunc", "status=none"},
+            &rc);
+  ASSERT_EQ(rc, 0);
+  std::vector<std::uint8_t> back(8 * 512);
+  da::DaIo read(da::DaIo::kRead);
+  read.lba = 4096;
+  read.blocks = 8;
+  read.data = back;
+  ASSERT_TRUE(h->ioctl(read));
+  EXPECT_EQ(back, pattern);
+  std::remove(file.c_str());
+}
+
+// scsi_debug's own error injection (its opts and every_nth parameters), seen through ucam.
+class Injection {
+ public:
+  Injection(unsigned opts, int every_nth) {
+    write_file(std::string(kDebugDriver) + "/every_nth", std::to_string(every_nth));
+    write_file(std::string(kDebugDriver) + "/opts", std::to_string(opts));
+  }
+  ~Injection() {
+    write_file(std::string(kDebugDriver) + "/opts", "0");
+    write_file(std::string(kDebugDriver) + "/every_nth", "0");
+  }
+};
+
+TEST(SgKernel, ScsiDebugErrorInjectionGivesTheRightCamStatus) {
+  SKIP_OUTSIDE_THE_VM();
+  SgStack stack(kernel_options(), xpt_config());
+  const auto devices = stack.sim->devices();
+  const auto disk = std::find_if(devices.begin(), devices.end(),
+                                 [](const SgDeviceView& d) { return d.entry.type == 0; });
+  ASSERT_NE(disk, devices.end());
+  auto h = stack.devfs->open(stack.node(disk->path, "pass"));
+  ASSERT_TRUE(h);
+  std::vector<std::uint8_t> data(4096);
+  const std::vector<std::uint8_t> read_10 = {0x28, 0, 0, 0, 0, 0x10, 0, 0, 8, 0};
+
+  {  // opts=2: reads of blocks 0x1234.. fail with MEDIUM ERROR, UNRECOVERED READ ERROR.
+    Injection medium(2, 0);
+    auto c = command({0x28, 0, 0, 0, 0x12, 0x34, 0, 0, 1, 0}, {data.data(), 512});
+    ASSERT_TRUE(h->ioctl(c));
+    EXPECT_EQ(c.status, CamStatus::ScsiStatusError);
+    EXPECT_EQ(c.scsi_status, cam::ScsiStatus::CheckCondition);
+    ASSERT_GE(c.sense.size(), 14U);
+    EXPECT_EQ(c.sense[2] & 0x0f, 0x03);
+    EXPECT_EQ(c.sense[12], 0x11);
+    // Through da too (its own error: EIO carrying the sense).
+    auto d = stack.devfs->open(stack.node(disk->path, "da"));
+    ASSERT_TRUE(d);
+    da::DaIo read(da::DaIo::kRead);
+    read.lba = 0x1234;
+    read.blocks = 1;
+    read.data = {data.data(), 512};
+    const auto r = d->ioctl(read);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().sense().key, 0x03);
+  }
+  {  // opts=8: RECOVERED ERROR, with the data.
+    Injection recovered(8, 1);
+    auto c = command(read_10, data);
+    ASSERT_TRUE(h->ioctl(c));
+    EXPECT_EQ(c.status, CamStatus::ScsiStatusError);
+    ASSERT_GE(c.sense.size(), 14U);
+    EXPECT_EQ(c.sense[2] & 0x0f, 0x01);
+    EXPECT_EQ(c.resid, 0U);
+  }
+  {  // opts=16: ABORTED COMMAND, ACK/NAK TIMEOUT (a transport error).
+    Injection transport(16, 1);
+    auto c = command(read_10, data);
+    ASSERT_TRUE(h->ioctl(c));
+    EXPECT_EQ(c.status, CamStatus::ScsiStatusError);
+    ASSERT_GE(c.sense.size(), 14U);
+    EXPECT_EQ(c.sense[2] & 0x0f, 0x0b);
+    EXPECT_EQ(c.sense[12], 0x4b);
+  }
+  {  // opts=0x100: a short transfer: good status and a residual.
+    Injection short_transfer(0x100, 1);
+    auto c = command(read_10, data);
+    ASSERT_TRUE(h->ioctl(c));
+    EXPECT_EQ(c.status, CamStatus::ReqCmp);
+    EXPECT_GT(c.resid, 0U);
+    EXPECT_LT(c.resid, 4096U);
+  }
+  {  // opts=4: the device ignores the command: CmdTimeout, and the SIM frees the slot once the
+     // kernel's error handler gives the command back.
+    Injection timeout(4, 1);
+    auto c = command({0, 0, 0, 0, 0, 0});
+    c.timeout = std::chrono::seconds(3);
+    ASSERT_TRUE(h->ioctl(c));
+    EXPECT_EQ(c.status, CamStatus::CmdTimeout);
+  }
+  ASSERT_TRUE(wait_until([&] { return stack.sim->stats().in_kernel == 0; }, kKernelWait));
+  auto c = command(read_10, data);
+  ASSERT_TRUE(h->ioctl(c));
+  EXPECT_EQ(c.status, CamStatus::ReqCmp);
+}
+
+TEST(SgKernel, DeletionWhileOpenDepartsCleanlyAndNewHostsArriveByUevent) {
+  SKIP_OUTSIDE_THE_VM();
+  SgStack stack(kernel_options(), xpt_config());
+  std::atomic<int> lost{0}, found{0};
+  auto subscription = stack.xpt->subscribe(
+      cam::AsyncCode::LostDevice | cam::AsyncCode::FoundDevice, cam::Path::wildcard(),
+      [&](const cam::AsyncEvent& e) { ++(e.code == cam::AsyncCode::LostDevice ? lost : found); });
+  const LinuxAddress victim{0, 0, 1, 1};
+  const auto devices = stack.sim->devices();
+  const auto it = std::find_if(devices.begin(), devices.end(),
+                               [&](const SgDeviceView& d) { return d.entry.address == victim; });
+  ASSERT_NE(it, devices.end());
+  const SgDeviceView gone = *it;
+  const auto before = stack.sim->stats();
+  EXPECT_EQ(open_descriptors_of(gone.entry.dev_path), 1);
+  auto da_handle = stack.devfs->open(stack.node(gone.path, "da"));
+  auto pass_handle = stack.devfs->open(stack.node(gone.path, "pass"));
+  ASSERT_TRUE(da_handle && pass_handle);
+
+  // Reads in flight while the device goes: each ends (data or an error), none hangs.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, errors{0};
+  std::thread reader([&] {
+    std::vector<std::uint8_t> buffer(4096);
+    auto h = stack.devfs->open(stack.node(gone.path, "da"));
+    if (!h) {
+      return;
+    }
+    while (!stop.load()) {
+      da::DaIo read(da::DaIo::kRead);
+      read.lba = 0;
+      read.blocks = 8;
+      read.data = buffer;
+      if (h->ioctl(read)) {
+        ++reads;
+      } else {
+        ++errors;
+        if (errno_of(h->ioctl(read)) == ENXIO) {
+          break;
+        }
+      }
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return reads.load() > 5; }, kKernelWait));
+  write_file("/sys/class/scsi_device/" + victim.text() + "/device/delete", "1");
+  ASSERT_TRUE(wait_until([&] { return lost.load() == 1; }, kKernelWait));
+  stop.store(true);
+  reader.join();
+  stack.settle();
+
+  EXPECT_FALSE(stack.xpt->device(gone.path));
+  da::DaGetGeometry g;
+  EXPECT_EQ(errno_of(da_handle->ioctl(g)), ENXIO);
+  auto tur = command({0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(errno_of(pass_handle->ioctl(tur)), ENXIO);
+  EXPECT_TRUE(da_handle->close());
+  EXPECT_TRUE(pass_handle->close());
+  EXPECT_EQ(stack.devfs->stats().opens, 0U);
+  EXPECT_EQ(stack.periphs->stats().underflows, 0U);
+  // The SIM closed its descriptor; nothing of the device is left in the kernel or here.
+  ASSERT_TRUE(
+      wait_until([&] { return open_descriptors_of(gone.entry.dev_path) == 0; }, kKernelWait));
+  EXPECT_EQ(stack.sim->stats().open_devices, before.open_devices - 1);
+  EXPECT_EQ(stack.sim->stats().in_kernel, 0U);
+  EXPECT_EQ(stack.xpt->devices().size(), 7U);
+  EXPECT_EQ(stack.xpt->stats().ccbs_outstanding, 0U);
+
+  // A new host with four disks: the kernel's uevents bring them in, no rescan asked for.
+  write_file(std::string(kDebugDriver) + "/add_host", "1");
+  ASSERT_TRUE(wait_until([&] { return found.load() == 4; }, kKernelWait))
+      << found.load() << " found";
+  stack.settle();
+  EXPECT_EQ(stack.xpt->devices().size(), 11U);
+  EXPECT_EQ(stack.xpt->buses().size(), 3U);
+  // ... and go again when the host is removed: its bus is deregistered.
+  write_file(std::string(kDebugDriver) + "/add_host", "-1");
+  ASSERT_TRUE(wait_until([&] { return lost.load() == 5; }, kKernelWait)) << lost.load();
+  ASSERT_TRUE(wait_until([&] { return stack.sim->stats().buses == 2; }, kKernelWait));
+  stack.settle();
+  EXPECT_EQ(stack.xpt->devices().size(), 7U);
+  EXPECT_EQ(stack.xpt->buses().size(), 2U);
+  EXPECT_EQ(stack.sim->stats().open_devices, before.open_devices - 1);
+}
+
+}  // namespace
+}  // namespace ucam::sg
