@@ -1,16 +1,19 @@
 #include "stack/stack.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
-#include "sims/emu/embedded.h"
 
 namespace ucam {
 
-Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scenario,
-                                                      StackOptions options) {
+Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOptions options) {
+  if (std::count_if(sims.begin(), sims.end(),
+                    [](const SimSpec& s) { return std::holds_alternative<EmuSpec>(s); }) > 1) {
+    return fail_invalid("at most one emulated SIM per stack (the emu.* methods address its buses)");
+  }
   std::unique_ptr<Stack> stack(new Stack());
   stack->m_xpt = cam::Xpt::create(options.xpt);
   stack->m_devfs = devfs::Devfs::create();
@@ -20,13 +23,16 @@ Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scena
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
-  emu::EmulatorOptions emu_options;
-  emu_options.initial_scan = emu::InitialScan::None;
-  auto emulator = emu::Emulator::create(scenario, *stack->m_xpt, emu_options);
-  if (!emulator) {
-    return fail(emulator.error());
+  for (const auto& spec : sims) {
+    auto transport = create_transport(spec, *stack->m_xpt);
+    if (!transport) {
+      return fail(transport.error());  // ~Stack stops the transports created so far.
+    }
+    if (auto* e = (*transport)->emulator()) {
+      stack->m_emulator = e;
+    }
+    stack->m_transports.push_back(std::move(*transport));
   }
-  stack->m_emulator = std::move(*emulator);
   if (auto r = stack->m_xpt->scan_all(); !r) {
     return fail(r.error());
   }
@@ -34,9 +40,25 @@ Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scena
   return stack;
 }
 
+Result<std::unique_ptr<Stack>> Stack::create_emulated(const emu::Scenario& scenario,
+                                                      StackOptions options) {
+  std::vector<SimSpec> sims;
+  sims.emplace_back(EmuSpec{scenario.name, scenario});
+  return create(std::move(sims), std::move(options));
+}
+
+std::vector<TransportInfo> Stack::transports() const {
+  std::vector<TransportInfo> out;
+  out.reserve(m_transports.size());
+  for (const auto& t : m_transports) {
+    out.push_back(t->describe());
+  }
+  return out;
+}
+
 void Stack::stop_sims() {
-  if (m_emulator) {
-    m_emulator->stop();
+  for (auto& t : m_transports) {
+    t->stop();
   }
   if (m_xpt) {
     m_xpt->drain();
@@ -44,15 +66,11 @@ void Stack::stop_sims() {
 }
 
 Stack::~Stack() {
-  if (m_emulator) {
-    m_emulator->stop();
-  }
-  if (m_xpt) {
-    m_xpt->drain();
-  }
+  stop_sims();
   m_periphs.reset();
   m_devfs.reset();
-  m_emulator.reset();
+  m_emulator = nullptr;
+  m_transports.clear();
   m_xpt.reset();
 }
 
@@ -120,20 +138,11 @@ Result<std::string> Stack::resolve_pass(std::string_view name) {
 }
 
 Result<emu::Scenario> load_scenario(std::string_view spec) {
-  if (spec.starts_with("builtin:")) {
-    const auto name = spec.substr(8);
-    const auto text = emu::embedded_scenario(name);
-    if (text.empty()) {
-      std::string known;
-      for (const auto& n : emu::embedded_scenario_names()) {
-        known += (known.empty() ? "" : ", ") + std::string(n);
-      }
-      return fail_invalid("no built-in scenario '" + std::string(name) + "' (built in: " + known +
-                          ")");
-    }
-    return emu::parse_scenario(text, "builtin:" + std::string(name));
+  auto loaded = emu_spec(spec);
+  if (!loaded) {
+    return fail(loaded.error());
   }
-  return emu::load_scenario_file(std::string(spec));
+  return std::move(loaded->scenario);
 }
 
 }  // namespace ucam

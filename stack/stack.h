@@ -1,10 +1,10 @@
-// The assembled ucam stack: XPT, devfs, the peripheral drivers and the SIMs, built and torn down
-// in the one order that is safe. Used by ucamctl (in-process mode) and, later, ucamd.
+// The assembled ucam stack: XPT, devfs, the peripheral drivers and the transports (SIMs), built
+// and torn down in the one order that is safe. Used by ucamd and by ucamctl's in-process mode.
 //
-// Construction order: Xpt -> Devfs -> PeriphManager (driver table) -> SIMs (register + scan).
-// Destruction is the reverse: SIMs deregister (devices are lost, periphs invalidated, nodes
-// scheduled for destruction), the periph manager waits for every periph to be freed, devfs
-// finishes node destruction, the XPT stops its threads.
+// Construction order: Xpt -> Devfs -> PeriphManager (driver table) -> transports (register their
+// buses) -> one scan of everything. Destruction is the reverse: transports stop (devices are
+// lost, periphs invalidated, nodes scheduled for destruction), the periph manager waits for
+// every periph to be freed, devfs finishes node destruction, the XPT stops its threads.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,7 @@
 #include "periphs/enc/enc.h"
 #include "sims/emu/emu.h"
 #include "sims/emu/scenario.h"
+#include "stack/transport.h"
 
 namespace ucam {
 
@@ -28,8 +29,13 @@ struct StackOptions {
 
 class Stack {
  public:
-  // Builds the stack on the emulated SIM and waits until the initial scan has settled (every
-  // device found, every periph attached, every node created).
+  // Builds the stack on the transports `sims` describes (at most one emulator: the emu.*
+  // methods address its scenario buses) and waits until the initial scan has settled (every
+  // device found, every periph attached, every node created). Fails if a transport cannot be
+  // created; the ones already created are stopped again.
+  static Result<std::unique_ptr<Stack>> create(std::vector<SimSpec> sims,
+                                               StackOptions options = {});
+  // create() on one emulator.
   static Result<std::unique_ptr<Stack>> create_emulated(const emu::Scenario& scenario,
                                                         StackOptions options = {});
   ~Stack();
@@ -39,12 +45,15 @@ class Stack {
   cam::Xpt& xpt() { return *m_xpt; }
   devfs::Devfs& devfs() { return *m_devfs; }
   cam::PeriphManager& periphs() { return *m_periphs; }
-  emu::Emulator* emulator() { return m_emulator.get(); }
+  // The hosted emulator, nullptr when none is.
+  emu::Emulator* emulator() { return m_emulator; }
+  // Every transport, in the order they were described.
+  std::vector<TransportInfo> transports() const;
 
   // Waits until scans, events and node destruction are all idle.
   void settle();
 
-  // Stops every SIM (a shutdown's abort step): commands the SIMs hold complete with
+  // Stops every transport (a shutdown's abort step): commands the SIMs hold complete with
   // DevNotThere, buses deregister, devices are lost and periphs invalidated, so threads inside
   // node calls return. Opens stay valid (calls on them fail with ENXIO) until closed.
   // Idempotent; the destructor does it too. Blocks.
@@ -62,7 +71,8 @@ class Stack {
   std::unique_ptr<cam::Xpt> m_xpt;
   std::unique_ptr<devfs::Devfs> m_devfs;
   std::unique_ptr<cam::PeriphManager> m_periphs;
-  std::unique_ptr<emu::Emulator> m_emulator;
+  std::vector<std::unique_ptr<Transport>> m_transports;
+  emu::Emulator* m_emulator = nullptr;  // Owned by one of m_transports.
 };
 
 // Loads a scenario: a file path, or "builtin:NAME" for a scenario compiled in from examples/.
