@@ -17,8 +17,8 @@ declare -A allowed=(
   [periphs]="base scsi cam devfs periphs/node periphs/SELF"
   [stack]="base scsi cam devfs periphs sims stack"
   [service]="base scsi cam devfs periphs sims stack service"
-  [daemon]="base scsi cam devfs stack service daemon"
-  [cli]="base scsi cam devfs stack service cli"
+  [daemon]="base scsi cam devfs periphs sims stack service daemon"
+  [cli]="base scsi cam devfs periphs sims stack service cli"
 )
 # Headers of cam/ by audience: SIMs see the SIM side, drivers the periph side; the XPT's
 # internals (xpt_device.h) never leave cam/.
