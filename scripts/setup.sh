@@ -7,6 +7,9 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libexpected-dev
   libiscsi-dev sg3-utils libsystemd-dev curl util-linux
   clang clang-format clang-tidy libclang-rt-14-dev
+  # Peers for the interop tests: tgt (iSCSI target on loopback) and a real Linux SCSI stack in
+  # a VM (../shared/peers/linux-vm.sh). The kernel package takes minutes to install once.
+  tgt libiscsi-bin qemu-system-x86 linux-image-amd64 busybox-static open-iscsi kmod cpio lsscsi
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -414,6 +414,8 @@ class EmuBackend final : public cam::XptSim {
   void done(cam::Ccb&) override {}
   void request_rescan(const cam::Path&) override {}
   void announce(cam::AsyncCode, const cam::Path&) override {}
+  Result<void> freeze_simq(std::uint32_t) override { return {}; }
+  Result<void> release_simq(std::uint32_t) override { return {}; }
 
  private:
   std::unique_ptr<emu::Emulator> m_emulator;
