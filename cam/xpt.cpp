@@ -909,6 +909,9 @@ void CancelToken::cancel() {
     // of a CCB that already completed, or is between retries, does nothing.
     (void)m_xpt->abort(*ccb);
   }
+  for (Watch* w : m_watches) {
+    w->m_wake();
+  }
 }
 
 void Xpt::run_sync(Ccb& ccb, CancelToken* cancel) {

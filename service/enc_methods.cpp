@@ -480,7 +480,8 @@ Result<Targets> resolve_targets(Stack& stack, std::vector<Enclosure>& encs,
 }
 
 json led_readback(std::vector<Enclosure>& encs,
-                  const std::vector<std::pair<std::size_t, int>>& targets, bool fault) {
+                  const std::vector<std::pair<std::size_t, int>>& targets, bool fault,
+                  cam::CancelToken* cancel) {
   // Refresh each touched enclosure once and report the LED as the enclosure sees it.
   std::vector<bool> refreshed(encs.size(), false);
   json out = json::array();
@@ -488,6 +489,7 @@ json led_readback(std::vector<Enclosure>& encs,
     auto& e = encs[i];
     if (!refreshed[i]) {
       enc::EncRefresh refresh;
+      refresh.cancel = cancel;
       (void)e.file().ioctl(refresh);
       (void)load_state(e);
       refreshed[i] = true;
@@ -700,7 +702,7 @@ void register_enc_methods(Service& service) {
         if (!targets) {
           return fail(targets.error());
         }
-        return led_readback(*encs, targets->elements, *fault);
+        return led_readback(*encs, targets->elements, *fault, &session.cancel_token());
       });
   service.add_method(
       "enc.set_led", Right::Admin,
@@ -739,6 +741,7 @@ void register_enc_methods(Service& service) {
           set.index = index;
           set.control = *control;
           set.generation = e.state->generation;
+          set.cancel = &session.cancel_token();
           if (auto r = e.file().ioctl(set); !r) {
             return fail(r.error().with_context(fmt::format("{}:{}", e.name, index)));
           }
@@ -761,7 +764,7 @@ void register_enc_methods(Service& service) {
             return fail(r.error());
           }
         }
-        return led_readback(*encs, targets->elements, *fault);
+        return led_readback(*encs, targets->elements, *fault, &session.cancel_token());
       });
   service.add_method(
       "enc.set_element", Right::Admin,
@@ -798,10 +801,12 @@ void register_enc_methods(Service& service) {
         if (*generation) {
           set.generation = static_cast<std::uint32_t>(**generation);
         }
+        set.cancel = &session.cancel_token();
         if (auto r = e.file().ioctl(set); !r) {
           return fail(r.error().with_context(fmt::format("{}:{}", e.name, *element)));
         }
         enc::EncRefresh refresh;
+        refresh.cancel = &session.cancel_token();
         (void)e.file().ioctl(refresh);
         if (auto r = load_state(e); !r) {
           return fail(r.error());
@@ -830,6 +835,7 @@ void register_enc_methods(Service& service) {
         if (*generation) {
           set.generation = static_cast<std::uint32_t>(**generation);
         }
+        set.cancel = &session.cancel_token();
         if (auto r = encs->front().file().ioctl(set); !r) {
           return fail(named(r.error(), encs->front().name));
         }
@@ -843,6 +849,7 @@ void register_enc_methods(Service& service) {
                          return fail(encs.error());
                        }
                        enc::EncString get(enc::EncString::kGet);
+                       get.cancel = &session.cancel_token();
                        if (auto r = encs->front().file().ioctl(get); !r) {
                          return fail(named(r.error(), encs->front().name));
                        }
@@ -868,6 +875,7 @@ void register_enc_methods(Service& service) {
                        }
                        enc::EncString set(enc::EncString::kSet);
                        set.data = std::move(*bytes);
+                       set.cancel = &session.cancel_token();
                        if (auto r = encs->front().file().ioctl(set); !r) {
                          return fail(named(r.error(), encs->front().name));
                        }
@@ -885,6 +893,7 @@ void register_enc_methods(Service& service) {
         json out = json::array();
         for (auto& e : *encs) {
           enc::EncRefresh refresh;
+          refresh.cancel = &session.cancel_token();
           if (auto r = e.file().ioctl(refresh); !r) {
             return fail(named(r.error(), e.name));
           }

@@ -153,7 +153,9 @@ enum class Origin : std::uint8_t { Own, Peer };
 
 constexpr std::uint32_t kReadSize = 0x8000;  // FreeBSD's SCSZ.
 
-// A control request lives on the caller's stack until the daemon completes it.
+// A control request. Shared: the caller and, once step_control() took it from the queue, the
+// daemon each hold a reference, so a caller whose CancelToken fires may return at once (see
+// submit_control()) while the daemon finishes the command it already sent.
 struct ControlRequest {
   int index = -1;  // -1: enclosure control flags.
   std::array<std::uint8_t, 4> bytes{};
@@ -167,13 +169,13 @@ struct Softc final : cam::PeriphSoftc {
   std::unique_ptr<cam::Subscription> bus_events;
 
   std::mutex lock;
-  std::condition_variable work_cv;       // Wakes the daemon: new actions, invalidation.
-  std::condition_variable done_cv;       // Wakes waiters: publishes, finished requests, idle.
-  bool invalid = false;                  // Guarded by lock.
-  bool daemon_exited = false;            // Guarded by lock.
-  bool busy = false;                     // The daemon is running an action. Guarded by lock.
-  std::uint32_t pending = 0;             // Action bits. Guarded by lock.
-  std::deque<ControlRequest*> requests;  // Guarded by lock.
+  std::condition_variable work_cv;  // Wakes the daemon: new actions, invalidation.
+  std::condition_variable done_cv;  // Wakes waiters: publishes, finished requests, idle.
+  bool invalid = false;             // Guarded by lock.
+  bool daemon_exited = false;       // Guarded by lock.
+  bool busy = false;                // The daemon is running an action. Guarded by lock.
+  std::uint32_t pending = 0;        // Action bits. Guarded by lock.
+  std::deque<std::shared_ptr<ControlRequest>> requests;                      // Guarded by lock.
   std::shared_ptr<const EncState> published = std::make_shared<EncState>();  // Guarded by lock.
   std::uint32_t open_count = 0;                                              // Guarded by lock.
 
@@ -245,7 +247,8 @@ struct Fetched {
   std::vector<std::uint8_t> sense;
 };
 
-Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page) {
+Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page,
+                           cam::CancelToken* cancel = nullptr) {
   Fetched f;
   sc.io_buffer.resize(kReadSize);  // Once: later calls reuse it without clearing 32 KiB.
   cam::Ccb ccb;
@@ -258,7 +261,7 @@ Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page) {
   ccb.data = sc.io_buffer.data();
   ccb.dxfer_len = kReadSize;
   ccb.timeout = std::chrono::seconds(60);
-  periph.xpt().run_sync(ccb);
+  periph.xpt().run_sync(ccb, cancel);
   ++sc.commands;
   f.status = ccb.status;
   if (ccb.status == CamStatus::ReqCmp) {
@@ -268,7 +271,8 @@ Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page) {
   return f;
 }
 
-Result<void> send_diagnostic(cam::Periph& periph, Softc& sc, std::vector<std::uint8_t> page) {
+Result<void> send_diagnostic(cam::Periph& periph, Softc& sc, std::vector<std::uint8_t> page,
+                             cam::CancelToken* cancel = nullptr) {
   cam::Ccb ccb;
   ccb.path = periph.path();
   ccb.set_cdb(scsi::send_diagnostic(scsi::PageFormat::Standard, scsi::SelfTest::No,
@@ -278,7 +282,7 @@ Result<void> send_diagnostic(cam::Periph& periph, Softc& sc, std::vector<std::ui
   ccb.data = page.data();
   ccb.dxfer_len = static_cast<std::uint32_t>(page.size());
   ccb.timeout = std::chrono::seconds(60);
-  periph.xpt().run_sync(ccb);
+  periph.xpt().run_sync(ccb, cancel);
   ++sc.commands;
   if (ccb.status != CamStatus::ReqCmp) {
     if (ccb.status == CamStatus::DevNotThere || ccb.status == CamStatus::SelTimeout) {
@@ -506,7 +510,7 @@ void step_additional(cam::Periph& periph, Softc& sc) {
 }
 
 void step_control(cam::Periph& periph, Softc& sc) {
-  std::vector<ControlRequest*> batch;
+  std::vector<std::shared_ptr<ControlRequest>> batch;
   {
     std::lock_guard lock(sc.lock);
     batch.assign(sc.requests.begin(), sc.requests.end());
@@ -523,7 +527,8 @@ void step_control(cam::Periph& periph, Softc& sc) {
   std::vector<ses::ElementChange> changes;
   std::uint8_t flags = 0;
   std::vector<ControlRequest*> sent;
-  for (ControlRequest* r : batch) {
+  for (const auto& rp : batch) {
+    ControlRequest* r = rp.get();
     if (!sc.status || !sc.config) {
       finish(r, fail_errno(EIO, periph.name() + ": no status page cached yet"));
     } else if (r->generation && *r->generation != sc.config->generation) {
@@ -735,13 +740,13 @@ void safte_status(cam::Periph& periph, Softc& sc) {
 }
 
 void safte_control(cam::Periph& periph, Softc& sc) {
-  std::vector<ControlRequest*> batch;
+  std::vector<std::shared_ptr<ControlRequest>> batch;
   {
     std::lock_guard lock(sc.lock);
     batch.assign(sc.requests.begin(), sc.requests.end());
     sc.requests.clear();
   }
-  for (ControlRequest* r : batch) {
+  for (const auto& r : batch) {
     Result<void> result;
     if (!sc.snapshot) {
       result = fail_errno(EIO, periph.name() + ": no status read yet");
@@ -935,7 +940,7 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
   clear_published_paths(*periph, sc);
   {
     std::lock_guard lock(sc.lock);
-    for (ControlRequest* r : sc.requests) {
+    for (const auto& r : sc.requests) {
       r->result = fail_errno(ENXIO, periph->name() + ": enclosure is gone");
       r->done = true;
     }
@@ -946,17 +951,45 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
   periph->release();  // May free the periph: touch nothing after this.
 }
 
-Result<void> submit_control(cam::Periph& periph, ControlRequest& req) {
+// What a wait that `cancel` ended returns: what a command aborted through its token returns.
+Error cancelled_error(cam::Periph& periph, std::string_view what) {
+  return Error::from_cam(CamStatus::ReqAborted,
+                         fmt::format("{}: {} cancelled", periph.name(), what));
+}
+
+// Queues `req` for the daemon and waits for it, or until `cancel` fires. Cancelled while the
+// request is still queued, it is withdrawn: the enclosure never sees it. Cancelled once the
+// daemon took it, the caller returns anyway and the daemon, holding its own reference, finishes
+// the command it sent (bounded by that command's timeout) and writes a result nobody reads; the
+// caller's stack and open file are not touched after it returns. The Watch is made before and
+// destroyed after sc.lock is held (its wake takes sc.lock under the token's lock).
+Result<void> submit_control(cam::Periph& periph, std::shared_ptr<ControlRequest> req,
+                            cam::CancelToken* cancel) {
   Softc& sc = softc_of(periph);
+  bool cancelled = false;  // Guarded by sc.lock.
+  const cam::CancelToken::Watch watch(cancel, [&sc, &cancelled] {
+    {
+      std::lock_guard lock(sc.lock);
+      cancelled = true;
+    }
+    sc.done_cv.notify_all();
+  });
   std::unique_lock lock(sc.lock);
   if (sc.invalid) {
     return fail_errno(ENXIO, periph.name() + ": enclosure is gone");
   }
-  sc.requests.push_back(&req);
+  if (cancelled) {
+    return fail(cancelled_error(periph, "control"));
+  }
+  sc.requests.push_back(req);
   sc.pending |= kControl;
   sc.work_cv.notify_one();
-  sc.done_cv.wait(lock, [&] { return req.done; });
-  return req.result;
+  sc.done_cv.wait(lock, [&] { return req->done || cancelled; });
+  if (!req->done) {
+    sc.requests.erase(std::remove(sc.requests.begin(), sc.requests.end(), req), sc.requests.end());
+    return fail(cancelled_error(periph, "control"));
+  }
+  return req->result;
 }
 
 }  // namespace
@@ -1143,25 +1176,25 @@ Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::I
       if ((r.control[0] & ses::kSelect) == 0) {
         return {};  // FreeBSD: SELECT clear is a silent no-op.
       }
-      ControlRequest req;
-      req.index = r.index;
-      req.bytes = r.control;
-      req.generation = r.generation;
-      return submit_control(periph, req);
+      auto req = std::make_shared<ControlRequest>();
+      req->index = r.index;
+      req->bytes = r.control;
+      req->generation = r.generation;
+      return submit_control(periph, std::move(req), r.cancel);
     }
     case EncSetEnclosureStatus::kCode: {
       if (!writable) {
         return fail_errno(EBADF, periph.name() + ": opened read-only");
       }
       auto& r = static_cast<EncSetEnclosureStatus&>(request);
-      ControlRequest req;
-      req.index = -1;
-      req.bytes[0] = r.flags;
-      req.generation = r.generation;
-      return submit_control(periph, req);
+      auto req = std::make_shared<ControlRequest>();
+      req->index = -1;
+      req->bytes[0] = r.flags;
+      req->generation = r.generation;
+      return submit_control(periph, std::move(req), r.cancel);
     }
     case EncString::kGet: {
-      auto f = receive_diagnostic(periph, sc, 0x04);
+      auto f = receive_diagnostic(periph, sc, 0x04, static_cast<EncString&>(request).cancel);
       if (f.status != CamStatus::ReqCmp) {
         return fail(Error::from_cam(f.status, periph.name() + ": String In page"));
       }
@@ -1179,21 +1212,34 @@ Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::I
       std::vector<std::uint8_t> page{0x04, 0x00, 0, 0};
       store_be16(page, 2, static_cast<std::uint16_t>(r.data.size()));
       page.insert(page.end(), r.data.begin(), r.data.end());
-      return send_diagnostic(periph, sc, std::move(page));
+      return send_diagnostic(periph, sc, std::move(page), r.cancel);
     }
     case EncRefresh::kCode: {
       auto& r = static_cast<EncRefresh&>(request);
+      // Nothing of the caller's is queued: cancelled, it just stops waiting (the daemon's
+      // refresh goes on). The Watch outlives `lock`, as in submit_control().
+      bool cancelled = false;  // Guarded by sc.lock.
+      const cam::CancelToken::Watch watch(r.cancel, [&sc, &cancelled] {
+        {
+          std::lock_guard lock(sc.lock);
+          cancelled = true;
+        }
+        sc.done_cv.notify_all();
+      });
       std::unique_lock lock(sc.lock);
       const auto start = sc.published->refresh;
+      const auto refreshed = [&] { return sc.published->refresh > start && sc.pending == 0; };
       sc.pending |= poll_actions(sc) | kPhysPaths;
       sc.work_cv.notify_one();
-      if (!sc.done_cv.wait_for(lock, r.timeout, [&] {
-            return sc.invalid || (sc.published->refresh > start && sc.pending == 0);
-          })) {
+      if (!sc.done_cv.wait_for(lock, r.timeout,
+                               [&] { return sc.invalid || cancelled || refreshed(); })) {
         return fail_errno(ETIMEDOUT, periph.name() + ": refresh timed out");
       }
       if (sc.invalid) {
         return fail_errno(ENXIO, periph.name() + ": enclosure is gone");
+      }
+      if (!refreshed()) {
+        return fail(cancelled_error(periph, "refresh"));
       }
       return {};
     }

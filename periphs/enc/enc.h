@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "cam/cancel.h"
 #include "cam/periph.h"
 #include "devfs/devfs.h"
 
@@ -94,6 +95,7 @@ struct EncSetElementStatus : devfs::Ioctl {
   int index = 0;
   std::array<std::uint8_t, 4> control{};
   std::optional<std::uint32_t> generation;
+  cam::CancelToken* cancel = nullptr;  // Ends the wait early (see below).
 };
 
 // SETENCSTAT: enclosure control flags (INFO/NON-CRIT/CRIT/UNRECOV requests, & 0x0f).
@@ -102,6 +104,7 @@ struct EncSetEnclosureStatus : devfs::Ioctl {
   EncSetEnclosureStatus() : Ioctl(kCode) {}
   std::uint8_t flags = 0;
   std::optional<std::uint32_t> generation;
+  cam::CancelToken* cancel = nullptr;  // Ends the wait early (see below).
 };
 
 // GETELMDEVNAMES: "pass3,da3" for the disks matched to an element; ENODEV when none.
@@ -118,6 +121,7 @@ struct EncString : devfs::Ioctl {
   static constexpr std::uint32_t kSet = 0x530c;
   explicit EncString(std::uint32_t code) : Ioctl(code) {}
   std::vector<std::uint8_t> data;
+  cam::CancelToken* cancel = nullptr;  // Aborts the command (as for PassCommand).
 };
 
 // Forces a refresh and waits for it to be published (a "rescan" of the enclosure).
@@ -125,7 +129,13 @@ struct EncRefresh : devfs::Ioctl {
   static constexpr std::uint32_t kCode = 0x5380;
   EncRefresh() : Ioctl(kCode) {}
   std::chrono::milliseconds timeout{30'000};
+  cam::CancelToken* cancel = nullptr;  // Ends the wait early (see below).
 };
+
+// Cancelling: the set ones and EncRefresh wait for the enclosure's daemon; with `cancel`,
+// another thread may end that wait (ucamd, for a client that hung up). The call then fails as
+// an aborted command does (ReqAborted): a control still queued is withdrawn, one the daemon
+// already sent runs to its end without anyone waiting for it.
 
 class PathRegistry;
 

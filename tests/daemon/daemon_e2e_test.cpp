@@ -737,6 +737,40 @@ TEST(DaemonClientDeath, SigkilledClientInsideDaReadOrWriteReleasesItsHandlesAtOn
   EXPECT_EQ(d->stop(), 0) << d->log();
 }
 
+// The enclosure methods wait for the enclosure's daemon (enc.set_led: its SEND DIAGNOSTIC);
+// a client killed inside one stops that wait, so its handles go now and not at the enclosure
+// command's timeout (60 s).
+TEST(DaemonClientDeath, SigkilledClientInsideEncSetLedReleasesItsHandlesAtOnce) {
+  auto d = Daemon::start();
+  ASSERT_NE(d, nullptr) << "ucamd did not start";
+  RpcConnection observer(d->socket());
+  ASSERT_TRUE(observer.connected());
+  const auto observer_id = session_id(observer);
+  must(observer, "emu.inject",
+       {{"bus", 1}, {"target", 9}, {"lun", 0}, {"action", "hang"}, {"count", 1000}});
+  const std::string script =
+      request_line(1, "open", {{"node", "pass11"}}) +
+      request_line(2, "enc.set_led", {{"target", "pass9"}, {"kind", "locate"}, {"state", "on"}});
+  const pid_t pid = spawn_scripted_client(d->socket(), script);
+  ASSERT_GT(pid, 0);
+  json st;
+  const bool in_flight = wait_until(
+      [&] {
+        st = status(observer);
+        return st.is_object() && st["sessions"].size() == 2 && st["handles"] == 1 &&
+               st["xpt"]["ccbs_outstanding"].get<std::uint64_t>() >= 1;
+      },
+      20s);
+  EXPECT_TRUE(in_flight) << st.dump(1);
+  kill_and_reap(pid);
+  // Well within the SEND DIAGNOSTIC's 60 s timeout (which the enclosure's daemon still waits
+  // out: nobody waits for it).
+  EXPECT_TRUE(wait_until([&] { return only_session_left(observer, observer_id, st); }, 2s))
+      << st.dump(1);
+  must(observer, "emu.clear_faults", lun(1, 9, 0));
+  EXPECT_EQ(d->stop(), 0) << d->log();
+}
+
 // A client that closes its connection inside a command and lives on (close(), or
 // shutdown(SHUT_RDWR)): nobody can read the reply any more, so the command is aborted and the
 // handles go at once, not at the command's timeout (an hour here).

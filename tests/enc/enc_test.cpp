@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
+#include <thread>
 
 #include "scsi/ses.h"
 #include "scsi/ses_element.h"
@@ -290,6 +292,111 @@ TEST(EncTwoProcesses, OneEnclosureThroughTwoSesDevicesGivesOnePathPerDisk) {
   EXPECT_TRUE(wait_until([&] {
     return path_of(0) == "id1,enc@n5000c50012345699/type@0/slot@1/elmdesc@Slot_00";
   })) << path_of(0);
+}
+
+// Every call that waits on the enclosure (its daemon, or a command of its own) ends as soon as
+// its CancelToken fires, as an aborted command does, and leaves no reference behind: ucamd
+// cancels the token of a client that hung up inside one. The enclosure hangs every command,
+// so without the token each call would wait for a 30-60 s timeout.
+TEST(EncCancel, WaitsOnAHungEnclosureEndWhenTheirTokenIsCancelled) {
+  auto scenario = emu::parse_scenario(kScenario, "enc-cancel");
+  ASSERT_TRUE(scenario) << scenario.error().message();
+  StackOptions options;
+  options.xpt.timer_tick = std::chrono::milliseconds(2);
+  options.enc.poll_interval = std::chrono::hours(1);  // The daemon moves only when asked.
+  auto created = Stack::create_emulated(*scenario, options);
+  ASSERT_TRUE(created) << created.error().message();
+  auto& st = **created;
+  auto refcount = [&] {
+    for (const auto& p : st.periphs().periphs()) {
+      if (p.name == "ses0") {
+        return p.refcount;
+      }
+    }
+    return 0U;
+  };
+  const auto start = refcount();
+  ASSERT_GT(start, 0U);
+  emu::Fault hang;
+  hang.action = emu::Fault::Action::Hang;
+  hang.count = emu::Fault::kEveryCommand;
+  ASSERT_TRUE(st.emulator()->inject({0, 8, 0}, hang).has_value());
+  const auto slot_status = [&] {
+    auto h = st.devfs().open("ses0");
+    EncGetState get;
+    return h && h->ioctl(get) ? get.state->elements[2].status : std::array<std::uint8_t, 4>{};
+  }();
+  struct Call {
+    const char* what;
+    std::function<Result<void>(devfs::FileHandle&, cam::CancelToken&)> run;
+  };
+  const std::vector<Call> calls = {
+      // First: the daemon takes it and its SEND DIAGNOSTIC hangs; the daemon stays stuck in it,
+      // so the later controls and the refresh wait in its queue.
+      {"set element",
+       [&](devfs::FileHandle& h, cam::CancelToken& token) {
+         EncSetElementStatus set;
+         set.index = 2;
+         set.control =
+             *ses::slot_control(0x01, slot_status, ses::SlotRequest::Ident, ses::Turn::On);
+         set.cancel = &token;
+         return h.ioctl(set);
+       }},
+      {"set enclosure status",
+       [](devfs::FileHandle& h, cam::CancelToken& token) {
+         EncSetEnclosureStatus set;
+         set.flags = 1;
+         set.cancel = &token;
+         return h.ioctl(set);
+       }},
+      {"refresh",
+       [](devfs::FileHandle& h, cam::CancelToken& token) {
+         EncRefresh refresh;
+         refresh.cancel = &token;
+         return h.ioctl(refresh);
+       }},
+      {"String In",
+       [](devfs::FileHandle& h, cam::CancelToken& token) {
+         EncString get(EncString::kGet);
+         get.cancel = &token;
+         return h.ioctl(get);
+       }},
+      {"String Out",
+       [](devfs::FileHandle& h, cam::CancelToken& token) {
+         EncString set(EncString::kSet);
+         set.data = {'h', 'i'};
+         set.cancel = &token;
+         return h.ioctl(set);
+       }},
+  };
+  for (const auto& call : calls) {
+    SCOPED_TRACE(call.what);
+    auto h = st.devfs().open("ses0");
+    ASSERT_TRUE(h);
+    cam::CancelToken token;
+    Result<void> result;
+    std::atomic<bool> returned{false};
+    const auto outstanding = st.xpt().stats().ccbs_outstanding;
+    std::thread caller([&] {
+      result = call.run(*h, token);
+      returned = true;
+    });
+    if (call.what == std::string("set element") || call.what == std::string("String In") ||
+        call.what == std::string("String Out")) {
+      // A command of its own (or of the daemon, for it) is hung on the enclosure.
+      EXPECT_TRUE(wait_until([&] { return st.xpt().stats().ccbs_outstanding == outstanding + 1; }));
+    }
+    EXPECT_FALSE(returned);
+    token.cancel();
+    const bool prompt = wait_until([&] { return returned.load(); }, std::chrono::seconds(5));
+    EXPECT_TRUE(prompt) << "still waiting 5 s after the cancel";
+    caller.join();
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().cam_status(), CamStatus::ReqAborted) << result.error().message();
+    EXPECT_TRUE(h->close());
+  }
+  EXPECT_EQ(refcount(), start);
+  EXPECT_EQ(st.periphs().stats().underflows, 0U);
 }
 
 }  // namespace
