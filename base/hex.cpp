@@ -5,6 +5,12 @@
 namespace ucam {
 namespace {
 
+bool is_separator(char c) {
+  return c == ' ' || c == '\t' || c == ',' || c == '\r';
+}
+
+}  // namespace
+
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
@@ -17,12 +23,6 @@ int hex_digit(char c) {
   }
   return -1;
 }
-
-bool is_separator(char c) {
-  return c == ' ' || c == '\t' || c == ',' || c == '\r';
-}
-
-}  // namespace
 
 Result<std::vector<std::uint8_t>> parse_hex(std::string_view text, HexTokens tokens) {
   std::vector<std::uint8_t> out;

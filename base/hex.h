@@ -18,6 +18,9 @@ enum class HexTokens : std::uint8_t {
   AllowRuns,   // also accept runs of pairs ("120000002400"); odd-length runs are an error.
 };
 
+// The value of one hex digit (either case), or -1.
+int hex_digit(char c);
+
 // Parses hex text. Errors name the line and column of the first bad token.
 Result<std::vector<std::uint8_t>> parse_hex(std::string_view text,
                                             HexTokens tokens = HexTokens::ByteTokens);

@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "base/hex.h"
+
 namespace ucam::iscsi {
 namespace {
 
@@ -29,19 +31,6 @@ Error bad(std::string_view text, std::string_view why) {
       fmt::format("bad iSCSI URL '{}': {} (expected "
                   "iscsi://[user[%password]@]host[:port]/target-iqn[/lun])",
                   echo(text), why));
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 // "%XX" escapes decoded; nullopt on a malformed escape.
