@@ -1,5 +1,8 @@
 #include "sims/sg/device.h"
 
+#include <poll.h>
+#include <sys/epoll.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -10,12 +13,14 @@
 namespace ucam::sg {
 
 SgDevice::SgDevice(SgDeviceEntry entry, cam::Path path, int fd, std::uint32_t max_transfer,
-                   SgOps& ops, SgCounters& counters)
+                   SgOps& ops, SgCounters& counters, int epoll_fd, DeviceWatch watch)
     : m_entry(std::move(entry)),
       m_path(path),
       m_max_transfer(max_transfer),
       m_ops(ops),
       m_counters(counters),
+      m_epoll_fd(epoll_fd),
+      m_watch(watch),
       m_fd(fd) {
   m_free.reserve(kSlots);
   for (std::uint32_t i = kSlots; i > 0; --i) {
@@ -40,6 +45,7 @@ void SgDevice::release(Slot& slot, std::uint32_t index) {
   if (slot.state == SlotState::InKernel || slot.state == SlotState::Abandoned ||
       slot.state == SlotState::Completing) {
     m_counters.in_kernel.fetch_sub(1, std::memory_order_relaxed);
+    m_due.fetch_sub(1);
   }
   slot.state = SlotState::Free;
   slot.ccb = nullptr;
@@ -120,6 +126,7 @@ SgDevice::Submitted SgDevice::submit(cam::Ccb& ccb, bool& rescan) {
     }
     slot.state = SlotState::InKernel;
     m_counters.in_kernel.fetch_add(1, std::memory_order_relaxed);
+    m_due.fetch_add(1);  // Before write(): see "Watching".
   }
   // From here the slot may be abandoned (abort) or, once write() has queued the command,
   // completed and reused by the poller: only `fd` and locals are used after write().
@@ -135,6 +142,7 @@ SgDevice::Submitted SgDevice::submit(cam::Ccb& ccb, bool& rescan) {
     release(slot, index);
     if (error == ENODEV || error == ENXIO) {
       m_gone = true;
+      m_gone_hint.store(true);
     }
   }
   if (abandoned) {
@@ -210,9 +218,71 @@ bool SgDevice::collect(std::vector<cam::Ccb*>& done, bool& rescan, std::size_t m
     ++m_readers;
   }
   const bool open = read_replies(fd, done, rescan, max_replies);
+  rearm(fd);
   std::lock_guard lock(m_lock);
   --m_readers;
   return open;
+}
+
+int SgDevice::start_watch() {
+  if (m_epoll_fd < 0) {
+    return 0;
+  }
+  const int fd = this->fd();
+  epoll_event event{};
+  event.events = EPOLLONESHOT;
+  event.data.ptr = this;
+  if (m_watch == DeviceWatch::Always) {
+    event.events |= EPOLLIN;
+    m_armed.store(true);
+  }
+  return ::epoll_ctl(m_epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : errno;
+}
+
+// The caller keeps `fd` open (it holds a slot or is counted in m_readers).
+void SgDevice::rearm(int fd) {
+  if (m_epoll_fd < 0 || m_gone_hint.load()) {
+    return;
+  }
+  if (m_watch == DeviceWatch::WhileBusy && m_due.load() == 0) {
+    return;
+  }
+  if (m_armed.exchange(true)) {
+    return;  // Armed, or being armed by another thread.
+  }
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLONESHOT;
+  event.data.ptr = this;
+  if (::epoll_ctl(m_epoll_fd, EPOLL_CTL_MOD, fd, &event) != 0) {
+    log_warning("{}: epoll_ctl: {}", m_entry.name, std::strerror(errno));
+  }
+}
+
+void SgDevice::stop_watch(int fd) {
+  if (m_epoll_fd >= 0) {
+    ::epoll_ctl(m_epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+  }
+}
+
+bool SgDevice::check_hangup() {
+  int fd = -1;
+  {
+    std::lock_guard lock(m_lock);
+    if (m_fd < 0 || m_gone) {
+      return m_gone;
+    }
+    fd = m_fd;
+    ++m_readers;
+  }
+  pollfd p{fd, POLLIN, 0};
+  const bool hangup = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+  std::lock_guard lock(m_lock);
+  --m_readers;
+  if (hangup) {
+    m_gone = true;
+    m_gone_hint.store(true);
+  }
+  return m_gone;
 }
 
 bool SgDevice::read_replies(int fd, std::vector<cam::Ccb*>& done, bool& rescan,
@@ -268,6 +338,7 @@ bool SgDevice::read_replies(int fd, std::vector<cam::Ccb*>& done, bool& rescan,
 void SgDevice::mark_gone() {
   std::lock_guard lock(m_lock);
   m_gone = true;
+  m_gone_hint.store(true);
 }
 
 void SgDevice::retire() {
@@ -308,6 +379,7 @@ bool SgDevice::close_if_idle() {
     fd = m_fd;
     m_fd = -1;
   }
+  stop_watch(fd);
   m_ops.close(fd);
   return true;
 }
@@ -328,6 +400,7 @@ void SgDevice::force_close() {
     }
   }
   if (fd >= 0) {
+    stop_watch(fd);
     m_ops.close(fd);
   }
 }

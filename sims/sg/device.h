@@ -22,6 +22,14 @@
 // rescan, which also tells the XPT), every slot is free and no thread is in collect(), so no
 // thread can write to or read from a closed (or reused) descriptor: a submitter holds a slot
 // for as long as it uses the descriptor, and a reader is counted in m_readers.
+//
+// Watching. The poller waits on an epoll set in which each descriptor is registered with
+// EPOLLONESHOT: an event disarms it, and it is re-armed (EPOLL_CTL_MOD) at the end of collect()
+// by whichever thread finds it should be and wins `m_armed`. With DeviceWatch::WhileBusy it is
+// armed only while replies are due (m_due > 0): a disarmed registration wakes nobody, so a
+// command whose reply the submitter reads inline costs no poller wake-up at all. No reply is
+// lost: a submitter makes its command due before write(), and whoever reads last re-checks
+// m_due after clearing or seeing `m_armed` (the poller clears it before reading).
 #pragma once
 
 #include <scsi/sg.h>
@@ -35,6 +43,7 @@
 
 #include "cam/ccb.h"
 #include "sims/sg/sg_ops.h"
+#include "sims/sg/sg_sim.h"
 #include "sims/sg/sysfs.h"
 
 namespace ucam::sg {
@@ -55,9 +64,10 @@ class SgDevice {
   // Slot buffers larger than this are freed after each command instead of kept for the next.
   static constexpr std::uint32_t kRetainedBuffer = 1U << 20;
 
-  // Takes ownership of `fd`. `ops` and `counters` must outlast the device.
+  // Takes ownership of `fd`. `ops` and `counters` must outlast the device; so must `epoll_fd`
+  // (the poller's set) if not -1.
   SgDevice(SgDeviceEntry entry, cam::Path path, int fd, std::uint32_t max_transfer, SgOps& ops,
-           SgCounters& counters);
+           SgCounters& counters, int epoll_fd = -1, DeviceWatch watch = DeviceWatch::Always);
   ~SgDevice();  // Closes the descriptor if still open.
   SgDevice(const SgDevice&) = delete;
   SgDevice& operator=(const SgDevice&) = delete;
@@ -87,6 +97,17 @@ class SgDevice {
   // reads everything; a submitter reads one reply right after write() (see SgBus::action).
   bool collect(std::vector<cam::Ccb*>& done, bool& rescan,
                std::size_t max_replies = static_cast<std::size_t>(-1));
+
+  // Registers the descriptor in the poller's epoll set (armed per the DeviceWatch). The event's
+  // data is this device. Returns an errno, or 0.
+  int start_watch();
+  // Poller: an event fired for this device (its registration is now disarmed).
+  void fired() { m_armed.store(false); }
+  // Replies the kernel still owes (commands written and not yet read, abandoned ones included).
+  std::uint32_t due() const { return m_due.load(); }
+  // Whether the descriptor reports POLLHUP now (a rescan asks this of the devices it keeps:
+  // with DeviceWatch::WhileBusy an idle device's POLLHUP wakes nobody). Marks it gone if so.
+  bool check_hangup();
 
   // The device is detaching (POLLHUP, ENODEV): new commands fail with DevNotThere.
   void mark_gone();
@@ -120,6 +141,9 @@ class SgDevice {
 
   void release(Slot& slot, std::uint32_t index);  // -> Free; caller holds m_lock.
   bool read_replies(int fd, std::vector<cam::Ccb*>& done, bool& rescan, std::size_t max_replies);
+  // Re-arms the epoll registration of `fd` if it should be armed and nobody else has.
+  void rearm(int fd);
+  void stop_watch(int fd);
   void finish(Slot& slot, cam::Ccb& ccb, const sg_io_hdr_t& reply, bool& rescan);
   static void ensure_capacity(Slot& slot, std::uint32_t bytes);
 
@@ -128,6 +152,11 @@ class SgDevice {
   const std::uint32_t m_max_transfer;
   SgOps& m_ops;
   SgCounters& m_counters;
+  const int m_epoll_fd;
+  const DeviceWatch m_watch;
+  std::atomic<bool> m_armed{false};      // The registration may report an event.
+  std::atomic<std::uint32_t> m_due{0};   // Written under m_lock; read anywhere.
+  std::atomic<bool> m_gone_hint{false};  // m_gone, readable without the lock.
 
   mutable std::mutex m_lock;
   int m_fd;                           // Guarded by m_lock (read freely by the poller).

@@ -4,6 +4,7 @@
 #include <linux/fs.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,7 +27,7 @@ constexpr int kMinimumSgVersion = 30000;
 // When neither BLKSECTGET nor sysfs tells the host's limit.
 constexpr std::uint32_t kFallbackMaxTransfer = 64 * 1024;
 // While a detaching device still has commands in the kernel, it is read on this period rather
-// than polled (its descriptor reports POLLHUP for good, which would make poll() spin).
+// than watched (its descriptor reports POLLHUP for good, which would make epoll_wait() spin).
 constexpr int kGonePollMs = 10;
 
 struct Opened {
@@ -128,14 +129,28 @@ Result<std::unique_ptr<SgSim>> SgSim::create(cam::XptSim& xpt, SgOptions options
   if (sim->m_wake_fd < 0) {
     return fail_errno(errno, "sg: eventfd");
   }
+  sim->m_epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (sim->m_epoll_fd < 0) {
+    return fail_errno(errno, "sg: epoll_create1");
+  }
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.ptr = &sim->m_wake_fd;
+  if (::epoll_ctl(sim->m_epoll_fd, EPOLL_CTL_ADD, sim->m_wake_fd, &wake) != 0) {
+    return fail_errno(errno, "sg: epoll_ctl");
+  }
   if (sim->m_options.uevents == UeventWatch::On && sim->m_options.roots.sysfs == "/sys") {
     const int fd =
         ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
     sockaddr_nl address{};
     address.nl_family = AF_NETLINK;
     address.nl_groups = 1;  // The kernel's uevent multicast group.
+    epoll_event uevent{};
+    uevent.events = EPOLLIN;
+    uevent.data.ptr = &sim->m_uevent_fd;
     if (fd >= 0 &&
-        ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {  // NOLINT
+        ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&  // NOLINT
+        ::epoll_ctl(sim->m_epoll_fd, EPOLL_CTL_ADD, fd, &uevent) == 0) {
       sim->m_uevent_fd = fd;
     } else {
       log_info("sg: no kernel uevents ({}); devices that appear need a rescan",
@@ -145,6 +160,9 @@ Result<std::unique_ptr<SgSim>> SgSim::create(cam::XptSim& xpt, SgOptions options
       }
     }
   }
+  // Without uevents, only an armed registration notices that an idle device is detaching.
+  sim->m_device_watch = sim->m_options.device_watch.value_or(
+      sim->m_uevent_fd >= 0 ? DeviceWatch::WhileBusy : DeviceWatch::Always);
   sim->m_poller = std::thread([s = sim.get()] { s->poller_main(); });
   Result<void> applied;
   {
@@ -166,6 +184,9 @@ SgSim::~SgSim() {
   }
   if (m_uevent_fd >= 0) {
     ::close(m_uevent_fd);
+  }
+  if (m_epoll_fd >= 0) {
+    ::close(m_epoll_fd);
   }
 }
 
@@ -280,7 +301,9 @@ Result<void> SgSim::apply_topology(bool initial) {
     const auto match = std::find_if(wanted.begin(), wanted.end(), [&](const SgDeviceEntry* e) {
       return e->name == device->entry().name && e->address == device->entry().address;
     });
-    if (match != wanted.end() && !device->gone()) {
+    // A kept device is asked whether it is detaching: with DeviceWatch::WhileBusy nobody
+    // watches an idle one, and the uevent that brought us here may precede sysfs's update.
+    if (match != wanted.end() && !device->gone() && !device->check_hangup()) {
       kept.insert(*match);
       continue;
     }
@@ -352,10 +375,13 @@ Result<void> SgSim::apply_topology(bool initial) {
     }
     const cam::Path path{bus->path_id(), entry->address.target, cam_lun(entry->address.lun)};
     auto device = std::make_shared<SgDevice>(*entry, path, opened->fd, opened->max_transfer, *m_ops,
-                                             *m_counters);
+                                             *m_counters, m_epoll_fd, m_device_watch);
     {
       std::unique_lock lock(m_devices_lock);
       m_devices.push_back(device);
+    }
+    if (const int error = device->start_watch(); error != 0) {
+      log_warning("sg: {}: epoll_ctl: {}", who(*entry), std::strerror(error));
     }
     bus->attach(device);
     changed = true;
@@ -420,21 +446,12 @@ bool SgSim::abandon(const cam::Ccb& ccb) {
 }
 
 void SgSim::poller_main() {
-  std::vector<pollfd> fds;
-  std::vector<std::shared_ptr<SgDevice>> polled;    // Parallel to fds, after the fixed entries.
-  std::vector<std::shared_ptr<SgDevice>> draining;  // Gone, with commands still in the kernel.
+  std::array<epoll_event, 64> events{};
+  std::vector<std::shared_ptr<SgDevice>> draining;  // Gone or retired, replies still due.
   std::vector<cam::Ccb*> done;
-  std::size_t fixed = 0;
   while (!m_poller_stop.load()) {
     if (m_poll_set_dirty.exchange(false)) {
-      fds.clear();
-      polled.clear();
       draining.clear();
-      fds.push_back({m_wake_fd, POLLIN, 0});
-      if (m_uevent_fd >= 0) {
-        fds.push_back({m_uevent_fd, POLLIN, 0});
-      }
-      fixed = fds.size();
       std::unique_lock lock(m_devices_lock);
       for (auto it = m_devices.begin(); it != m_devices.end();) {
         SgDevice& device = **it;
@@ -442,51 +459,50 @@ void SgSim::poller_main() {
           it = m_devices.erase(it);  // Closed: nothing of it is left in the kernel.
           continue;
         }
-        if (device.gone()) {
-          // Until a rescan retires it: read by period while the kernel still holds commands
-          // of it, then left alone.
-          if (device.slots_in_use() > 0) {
-            draining.push_back(*it);
-          }
-        } else {
-          fds.push_back({device.fd(), POLLIN, 0});
-          polled.push_back(*it);
+        if ((device.gone() || device.retired()) && device.due() > 0) {
+          draining.push_back(*it);
         }
         ++it;
       }
     }
-    const int n = ::poll(fds.data(), fds.size(), draining.empty() ? -1 : kGonePollMs);
+    const int n = ::epoll_wait(m_epoll_fd, events.data(), static_cast<int>(events.size()),
+                               draining.empty() ? -1 : kGonePollMs);
     if (n < 0 && errno != EINTR) {
-      log_error("sg: poll: {}", std::strerror(errno));
-    }
-    if (fds[0].revents != 0) {
-      std::uint64_t count = 0;
-      [[maybe_unused]] const auto r = ::read(m_wake_fd, &count, sizeof count);
-    }
-    if (m_uevent_fd >= 0 && fds[1].revents != 0) {
-      read_uevents();
+      log_error("sg: epoll_wait: {}", std::strerror(errno));
     }
     done.clear();
     bool rescan = false;
-    for (std::size_t i = fixed; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) {
+    for (int i = 0; i < n; ++i) {
+      void* const tag = events[static_cast<std::size_t>(i)].data.ptr;
+      if (tag == &m_wake_fd) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const auto r = ::read(m_wake_fd, &count, sizeof count);
         continue;
       }
-      SgDevice& device = *polled[i - fixed];
+      if (tag == &m_uevent_fd) {
+        read_uevents();
+        continue;
+      }
+      // A device: only this thread erases devices, after removing them from the epoll set, so
+      // the pointer is alive.
+      SgDevice& device = *static_cast<SgDevice*>(tag);
+      m_device_events.fetch_add(1, std::memory_order_relaxed);
+      device.fired();
       const bool open = device.collect(done, rescan);
-      if (!open || (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
-        // Detaching: new commands fail at once; replies still due are read by period.
+      const auto what = events[static_cast<std::size_t>(i)].events;
+      if (!open || (what & (EPOLLHUP | EPOLLERR)) != 0) {
+        // Detaching: new commands fail at once, it is not re-armed (its POLLHUP would fire
+        // for good); replies still due are read by period.
         device.mark_gone();
         m_poll_set_dirty.store(true);
         rescan = true;
-        fds[i].fd = -1;  // Until the set is rebuilt.
-      } else if (device.retired() && device.slots_in_use() == 0) {
+      } else if (device.retired() && device.due() == 0) {
         m_poll_set_dirty.store(true);
       }
     }
     for (const auto& device : draining) {
       device->collect(done, rescan);
-      if (device->slots_in_use() == 0) {
+      if (device->due() == 0) {
         m_poll_set_dirty.store(true);
       }
     }
@@ -580,6 +596,7 @@ SgStats SgSim::stats() const {
   s.replies_dropped = m_counters->replies_dropped.load();
   s.in_kernel = m_counters->in_kernel.load();
   s.rescans = m_rescans.load();
+  s.device_events = m_device_events.load();
   {
     std::shared_lock lock(m_devices_lock);
     for (const auto& device : m_devices) {

@@ -11,13 +11,17 @@
 // target scan still finds the others.
 //
 // Commands. The asynchronous half of the sg v3 interface: action() write()s the sg_io_hdr on
-// the device's non-blocking descriptor and returns; one poller thread poll()s every descriptor
-// and read()s finished commands, matching them by usr_ptr (pack_id is the slot index, kept as
-// a check), and completes them through XptSim::done(). Each open allows SG_MAX_QUEUE (16)
-// commands in the kernel, which is also the queue depth the SIM reports. Data goes through a
-// per-command buffer owned by the SIM (the kernel copies data-out during write() and data-in
-// during read(); see abort below). Transfers longer than the host's limit (BLKSECTGET on the
-// sg node) are refused with CcbLenErr before they reach the kernel.
+// the device's non-blocking descriptor, then tries one non-blocking read(): a device that
+// answered during submission completes inside action(), with no thread hop. Otherwise one
+// poller thread, waiting on an epoll set, read()s finished commands, matches them by usr_ptr
+// (pack_id is the slot index, kept as a check) and completes them through XptSim::done().
+// Devices are registered EPOLLONESHOT and re-armed on demand (device.h, "Watching"); with
+// DeviceWatch::WhileBusy only while replies are due, so a reply read by its submitter wakes no
+// other thread. Each open allows SG_MAX_QUEUE (16) commands in the kernel, which is also the
+// queue depth the SIM reports. Data goes through a per-command buffer owned by the SIM (the
+// kernel copies data-out during write() and data-in during read(); see abort below).
+// Transfers longer than the host's limit (BLKSECTGET on the sg node) are refused with
+// CcbLenErr before they reach the kernel.
 //
 // Abort (Sim::abort). sg cannot cancel a command it has started. abort() therefore abandons it:
 // the slot forgets the CCB, abort() returns true and the XPT completes the CCB at once; the
@@ -30,9 +34,10 @@
 // Hot plug. rescan() re-reads sysfs: new devices are opened and the XPT is asked to rescan
 // their path (FoundDevice), devices that left are retired and their path rescanned
 // (LostDevice, so pass/da nodes go and their opens get ENXIO), buses of hosts that left are
-// deregistered. A descriptor that reports POLLHUP, or a command that fails with ENODEV/ENXIO or
-// DID_NO_CONNECT, requests a rescan by itself; so does a kernel uevent for scsi_generic when
-// the uevent watch is on (netlink, real /sys only).
+// deregistered. A kept device is asked whether its descriptor reports POLLHUP (detaching while
+// sysfs still lists it). A watched descriptor's POLLHUP, and a command that fails with
+// ENODEV/ENXIO or DID_NO_CONNECT, request a rescan by themselves; so do the kernel's uevents for
+// scsi_generic and scsi_host when the uevent watch is on (netlink, real /sys only).
 //
 // Opens. O_RDWR | O_NONBLOCK, never O_EXCL: the SIM shares devices with other programs as
 // sg3_utils does. A device that another program holds with O_EXCL (EBUSY), or that this
@@ -80,6 +85,13 @@ enum class UeventWatch : std::uint8_t {
   Off,  // Rescan only on request and on errors.
 };
 
+// How the poller watches idle devices (see sims/sg/device.h, "Watching").
+enum class DeviceWatch : std::uint8_t {
+  Always,     // Every device armed: an idle device's POLLHUP is seen (without uevents).
+  WhileBusy,  // Armed only while replies are due: a reply the submitter read itself wakes no
+              // thread. Idle devices that leave are seen by uevents and rescans.
+};
+
 struct SgOptions {
   DiscoveryRoots roots;
   // Which devices to use (see selected() in sysfs.h): empty for all.
@@ -87,6 +99,8 @@ struct SgOptions {
   InitialScan initial_scan = InitialScan::Request;
   UeventWatch uevents = UeventWatch::On;
   std::shared_ptr<SgOps> ops;  // Null: the real system calls.
+  // Null: WhileBusy when the uevent watch is on, else Always.
+  std::optional<DeviceWatch> device_watch;
 };
 
 // A device the SIM serves.
@@ -113,6 +127,7 @@ struct SgStats {
   std::uint64_t in_kernel = 0;         // Written, not yet read.
   std::uint64_t open_devices = 0;      // Open sg descriptors.
   std::uint64_t rescans = 0;           // sysfs re-reads completed.
+  std::uint64_t device_events = 0;     // Device events the poller woke up for.
   std::size_t buses = 0;
 };
 
@@ -178,6 +193,8 @@ class SgSim {
   // Poller.
   int m_wake_fd = -1;    // eventfd: the device list changed, or stop.
   int m_uevent_fd = -1;  // netlink kobject uevents, or -1.
+  int m_epoll_fd = -1;   // The poller's set: the two above and every device (EPOLLONESHOT).
+  DeviceWatch m_device_watch = DeviceWatch::Always;  // Set in create(), then immutable.
   std::atomic<bool> m_poller_stop{false};
   std::atomic<bool> m_poll_set_dirty{true};
   std::thread m_poller;
@@ -191,6 +208,7 @@ class SgSim {
 
   std::unique_ptr<SgCounters> m_counters;  // Shared by the devices; never null.
   std::atomic<std::uint64_t> m_rescans{0};
+  std::atomic<std::uint64_t> m_device_events{0};
 };
 
 }  // namespace ucam::sg

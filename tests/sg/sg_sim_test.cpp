@@ -48,7 +48,8 @@ FakeReply answer(const FakeCommand& c, const std::string& model) {
   return r;
 }
 
-class SgSimTest : public ::testing::Test {
+// Every test runs with both ways of watching devices (sims/sg/device.h, "Watching").
+class SgSimTest : public ::testing::TestWithParam<DeviceWatch> {
  protected:
   void SetUp() override {
     ops = std::make_shared<FakeSgOps>();
@@ -83,6 +84,7 @@ class SgSimTest : public ::testing::Test {
     options.ops = ops;
     options.filter = std::move(filter);
     options.uevents = UeventWatch::Off;
+    options.device_watch = GetParam();
     auto created = SgSim::create(xpt, options);
     ASSERT_TRUE(created) << created.error().message();
     sim = std::move(*created);
@@ -114,7 +116,7 @@ class SgSimTest : public ::testing::Test {
   std::unique_ptr<SgSim> sim;
 };
 
-TEST_F(SgSimTest, RegistersOneBusPerHostAndChannelDescribedFromSysfs) {
+TEST_P(SgSimTest, RegistersOneBusPerHostAndChannelDescribedFromSysfs) {
   sys.add_host(2, "mpt3sas", "sas_host");
   add("sg3", at(2, 0, 9, 0), 13);
   add("sg4", at(2, 1, 0, 0));
@@ -162,7 +164,7 @@ TEST_F(SgSimTest, RegistersOneBusPerHostAndChannelDescribedFromSysfs) {
   EXPECT_EQ(sim->stats().buses, 3U);
 }
 
-TEST_F(SgSimTest, OpensReadWriteNonBlockingAndNeverExclusive) {
+TEST_P(SgSimTest, OpensReadWriteNonBlockingAndNeverExclusive) {
   start();
   const auto flags = ops->open_flags();
   ASSERT_EQ(flags.size(), 3U);
@@ -173,7 +175,7 @@ TEST_F(SgSimTest, OpensReadWriteNonBlockingAndNeverExclusive) {
   }
 }
 
-TEST_F(SgSimTest, AFilterLimitsTheDevicesServed) {
+TEST_P(SgSimTest, AFilterLimitsTheDevicesServed) {
   start({"sg2", "0:0:0:1"});
   const auto devices = sim->devices();
   ASSERT_EQ(devices.size(), 2U);
@@ -182,7 +184,7 @@ TEST_F(SgSimTest, AFilterLimitsTheDevicesServed) {
   EXPECT_EQ(ops->open_fds(), 2U);
 }
 
-TEST_F(SgSimTest, ACommandRoundTripsThroughTheKernelInterface) {
+TEST_P(SgSimTest, ACommandRoundTripsThroughTheKernelInterface) {
   start();
   cam::Ccb ccb;
   std::vector<std::uint8_t> data;
@@ -232,7 +234,7 @@ TEST_F(SgSimTest, ACommandRoundTripsThroughTheKernelInterface) {
   EXPECT_EQ(sim->stats().in_kernel, 0U);
 }
 
-TEST_F(SgSimTest, FailuresMapOntoCamStatuses) {
+TEST_P(SgSimTest, FailuresMapOntoCamStatuses) {
   start();
   const std::string node = sys.dev_path("sg0");
   struct Case {
@@ -290,7 +292,7 @@ TEST_F(SgSimTest, FailuresMapOntoCamStatuses) {
   }
 }
 
-TEST_F(SgSimTest, WhatSysfsDoesNotListIsAnsweredWithoutTheKernel) {
+TEST_P(SgSimTest, WhatSysfsDoesNotListIsAnsweredWithoutTheKernel) {
   add("sg5", at(0, 0, 5, 1));  // Target 5 has LUN 1 but no LUN 0 node.
   start();
   const auto bus = path(at(0, 0, 0, 0)).bus;
@@ -341,7 +343,7 @@ TEST_F(SgSimTest, WhatSysfsDoesNotListIsAnsweredWithoutTheKernel) {
   }
 }
 
-TEST_F(SgSimTest, ATransferAboveTheHostLimitIsRefusedBeforeTheKernel) {
+TEST_P(SgSimTest, ATransferAboveTheHostLimitIsRefusedBeforeTheKernel) {
   ops->set_max_bytes(sys.dev_path("sg0"), 4096);
   start();
   EXPECT_EQ(sim->devices()[0].max_transfer, 4096U);
@@ -361,7 +363,7 @@ TEST_F(SgSimTest, ATransferAboveTheHostLimitIsRefusedBeforeTheKernel) {
   EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
 }
 
-TEST_F(SgSimTest, AbortAbandonsACommandAndItsLateReplyTouchesNothing) {
+TEST_P(SgSimTest, AbortAbandonsACommandAndItsLateReplyTouchesNothing) {
   ops->set_hold(sys.dev_path("sg0"), true);
   start();
   // The CCB and its buffer die right after the abort, as a submitter's would once the XPT
@@ -389,7 +391,7 @@ TEST_F(SgSimTest, AbortAbandonsACommandAndItsLateReplyTouchesNothing) {
   EXPECT_EQ(xpt.total_done(), done_before);
 }
 
-TEST_F(SgSimTest, ACommandBeingCompletedCannotBeAborted) {
+TEST_P(SgSimTest, ACommandBeingCompletedCannotBeAborted) {
   start();
   cam::Ccb ccb;
   std::vector<std::uint8_t> data;
@@ -399,7 +401,7 @@ TEST_F(SgSimTest, ACommandBeingCompletedCannotBeAborted) {
   EXPECT_FALSE(bus_of(ccb.path)->abort(ccb));  // Completed: the SIM holds nothing.
 }
 
-TEST_F(SgSimTest, WhenEverySlotIsInTheKernelNewCommandsGetResrcUnavail) {
+TEST_P(SgSimTest, WhenEverySlotIsInTheKernelNewCommandsGetResrcUnavail) {
   ops->set_hold(sys.dev_path("sg0"), true);
   start();
   std::vector<cam::Ccb> ccbs(SgDevice::kSlots + 1);
@@ -419,7 +421,7 @@ TEST_F(SgSimTest, WhenEverySlotIsInTheKernelNewCommandsGetResrcUnavail) {
   }
 }
 
-TEST_F(SgSimTest, ENODEVOnSubmitCompletesDevNotThereAndRescans) {
+TEST_P(SgSimTest, ENODEVOnSubmitCompletesDevNotThereAndRescans) {
   start();
   const auto before = sim->stats().rescans;
   // A detaching device: its write() fails with ENODEV, and so would a new open().
@@ -439,7 +441,7 @@ TEST_F(SgSimTest, ENODEVOnSubmitCompletesDevNotThereAndRescans) {
   EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
 }
 
-TEST_F(SgSimTest, EbusyOnSubmitIsRetriedLater) {
+TEST_P(SgSimTest, EbusyOnSubmitIsRetriedLater) {
   start();
   ops->fail_submits(sys.dev_path("sg0"), EBUSY);
   cam::Ccb ccb;
@@ -452,7 +454,7 @@ TEST_F(SgSimTest, EbusyOnSubmitIsRetriedLater) {
   EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
 }
 
-TEST_F(SgSimTest, ADeletedDeviceDepartsAndItsHeldCommandsComplete) {
+TEST_P(SgSimTest, ADeletedDeviceDepartsAndItsHeldCommandsComplete) {
   ops->set_hold(sys.dev_path("sg1"), true);
   start();
   const auto gone_path = path(at(0, 0, 0, 1));
@@ -487,7 +489,42 @@ TEST_F(SgSimTest, ADeletedDeviceDepartsAndItsHeldCommandsComplete) {
   EXPECT_EQ(other.status, CamStatus::ReqCmp);
 }
 
-TEST_F(SgSimTest, ARescanFindsNewDevicesAndHostsAndForgetsHostsThatLeft) {
+TEST_P(SgSimTest, ARescanNoticesADetachingDeviceThatSysfsStillLists) {
+  start();
+  const auto gone = path(at(0, 0, 1, 0));
+  xpt.clear_rescans();
+  ops->detach(sys.dev_path("sg2"));  // The kernel detaches it; sysfs lags behind.
+  ASSERT_TRUE(sim->rescan());        // The uevent's rescan.
+  EXPECT_FALSE(sim->path_of(at(0, 0, 1, 0)));
+  EXPECT_EQ(sim->devices().size(), 2U);
+  const auto r = xpt.rescans();
+  EXPECT_NE(std::find(r.begin(), r.end(), gone), r.end());
+  ASSERT_TRUE(wait_until([&] { return ops->open_fds(sys.dev_path("sg2")) == 0; }));
+}
+
+TEST_P(SgSimTest, RepliesReadBySubmittersWakeThePollerOnlyWhenWatchedAlways) {
+  start();
+  const auto before = sim->stats();
+  for (int i = 0; i < 50; ++i) {
+    cam::Ccb ccb;
+    std::vector<std::uint8_t> data;
+    ccb.path = path(at(0, 0, 0, 0));
+    inquiry(ccb, data);
+    run(ccb);
+    EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+  }
+  const auto after = sim->stats();
+  EXPECT_EQ(after.completed - before.completed, 50U);
+  if (GetParam() == DeviceWatch::WhileBusy) {
+    // The fake answers inside write(): every reply is read by its submitter, and the idle
+    // device was never armed, so the poller never woke for it.
+    EXPECT_EQ(after.completed_inline - before.completed_inline, 50U);
+    EXPECT_EQ(after.device_events, before.device_events);
+  }
+  // (Always: the poller wakes for each reply and may read some of them first.)
+}
+
+TEST_P(SgSimTest, ARescanFindsNewDevicesAndHostsAndForgetsHostsThatLeft) {
   start();
   const auto bus0 = path(at(0, 0, 0, 0)).bus;
   xpt.clear_rescans();
@@ -518,7 +555,7 @@ TEST_F(SgSimTest, ARescanFindsNewDevicesAndHostsAndForgetsHostsThatLeft) {
   EXPECT_EQ(sim->devices().size(), 4U);
 }
 
-TEST_F(SgSimTest, AnExclusivelyHeldDeviceIsLeftOutWithAClearError) {
+TEST_P(SgSimTest, AnExclusivelyHeldDeviceIsLeftOutWithAClearError) {
   ops->set_open_error(sys.dev_path("sg1"), EBUSY);
   start();
   EXPECT_EQ(sim->devices().size(), 2U);
@@ -539,7 +576,7 @@ TEST_F(SgSimTest, AnExclusivelyHeldDeviceIsLeftOutWithAClearError) {
   EXPECT_TRUE(sim->problems().empty());
 }
 
-TEST_F(SgSimTest, PermissionDeniedSaysWhatToDo) {
+TEST_P(SgSimTest, PermissionDeniedSaysWhatToDo) {
   ops->set_open_error(sys.dev_path("sg0"), EACCES);
   start();
   const auto problems = sim->problems();
@@ -549,7 +586,7 @@ TEST_F(SgSimTest, PermissionDeniedSaysWhatToDo) {
   EXPECT_NE(message.find("docs/hardware.md"), std::string::npos) << message;
 }
 
-TEST_F(SgSimTest, NoScsiGenericClassFailsCreation) {
+TEST_P(SgSimTest, NoScsiGenericClassFailsCreation) {
   std::filesystem::remove_all(sys.sys() / "class" / "scsi_generic");
   SgOptions options;
   options.roots = sys.roots();
@@ -561,7 +598,7 @@ TEST_F(SgSimTest, NoScsiGenericClassFailsCreation) {
   EXPECT_TRUE(xpt.registrations().empty());
 }
 
-TEST_F(SgSimTest, StopClosesEveryDescriptorAndDeregistersEveryBus) {
+TEST_P(SgSimTest, StopClosesEveryDescriptorAndDeregistersEveryBus) {
   start();
   const auto bus = path(at(0, 0, 0, 0)).bus;
   sim->stop();
@@ -573,7 +610,7 @@ TEST_F(SgSimTest, StopClosesEveryDescriptorAndDeregistersEveryBus) {
 
 // Many submitters, completions and aborts at once: every CCB ends exactly once, either through
 // done() or through an abort() that returned true. Run under TSan and ASan in CI.
-TEST_F(SgSimTest, ConcurrentCommandsAndAbortsEndExactlyOnce) {
+TEST_P(SgSimTest, ConcurrentCommandsAndAbortsEndExactlyOnce) {
   start();
   constexpr int kThreads = 4;
   constexpr int kPerThread = 300;
@@ -610,6 +647,13 @@ TEST_F(SgSimTest, ConcurrentCommandsAndAbortsEndExactlyOnce) {
   EXPECT_EQ(s.replies_dropped, s.abandoned);
   EXPECT_EQ(s.completed + s.abandoned, static_cast<std::uint64_t>(kThreads * kPerThread));
 }
+
+std::string watch_name(const ::testing::TestParamInfo<DeviceWatch>& info) {
+  return info.param == DeviceWatch::Always ? "Always" : "WhileBusy";
+}
+INSTANTIATE_TEST_SUITE_P(Watch, SgSimTest,
+                         ::testing::Values(DeviceWatch::Always, DeviceWatch::WhileBusy),
+                         watch_name);
 
 }  // namespace
 }  // namespace ucam::sg

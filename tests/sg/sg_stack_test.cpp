@@ -50,7 +50,8 @@ const Lun kLuns[] = {
     {"sg4", {3, 0, 3, 0}, 0, "sdd", 1},
 };
 
-class SgStackTest : public ::testing::Test {
+// Every test runs with both ways of watching devices (sims/sg/device.h, "Watching").
+class SgStackTest : public ::testing::TestWithParam<DeviceWatch> {
  protected:
   SgStackTest() : backend(kScenario) {
     ops = std::make_shared<FakeSgOps>();
@@ -77,6 +78,7 @@ class SgStackTest : public ::testing::Test {
     options.roots = sys.roots();
     options.ops = ops;
     options.uevents = UeventWatch::Off;
+    options.device_watch = GetParam();
     stack = std::make_unique<SgStack>(options, config);
   }
   cam::Path path(const Lun& lun) { return *stack->sim->path_of(lun.address); }
@@ -87,7 +89,7 @@ class SgStackTest : public ::testing::Test {
   std::unique_ptr<SgStack> stack;
 };
 
-TEST_F(SgStackTest, TheScanFindsExactlyWhatSysfsLists) {
+TEST_P(SgStackTest, TheScanFindsExactlyWhatSysfsLists) {
   for (const auto& lun : kLuns) {
     plug(lun);
   }
@@ -109,7 +111,7 @@ TEST_F(SgStackTest, TheScanFindsExactlyWhatSysfsLists) {
   EXPECT_EQ(stack->xpt->buses().size(), 2U);
 }
 
-TEST_F(SgStackTest, BlocksWrittenThroughDaReadBack) {
+TEST_P(SgStackTest, BlocksWrittenThroughDaReadBack) {
   for (const auto& lun : kLuns) {
     plug(lun);
   }
@@ -137,7 +139,7 @@ TEST_F(SgStackTest, BlocksWrittenThroughDaReadBack) {
   EXPECT_EQ(in, out);
 }
 
-TEST_F(SgStackTest, ACommandTheDeviceNeverAnswersTimesOutAndIsAbandoned) {
+TEST_P(SgStackTest, ACommandTheDeviceNeverAnswersTimesOutAndIsAbandoned) {
   for (const auto& lun : kLuns) {
     plug(lun);
   }
@@ -164,7 +166,7 @@ TEST_F(SgStackTest, ACommandTheDeviceNeverAnswersTimesOutAndIsAbandoned) {
   EXPECT_EQ(tur.status, CamStatus::ReqCmp);
 }
 
-TEST_F(SgStackTest, ADeletedDeviceDepartsWhileOpenAndANewOneArrives) {
+TEST_P(SgStackTest, ADeletedDeviceDepartsWhileOpenAndANewOneArrives) {
   for (const auto& lun : kLuns) {
     plug(lun);
   }
@@ -182,6 +184,10 @@ TEST_F(SgStackTest, ADeletedDeviceDepartsWhileOpenAndANewOneArrives) {
   const auto opens = stack->devfs->stats().opens;
 
   unplug(kLuns[1]);  // echo 1 > /sys/class/scsi_device/0:0:0:1/device/delete
+  if (GetParam() == DeviceWatch::WhileBusy) {
+    // Nobody watches an idle device: the kernel's uevent makes the SIM rescan.
+    ASSERT_TRUE(stack->sim->rescan());
+  }
   ASSERT_TRUE(wait_until([&] { return lost.load() == 1; }));
   stack->settle();
   EXPECT_FALSE(stack->xpt->device(gone));
@@ -213,7 +219,7 @@ TEST_F(SgStackTest, ADeletedDeviceDepartsWhileOpenAndANewOneArrives) {
   EXPECT_EQ(stack->periphs->stats().underflows, 0U);
 }
 
-TEST_F(SgStackTest, StoppingWithCommandsInTheKernelCompletesThemAndClosesEverything) {
+TEST_P(SgStackTest, StoppingWithCommandsInTheKernelCompletesThemAndClosesEverything) {
   for (const auto& lun : kLuns) {
     plug(lun);
   }
@@ -240,7 +246,7 @@ TEST_F(SgStackTest, StoppingWithCommandsInTheKernelCompletesThemAndClosesEveryth
 
 // Readers hammer two disks while one of them leaves and comes back, repeatedly: every command
 // is answered, every open ends in exactly one close, nothing leaks.
-TEST_F(SgStackTest, IoDuringHotPlugKeepsTheLifecycle) {
+TEST_P(SgStackTest, IoDuringHotPlugKeepsTheLifecycle) {
   for (const auto& lun : kLuns) {
     plug(lun);
   }
@@ -280,6 +286,9 @@ TEST_F(SgStackTest, IoDuringHotPlugKeepsTheLifecycle) {
     const auto before = reads.load();
     ASSERT_TRUE(wait_until([&] { return reads.load() > before + 20; }));
     unplug(current);
+    if (GetParam() == DeviceWatch::WhileBusy) {
+      ASSERT_TRUE(stack->sim->rescan());  // The uevent's.
+    }
     ASSERT_TRUE(wait_until([&] { return !stack->sim->path_of(current.address); }));
     stack->settle();
     current.sg = "sg" + std::to_string(10 + round);  // The kernel numbers it anew.
@@ -300,6 +309,13 @@ TEST_F(SgStackTest, IoDuringHotPlugKeepsTheLifecycle) {
   EXPECT_EQ(ops->open_fds(), std::size(kLuns));
   EXPECT_EQ(stack->xpt->stats().ccbs_outstanding, 0U);
 }
+
+std::string watch_name(const ::testing::TestParamInfo<DeviceWatch>& info) {
+  return info.param == DeviceWatch::Always ? "Always" : "WhileBusy";
+}
+INSTANTIATE_TEST_SUITE_P(Watch, SgStackTest,
+                         ::testing::Values(DeviceWatch::Always, DeviceWatch::WhileBusy),
+                         watch_name);
 
 }  // namespace
 }  // namespace ucam::sg
