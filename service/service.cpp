@@ -345,9 +345,10 @@ std::string Service::handle_line(Session& session, std::string_view line) {
   if (const auto nesting = json_nesting(line); nesting.beyond_limit) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
     return render(error_response(
-        nullptr, rpc_error(RpcCode::InvalidRequest, fmt::format("JSON nested {} deep; the limit "
-                                                                "is {}",
-                                                                nesting.deepest, kMaxJsonNesting))));
+        nullptr,
+        rpc_error(RpcCode::InvalidRequest, fmt::format("JSON nested {} deep; the limit "
+                                                       "is {}",
+                                                       nesting.deepest, kMaxJsonNesting))));
   }
   RequestParser parser;
   bool parsed = false;
