@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -437,6 +438,37 @@ TEST(SgKernel, ScsiDebugErrorInjectionGivesTheRightCamStatus) {
   auto c = command(read_10, data);
   ASSERT_TRUE(h->ioctl(c));
   EXPECT_EQ(c.status, CamStatus::ReqCmp);
+}
+
+TEST(SgKernel, ADeviceAnotherOpenHoldsExclusivelyIsLeftOutWithAClearError) {
+  SKIP_OUTSIDE_THE_VM();
+  std::string held_name;
+  for (const auto& entry : fs::directory_iterator("/sys/class/scsi_generic")) {
+    if (fs::canonical(entry.path() / "device").filename() == "0:0:0:1") {
+      held_name = entry.path().filename().string();
+    }
+  }
+  ASSERT_FALSE(held_name.empty());
+  const std::string held = "/dev/" + held_name;
+  // As another program would (sg_dd, a vendor tool): the kernel's sg driver refuses other
+  // opens while it is held, and O_NONBLOCK ones with EBUSY.
+  const int fd = ::open(held.c_str(), O_RDWR | O_EXCL | O_CLOEXEC);  // NOLINT
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  SgStack stack(kernel_options(), xpt_config());
+  const auto problems = stack.sim->problems();
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].name, held_name);
+  EXPECT_EQ(problems[0].error.errno_value(), EBUSY);
+  const auto message = problems[0].error.message();
+  EXPECT_NE(message.find(held_name + " (0:0:0:1)"), std::string::npos) << message;
+  EXPECT_NE(message.find("O_EXCL"), std::string::npos) << message;
+  EXPECT_EQ(stack.xpt->devices().size(), 7U);
+  // The holder lets go: the next rescan takes the device.
+  ::close(fd);
+  ASSERT_TRUE(stack.sim->rescan());
+  stack.settle();
+  EXPECT_TRUE(stack.sim->problems().empty());
+  EXPECT_EQ(stack.xpt->devices().size(), 8U);
 }
 
 TEST(SgKernel, DeletionWhileOpenDepartsCleanlyAndNewHostsArriveByUevent) {
