@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside the Linux VM (see vm_scsi_debug.sh): loads scsi_debug with two targets of two disk
+# Runs inside the Linux VM (see vm_test.sh): loads scsi_debug with two targets of two disk
 # LUNs on each of two hosts, waits for their sg nodes, then runs the guest test binary given as
 # $1 (its oracles: sysfs, lsscsi, sg_inq, sg_vpd, dd).
 set -euo pipefail
@@ -22,4 +22,4 @@ sg_nodes_at_least() { (($(ls /sys/class/scsi_generic | wc -l) >= $1)); }
 wait_for 60 sg_nodes_at_least 8
 echo "== guest: $(uname -r), devices:"
 lsscsi -g
-UCAM_SG_VM=1 exec "$bin" --gtest_color=no "$@"
+UCAM_SG_VM=scsi_debug exec "$bin" --gtest_color=no --gtest_filter='SgKernel.*' "$@"

@@ -1,8 +1,9 @@
 // The SG SIM against a real Linux kernel: run inside the VM by tests/sg/guest_scsi_debug.sh
-// (scsi_debug: two hosts, each with two targets of two disk LUNs), never
-// on the host (it skips when no scsi_debug device is there). Its oracles are the kernel's
-// sysfs, lsscsi, sg_inq, sg_vpd and dd, none of them ucam code. The tests run in file order:
-// the last one deletes and adds devices.
+// (SgKernel: scsi_debug, two hosts, each with two targets of two disk LUNs) and
+// tests/sg/guest_tgt.sh (SgTgt: tgt's disk, tapes and changer over the kernel's iSCSI), never
+// on the host (they skip there). Their oracles are the kernel's sysfs, lsscsi, sg_inq, sg_vpd
+// and dd, none of them ucam code. The SgKernel tests run in file order: the last one deletes
+// and adds devices.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -35,20 +37,26 @@ using ucam::testing::wait_until;
 constexpr auto kKernelWait = std::chrono::seconds(90);  // An emulated guest is slow.
 const char* const kDebugDriver = "/sys/bus/pseudo/drivers/scsi_debug";
 
-bool in_guest() {
+// The scenario the guest script set up ("scsi_debug", "tgt"), or "" outside the VM.
+std::string scenario() {
+  const char* env = std::getenv("UCAM_SG_VM");
+  return env != nullptr ? env : "";
+}
+
+bool has_scsi_debug() {
   return fs::exists(kDebugDriver) && fs::exists("/sys/class/scsi_generic");
 }
 
-// Outside the VM: skipped. Inside it (guest_scsi_debug.sh sets UCAM_SG_VM), a missing
-// scsi_debug is a failure, never a skip that would count as a pass.
-#define SKIP_OUTSIDE_THE_VM()                                                 \
-  if (!in_guest()) {                                                          \
-    if (std::getenv("UCAM_SG_VM") != nullptr) {                               \
-      FAIL() << "UCAM_SG_VM is set but no scsi_debug device is in sysfs";     \
-    }                                                                         \
-    GTEST_SKIP() << "no scsi_debug here: this test runs inside the Linux VM " \
-                    "(tests/sg/vm_scsi_debug.sh)";                            \
+// Outside its scenario's VM a test is skipped. Inside it, a missing peer is a failure, never a
+// skip that would count as a pass.
+#define SKIP_OUTSIDE(name, present)                                                              \
+  if (scenario() != (name)) {                                                                    \
+    GTEST_SKIP() << "runs inside the Linux VM, scenario " << (name) << " (tests/sg/vm_test.sh)"; \
+  }                                                                                              \
+  if (!(present)) {                                                                              \
+    FAIL() << "scenario " << (name) << ": its devices are missing";                              \
   }
+#define SKIP_OUTSIDE_THE_VM() SKIP_OUTSIDE("scsi_debug", has_scsi_debug())
 
 // Runs argv and returns its standard output (binary-safe); stderr passes through.
 std::string output_of(const std::vector<std::string>& argv, int* exit_code = nullptr) {
@@ -432,6 +440,37 @@ TEST(SgKernel, ScsiDebugErrorInjectionGivesTheRightCamStatus) {
   EXPECT_EQ(c.status, CamStatus::ReqCmp);
 }
 
+TEST(SgKernel, ADeviceAnotherOpenHoldsExclusivelyIsLeftOutWithAClearError) {
+  SKIP_OUTSIDE_THE_VM();
+  std::string held_name;
+  for (const auto& entry : fs::directory_iterator("/sys/class/scsi_generic")) {
+    if (fs::canonical(entry.path() / "device").filename() == "0:0:0:1") {
+      held_name = entry.path().filename().string();
+    }
+  }
+  ASSERT_FALSE(held_name.empty());
+  const std::string held = "/dev/" + held_name;
+  // As another program would (sg_dd, a vendor tool): the kernel's sg driver refuses other
+  // opens while it is held, and O_NONBLOCK ones with EBUSY.
+  const int fd = ::open(held.c_str(), O_RDWR | O_EXCL | O_CLOEXEC);  // NOLINT
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  SgStack stack(kernel_options(), xpt_config());
+  const auto problems = stack.sim->problems();
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].name, held_name);
+  EXPECT_EQ(problems[0].error.errno_value(), EBUSY);
+  const auto message = problems[0].error.message();
+  EXPECT_NE(message.find(held_name + " (0:0:0:1)"), std::string::npos) << message;
+  EXPECT_NE(message.find("O_EXCL"), std::string::npos) << message;
+  EXPECT_EQ(stack.xpt->devices().size(), 7U);
+  // The holder lets go: the next rescan takes the device.
+  ::close(fd);
+  ASSERT_TRUE(stack.sim->rescan());
+  stack.settle();
+  EXPECT_TRUE(stack.sim->problems().empty());
+  EXPECT_EQ(stack.xpt->devices().size(), 8U);
+}
+
 TEST(SgKernel, DeletionWhileOpenDepartsCleanlyAndNewHostsArriveByUevent) {
   SKIP_OUTSIDE_THE_VM();
   SgStack stack(kernel_options(), xpt_config());
@@ -514,6 +553,105 @@ TEST(SgKernel, DeletionWhileOpenDepartsCleanlyAndNewHostsArriveByUevent) {
   EXPECT_EQ(stack.xpt->devices().size(), 7U);
   EXPECT_EQ(stack.xpt->buses().size(), 2U);
   EXPECT_EQ(stack.sim->stats().open_devices, before.open_devices - 1);
+}
+
+// tgt's target (../shared/peers/tgt-changer.sh) through the kernel's iSCSI initiator: the SIM
+// serves the kernel's view of it, with the upper-level devices the kernel attached.
+TEST(SgTgt, SeesTheDiskTapesAndChangerOfAnIscsiTargetAsKernelDevices) {
+  SKIP_OUTSIDE("tgt", fs::exists("/sys/class/iscsi_host"));
+  SgOptions options;
+  options.filter = {"iscsi_tcp"};
+  SgStack stack(options, xpt_config());
+  ASSERT_TRUE(stack.sim);
+  EXPECT_TRUE(stack.sim->problems().empty());
+
+  // The kernel's view, read here: every sg device on an iSCSI host.
+  std::set<std::pair<std::string, int>> sysfs;
+  for (const auto& entry : fs::directory_iterator("/sys/class/scsi_generic")) {
+    const auto device = fs::canonical(entry.path() / "device");
+    const auto address = LinuxAddress::parse(device.filename().string());
+    ASSERT_TRUE(address);
+    if (!fs::exists("/sys/class/iscsi_host/host" + std::to_string(address->host))) {
+      continue;
+    }
+    std::ifstream type(device / "type");
+    int t = -1;
+    type >> t;
+    sysfs.insert({address->text(), t});
+  }
+  std::set<std::pair<std::string, int>> ucam;
+  std::multiset<int> types;
+  for (const auto& d : stack.xpt->devices()) {
+    const auto address = stack.sim->linux_address(d.path);
+    ASSERT_TRUE(address);
+    ucam.insert({address->text(), d.device_type});
+    types.insert(d.device_type);
+  }
+  EXPECT_EQ(ucam, sysfs);
+  // tgt: LUN 0 its controller (type 0Ch), a disk, two tape drives, a media changer.
+  EXPECT_EQ(types.count(0x00), 1U);
+  EXPECT_EQ(types.count(0x01), 2U);
+  EXPECT_EQ(types.count(0x08), 1U);
+
+  int changers = 0, tapes = 0, disks = 0;
+  const auto buses = stack.xpt->buses();
+  for (const auto& d : stack.sim->devices()) {
+    SCOPED_TRACE(d.entry.name);
+    const auto bus = std::find_if(buses.begin(), buses.end(),
+                                  [&](const cam::BusInfo& b) { return b.path_id == d.path.bus; });
+    ASSERT_NE(bus, buses.end());
+    EXPECT_EQ(bus->inquiry.transport, "iSCSI");
+    EXPECT_EQ(bus->inquiry.hba_vendor, "iscsi_tcp");
+    EXPECT_FALSE(stack.node(d.path, "pass").empty());
+    EXPECT_EQ(stack.node(d.path, "da").empty(), d.entry.type != 0);
+    if (d.entry.type == 8) {
+      ++changers;
+      EXPECT_TRUE(d.entry.changer.starts_with("sch")) << d.entry.changer;
+    }
+    if (d.entry.type == 1) {
+      ++tapes;
+      EXPECT_TRUE(d.entry.tape.starts_with("st")) << d.entry.tape;
+    }
+    if (d.entry.type == 0) {
+      ++disks;
+      EXPECT_TRUE(d.entry.block.starts_with("sd")) << d.entry.block;
+    }
+    // Each answers INQUIRY through ucam with exactly the bytes sg_inq gets.
+    auto h = stack.devfs->open(stack.node(d.path, "pass"));
+    ASSERT_TRUE(h);
+    const auto bytes = inquiry(*h, false, 0);
+    EXPECT_EQ(std::string(bytes.begin(), bytes.end()),
+              output_of({"sg_inq", "--raw", d.entry.dev_path}));
+  }
+  EXPECT_EQ(changers, 1);
+  EXPECT_EQ(tapes, 2);
+  EXPECT_EQ(disks, 1);
+
+  // The disk: geometry from tgt's 100 MiB backing file; blocks round-trip through da.
+  const auto devices = stack.sim->devices();
+  const auto disk = std::find_if(devices.begin(), devices.end(),
+                                 [](const SgDeviceView& d) { return d.entry.type == 0; });
+  ASSERT_NE(disk, devices.end());
+  auto h = stack.devfs->open(stack.node(disk->path, "da"));
+  ASSERT_TRUE(h);
+  da::DaGetGeometry g;
+  ASSERT_TRUE(h->ioctl(g));
+  EXPECT_EQ(static_cast<std::uint64_t>(g.block_count) * g.block_length, 100ULL << 20);
+  std::vector<std::uint8_t> out(g.block_length * 4), in(out.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<std::uint8_t>(i * 17 + 5);
+  }
+  da::DaIo write(da::DaIo::kWrite);
+  write.lba = 100;
+  write.blocks = 4;
+  write.data = out;
+  ASSERT_TRUE(h->ioctl(write));
+  da::DaIo read(da::DaIo::kRead);
+  read.lba = 100;
+  read.blocks = 4;
+  read.data = in;
+  ASSERT_TRUE(h->ioctl(read));
+  EXPECT_EQ(in, out);
 }
 
 }  // namespace
