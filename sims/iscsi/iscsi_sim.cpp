@@ -216,6 +216,11 @@ Result<std::unique_ptr<IscsiSim>> IscsiSim::create(cam::XptSim& xpt, Config conf
 
 IscsiSim::~IscsiSim() {
   stop();
+  // Closed here, not in stop(): a thread still in action() after stop() has taken its command
+  // back may yet wake() the loop, and a descriptor closed under it could be reused by then.
+  if (m_wake_fd >= 0) {
+    ::close(m_wake_fd);
+  }
 }
 
 void IscsiSim::stop() {
@@ -237,10 +242,6 @@ void IscsiSim::stop() {
     wake();
     if (m_thread.joinable()) {
       m_thread.join();
-    }
-    if (m_wake_fd >= 0) {
-      ::close(m_wake_fd);
-      m_wake_fd = -1;
     }
   });
 }
