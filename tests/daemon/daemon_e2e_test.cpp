@@ -498,6 +498,34 @@ TEST(DaemonHotplug, ConcurrentClientsSurviveHotRemovalAndReturnEveryReference) {
 
 // --- 2. Clients killed with opens and commands in flight ------------------------------------
 
+// A forked process that connects to `socket`, sends `script` and then reads until it is
+// killed; its pid (-1 on failure). Built before fork(): the child only makes system calls.
+pid_t spawn_scripted_client(const std::string& socket, const std::string& script) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::_exit(1);
+    }
+    std::size_t off = 0;
+    while (off < script.size()) {
+      const ssize_t n = ::write(fd, script.data() + off, script.size() - off);
+      if (n <= 0) {
+        ::_exit(1);
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    char buf[4096];
+    while (::read(fd, buf, sizeof(buf)) > 0) {  // Until killed.
+    }
+    ::_exit(0);
+  }
+  return pid;
+}
+
 TEST(DaemonClientDeath, SigkilledClientsWithCommandsInFlightLeaveNothingBehind) {
   auto d = Daemon::start();
   ASSERT_NE(d, nullptr) << "ucamd did not start";
@@ -544,30 +572,8 @@ TEST(DaemonClientDeath, SigkilledClientsWithCommandsInFlightLeaveNothingBehind) 
         "\n";
     scripts.push_back(std::move(s));
   }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, d->socket().c_str(), sizeof(addr.sun_path) - 1);
   for (std::size_t i = 0; i < children.size(); ++i) {
-    const std::string& script = scripts[i];
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-      if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-        ::_exit(1);
-      }
-      std::size_t off = 0;
-      while (off < script.size()) {
-        const ssize_t n = ::write(fd, script.data() + off, script.size() - off);
-        if (n <= 0) {
-          ::_exit(1);
-        }
-        off += static_cast<std::size_t>(n);
-      }
-      char buf[4096];
-      while (::read(fd, buf, sizeof(buf)) > 0) {  // Until killed.
-      }
-      ::_exit(0);
-    }
+    const pid_t pid = spawn_scripted_client(d->socket(), scripts[i]);
     ASSERT_GT(pid, 0);
     children[i].pid = pid;
   }
@@ -634,34 +640,6 @@ TEST(DaemonClientDeath, SigkilledClientsWithCommandsInFlightLeaveNothingBehind) 
 // One request as a line.
 std::string request_line(int id, const std::string& method, const json& params) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump() + "\n";
-}
-
-// A forked process that connects to `socket`, sends `script` and then reads until it is
-// killed; its pid (-1 on failure). Built before fork(): the child only makes system calls.
-pid_t spawn_scripted_client(const std::string& socket, const std::string& script) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-      ::_exit(1);
-    }
-    std::size_t off = 0;
-    while (off < script.size()) {
-      const ssize_t n = ::write(fd, script.data() + off, script.size() - off);
-      if (n <= 0) {
-        ::_exit(1);
-      }
-      off += static_cast<std::size_t>(n);
-    }
-    char buf[4096];
-    while (::read(fd, buf, sizeof(buf)) > 0) {  // Until killed.
-    }
-    ::_exit(0);
-  }
-  return pid;
 }
 
 void kill_and_reap(pid_t pid) {
