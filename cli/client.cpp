@@ -270,13 +270,13 @@ Result<std::unique_ptr<Client>> connect_daemon(const std::string& path) {
   return std::unique_ptr<Client>(new SocketClient(fd, path));
 }
 
-Result<std::unique_ptr<Client>> start_in_process(const emu::Scenario& scenario,
+Result<std::unique_ptr<Client>> start_in_process(std::vector<SimSpec> sims,
                                                  const std::string& name) {
-  auto stack = Stack::create_emulated(scenario);
+  auto stack = Stack::create(std::move(sims));
   if (!stack) {
     // The error keeps its category: a scenario that is inconsistent (a slot naming a target
     // that does not exist, found when the SIM starts) is EINVAL, bad input like a malformed one.
-    return fail(stack.error().with_context("starting the emulated SIM"));
+    return fail(stack.error().with_context("starting the SIMs"));
   }
   return std::unique_ptr<Client>(new InProcessClient(std::move(*stack), name));
 }

@@ -10,7 +10,7 @@
 
 #include "base/result.h"
 #include "service/rpc.h"
-#include "sims/emu/scenario.h"
+#include "stack/transport.h"
 
 namespace ucam::cli {
 
@@ -32,10 +32,10 @@ class Client {
 // Connects to ucamd. ECONNREFUSED/ENOENT errors say how to start it or use --emulate.
 Result<std::unique_ptr<Client>> connect_daemon(const std::string& socket_path);
 
-// Builds the stack in this process on `scenario` (read by ucam::load_scenario; `name` is what
-// the user gave, a file or builtin:NAME). EINVAL when the scenario is inconsistent (found when
-// the SIM starts); other errors are the stack's.
-Result<std::unique_ptr<Client>> start_in_process(const emu::Scenario& scenario,
+// Builds the stack in this process on `sims` (ucam::make_specs; `name` says what the user gave,
+// for describe()). EINVAL when a scenario is inconsistent (found when the SIM starts) or an
+// iSCSI setting is wrong; other errors are the stack's (no sg driver, a target not answering).
+Result<std::unique_ptr<Client>> start_in_process(std::vector<SimSpec> sims,
                                                  const std::string& name);
 
 // The socket ucamctl uses by default: $UCAM_SOCKET, else /run/ucam/ucamd.sock.

@@ -332,11 +332,30 @@ std::string render_status(const json& s) {
   std::string out;
   if (s.contains("daemon")) {
     const auto& d = s["daemon"];
-    out += fmt::format("ucamd {} (pid {}) on {}, scenario {}\n", str(d, "version"),
-                       d.value("pid", 0), str(d, "socket"), str(d, "scenario"));
+    out += fmt::format("ucamd {} (pid {}) on {}\n", str(d, "version"), d.value("pid", 0),
+                       str(d, "socket"));
     out += fmt::format("  clients {} (limit {}, refused {}), metrics {}\n", d.value("clients", 0),
                        d.value("max_clients", 0), d.value("clients_refused", 0),
                        d["metrics_listen"].is_string() ? str(d, "metrics_listen") : "off");
+  }
+  if (s.contains("transports")) {
+    if (s["transports"].empty()) {
+      out += "  no transport (SIM): no devices\n";
+    }
+    for (const auto& t : s["transports"]) {
+      std::string details;
+      for (const auto& [key, value] : t["details"].items()) {
+        if (value.is_string() && !value.get<std::string>().empty()) {
+          details +=
+              fmt::format("{}{} {}", details.empty() ? "" : ", ", key, value.get<std::string>());
+        }
+      }
+      out += fmt::format("  {} {}{}: {}\n", str(t, "kind"), str(t, "spec"),
+                         t.value("up", true) ? "" : " (DOWN)", details);
+      for (const auto& p : t["problems"]) {
+        out += fmt::format("    problem: {}\n", p.get<std::string>());
+      }
+    }
   }
   out += fmt::format("  uptime {:.0f} s, requests {} ({} errors)\n",
                      s["uptime_seconds"].get<double>(), s["requests_total"].get<std::uint64_t>(),

@@ -46,11 +46,16 @@ constexpr const char* kExitCodesText =
 
 constexpr const char* kGlobalOptionsText =
     "\nGLOBAL OPTIONS\n"
-    "  --socket PATH, --emulate FILE|builtin:NAME, --json and --log-level LEVEL (ucamctl --help)\n"
-    "  may come before or after the command and its arguments.\n";
+    "  --socket PATH, --emulate FILE|builtin:NAME, --sg[=FILTER], --iscsi URL, --json and\n"
+    "  --log-level LEVEL (ucamctl --help) may come before or after the command and its\n"
+    "  arguments.\n";
 
 struct Options {
-  std::string emulate;  // "" = talk to ucamd.
+  std::string emulate;             // "" = no emulated SIM.
+  std::vector<std::string> sg;     // --sg [FILTER], repeatable ("" = every device).
+  std::vector<std::string> iscsi;  // --iscsi URL, repeatable.
+  // In-process (--emulate, --sg, --iscsi) or through ucamd.
+  bool in_process() const { return !emulate.empty() || !sg.empty() || !iscsi.empty(); }
   std::string socket;
   bool json = false;
   std::string log_level = "warning";
@@ -208,23 +213,29 @@ int main(int argc, char** argv) {
   CLI::App app{
       "ucamctl - inspect and drive SCSI devices through ucam, a user-space CAM stack.\n\n"
       "By default it talks to ucamd over its Unix socket (--socket, $UCAM_SOCKET, or\n"
-      "/run/ucam/ucamd.sock). With --emulate it builds the stack in this process on the\n"
-      "emulated SIM instead (a scenario file, or builtin:NAME; see docs/scenarios.md).\n"
+      "/run/ucam/ucamd.sock). With --emulate, --sg or --iscsi it builds the stack in this\n"
+      "process instead, on the SIMs they name (combinable): the emulated SIM on a scenario\n"
+      "(a file, or builtin:NAME; see docs/scenarios.md), this machine's SCSI devices through\n"
+      "Linux SG_IO (/dev/sg*), or iSCSI targets through libiscsi.\n"
       "Commands and output are the same either way. Reading is open to every user who may\n"
       "connect; changing things (LEDs, raw CDBs, fault injection) needs ucamd's admin right.\n\n"
       "Devices are named passN, sesN, /dev/passN, or bus:target:lun (XPT numbering).\n\n"
       "The options below are global: they may come before or after the command, as with git\n"
       "or camcontrol ('ucamctl devlist --json' is 'ucamctl --json devlist').\n",
       "ucamctl"};
-  app.footer(std::string("\nEXAMPLES\n"
-                         "  ucamctl devlist -v\n"
-                         "  ucamctl --emulate builtin:jbod-24 enc show\n"
-                         "  ucamctl inquiry 0:1:0\n"
-                         "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36\n"
-                         "  ucamctl enc locate pass9 on\n"
-                         "  ucamctl enc map --json          # global options go anywhere\n"
-                         "  ucamctl --json events --count 1 --timeout 30\n\n") +
-             kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
+  app.footer(
+      std::string("\nEXAMPLES\n"
+                  "  ucamctl devlist -v\n"
+                  "  ucamctl --emulate builtin:jbod-24 enc show\n"
+                  "  ucamctl --sg enc map              # this machine's enclosures\n"
+                  "  ucamctl --sg=scsi_debug --sg=sg5 devlist\n"
+                  "  ucamctl --iscsi iscsi://127.0.0.1:3260/iqn.2001-04.com.example:lib devlist\n"
+                  "  ucamctl inquiry 0:1:0\n"
+                  "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36\n"
+                  "  ucamctl enc locate pass9 on\n"
+                  "  ucamctl enc map --json          # global options go anywhere\n"
+                  "  ucamctl --json events --count 1 --timeout 30\n\n") +
+      kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
   app.require_subcommand(1);
   // Global options go anywhere: a subcommand hands the options it does not know to its parent
   // (CLI11's fallthrough), up to this app. Subcommands inherit the setting when they are added,
@@ -239,6 +250,20 @@ int main(int argc, char** argv) {
                  "docs/scenarios.md) instead of talking to ucamd")
       ->type_name("FILE|builtin:NAME")
       ->multi_option_policy(last);
+  app.add_option("--sg", opt.sg,
+                 "Run the stack in-process on this machine's SCSI devices (Linux SG_IO,\n"
+                 "/dev/sg*; needs read-write access to them). FILTER selects devices: an sg\n"
+                 "name (sg3), H:C:T:L, hostN or a host driver (mpt3sas, scsi_debug); repeat it\n"
+                 "to select several; without FILTER every device. Write --sg=FILTER when a\n"
+                 "device argument follows, or it is taken as the FILTER")
+      ->type_name("[FILTER]")
+      ->expected(0, 1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--iscsi", opt.iscsi,
+                 "Run the stack in-process on an iSCSI target (libiscsi), repeatable:\n"
+                 "iscsi://[USER[%SECRET]@]HOST[:PORT]/TARGET-IQN")
+      ->type_name("URL")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--socket", opt.socket,
                  "ucamd's socket (default: $UCAM_SOCKET or /run/ucam/ucamd.sock)")
       ->type_name("PATH")
@@ -474,7 +499,7 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<Client> client;
-  if (opt.emulate.empty()) {
+  if (!opt.in_process()) {
     auto connected = connect_daemon(opt.socket.empty() ? default_socket() : opt.socket);
     if (!connected) {
       return report_error(connected.error().message(),
@@ -483,12 +508,37 @@ int main(int argc, char** argv) {
     client = std::move(*connected);
   } else {
     // A scenario that cannot be read or is wrong is bad input (2), whether the parser finds
-    // the mistake or the SIM does when it starts; anything else failing is the stack's (1).
-    auto scenario = load_scenario(opt.emulate);
-    if (!scenario) {
-      return report_error(scenario.error().message(), kExitUsage);
+    // the mistake or the SIM does when it starts, and so is a bad iSCSI URL; anything else
+    // failing (no sg driver, a target that does not answer) is the stack's (1).
+    std::vector<SimConfig> sims;
+    if (!opt.emulate.empty()) {
+      SimConfig emu;
+      emu.scenario = opt.emulate;
+      sims.push_back(std::move(emu));
     }
-    auto started = start_in_process(*scenario, opt.emulate);
+    if (!opt.sg.empty()) {
+      SimConfig sg;
+      sg.kind = SimConfig::Kind::Sg;
+      if (std::find(opt.sg.begin(), opt.sg.end(), "") == opt.sg.end()) {
+        sg.filter = opt.sg;
+      }
+      sims.push_back(std::move(sg));
+    }
+    for (const auto& url : opt.iscsi) {
+      SimConfig iscsi;
+      iscsi.kind = SimConfig::Kind::Iscsi;
+      iscsi.url = url;
+      sims.push_back(std::move(iscsi));
+    }
+    auto specs = make_specs(sims);
+    if (!specs) {
+      return report_error(specs.error().message(), kExitUsage);
+    }
+    std::string what;
+    for (const auto& sim : sims) {
+      what += (what.empty() ? "" : "; ") + describe(sim);
+    }
+    auto started = start_in_process(std::move(*specs), what);
     if (!started) {
       return report_error(started.error().message(),
                           started.error().errno_value() == EINVAL ? kExitUsage : kExitDeviceError);

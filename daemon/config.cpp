@@ -3,12 +3,16 @@
 #include <fmt/format.h>
 #include <grp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+
+#include "sims/iscsi/url.h"
 
 namespace ucam::daemon {
 
@@ -31,6 +35,8 @@ std::string_view level_name(LogLevel l) {
   }
   return "info";
 }
+
+constexpr std::size_t kMaxSims = 64;
 
 // An integer limit key: its field and range.
 struct CountKey {
@@ -55,6 +61,159 @@ std::optional<CountKey> count_key(DaemonConfig& c, std::string_view key) {
     }
   }
   return std::nullopt;
+}
+
+// One entry of "sims": {"type": "emu"|"sg"|"iscsi", ...}; `where` is "sims[2]".
+Result<SimConfig> parse_sim(const json& v, const std::string& where,
+                            const std::function<Error(const std::string&, std::string_view)>& bad) {
+  if (!v.is_object()) {
+    return fail(bad(where, fmt::format("expected an object such as {{\"type\": \"sg\"}}, got {}",
+                                       v.type_name())));
+  }
+  SimConfig c;
+  const auto type = v.find("type");
+  if (type == v.end() || !type->is_string()) {
+    return fail(bad(where + ".type", "required: \"emu\", \"sg\" or \"iscsi\""));
+  }
+  const auto t = type->get<std::string>();
+  std::vector<std::string_view> keys;
+  if (t == "emu") {
+    c.kind = SimConfig::Kind::Emu;
+    keys = {"scenario"};
+  } else if (t == "sg") {
+    c.kind = SimConfig::Kind::Sg;
+    keys = {"filter", "sysfs_root", "dev_root"};
+  } else if (t == "iscsi") {
+    c.kind = SimConfig::Kind::Iscsi;
+    keys = {"url",
+            "initiator_name",
+            "chap_user",
+            "chap_secret",
+            "target_chap_user",
+            "target_chap_secret",
+            "login_timeout_ms",
+            "loss_timeout_ms",
+            "header_digest"};
+  } else {
+    return fail(
+        bad(where + ".type", fmt::format("unknown SIM type '{}': expected emu, sg or iscsi", t)));
+  }
+  for (const auto& [key, value] : v.items()) {
+    if (key == "type") {
+      continue;
+    }
+    const std::string name = where + "." + key;
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      return fail(bad(
+          name, fmt::format("not a key of a '{}' SIM (it takes: {})", t, fmt::join(keys, ", "))));
+    }
+    if (key == "filter") {
+      // A string or a list of strings; each selects devices (sg name, H:C:T:L, hostN, driver).
+      const json items = value.is_array() ? value : json::array({value});
+      for (const auto& item : items) {
+        if (!item.is_string() || item.get<std::string>().empty()) {
+          return fail(bad(name,
+                          "expected a non-empty string or a list of them (\"sg3\", "
+                          "\"0:0:1:0\", \"host2\", \"scsi_debug\")"));
+        }
+        c.filter.push_back(item.get<std::string>());
+      }
+      continue;
+    }
+    if (key == "login_timeout_ms" || key == "loss_timeout_ms") {
+      const std::uint64_t min = key == "login_timeout_ms" ? 100 : 0;
+      if (!value.is_number_unsigned() || value.get<std::uint64_t>() < min ||
+          value.get<std::uint64_t>() > 86'400'000) {
+        return fail(bad(name, fmt::format("expected an integer {}..86400000 (milliseconds)", min)));
+      }
+      (key == "login_timeout_ms" ? c.login_timeout : c.loss_timeout) =
+          std::chrono::milliseconds(value.get<std::uint64_t>());
+      continue;
+    }
+    if (!value.is_string()) {
+      return fail(bad(name, fmt::format("expected a string, got {}", value.type_name())));
+    }
+    const auto s = value.get<std::string>();
+    if (key == "header_digest") {
+      if (s != "none" && s != "crc32c") {
+        return fail(bad(name, "expected \"none\" or \"crc32c\""));
+      }
+      c.header_digest_crc32c = s == "crc32c";
+    } else if (key == "scenario") {
+      c.scenario = s;
+    } else if (key == "sysfs_root") {
+      c.sysfs_root = s;
+    } else if (key == "dev_root") {
+      c.dev_root = s;
+    } else if (key == "url") {
+      if (auto url = iscsi::parse_url(s); !url) {
+        return fail(bad(name, url.error().message()));  // Never holds the password.
+      }
+      c.url = s;
+    } else if (key == "initiator_name") {
+      c.initiator_name = s;
+    } else if (key == "chap_user") {
+      c.chap_user = s;
+    } else if (key == "chap_secret") {
+      c.chap_secret = s;
+    } else if (key == "target_chap_user") {
+      c.target_chap_user = s;
+    } else if (key == "target_chap_secret") {
+      c.target_chap_secret = s;
+    }
+  }
+  if (c.kind == SimConfig::Kind::Iscsi && c.url.empty()) {
+    return fail(bad(where + ".url", "required for an iscsi SIM (iscsi://HOST[:PORT]/TARGET-IQN)"));
+  }
+  if (c.kind == SimConfig::Kind::Emu && c.scenario.empty()) {
+    return fail(bad(where + ".scenario", "a file or builtin:NAME"));
+  }
+  return c;
+}
+
+json sim_json(const SimConfig& c) {
+  json j = {{"type", kind_name(c.kind)}};
+  const auto secret = [](const std::string& s) { return s.empty() ? json() : json("********"); };
+  switch (c.kind) {
+    case SimConfig::Kind::Emu:
+      j["scenario"] = c.scenario;
+      break;
+    case SimConfig::Kind::Sg:
+      j["filter"] = c.filter;
+      j["sysfs_root"] = c.sysfs_root;
+      j["dev_root"] = c.dev_root;
+      break;
+    case SimConfig::Kind::Iscsi: {
+      auto url = iscsi::parse_url(c.url);
+      j["url"] = url ? url->redacted() : std::string();
+      if (!c.initiator_name.empty()) {
+        j["initiator_name"] = c.initiator_name;
+      }
+      for (const auto& [key, value] :
+           {std::pair<const char*, const std::string*>{"chap_user", &c.chap_user},
+            {"target_chap_user", &c.target_chap_user}}) {
+        if (!value->empty()) {
+          j[key] = *value;
+        }
+      }
+      for (const auto& [key, value] :
+           {std::pair<const char*, const std::string*>{"chap_secret", &c.chap_secret},
+            {"target_chap_secret", &c.target_chap_secret}}) {
+        if (!value->empty()) {
+          j[key] = secret(*value);
+        }
+      }
+      if (c.login_timeout) {
+        j["login_timeout_ms"] = c.login_timeout->count();
+      }
+      if (c.loss_timeout) {
+        j["loss_timeout_ms"] = c.loss_timeout->count();
+      }
+      j["header_digest"] = c.header_digest_crc32c ? "crc32c" : "none";
+      break;
+    }
+  }
+  return j;
 }
 
 }  // namespace
@@ -150,16 +309,47 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
         return fail(bad(key, "expected an octal mode such as \"0660\""));
       }
       c.socket_mode = static_cast<mode_t>(mode);
-    } else if (key == "socket_group" || key == "admin_group" || key == "metrics_listen" ||
-               key == "scenario") {
-      std::string& field = key == "socket_group"     ? c.socket_group
-                           : key == "admin_group"    ? c.admin_group
-                           : key == "metrics_listen" ? c.metrics_listen
-                                                     : c.scenario;
-      if (v.is_null()) {
-        if (key != "scenario") {
-          field.clear();  // null: off / the default group. A scenario has no "off".
+    } else if (key == "sims") {
+      if (j.contains("scenario")) {
+        return fail(bad(key, "give \"sims\" or the older \"scenario\", not both"));
+      }
+      if (!v.is_array()) {
+        return fail(bad(key, fmt::format("expected a list of SIMs, got {}", v.type_name())));
+      }
+      if (v.size() > kMaxSims) {
+        return fail(bad(key, fmt::format("at most {} SIMs", kMaxSims)));
+      }
+      std::vector<SimConfig> sims;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        auto sim = parse_sim(v[i], fmt::format("sims[{}]", i), bad);
+        if (!sim) {
+          return fail(sim.error());
         }
+        sims.push_back(std::move(*sim));
+      }
+      if (std::count_if(sims.begin(), sims.end(),
+                        [](const SimConfig& s) { return s.kind == SimConfig::Kind::Emu; }) > 1) {
+        return fail(bad(key, "at most one emulated SIM (type emu)"));
+      }
+      c.sims = std::move(sims);
+    } else if (key == "scenario") {
+      // The older form of {"sims": [{"type": "emu", "scenario": ...}]}.
+      auto s = get_string(v, key);
+      if (!s) {
+        return fail(s.error());
+      }
+      if (s->empty()) {
+        return fail(bad(key, "a file or builtin:NAME"));
+      }
+      SimConfig sim;
+      sim.scenario = *s;
+      c.sims = {std::move(sim)};
+    } else if (key == "socket_group" || key == "admin_group" || key == "metrics_listen") {
+      std::string& field = key == "socket_group"  ? c.socket_group
+                           : key == "admin_group" ? c.admin_group
+                                                  : c.metrics_listen;
+      if (v.is_null()) {
+        field.clear();  // null: off / the default group.
         continue;
       }
       auto s = get_string(v, key);
@@ -225,6 +415,10 @@ Result<DaemonConfig> load_config(const std::string& path, DaemonConfig base) {
 }
 
 std::string config_json(const DaemonConfig& c) {
+  json sims = json::array();
+  for (const auto& sim : c.sims) {
+    sims.push_back(sim_json(sim));
+  }
   json j = {{"socket", c.socket},
             {"socket_mode", fmt::format("{:04o}", c.socket_mode)},
             {"socket_group", c.socket_group.empty() ? json() : json(c.socket_group)},
@@ -239,7 +433,7 @@ std::string config_json(const DaemonConfig& c) {
             {"max_reply_bytes", c.max_reply_bytes},
             {"max_queued_events", c.max_queued_events},
             {"metrics_listen", c.metrics_listen.empty() ? json() : json(c.metrics_listen)},
-            {"scenario", c.scenario},
+            {"sims", sims},
             {"enc_poll_interval_ms", c.enc_poll_interval.count()},
             {"shutdown_grace_ms", c.shutdown_grace.count()}};
   return j.dump(2);

@@ -10,8 +10,11 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "base/log.h"
 #include "base/result.h"
+#include "stack/transport.h"
 
 namespace ucam::daemon {
 
@@ -31,7 +34,8 @@ struct DaemonConfig {
   std::size_t max_queued_events = 10'000;    // Per subscriber; beyond that, events are dropped
                                              // and counted in an "events.lost" notification.
   std::string metrics_listen;                // "" = off; "127.0.0.1:9477", "[::1]:9477".
-  std::string scenario = "builtin:default";  // The emulated SIM's scenario.
+  // The transports ucamd hosts ("sims"; the older "scenario" key is one emulated SIM).
+  std::vector<SimConfig> sims{SimConfig{}};
   std::chrono::milliseconds enc_poll_interval{60'000};
   std::chrono::milliseconds shutdown_grace{10'000};  // In-flight commands get this long.
 };
@@ -41,7 +45,8 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
                                   DaemonConfig base = {});
 Result<DaemonConfig> load_config(const std::string& path, DaemonConfig base = {});
 
-// The effective configuration, as JSON in the file's format (ucamd --check-config).
+// The effective configuration, as JSON in the file's format (ucamd --check-config). CHAP
+// secrets are shown as "********".
 std::string config_json(const DaemonConfig& config);
 
 // "127.0.0.1:9477" / "[::1]:9477" / "localhost:9477" -> host and port.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -31,6 +32,8 @@ constexpr int kExitUsage = 2;    // Bad flags or configuration.
 struct Flags {
   std::string config;
   std::optional<std::string> socket, scenario, metrics_listen, log_level, socket_group, admin_group;
+  // --sg [FILTER] (repeatable: "" = every device) and --iscsi URL (repeatable).
+  std::vector<std::string> sg, iscsi;
   bool check_config = false;
   bool version = false;
 };
@@ -59,7 +62,27 @@ Result<DaemonConfig> effective_config(const Flags& flags) {
     }
   };
   put("socket", flags.socket);
-  put("scenario", flags.scenario);
+  // --emulate, --sg and --iscsi together replace the file's SIMs.
+  if (flags.scenario || !flags.sg.empty() || !flags.iscsi.empty()) {
+    nlohmann::json sims = nlohmann::json::array();
+    if (flags.scenario) {
+      sims.push_back({{"type", "emu"}, {"scenario", *flags.scenario}});
+    }
+    if (!flags.sg.empty()) {
+      nlohmann::json filter = nlohmann::json::array();
+      const bool all = std::find(flags.sg.begin(), flags.sg.end(), "") != flags.sg.end();
+      for (const auto& f : flags.sg) {
+        if (!all) {
+          filter.push_back(f);
+        }
+      }
+      sims.push_back({{"type", "sg"}, {"filter", filter}});
+    }
+    for (const auto& url : flags.iscsi) {
+      sims.push_back({{"type", "iscsi"}, {"url", url}});
+    }
+    overrides["sims"] = sims;
+  }
   put("metrics_listen", flags.metrics_listen);
   put("log_level", flags.log_level);
   put("socket_group", flags.socket_group);
@@ -111,6 +134,15 @@ service::ServiceLimits service_limits(const DaemonConfig& c) {
   return l;
 }
 
+std::vector<std::string> sim_lines(const std::vector<SimConfig>& sims) {
+  std::vector<std::string> out;
+  out.reserve(sims.size());
+  for (const auto& s : sims) {
+    out.push_back(describe(s));
+  }
+  return out;
+}
+
 void notify(const std::string& state) {
   // A no-op unless started by systemd (or a test) with NOTIFY_SOCKET set.
   (void)sd_notify(0, state.c_str());
@@ -132,17 +164,19 @@ int run(const Flags& flags) {
     return kExitOk;
   }
   set_log_level(config->log_level);
-  auto scenario = load_scenario(config->scenario);
-  if (!scenario) {
-    log_error("{}", scenario.error().message());
+  auto specs = make_specs(config->sims);
+  if (!specs) {
+    log_error("{}", specs.error().message());
     return kExitUsage;
   }
   StackOptions options;
   options.enc.poll_interval = config->enc_poll_interval;
-  auto stack = Stack::create_emulated(*scenario, options);
+  auto stack = Stack::create(std::move(*specs), options);
   if (!stack) {
-    log_error("starting the emulated SIM: {}", stack.error().message());
-    // EINVAL: the scenario is inconsistent (found when the SIM starts), a configuration error.
+    log_error("starting the SIMs: {}", stack.error().message());
+    // EINVAL: a scenario is inconsistent (found when the SIM starts), or an iSCSI setting is
+    // wrong: a configuration error. Anything else (no sg driver, a target that does not
+    // answer) is a failure to start.
     return stack.error().errno_value() == EINVAL ? kExitUsage : kExitFailure;
   }
   service::Service service(**stack, access->policy, service_limits(*config));
@@ -193,12 +227,14 @@ int run(const Flags& flags) {
         {"max_batch_requests", config->max_batch_requests},
         {"max_reply_bytes", config->max_reply_bytes},
         {"metrics_listen", metrics ? nlohmann::json(metrics->address()) : nlohmann::json()},
-        {"scenario", config->scenario},
+        {"sims", sim_lines(config->sims)},
         {"started", std::chrono::duration<double>(started.time_since_epoch()).count()}};
   });
   const auto devices = (*stack)->xpt().devices().size();
-  log_info("ucamd {}: {} devices on the emulated SIM ({}); serving {}", UCAM_VERSION, devices,
-           config->scenario, config->socket);
+  log_info("ucamd {}: {} devices on {}; serving {}", UCAM_VERSION, devices,
+           config->sims.empty() ? std::string("no SIM")
+                                : fmt::format("{}", fmt::join(sim_lines(config->sims), "; ")),
+           config->socket);
   notify(fmt::format("READY=1\nSTATUS=serving {} devices on {}", devices, config->socket));
 
   sigset_t set;
@@ -243,7 +279,7 @@ int run(const Flags& flags) {
       }
       for (const auto& [name, changed] :
            {std::pair<const char*, bool>{"socket", fresh->socket != config->socket},
-            {"scenario", fresh->scenario != config->scenario},
+            {"sims", fresh->sims != config->sims},
             {"enc_poll_interval_ms", fresh->enc_poll_interval != config->enc_poll_interval}}) {
         if (changed) {
           log_warning("reload: '{}' changed; it takes effect when ucamd restarts", name);
@@ -253,7 +289,7 @@ int run(const Flags& flags) {
         // What a reload cannot change stays as it is (warned about above).
         DaemonConfig applied = *fresh;
         applied.socket = config->socket;
-        applied.scenario = config->scenario;
+        applied.sims = config->sims;
         applied.enc_poll_interval = config->enc_poll_interval;
         std::lock_guard lock(state_lock);
         if (applied.metrics_listen.empty()) {
@@ -318,7 +354,9 @@ int main(int argc, char** argv) {
       "ucamd - the ucam daemon: serves SCSI device nodes, enclosure services, events and\n"
       "metrics to processes over JSON-RPC 2.0 on a Unix socket (newline-delimited JSON).\n\n"
       "Configuration comes from --config FILE (default /etc/ucam/ucamd.json when it exists),\n"
-      "then from the flags below. SIGHUP re-reads it (access, limits, log level, metrics);\n"
+      "then from the flags below. The SIMs (transports) it hosts are the file's \"sims\" list;\n"
+      "--emulate, --sg and --iscsi, when given, replace that list. SIGHUP re-reads it (access, "
+      "limits, log level, metrics);\n"
       "SIGTERM shuts down cleanly: no new clients, in-flight commands finish within\n"
       "shutdown_grace_ms or are aborted, every handle is closed. With NOTIFY_SOCKET set\n"
       "(systemd Type=notify) it reports READY=1, RELOADING=1 and STOPPING=1.\n\n"
@@ -329,6 +367,8 @@ int main(int argc, char** argv) {
   app.footer(
       "\nEXAMPLES\n"
       "  ucamd --socket /tmp/ucamd.sock --emulate builtin:jbod-24\n"
+      "  ucamd --sg                 # every SCSI device of this machine\n"
+      "  ucamd --sg=mpt3sas --iscsi iscsi://192.0.2.7/iqn.2004-04.com.example:lib0\n"
       "  ucamd --config /etc/ucam/ucamd.json --metrics-listen 127.0.0.1:9477\n"
       "  ucamd --check-config --config /etc/ucam/ucamd.json\n\n"
       "EXIT STATUS\n"
@@ -341,8 +381,19 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--socket", flags.socket, "Unix socket path (default /run/ucam/ucamd.sock)");
   app.add_option("--emulate", flags.scenario,
-                 "Scenario for the emulated SIM: a JSON file or builtin:NAME "
-                 "(default builtin:default)");
+                 "Host the emulated SIM on this scenario: a JSON file or builtin:NAME "
+                 "(default, when no SIM is configured: builtin:default)");
+  app.add_option("--sg", flags.sg,
+                 "Host the Linux SG_IO SIM (real devices through /dev/sg*). FILTER selects\n"
+                 "devices: an sg name (sg3), H:C:T:L, hostN or a host driver (mpt3sas);\n"
+                 "repeat it to select several; without FILTER every device. Write --sg=FILTER\n"
+                 "when a positional argument follows")
+      ->expected(0, 1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--iscsi", flags.iscsi,
+                 "Host the iSCSI SIM on a target: iscsi://[USER[%SECRET]@]HOST[:PORT]/IQN\n"
+                 "(repeatable). Put secrets in the configuration file, not on the command line")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "Serve Prometheus metrics on ADDRESS:PORT, e.g. 127.0.0.1:9477 (default: off)");
   app.add_option("--log-level", flags.log_level, "debug, info (default), warning or error")

@@ -76,6 +76,21 @@ std::string Service::metrics_text() {
   x.family("ucam_request_errors_total", "counter", "JSON-RPC requests answered with an error.");
   x.sample("ucam_request_errors_total", {}, st["request_errors_total"].get<double>());
 
+  x.family("ucam_transport_up", "gauge",
+           "1 while a transport (SIM) serves commands: an iSCSI session logged in.");
+  for (const auto& t : st["transports"]) {
+    x.sample("ucam_transport_up",
+             {{"kind", t["kind"].get<std::string>()}, {"spec", t["spec"].get<std::string>()}},
+             t["up"].get<bool>() ? 1 : 0);
+  }
+  x.family("ucam_transport_problems", "gauge",
+           "Devices a transport lists but cannot use (an sg device held O_EXCL elsewhere).");
+  for (const auto& t : st["transports"]) {
+    x.sample("ucam_transport_problems",
+             {{"kind", t["kind"].get<std::string>()}, {"spec", t["spec"].get<std::string>()}},
+             static_cast<double>(t["problems"].size()));
+  }
+
   // Devices per peripheral type.
   std::map<std::string, int> per_type;
   for (const auto& d : m_stack.xpt().devices()) {

@@ -720,6 +720,18 @@ json Service::status() {
                        {"refcount", p.refcount},
                        {"invalid", p.invalid}});
   }
+  json transports = json::array();
+  for (const auto& t : m_stack.transports()) {
+    json details = json::object();
+    for (const auto& [key, value] : t.details) {
+      details[key] = value;
+    }
+    transports.push_back({{"kind", t.kind},
+                          {"spec", t.spec},
+                          {"up", t.up},
+                          {"details", details},
+                          {"problems", t.problems}});
+  }
   const auto ps = m_stack.periphs().stats();
   const auto ds = m_stack.devfs().stats();
   const auto xs = m_stack.xpt().stats();
@@ -731,6 +743,7 @@ json Service::status() {
               {"handles_closed_total", m_handles_closed.load()},
               {"requests_total", m_requests.load()},
               {"request_errors_total", m_request_errors.load()},
+              {"transports", transports},
               {"periphs", periphs},
               {"periph_stats",
                {{"created", ps.created},

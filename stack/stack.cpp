@@ -23,7 +23,11 @@ Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOpt
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
-  for (const auto& spec : sims) {
+  std::uint32_t iscsi_unit = 0;
+  for (auto& spec : sims) {
+    if (auto* iscsi = std::get_if<IscsiSpec>(&spec)) {
+      iscsi->config.unit = iscsi_unit++;  // iscsi0, iscsi1, ... in the order described.
+    }
     auto transport = create_transport(spec, *stack->m_xpt);
     if (!transport) {
       return fail(transport.error());  // ~Stack stops the transports created so far.

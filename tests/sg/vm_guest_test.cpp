@@ -19,6 +19,10 @@
 #include <sstream>
 #include <thread>
 
+#include <csignal>
+#include <map>
+#include <nlohmann/json.hpp>
+
 #include "scsi/inquiry.h"
 #include "scsi/vpd.h"
 #include "tests/errno_of.h"
@@ -299,6 +303,86 @@ TEST(SgKernel, InquiryAndVpdAgreeWithSgInqAndSgVpdFieldByField) {
       }
     }
   }
+}
+
+// The product path on the real kernel: `ucamctl --sg` in-process and ucamd configured with the
+// sg SIM list the devices lsscsi shows, and `ucamctl inquiry` agrees with sg_inq on each.
+TEST(SgKernel, UcamctlAndUcamdOnTheSgSimAgreeWithSgInq) {
+  SKIP_OUTSIDE_THE_VM();
+  const std::string ucamctl = std::string(UCAM_TEST_BINARY_DIR) + "/cli/ucamctl";
+  const std::string ucamd = std::string(UCAM_TEST_BINARY_DIR) + "/daemon/ucamd";
+  int rc = -1;
+  const auto list = nlohmann::json::parse(
+      output_of({ucamctl, "--sg=scsi_debug", "--json", "devlist"}, &rc), nullptr, false);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(list.is_array()) << list.dump();
+  ASSERT_EQ(list.size(), 8U) << list.dump();
+  // Linux's address of each sg node, from sysfs.
+  std::map<std::string, std::string> sg_of;  // "H:C:T:L" -> "/dev/sgN"
+  for (const auto& entry : fs::directory_iterator("/sys/class/scsi_generic")) {
+    sg_of[fs::canonical(entry.path() / "device").filename().string()] =
+        "/dev/" + entry.path().filename().string();
+  }
+  std::set<std::string> seen;
+  for (const auto& d : list) {
+    // The sg SIM's bus is "sg<host>" with the channel as sim_bus.
+    const auto sim = d["sim"].get<std::string>();
+    ASSERT_TRUE(sim.starts_with("sg")) << sim;
+    const auto address = fmt::format("{}:{}:{}:{}", sim.substr(2), d["sim_bus"].get<int>(),
+                                     d["target"].get<int>(), d["lun"].get<int>());
+    SCOPED_TRACE(address);
+    ASSERT_EQ(sg_of.count(address), 1U);
+    seen.insert(address);
+    const auto device = fmt::format("{}:{}:{}", d["bus"].get<int>(), d["target"].get<int>(),
+                                    d["lun"].get<int>());
+    const auto inquiry = nlohmann::json::parse(
+        output_of({ucamctl, "--sg=scsi_debug", "--json", "inquiry", device}, &rc), nullptr, false);
+    ASSERT_EQ(rc, 0);
+    const auto text = output_of({"sg_inq", sg_of[address]});
+    EXPECT_EQ(inquiry["vendor"], line_after(text, "Vendor identification:"));
+    EXPECT_EQ(inquiry["product"], line_after(text, "Product identification:"));
+    EXPECT_EQ(inquiry["revision"], line_after(text, "Product revision level:"));
+    EXPECT_EQ(inquiry["serial"], line_after(output_of({"sg_vpd", "--page=sn", sg_of[address]}),
+                                            "Unit serial number:"));
+    // The raw standard INQUIRY, byte for byte.
+    const auto raw = output_of({"sg_inq", "--raw", sg_of[address]});
+    std::string hex;
+    for (const unsigned char c : raw) {
+      hex += fmt::format("{}{:02x}", hex.empty() ? "" : " ", c);
+    }
+    EXPECT_EQ(inquiry["raw"]["standard"], hex);
+  }
+  EXPECT_EQ(seen.size(), 8U);
+
+  // ucamd with the sg SIM serves the same devices.
+  const std::string socket = "/tmp/ucamd-vm.sock";
+  const pid_t daemon = ::fork();
+  if (daemon == 0) {
+    ::execl(ucamd.c_str(), ucamd.c_str(), "--sg=scsi_debug", "--socket", socket.c_str(),
+            "--log-level", "warning", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(daemon, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        output_of({ucamctl, "--socket", socket, "status"}, &rc);
+        return rc == 0;
+      },
+      kKernelWait));
+  const auto served = nlohmann::json::parse(
+      output_of({ucamctl, "--socket", socket, "--json", "devlist"}, &rc), nullptr, false);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(served.size(), list.size());
+  const auto status = nlohmann::json::parse(
+      output_of({ucamctl, "--socket", socket, "--json", "status"}, &rc), nullptr, false);
+  ASSERT_EQ(status["transports"].size(), 1U) << status.dump();
+  EXPECT_EQ(status["transports"][0]["kind"], "sg");
+  EXPECT_EQ(status["transports"][0]["spec"], "scsi_debug");
+  EXPECT_EQ(status["transports"][0]["details"]["devices"], "8");
+  ::kill(daemon, SIGTERM);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(daemon, &wstatus, 0), daemon);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
 }
 
 TEST(SgKernel, WritesThroughDaLandOnTheKernelsBlockDevice) {
