@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
@@ -187,9 +188,12 @@ struct Softc final : cam::PeriphSoftc {
   std::optional<ses::SesStatus> status;
   EncState work;
   std::map<cam::Path, std::string> published_paths;  // What we stored, to clear it later.
-  std::uint64_t commands = 0;
-  std::vector<std::uint8_t> io_buffer;  // Reused for every RECEIVE DIAGNOSTIC RESULTS.
-  std::uint64_t own_id = 0;             // This SES device's NAA (FreeBSD's enclosure id).
+  // Commands sent: by the daemon thread and by callers' threads (String In/Out, control).
+  std::atomic<std::uint64_t> commands{0};
+  // The daemon thread's buffer, reused for every RECEIVE DIAGNOSTIC RESULTS it sends. Callers'
+  // threads (EncString get) bring their own.
+  std::vector<std::uint8_t> io_buffer;
+  std::uint64_t own_id = 0;  // This SES device's NAA (FreeBSD's enclosure id).
   bool search_globally = false;
   // The last status read (not asked for by a peer) found the enclosure changed: the next
   // publish asks the other processes of the enclosure to read it too.
@@ -247,10 +251,12 @@ struct Fetched {
   std::vector<std::uint8_t> sense;
 };
 
-Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page,
-                           cam::CancelToken* cancel = nullptr) {
+// Reads page `page` into `buffer` (kReadSize bytes; sized once, later calls reuse it without
+// clearing 32 KiB). Only the daemon thread may pass sc.io_buffer.
+Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::vector<std::uint8_t>& buffer,
+                           std::uint8_t page, cam::CancelToken* cancel = nullptr) {
   Fetched f;
-  sc.io_buffer.resize(kReadSize);  // Once: later calls reuse it without clearing 32 KiB.
+  buffer.resize(kReadSize);
   cam::Ccb ccb;
   ccb.path = periph.path();
   ccb.set_cdb(scsi::receive_diagnostic_results(scsi::PageCodeValid::Yes, page, 0xffff).span());
@@ -258,14 +264,14 @@ Fetched receive_diagnostic(cam::Periph& periph, Softc& sc, std::uint8_t page,
   ccb.cdb[3] = static_cast<std::uint8_t>(kReadSize >> 8);
   ccb.cdb[4] = static_cast<std::uint8_t>(kReadSize & 0xff);
   ccb.dir = cam::DataDir::In;
-  ccb.data = sc.io_buffer.data();
+  ccb.data = buffer.data();
   ccb.dxfer_len = kReadSize;
   ccb.timeout = std::chrono::seconds(60);
   periph.xpt().run_sync(ccb, cancel);
   ++sc.commands;
   f.status = ccb.status;
   if (ccb.status == CamStatus::ReqCmp) {
-    f.data.assign(sc.io_buffer.begin(), sc.io_buffer.begin() + (kReadSize - ccb.resid));
+    f.data.assign(buffer.begin(), buffer.begin() + (kReadSize - ccb.resid));
   }
   f.sense.assign(ccb.sense_data.begin(), ccb.sense_data.begin() + ccb.sense_len);
   return f;
@@ -299,7 +305,7 @@ template <class Parse>
 auto fetch_page(cam::Periph& periph, Softc& sc, std::uint8_t page, std::string_view what,
                 Parse parse)
     -> std::optional<typename std::invoke_result_t<Parse, Bytes>::value_type> {
-  auto f = receive_diagnostic(periph, sc, page);
+  auto f = receive_diagnostic(periph, sc, sc.io_buffer, page);
   if (f.status != CamStatus::ReqCmp) {
     sc.work.warnings.push_back(fmt::format("{}: {}", what, cam_status_name(f.status)));
     return std::nullopt;
@@ -315,7 +321,7 @@ auto fetch_page(cam::Periph& periph, Softc& sc, std::uint8_t page, std::string_v
 // ---- Daemon steps ----------------------------------------------------------------------------
 
 void step_pages(cam::Periph& periph, Softc& sc) {
-  auto f = receive_diagnostic(periph, sc, 0x00);
+  auto f = receive_diagnostic(periph, sc, sc.io_buffer, 0x00);
   sc.has_descriptors = sc.has_additional = false;
   sc.work.supported_pages.clear();
   if (f.status == CamStatus::ReqCmp && f.data.size() >= 4) {
@@ -830,7 +836,7 @@ void post_changes(cam::Periph& periph, const EncState& before, const EncState& a
 
 void step_publish(cam::Periph& periph, Softc& sc) {
   sc.work.refresh++;
-  sc.work.commands = sc.commands;
+  sc.work.commands = sc.commands.load();
   auto next = std::make_shared<const EncState>(sc.work);
   std::shared_ptr<const EncState> before;
   {
@@ -1194,7 +1200,10 @@ Result<void> EncDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::I
       return submit_control(periph, std::move(req), r.cancel);
     }
     case EncString::kGet: {
-      auto f = receive_diagnostic(periph, sc, 0x04, static_cast<EncString&>(request).cancel);
+      // On the caller's thread, beside the daemon: a buffer of its own.
+      std::vector<std::uint8_t> buffer;
+      auto f =
+          receive_diagnostic(periph, sc, buffer, 0x04, static_cast<EncString&>(request).cancel);
       if (f.status != CamStatus::ReqCmp) {
         return fail(Error::from_cam(f.status, periph.name() + ": String In page"));
       }

@@ -253,6 +253,39 @@ TEST_F(EncTest, EnclosureRemovedClearsItsPathsAndItsPeriphIsFreed) {
 
 // One enclosure served by two SES devices (two enclosure service processes): one physical path
 // per disk, and the disk keeps a path when one of the two goes away.
+// String In runs on the caller's thread, beside the enclosure's daemon, which polls every
+// 20 ms here: each read must get a buffer of its own (under TSan, a shared one is a race).
+TEST_F(EncTest, StringInFromManyThreadsWhileTheDaemonPolls) {
+  {
+    auto h = stack->devfs().open("ses0");
+    ASSERT_TRUE(h);
+    EncString set(EncString::kSet);
+    set.data = {'u', 'c', 'a', 'm'};
+    ASSERT_TRUE(h->ioctl(set));
+  }
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      auto h = stack->devfs().open("ses0");
+      if (!h) {
+        return;
+      }
+      for (int i = 0; i < 40; ++i) {
+        EncString get(EncString::kGet);
+        if (h->ioctl(get) && get.data.size() >= 8 && get.data[0] == 0x04 &&
+            std::string(get.data.begin() + 4, get.data.begin() + 8) == "ucam") {
+          ++good;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(good.load(), 4 * 40);
+}
+
 TEST(EncTwoProcesses, OneEnclosureThroughTwoSesDevicesGivesOnePathPerDisk) {
   std::string text = kScenario;
   const std::string second =
