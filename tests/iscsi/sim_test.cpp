@@ -17,15 +17,8 @@ using testing::quick_config;
 
 constexpr std::uint64_t kDiskBlocks = 100ULL * 1024 * 1024 / 512;  // tgt-changer's 100 MiB disk.
 
-class IscsiTgt : public ::testing::Test {
+class IscsiTgt : public testing::TgtSuite {
  protected:
-  static void SetUpTestSuite() { s_peer = testing::TgtPeer::start(s_why); }
-  static void TearDownTestSuite() { s_peer.reset(); }
-  void SetUp() override {
-    if (!s_peer) {
-      GTEST_SKIP() << "tgt is not available: " << s_why;
-    }
-  }
   bool start(Config config) {
     const bool ok = stack.start(config);
     EXPECT_TRUE(ok) << (stack.error ? stack.error->message() : "");
@@ -33,12 +26,8 @@ class IscsiTgt : public ::testing::Test {
   }
   Config config() const { return quick_config(s_peer->url()); }
 
-  static std::unique_ptr<testing::TgtPeer> s_peer;
-  static std::string s_why;
   IscsiStack stack;
 };
-std::unique_ptr<testing::TgtPeer> IscsiTgt::s_peer;
-std::string IscsiTgt::s_why;
 
 pass::PassCommand pass_command(std::vector<std::uint8_t> cdb, cam::DataDir dir,
                                std::span<std::uint8_t> data) {

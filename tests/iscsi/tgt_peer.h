@@ -8,6 +8,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -171,6 +172,21 @@ class TgtPeer {
   bool m_running = false;
   bool m_paused = false;
   std::map<std::string, std::string> m_vars;
+};
+
+// A test suite sharing one tgt peer: started once for the suite, each test skipped (with the
+// reason) when tgt cannot run. Tests use s_peer.
+class TgtSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { s_peer = TgtPeer::start(s_why); }
+  static void TearDownTestSuite() { s_peer.reset(); }
+  void SetUp() override {
+    if (!s_peer) {
+      GTEST_SKIP() << "tgt is not available: " << s_why;
+    }
+  }
+  static inline std::unique_ptr<TgtPeer> s_peer;
+  static inline std::string s_why;
 };
 
 }  // namespace ucam::testing

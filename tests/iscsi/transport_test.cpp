@@ -18,20 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-class IscsiTransport : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { s_peer = testing::TgtPeer::start(s_why); }
-  static void TearDownTestSuite() { s_peer.reset(); }
-  void SetUp() override {
-    if (!s_peer) {
-      GTEST_SKIP() << "tgt is not available: " << s_why;
-    }
-  }
-  static std::unique_ptr<testing::TgtPeer> s_peer;
-  static std::string s_why;
-};
-std::unique_ptr<testing::TgtPeer> IscsiTransport::s_peer;
-std::string IscsiTransport::s_why;
+using IscsiTransport = testing::TgtSuite;
 
 struct Run {
   int status = -1;
