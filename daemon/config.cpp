@@ -54,6 +54,7 @@ std::optional<CountKey> count_key(DaemonConfig& c, std::string_view key) {
       {"max_request_bytes", {&c.max_request_bytes, 256, 64ULL << 20}},
       {"max_batch_requests", {&c.max_batch_requests, 1, 100'000}},
       {"max_reply_bytes", {&c.max_reply_bytes, 4096, 1ULL << 30}},
+      {"max_binary_bytes", {&c.max_binary_bytes, 4096, 1ULL << 30}},
       {"max_queued_events", {&c.max_queued_events}}};
   for (const auto& [name, count] : keys) {
     if (name == key) {
@@ -431,6 +432,7 @@ std::string config_json(const DaemonConfig& c) {
             {"max_request_bytes", c.max_request_bytes},
             {"max_batch_requests", c.max_batch_requests},
             {"max_reply_bytes", c.max_reply_bytes},
+            {"max_binary_bytes", c.max_binary_bytes},
             {"max_queued_events", c.max_queued_events},
             {"metrics_listen", c.metrics_listen.empty() ? json() : json(c.metrics_listen)},
             {"sims", sims},

@@ -31,6 +31,7 @@ struct DaemonConfig {
   std::size_t max_request_bytes = 1024 * 1024;
   std::size_t max_batch_requests = 64;             // Requests in one batch (one line).
   std::size_t max_reply_bytes = 64 * 1024 * 1024;  // Of one reply line (a request or batch).
+  std::size_t max_binary_bytes = 64 * 1024 * 1024;  // Binary data of one request or reply.
   std::size_t max_queued_events = 10'000;    // Per subscriber; beyond that, events are dropped
                                              // and counted in an "events.lost" notification.
   std::string metrics_listen;                // "" = off; "127.0.0.1:9477", "[::1]:9477".

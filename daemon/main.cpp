@@ -131,6 +131,7 @@ service::ServiceLimits service_limits(const DaemonConfig& c) {
   l.max_handles_per_session = c.max_handles_per_client;
   l.max_batch_requests = c.max_batch_requests;
   l.max_reply_bytes = c.max_reply_bytes;
+  l.max_binary_bytes = c.max_binary_bytes;
   return l;
 }
 
@@ -226,6 +227,7 @@ int run(const Flags& flags) {
         {"max_request_bytes", config->max_request_bytes},
         {"max_batch_requests", config->max_batch_requests},
         {"max_reply_bytes", config->max_reply_bytes},
+        {"max_binary_bytes", config->max_binary_bytes},
         {"metrics_listen", metrics ? nlohmann::json(metrics->address()) : nlohmann::json()},
         {"sims", sim_lines(config->sims)},
         {"started", std::chrono::duration<double>(started.time_since_epoch()).count()}};

@@ -13,7 +13,10 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
 
+#include "base/json_nesting.h"
 #include "base/log.h"
 
 namespace ucam::daemon {
@@ -48,6 +51,24 @@ struct Server::Client {
 };
 
 namespace {
+
+// The byte count a request line announces as binary data after it (its top-level "binary"
+// member, docs/api.md "Binary data"), or nullopt. Lines that do not mention it are not parsed
+// here; the service parses every line again anyway.
+std::optional<std::uint64_t> binary_length(std::string_view line) {
+  if (line.find("\"binary\"") == std::string_view::npos || json_nesting(line).beyond_limit) {
+    return std::nullopt;
+  }
+  const auto j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object()) {
+    return std::nullopt;
+  }
+  const auto b = j.find("binary");
+  if (b == j.end() || !b->is_number_unsigned()) {
+    return std::nullopt;
+  }
+  return b->get<std::uint64_t>();
+}
 
 bool send_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -425,6 +446,37 @@ void Server::client_main(Client& c) {
     }
     return out.empty() || send_all(c.fd, out);
   };
+  // A request whose binary data is still arriving.
+  struct Pending {
+    std::string line;
+    std::size_t bytes = 0;
+  };
+  std::optional<Pending> pending;
+  // Runs one request line; false when the connection is to end.
+  auto run = [&](std::string_view line, service::Payload* payload) {
+    c.busy = true;
+    // Every request on the socket may ask for a binary reply; only announced ones bring data.
+    service::Payload none;
+    std::string reply =
+        m_service.handle_line(*c.session, line, payload != nullptr ? *payload : none);
+    if (payload == nullptr) {
+      payload = &none;
+    }
+    c.busy = false;
+    bool ok = true;
+    if (!reply.empty()) {
+      reply += '\n';  // In place: a reply may be max_reply_bytes long.
+      ok = send_all(c.fd, reply);
+      if (ok && payload != nullptr && !payload->out.empty()) {
+        ok = send_all(c.fd, std::string_view(reinterpret_cast<const char*>(payload->out.data()),
+                                             payload->out.size()));
+      }
+    }
+    if (c.cancelled.load()) {
+      ok = false;  // Its client is gone: later requests would only be refused.
+    }
+    return ok;
+  };
   while (alive) {
     pollfd fds[2] = {{c.fd, POLLIN, 0}, {c.wake_fd, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
@@ -454,6 +506,20 @@ void Server::client_main(Client& c) {
     buffer.append(chunk.data(), static_cast<std::size_t>(n));
     std::size_t start = 0;
     while (alive) {
+      if (pending) {
+        // A request line that announced binary data: run it once all of its bytes are here.
+        if (buffer.size() - start < pending->bytes) {
+          break;
+        }
+        service::Payload payload;
+        payload.in.assign(buffer.begin() + static_cast<std::ptrdiff_t>(start),
+                          buffer.begin() + static_cast<std::ptrdiff_t>(start + pending->bytes));
+        start += pending->bytes;
+        const std::string line = std::move(pending->line);
+        pending.reset();
+        alive = run(line, &payload);
+        continue;
+      }
       const auto nl = buffer.find('\n', start);
       if (nl == std::string::npos) {
         break;
@@ -475,19 +541,25 @@ void Server::client_main(Client& c) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
         continue;  // Blank lines are keep-alives.
       }
-      c.busy = true;
-      std::string reply = m_service.handle_line(*c.session, line);
-      c.busy = false;
-      if (!reply.empty()) {
-        reply += '\n';  // In place: a reply may be max_reply_bytes long.
-        alive = send_all(c.fd, reply);
+      if (auto announced = binary_length(line)) {
+        const auto limit = m_service.limits().max_binary_bytes;
+        if (*announced > limit) {
+          // The bytes that follow cannot be told from the next request without reading them
+          // all: refuse, then end the connection.
+          (void)send_all(c.fd, limit_line(fmt::format("binary data of {} bytes exceeds the "
+                                                      "limit of {} bytes (max_binary_bytes); "
+                                                      "closing the connection",
+                                                      *announced, limit)));
+          alive = false;
+          break;
+        }
+        pending = Pending{std::string(line), static_cast<std::size_t>(*announced)};
+        continue;
       }
-      if (c.cancelled.load()) {
-        alive = false;  // Its client is gone: later requests would only be refused.
-      }
+      alive = run(line, nullptr);
     }
     buffer.erase(0, start);
-    if (buffer.size() > max_request) {
+    if (!pending && buffer.size() > max_request) {
       // No newline within the limit: answer once, then drop bytes up to the next newline.
       const auto reply =
           limit_line(fmt::format("request exceeds the limit of {} bytes (requests "

@@ -59,7 +59,44 @@ json sense_json(const std::vector<std::uint8_t>& sense) {
   return j;
 }
 
-json command_json(const std::string& node, const pass::PassCommand& cmd,
+// The data-out of a method that takes binary data: the bytes that followed the request, else
+// the hex string params.<name> (nullopt when neither was given). Both at once is an error.
+Result<std::optional<std::vector<std::uint8_t>>> data_out(Session& session, const json& params,
+                                                          const char* name) {
+  auto text = param_optional_string(params, name);
+  if (!text) {
+    return fail(text.error());
+  }
+  if (auto bytes = session.binary_in()) {
+    if (*text) {
+      return fail_invalid(
+          fmt::format("params.{}: give the data as hex or as binary data after "
+                      "the request, not both",
+                      name));
+    }
+    return std::optional<std::vector<std::uint8_t>>(std::in_place, bytes->begin(), bytes->end());
+  }
+  if (!*text) {
+    return std::optional<std::vector<std::uint8_t>>();
+  }
+  auto parsed = parse_hex(**text, HexTokens::AllowRuns);
+  if (!parsed) {
+    return fail(Error::invalid(fmt::format("params.{}: {}", name, parsed.error().message())));
+  }
+  return std::optional<std::vector<std::uint8_t>>(std::move(*parsed));
+}
+
+// Puts data-in in `out`: as hex under `key`, or, when the request asked for a binary reply, as
+// the bytes after the reply line (`key` is then absent).
+void put_data_in(Session& session, json& out, const char* key, std::span<const std::uint8_t> data) {
+  if (session.binary_reply()) {
+    session.set_binary_out(std::vector<std::uint8_t>(data.begin(), data.end()));
+  } else {
+    out[key] = hex_string(data);
+  }
+}
+
+json command_json(Session& session, const std::string& node, const pass::PassCommand& cmd,
                   std::span<const std::uint8_t> data_in, bool data_in_expected) {
   json out = {{"device", node},
               {"ok", cmd.status == CamStatus::ReqCmp},
@@ -70,7 +107,7 @@ json command_json(const std::string& node, const pass::PassCommand& cmd,
               {"resid", cmd.resid},
               {"sense", sense_json(cmd.sense)}};
   if (data_in_expected) {
-    out["data_in"] = hex_string(data_in);
+    put_data_in(session, out, "data_in", data_in);
   }
   return out;
 }
@@ -293,14 +330,14 @@ void register_device_methods(Service& service) {
               if (!r) {
                 return fail(named(r.error(), node));
               }
-              return command_json(node, *r, {}, false);
+              return command_json(session, node, *r, {}, false);
             },
             Resolve::Pass);
       });
   service.add_method(
       "pass.command", Right::Admin,
       "Runs a raw CDB (hex) on `device` or `handle`; data in (`data_in_length`) or out "
-      "(`data_out`, hex).",
+      "(`data_out`, hex, or binary data after the request; binary_reply for data in).",
       {{"device", ParamType::String},
        {"handle", ParamType::Integer},
        {"cdb", ParamType::String},
@@ -321,25 +358,22 @@ void register_device_methods(Service& service) {
           return fail_invalid(
               fmt::format("params.cdb: {} bytes; a CDB is 1 to 32 bytes", cdb->size()));
         }
-        auto in_len = param_optional_int(params, "data_in_length", 1, 16 * 1024 * 1024);
-        auto out_text = param_optional_string(params, "data_out");
+        // Hex in JSON is capped at 16 MiB; binary data at max_binary_bytes.
+        const std::int64_t in_limit =
+            session.binary_reply() ? static_cast<std::int64_t>(service.limits().max_binary_bytes)
+                                   : 16 * 1024 * 1024;
+        auto in_len = param_optional_int(params, "data_in_length", 1, in_limit);
+        auto out = data_out(session, params, "data_out");
         auto timeout = param_optional_int(params, "timeout_ms", 1, 3'600'000);
         auto recover = param_bool(params, "recover", false);
         for (const Error* e :
-             {in_len ? nullptr : &in_len.error(), out_text ? nullptr : &out_text.error(),
+             {in_len ? nullptr : &in_len.error(), out ? nullptr : &out.error(),
               timeout ? nullptr : &timeout.error(), recover ? nullptr : &recover.error()}) {
           if (e != nullptr) {
             return fail(*e);
           }
         }
-        std::vector<std::uint8_t> out_data;
-        if (*out_text) {
-          auto d = parse_hex(**out_text, HexTokens::AllowRuns);
-          if (!d) {
-            return fail(Error::invalid("params.data_out: " + d.error().message()));
-          }
-          out_data = std::move(*d);
-        }
+        std::vector<std::uint8_t> out_data = std::move(*out).value_or(std::vector<std::uint8_t>());
         if (*in_len && !out_data.empty()) {
           return fail_invalid(
               "params: data_in_length and data_out are exclusive (one data direction)");
@@ -365,10 +399,11 @@ void register_device_methods(Service& service) {
                 shown = std::span<const std::uint8_t>(in_data).first(
                     in_data.size() - std::min<std::size_t>(r->resid, in_data.size()));
               }
-              return command_json(node, *r, shown, dir == cam::DataDir::In);
+              return command_json(session, node, *r, shown, dir == cam::DataDir::In);
             },
             Resolve::Pass);
-      });
+      },
+      BinaryUse::InOut);
   service.add_method(
       "pass.get_device", Right::Read,
       "The device behind `device` or `handle` (XPT_GDEV_TYPE): as one devices.list entry.",
@@ -407,17 +442,19 @@ void register_device_methods(Service& service) {
                      });
   service.add_method(
       "da.read", Right::Admin,
-      "Reads `blocks` blocks (at most 256) from `lba` of disk `device` or `handle`; data as hex.",
+      "Reads `blocks` blocks from `lba` of disk `device` or `handle`: as hex (at most 256 "
+      "blocks), or with binary_reply as the bytes after the reply (up to max_binary_bytes).",
       {{"device", ParamType::String},
        {"handle", ParamType::Integer},
        {"lba", ParamType::Integer},
        {"blocks", ParamType::Integer}},
       [&service](Session& session, const json& params) -> Result<json> {
         auto lba = param_int(params, "lba", 0, INT64_MAX);
-        auto blocks = param_int(params, "blocks", 1, 256);
+        auto blocks = param_int(params, "blocks", 1, session.binary_reply() ? UINT32_MAX : 256);
         if (!lba || !blocks) {
           return fail(!lba ? lba.error() : blocks.error());
         }
+        const auto limit = service.limits().max_binary_bytes;
         return with_node(
             service, session, params, "device",
             [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
@@ -425,7 +462,14 @@ void register_device_methods(Service& service) {
               if (auto r = file.ioctl(g); !r) {
                 return fail(named(r.error(), node));
               }
-              std::vector<std::uint8_t> data(static_cast<std::size_t>(*blocks) * g.block_length);
+              const auto bytes = static_cast<std::uint64_t>(*blocks) * g.block_length;
+              if (session.binary_reply() && bytes > limit) {
+                return fail(Error::described(
+                    E2BIG, fmt::format("params.blocks: {} blocks are {} bytes, over the limit of "
+                                       "{} (max_binary_bytes)",
+                                       *blocks, bytes, limit)));
+              }
+              std::vector<std::uint8_t> data(static_cast<std::size_t>(bytes));
               da::DaIo io(da::DaIo::kRead);
               io.lba = static_cast<std::uint64_t>(*lba);
               io.blocks = static_cast<std::uint32_t>(*blocks);
@@ -434,48 +478,57 @@ void register_device_methods(Service& service) {
               if (auto r = file.ioctl(io); !r) {
                 return fail(r.error());
               }
-              return json{{"device", node}, {"lba", *lba}, {"data", hex_string(data)}};
+              json out = {{"device", node}, {"lba", *lba}, {"blocks", *blocks}};
+              if (session.binary_reply()) {
+                session.set_binary_out(std::move(data));
+              } else {
+                out["data"] = hex_string(data);
+              }
+              return out;
             });
-      });
-  service.add_method("da.write", Right::Admin,
-                     "Writes whole blocks (`data`, hex) at `lba` of disk `device` or `handle`.",
-                     {{"device", ParamType::String},
-                      {"handle", ParamType::Integer},
-                      {"lba", ParamType::Integer},
-                      {"data", ParamType::String}},
-                     [&service](Session& session, const json& params) -> Result<json> {
-                       auto lba = param_int(params, "lba", 0, INT64_MAX);
-                       auto text = param_string(params, "data");
-                       if (!lba || !text) {
-                         return fail(!lba ? lba.error() : text.error());
-                       }
-                       auto bytes = parse_hex(*text, HexTokens::AllowRuns);
-                       if (!bytes) {
-                         return fail(Error::invalid("params.data: " + bytes.error().message()));
-                       }
-                       return with_node(
-                           service, session, params, "device",
-                           [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
-                             da::DaGetGeometry g;
-                             if (auto r = file.ioctl(g); !r) {
-                               return fail(named(r.error(), node));
-                             }
-                             if (bytes->empty() || bytes->size() % g.block_length != 0) {
-                               return fail_invalid(fmt::format(
-                                   "params.data: {} bytes is not a whole number of {}-byte blocks",
-                                   bytes->size(), g.block_length));
-                             }
-                             da::DaIo io(da::DaIo::kWrite);
-                             io.lba = static_cast<std::uint64_t>(*lba);
-                             io.blocks = static_cast<std::uint32_t>(bytes->size() / g.block_length);
-                             io.data = *bytes;
-                             io.cancel = &session.cancel_token();
-                             if (auto r = file.ioctl(io); !r) {
-                               return fail(r.error());
-                             }
-                             return json{{"device", node}, {"blocks", io.blocks}};
-                           });
-                     });
+      },
+      BinaryUse::In);
+  service.add_method(
+      "da.write", Right::Admin,
+      "Writes whole blocks (`data`, hex, or binary data after the request) at "
+      "`lba` of disk `device` or `handle`.",
+      {{"device", ParamType::String},
+       {"handle", ParamType::Integer},
+       {"lba", ParamType::Integer},
+       {"data", ParamType::String}},
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto lba = param_int(params, "lba", 0, INT64_MAX);
+        auto given = data_out(session, params, "data");
+        if (!lba || !given) {
+          return fail(!lba ? lba.error() : given.error());
+        }
+        if (!*given) {
+          return fail_invalid("params.data: required (hex), or binary data after the request");
+        }
+        auto& bytes = *given;
+        return with_node(service, session, params, "device",
+                         [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                           da::DaGetGeometry g;
+                           if (auto r = file.ioctl(g); !r) {
+                             return fail(named(r.error(), node));
+                           }
+                           if (bytes->empty() || bytes->size() % g.block_length != 0) {
+                             return fail_invalid(fmt::format(
+                                 "params.data: {} bytes is not a whole number of {}-byte blocks",
+                                 bytes->size(), g.block_length));
+                           }
+                           da::DaIo io(da::DaIo::kWrite);
+                           io.lba = static_cast<std::uint64_t>(*lba);
+                           io.blocks = static_cast<std::uint32_t>(bytes->size() / g.block_length);
+                           io.data = *bytes;
+                           io.cancel = &session.cancel_token();
+                           if (auto r = file.ioctl(io); !r) {
+                             return fail(r.error());
+                           }
+                           return json{{"device", node}, {"blocks", io.blocks}};
+                         });
+      },
+      BinaryUse::Out);
   service.add_method(
       "rescan", Right::Admin,
       "Rescans every bus, or `bus` (XPT path id), and waits until periphs have settled.",

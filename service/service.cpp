@@ -135,9 +135,27 @@ void Service::deliver(const cam::AsyncEvent& event) {
 }
 
 void Service::add_method(std::string name, Right right, std::string summary, ParamSpecs params,
-                         Handler handler) {
+                         Handler handler, BinaryUse binary) {
   m_methods[std::move(name)] =
-      Method{right, std::move(summary), std::move(params), std::move(handler)};
+      Method{right, std::move(summary), std::move(params), std::move(handler), binary};
+}
+
+ServiceLimits Service::limits() const {
+  std::lock_guard lock(m_lock);
+  return m_limits;
+}
+
+std::optional<std::span<const std::uint8_t>> Session::binary_in() const {
+  if (!m_binary_in || m_payload == nullptr) {
+    return std::nullopt;
+  }
+  return std::span<const std::uint8_t>(m_payload->in);
+}
+
+void Session::set_binary_out(std::vector<std::uint8_t> bytes) {
+  if (m_payload != nullptr) {
+    m_payload->out = std::move(bytes);
+  }
 }
 
 bool Service::is_admin(const Peer& peer) const {
@@ -340,6 +358,17 @@ RpcError reply_too_large(std::string message) {
 }  // namespace
 
 std::string Service::handle_line(Session& session, std::string_view line) {
+  Payload none;
+  return handle_line(session, line, none, false);
+}
+
+std::string Service::handle_line(Session& session, std::string_view line, Payload& payload) {
+  return handle_line(session, line, payload, true);
+}
+
+std::string Service::handle_line(Session& session, std::string_view line, Payload& payload,
+                                 bool with_payload) {
+  payload.out.clear();
   // Requests nest a few levels; a client sending [[[[...]]]] 100,000 deep must not make the
   // daemon recurse.
   if (const auto nesting = json_nesting(line); nesting.beyond_limit) {
@@ -367,9 +396,15 @@ std::string Service::handle_line(Session& session, std::string_view line) {
     return handle_batch(session, message, parser.raw_ids);
   }
   const std::string* raw_id = raw_id_of(parser.raw_ids, 0);
-  const json response = handle_one(session, message);
+  json response = handle_one(session, message, with_payload ? &payload : nullptr);
   if (response.is_null()) {
+    payload.out.clear();
     return {};
+  }
+  if (response.contains("result") && message.value("binary_reply", false)) {
+    response["binary"] = payload.out.size();  // The bytes that follow the reply line.
+  } else {
+    payload.out.clear();
   }
   std::string reply = render(response, raw_id);
   std::size_t limit = 0;
@@ -379,6 +414,7 @@ std::string Service::handle_line(Session& session, std::string_view line) {
   }
   if (reply.size() > limit) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    payload.out.clear();
     return render(
         error_response(reply_id(message), reply_too_large(fmt::format(
                                               "the reply is {} bytes, over the limit of {} "
@@ -466,7 +502,7 @@ std::string Service::handle_batch(Session& session, const json& batch,
   return out;
 }
 
-json Service::handle_one(Session& session, const json& request) {
+json Service::handle_one(Session& session, const json& request, Payload* payload) {
   m_requests.fetch_add(1, std::memory_order_relaxed);
   auto invalid = [&](std::string why) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
@@ -496,8 +532,25 @@ json Service::handle_one(Session& session, const json& request) {
                        : "\"params\" must be an object");
   }
   const std::string method = m->get<std::string>();
+  // Binary data (docs/api.md, "Binary data"): "binary": N, the bytes after the line;
+  // "binary_reply": true, the reply's data after the reply line.
+  const auto b = request.find("binary");
+  const auto br = request.find("binary_reply");
+  if (b != request.end() && !b->is_number_unsigned()) {
+    return invalid("\"binary\" is the number of bytes that follow the request line");
+  }
+  if (br != request.end() && !br->is_boolean()) {
+    return invalid("\"binary_reply\" must be true or false");
+  }
+  const bool binary_in = b != request.end();
+  const bool binary_reply = br != request.end() && br->get<bool>();
+  if ((binary_in || binary_reply) && payload == nullptr) {
+    return invalid(
+        "binary data goes with a single request on ucamd's socket, not in a batch or in-process");
+  }
   json response;
   auto it = m_methods.find(method);
+  const BinaryUse use = it == m_methods.end() ? BinaryUse::None : it->second.binary;
   if (it == m_methods.end()) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
     response = error_response(
@@ -520,8 +573,18 @@ json Service::handle_one(Session& session, const json& request) {
   } else if (auto checked = check_params(params, it->second.params); !checked) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
     response = error_response(id, rpc_error_from(checked.error()));
+  } else if ((binary_in && use != BinaryUse::Out && use != BinaryUse::InOut) ||
+             (binary_reply && use != BinaryUse::In && use != BinaryUse::InOut)) {
+    m_request_errors.fetch_add(1, std::memory_order_relaxed);
+    response = error_response(
+        id, rpc_error(RpcCode::InvalidParams,
+                      fmt::format("{} takes no binary {} (docs/api.md, \"Binary data\")", method,
+                                  binary_in ? "data after the request" : "reply")));
   } else {
     Result<json> result = fail(Error::described(EIO, "internal error"));
+    session.m_payload = payload;
+    session.m_binary_in = binary_in;
+    session.m_binary_reply = binary_reply;
     try {
       result = it->second.handler(session, params);
     } catch (const std::exception& e) {
@@ -529,6 +592,8 @@ json Service::handle_one(Session& session, const json& request) {
       log_error("{}: internal error: {}", method, e.what());
       result = fail(Error::described(EIO, fmt::format("{}: internal error: {}", method, e.what())));
     }
+    session.m_payload = nullptr;
+    session.m_binary_in = session.m_binary_reply = false;
     if (result) {
       response = result_response(id, std::move(*result));
     } else {

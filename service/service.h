@@ -26,6 +26,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,7 +63,21 @@ struct ServiceLimits {
   // request line cannot make the daemon build an unbounded answer.
   std::size_t max_batch_requests = 64;
   std::size_t max_reply_bytes = 64 * 1024 * 1024;
+  // Bytes of binary data one request may carry or ask for (docs/api.md, "Binary data").
+  std::size_t max_binary_bytes = 64 * 1024 * 1024;
 };
+
+// The binary data of one request (docs/api.md, "Binary data"): the bytes that followed its line
+// (the request's top-level "binary": N), and the bytes to send after the reply line (the
+// reply's "binary": M says how many).
+struct Payload {
+  std::vector<std::uint8_t> in;
+  std::vector<std::uint8_t> out;
+};
+
+// Which binary data a method takes: data-out following the request, data-in following the
+// reply (when the request says "binary_reply": true).
+enum class BinaryUse : std::uint8_t { None, In, Out, InOut };
 
 class Session;
 
@@ -92,6 +108,10 @@ class Service {
   // reply that would make the line longer than max_reply_bytes is replaced by a LimitExceeded
   // error (the request did run), and the rest of the batch is not run: each gets an error.
   std::string handle_line(Session& session, std::string_view line);
+  // The same for a request whose line announced binary data: `payload.in` holds it (exactly the
+  // announced bytes; the transport read them), and on return `payload.out` holds the bytes to
+  // send after the reply line. Only for single requests: a batch with "binary" is refused.
+  std::string handle_line(Session& session, std::string_view line, Payload& payload);
 
   // Policy and limits can change at run time (SIGHUP); sessions keep the right they started
   // with.
@@ -115,7 +135,8 @@ class Service {
   // refused before the handler runs (check_params).
   using Handler = std::function<Result<json>(Session&, const json& params)>;
   void add_method(std::string name, Right right, std::string summary, ParamSpecs params,
-                  Handler handler);
+                  Handler handler, BinaryUse binary = BinaryUse::None);
+  ServiceLimits limits() const;
 
  private:
   struct Method {
@@ -123,8 +144,13 @@ class Service {
     std::string summary;
     ParamSpecs params;
     Handler handler;
+    BinaryUse binary = BinaryUse::None;
   };
-  json handle_one(Session& session, const json& request);
+  // `payload`: the request's binary data, nullptr when the request came without a transport
+  // for it (a batch member, or handle_line() without a Payload).
+  json handle_one(Session& session, const json& request, Payload* payload = nullptr);
+  std::string handle_line(Session& session, std::string_view line, Payload& payload,
+                          bool with_payload);
   // `raw_ids`: the text of the ids json cannot hold exactly, by index in the batch.
   std::string handle_batch(Session& session, const json& batch,
                            const std::map<std::size_t, std::string>& raw_ids);
@@ -201,6 +227,13 @@ class Session {
   // Commands the session runs carry this token; Service::cancel_session() aborts them.
   cam::CancelToken& cancel_token() { return m_cancel; }
 
+  // For methods that take binary data (BinaryUse), while they run: the bytes that came with
+  // the request (nullopt when it sent none: use the hex parameter), and whether the reply's
+  // data goes as binary (then hand it to set_binary_out() instead of putting hex in the JSON).
+  std::optional<std::span<const std::uint8_t>> binary_in() const;
+  bool binary_reply() const { return m_binary_reply; }
+  void set_binary_out(std::vector<std::uint8_t> bytes);
+
  private:
   friend class Service;
   Session(std::uint64_t id, Peer peer, bool admin, EventSink sink)
@@ -218,6 +251,11 @@ class Session {
   // callback under Service::m_lock.
   std::atomic<std::uint32_t> m_event_mask{0};
   bool m_ended = false;  // Guarded by m_lock.
+  // The running request's binary data (requests of one session run one at a time, on its
+  // connection's thread).
+  Payload* m_payload = nullptr;
+  bool m_binary_in = false;
+  bool m_binary_reply = false;
 };
 
 }  // namespace ucam::service

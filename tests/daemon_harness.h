@@ -105,6 +105,32 @@ class RpcConnection {
     }
   }
 
+  // Exactly `n` bytes (binary data after a reply line), or nullopt after `timeout` or at EOF.
+  std::optional<std::string> read_bytes(
+      std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (m_buffer.size() < n) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return std::nullopt;
+      }
+      pollfd p{m_fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        continue;
+      }
+      char buf[65536];
+      const ssize_t r = ::read(m_fd, buf, sizeof(buf));
+      if (r <= 0) {
+        return std::nullopt;
+      }
+      m_buffer.append(buf, static_cast<std::size_t>(r));
+    }
+    std::string out = m_buffer.substr(0, n);
+    m_buffer.erase(0, n);
+    return out;
+  }
+
   // Sends a request and returns the response with its id (notifications before it are kept
   // for next_notification()). A null json on timeout or disconnect.
   nlohmann::json call(const std::string& method, nlohmann::json params = nlohmann::json::object()) {
