@@ -25,6 +25,11 @@ struct PathInquiry {
   std::uint32_t device_queue_depth = 64;  // Openings per device.
   // Largest data transfer of one CCB, in bytes (FreeBSD's cpi.maxio); 0 = no limit. The XPT
   // completes a SCSI I/O CCB whose dxfer_len exceeds it with ReqTooBig, without sending it.
+  // Unlike the fields above (read once, at registration), the XPT reads it again whenever it
+  // creates a device entry (a path's first probe) and keeps that value for the entry's life:
+  // a SIM whose limit shrinks (a new device with a smaller one) reports the smaller limit and
+  // devices found from then on get it; entries created before keep theirs, so the SIM must go
+  // on carrying transfers of that size to them.
   std::uint32_t maxio = 0;
 };
 
@@ -32,6 +37,8 @@ class Sim {
  public:
   virtual ~Sim() = default;
 
+  // At registration, and (for maxio) each time the XPT creates a device entry: then with the
+  // XPT's topology lock held, so it must not block for long and must not call the XPT.
   virtual PathInquiry path_inquiry() const = 0;
 
   // Starts `ccb`. The SIM completes it exactly once through `XptSim::done()`, from any thread,

@@ -384,13 +384,17 @@ std::shared_ptr<XptDevice> Xpt::find_or_create_probe_device(const Path& path) {
   if (bus == m_buses.end()) {
     return nullptr;
   }
+  // maxio is read again for each new entry (as FreeBSD's periphs issue XPT_PATH_INQ when they
+  // attach): a SIM's limit may have shrunk since registration. Under the topology lock, so the
+  // bus cannot be deregistered (and its SIM destroyed) meanwhile.
+  const std::uint32_t maxio = bus->second->sim->path_inquiry().maxio;
   auto device = std::make_shared<XptDevice>(*this, bus->second, path,
-                                            bus->second->inquiry.device_queue_depth);
+                                            bus->second->inquiry.device_queue_depth, maxio);
   device->info.path = path;
   device->info.sim_name = bus->second->inquiry.sim_name;
   device->info.sim_unit = bus->second->inquiry.unit;
   device->info.sim_bus = bus->second->inquiry.bus;
-  device->info.maxio = bus->second->inquiry.maxio;
+  device->info.maxio = maxio;
   m_devices.emplace(path, device);
   return device;
 }
@@ -635,10 +639,10 @@ void Xpt::action(Ccb& ccb) {
   } else if (auto device = find_device(ccb.path)) {
     ccb.xpt_priv.device = std::move(device);
     XptDevice& d = device_of(ccb);
-    const std::uint32_t maxio = d.bus->inquiry.maxio;
+    const std::uint32_t maxio = d.maxio;
     if (maxio != 0 && ccb.dxfer_len > maxio && ccb.func == FuncCode::ScsiIo) {
       // Never sent: the SIM could not carry it (xpt_action's CAM_REQ_TOO_BIG).
-      log_debug("{}: {}-byte transfer exceeds the bus's maxio {}", to_string(ccb.path),
+      log_debug("{}: {}-byte transfer exceeds the device's maxio {}", to_string(ccb.path),
                 ccb.dxfer_len, maxio);
       complete_now(ccb, CamStatus::ReqTooBig);
     } else {

@@ -120,12 +120,16 @@ class CcbList {
 
 class XptDevice {
  public:
-  XptDevice(Xpt& xpt, std::shared_ptr<XptBus> bus, const Path& path, std::uint32_t openings)
-      : xpt(xpt), bus(std::move(bus)), path(path), openings(openings) {}
+  XptDevice(Xpt& xpt, std::shared_ptr<XptBus> bus, const Path& path, std::uint32_t openings,
+            std::uint32_t maxio)
+      : xpt(xpt), bus(std::move(bus)), path(path), maxio(maxio), openings(openings) {}
 
   Xpt& xpt;  // Owns this device; outlives it.
   const std::shared_ptr<XptBus> bus;
   const Path path;
+  // The SIM's PathInquiry::maxio when this entry was created (not the bus's cached one: a SIM
+  // whose limit shrinks as devices arrive reports the smaller one for the devices found since).
+  const std::uint32_t maxio;
 
   std::mutex lock;
   std::condition_variable idle_cv;  // Signalled when in_sim drops to zero.

@@ -35,13 +35,14 @@ void complete_with_data(cam::Ccb& ccb, const std::vector<std::uint8_t>& bytes) {
 }  // namespace
 
 SgBus::SgBus(SgSim& sim, cam::XptSim& xpt, SgHostEntry host, std::uint32_t channel,
-             std::uint32_t max_target, std::uint64_t max_lun)
+             std::uint32_t max_target, std::uint64_t max_lun, std::uint32_t max_transfer)
     : m_sim(sim),
       m_xpt(xpt),
       m_host(std::move(host)),
       m_channel(channel),
       m_max_target(max_target),
-      m_max_lun(max_lun) {
+      m_max_lun(max_lun),
+      m_initial_max_transfer(max_transfer) {
 }
 
 cam::PathInquiry SgBus::path_inquiry() const {
@@ -49,17 +50,33 @@ cam::PathInquiry SgBus::path_inquiry() const {
   inquiry.sim_name = "sg";
   inquiry.unit = m_host.host;
   inquiry.bus = m_channel;
-  // FIXME: when the XPT lets a SIM list its targets (issue 9), list the targets sysfs shows
-  // instead of probing 0..max_target; targets that appear later are rescanned by path anyway.
+  // Scans use list_targets(); max_target only bounds what a SIM without a listing would probe.
   inquiry.max_target = m_max_target;
   inquiry.max_lun = m_max_lun;
   inquiry.initiator_id = m_max_target + 1;
   inquiry.hba_vendor = m_host.proc_name.empty() ? "linux" : m_host.proc_name;
   inquiry.transport = m_host.transport;
   inquiry.device_queue_depth = SgDevice::kSlots;
-  // FIXME: report the smallest max_transfer() of the bus's devices once PathInquiry has a
-  // maximum transfer size (issue 9); until then SgDevice refuses longer CCBs with CcbLenErr.
+  std::optional<std::uint32_t> smallest;
+  {
+    std::shared_lock lock(m_lock);
+    for (const auto& [key, device] : m_luns) {
+      smallest = std::min(smallest.value_or(device->max_transfer()), device->max_transfer());
+    }
+  }
+  inquiry.maxio = smallest.value_or(m_initial_max_transfer);
   return inquiry;
+}
+
+std::optional<std::vector<std::uint32_t>> SgBus::list_targets() const {
+  std::vector<std::uint32_t> targets;
+  std::shared_lock lock(m_lock);
+  for (const auto& [key, device] : m_luns) {
+    if (targets.empty() || targets.back() != key.first) {
+      targets.push_back(key.first);  // m_luns is sorted by target first.
+    }
+  }
+  return targets;
 }
 
 void SgBus::attach(const std::shared_ptr<SgDevice>& device) {

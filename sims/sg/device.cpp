@@ -56,8 +56,9 @@ void SgDevice::release(Slot& slot, std::uint32_t index) {
 SgDevice::Submitted SgDevice::submit(cam::Ccb& ccb, bool& rescan) {
   rescan = false;
   if (ccb.dxfer_len > m_max_transfer) {
-    // FIXME: report m_max_transfer through PathInquiry (issue 9, "maximum transfer size") so
-    // that pass and da split or refuse before the CCB gets here.
+    // The last guard: the bus reports the limit as PathInquiry::maxio and the XPT refuses
+    // longer CCBs first, but an XPT entry created before this device attached (a path whose
+    // old device was replaced within one rescan) may carry a larger one.
     ccb.complete_status(CamStatus::CcbLenErr);
     return Submitted::Failed;
   }

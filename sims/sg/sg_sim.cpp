@@ -321,19 +321,13 @@ Result<void> SgSim::apply_topology(bool initial) {
     log_info("sg: {} left ({})", who(device->entry()), cam::to_string(device->path()));
   }
 
-  // Devices that arrived.
+  // Devices that arrived. All are opened first: a new bus reports the smallest limit of its
+  // devices when it registers (PathInquiry::maxio), before any of them is attached.
   std::vector<SgProblem> problems;
-  std::set<std::uint32_t> new_buses;
+  std::vector<std::pair<const SgDeviceEntry*, Opened>> arrived;
   for (const SgDeviceEntry* entry : wanted) {
     if (kept.count(entry) != 0) {
       continue;
-    }
-    const std::pair key{entry->address.host, entry->address.channel};
-    SgBus* bus = nullptr;
-    {
-      std::shared_lock lock(m_buses_lock);
-      const auto it = m_buses.find(key);
-      bus = it == m_buses.end() ? nullptr : it->second.get();
     }
     auto opened = open_device(*m_ops, *entry);
     if (!opened) {
@@ -344,7 +338,26 @@ Result<void> SgSim::apply_topology(bool initial) {
       }
       continue;
     }
+    arrived.emplace_back(entry, *opened);
+  }
+  std::set<std::uint32_t> new_buses;
+  for (std::size_t i = 0; i < arrived.size(); ++i) {
+    const SgDeviceEntry* const entry = arrived[i].first;
+    const Opened* const opened = &arrived[i].second;
+    const std::pair key{entry->address.host, entry->address.channel};
+    SgBus* bus = nullptr;
+    {
+      std::shared_lock lock(m_buses_lock);
+      const auto it = m_buses.find(key);
+      bus = it == m_buses.end() ? nullptr : it->second.get();
+    }
     if (bus == nullptr) {
+      std::uint32_t max_transfer = opened->max_transfer;
+      for (const auto& [e, o] : arrived) {
+        if (e->address.host == key.first && e->address.channel == key.second) {
+          max_transfer = std::min(max_transfer, o.max_transfer);
+        }
+      }
       std::uint32_t max_target = 0;
       std::uint64_t max_lun = 0;
       for (const SgDeviceEntry* e : wanted) {
@@ -360,11 +373,13 @@ Result<void> SgSim::apply_topology(bool initial) {
       if (host != hosts.end()) {
         host_entry = *host->second;
       }
-      auto created =
-          std::make_unique<SgBus>(*this, m_xpt, host_entry, key.second, max_target, max_lun);
+      auto created = std::make_unique<SgBus>(*this, m_xpt, host_entry, key.second, max_target,
+                                             max_lun, max_transfer);
       auto id = m_xpt.register_bus(*created);
       if (!id) {
-        m_ops->close(opened->fd);
+        for (std::size_t j = i; j < arrived.size(); ++j) {
+          m_ops->close(arrived[j].second.fd);  // Not attached yet: nobody else closes them.
+        }
         return fail(id.error().with_context("sg: registering host" + std::to_string(key.first)));
       }
       created->set_path_id(*id);

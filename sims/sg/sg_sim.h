@@ -4,6 +4,7 @@
 // bus = channel}) per SCSI host and channel that has sg devices, so "sg2 bus 0" is Linux's
 // host2 channel 0. Targets keep their Linux target ids; LUNs are CAM's integer form of the same
 // 8-byte LUN (cam_lun() in sysfs.h). What exists comes from sysfs (sysfs.h), not from probing:
+// the bus lists sysfs's targets (Sim::list_targets), so a scan probes only those, and
 // a command to a target that has no sg device ends in SelTimeout, to a missing LUN of a present
 // target in DevNotThere. Only when a target has sg devices but none for LUN 0 (the kernel
 // attaches no LUN 0 that reports "not present") does the SIM answer for LUN 0 itself: INQUIRY
@@ -20,8 +21,9 @@
 // other thread. Each open allows SG_MAX_QUEUE (16) commands in the kernel, which is also the
 // queue depth the SIM reports. Data goes through a per-command buffer owned by the SIM (the
 // kernel copies data-out during write() and data-in during read(); see abort below).
-// Transfers longer than the host's limit (BLKSECTGET on the sg node) are refused with
-// CcbLenErr before they reach the kernel.
+// The host's limit (BLKSECTGET on the sg node) is the bus's PathInquiry::maxio (the smallest
+// of its devices'), so the XPT refuses longer transfers and da splits them; a longer CCB that
+// still arrives is refused with CcbLenErr before it reaches the kernel.
 //
 // Abort (Sim::abort). sg cannot cancel a command it has started. abort() therefore abandons it:
 // the slot forgets the CCB, abort() returns true and the XPT completes the CCB at once; the

@@ -63,7 +63,7 @@ class FakeSim final : public cam::Sim {
       m_scripts[{target, lun}].push_back(s);
     }
   }
-  // Sets PathInquiry::maxio (before register_bus()).
+  // Sets PathInquiry::maxio: before register_bus(), or later for device entries created since.
   void set_maxio(std::uint32_t maxio) {
     std::lock_guard lock(m_lock);
     m_maxio = maxio;

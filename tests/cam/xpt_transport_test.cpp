@@ -317,6 +317,39 @@ TEST_F(XptTransportTest, NoMaxioMeansNoLimit) {
   EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
 }
 
+TEST_F(XptTransportTest, MaxioIsReadAgainForEachNewDeviceEntryAndKeptByOldOnes) {
+  sim->set_maxio(4096);
+  sim->add_lun(0, 0);
+  start();
+  // A device with a smaller limit arrives: the SIM's maxio shrinks, the bus's cached
+  // PathInquiry does not.
+  sim->set_maxio(1024);
+  sim->add_lun(1, 0);
+  ASSERT_TRUE(xpt->scan({bus, 1, Path::kWildcardLun}));
+  xpt->drain();
+  EXPECT_EQ(xpt->buses()[0].inquiry.maxio, 4096U);
+  ASSERT_TRUE(xpt->device({bus, 0, 0}) && xpt->device({bus, 1, 0}));
+  EXPECT_EQ(xpt->device({bus, 0, 0})->maxio, 4096U);
+  EXPECT_EQ(xpt->device({bus, 1, 0})->maxio, 1024U);
+
+  std::vector<std::uint8_t> buffer(2048);
+  const auto read10 = [&](std::uint32_t target) {
+    Ccb ccb;
+    ccb.path = {bus, target, 0};
+    const std::uint8_t cdb[10] = {0x28, 0, 0, 0, 0, 0, 0, 0, 4, 0};
+    ccb.set_cdb(cdb);
+    ccb.dir = DataDir::In;
+    ccb.data = buffer.data();
+    ccb.dxfer_len = static_cast<std::uint32_t>(buffer.size());
+    xpt->run_sync(ccb);
+    return ccb.status;
+  };
+  EXPECT_EQ(read10(1), CamStatus::ReqTooBig);
+  EXPECT_EQ(sim->commands_seen(0x28), 0U);
+  EXPECT_EQ(read10(0), CamStatus::ReqCmp);  // The earlier device keeps its own limit.
+  EXPECT_EQ(sim->commands_seen(0x28), 1U);
+}
+
 // --- listed targets -----------------------------------------------------------------------------
 
 std::set<std::uint32_t> targets_addressed(const FakeSim& sim, std::size_t from = 0) {

@@ -16,19 +16,27 @@
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
 #include "sims/sg/sg_sim.h"
+#include "tests/sg/recording_xpt.h"
 
 namespace ucam::sg::testing {
 
+// Whether the SIM talks to the XPT directly or through a RecordingXpt (recording_xpt.h).
+enum class SimSide : std::uint8_t { Direct, Recorded };
+
 struct SgStack {
-  explicit SgStack(SgOptions options, cam::XptConfig config = {}) {
+  explicit SgStack(SgOptions options, cam::XptConfig config = {}, SimSide side = SimSide::Direct) {
     xpt = cam::Xpt::create(config);
+    if (side == SimSide::Recorded) {
+      recorder = std::make_unique<RecordingXpt>(*xpt);
+    }
     devfs = devfs::Devfs::create();
     std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
     drivers.push_back(std::make_unique<pass::PassDriver>(*devfs));
     drivers.push_back(std::make_unique<da::DaDriver>(*devfs));
     periphs = cam::PeriphManager::create(*xpt, std::move(drivers));
     options.initial_scan = InitialScan::None;
-    auto created = SgSim::create(*xpt, std::move(options));
+    cam::XptSim& sim_side = recorder ? static_cast<cam::XptSim&>(*recorder) : *xpt;
+    auto created = SgSim::create(sim_side, std::move(options));
     if (!created) {
       ADD_FAILURE() << created.error().message();
       return;
@@ -45,6 +53,7 @@ struct SgStack {
     periphs.reset();
     devfs.reset();
     sim.reset();
+    recorder.reset();
     xpt.reset();
   }
   SgStack(const SgStack&) = delete;
@@ -71,6 +80,7 @@ struct SgStack {
   }
 
   std::unique_ptr<cam::Xpt> xpt;
+  std::unique_ptr<RecordingXpt> recorder;  // With SimSide::Recorded; outlives the SIM.
   std::unique_ptr<devfs::Devfs> devfs;
   std::unique_ptr<cam::PeriphManager> periphs;
   std::unique_ptr<SgSim> sim;

@@ -1,13 +1,17 @@
 // The whole stack (XPT, devfs, pass, da) on the SG SIM, over a fake sysfs tree and a fake sg
-// layer whose devices are emulated LUNs: scanning finds what sysfs lists, block I/O round-trips,
-// timeouts abandon commands, devices leave and arrive through the XPT lifecycle, and the
-// lifecycle holds under concurrent I/O and hot plug (run under TSan and ASan in CI).
+// layer whose devices are emulated LUNs: scanning finds what sysfs lists (probing only the
+// targets it lists), the host's transfer limit reaches pass and da as maxio, block I/O
+// round-trips, timeouts abandon commands, devices leave and arrive through the XPT lifecycle,
+// and the lifecycle holds under concurrent I/O and hot plug (run under TSan and ASan in CI).
 #include "tests/sg/sg_stack.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "sims/sg/sg_sim.h"
 #include "tests/errno_of.h"
@@ -22,6 +26,7 @@ using testing::EmuBackend;
 using testing::FakeSgOps;
 using testing::FakeSysfs;
 using testing::SgStack;
+using testing::SimSide;
 using ucam::testing::errno_of;
 using ucam::testing::wait_until;
 
@@ -50,6 +55,31 @@ const Lun kLuns[] = {
     {"sg4", {3, 0, 3, 0}, 0, "sdd", 1},
 };
 
+constexpr std::uint32_t k64KiB = 64 * 1024;
+constexpr std::uint32_t k128KiB = 128 * 1024;
+constexpr std::uint32_t k1MiB = 1024 * 1024;
+
+// The data lengths of the READ(10)/READ(16) commands in `history` from index `from` on.
+std::vector<std::uint32_t> read_lengths(const std::vector<testing::FakeCommand>& history,
+                                        std::size_t from = 0) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = from; i < history.size(); ++i) {
+    if (!history[i].cdb.empty() && (history[i].cdb[0] == 0x28 || history[i].cdb[0] == 0x88)) {
+      out.push_back(history[i].dxfer_len);
+    }
+  }
+  return out;
+}
+
+// READ(10) of 256 blocks (128 KiB) from LBA 0.
+pass::PassCommand read_128k_command(std::vector<std::uint8_t>& buffer) {
+  pass::PassCommand cmd;
+  cmd.cdb = {0x28, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0};
+  cmd.dir = cam::DataDir::In;
+  cmd.data = buffer;
+  return cmd;
+}
+
 // Every test runs with both ways of watching devices (sims/sg/device.h, "Watching").
 class SgStackTest : public ::testing::TestWithParam<DeviceWatch> {
  protected:
@@ -73,13 +103,13 @@ class SgStackTest : public ::testing::TestWithParam<DeviceWatch> {
     sys.remove_device(lun.sg, lun.address);
     ops->detach(sys.dev_path(lun.sg));
   }
-  void start(cam::XptConfig config = {}) {
+  void start(cam::XptConfig config = {}, SimSide side = SimSide::Direct) {
     SgOptions options;
     options.roots = sys.roots();
     options.ops = ops;
     options.uevents = UeventWatch::Off;
     options.device_watch = GetParam();
-    stack = std::make_unique<SgStack>(options, config);
+    stack = std::make_unique<SgStack>(options, config, side);
   }
   cam::Path path(const Lun& lun) { return *stack->sim->path_of(lun.address); }
 
@@ -310,12 +340,169 @@ TEST_P(SgStackTest, IoDuringHotPlugKeepsTheLifecycle) {
   EXPECT_EQ(stack->xpt->stats().ccbs_outstanding, 0U);
 }
 
+// The bus reports the host's limit (BLKSECTGET on the sg node; the smallest of its devices') as
+// PathInquiry::maxio. pass refuses a longer transfer with E2BIG and da splits one, before any
+// command reaches the sg layer.
+TEST_P(SgStackTest, TheBusReportsItsDevicesSmallestLimitAsMaxio) {
+  ops->set_max_bytes(sys.dev_path("sg0"), static_cast<int>(k128KiB));
+  ops->set_max_bytes(sys.dev_path("sg1"), static_cast<int>(k64KiB));
+  for (const auto& lun : kLuns) {
+    plug(lun);
+  }
+  start({}, SimSide::Recorded);
+  const auto p0 = path(kLuns[0]);  // host 0: sg0 128 KiB, sg1 64 KiB, sg2 the fake's 1 MiB.
+  const auto p3 = path(kLuns[3]);  // host 3: 1 MiB.
+  EXPECT_EQ(stack->recorder->path_inquiry(p0.bus)->maxio, k64KiB);
+  EXPECT_EQ(stack->recorder->path_inquiry(p3.bus)->maxio, k1MiB);
+  // The same at registration (the XPT's cached copy): the bus registers after opening them all.
+  for (const auto& bus : stack->xpt->buses()) {
+    EXPECT_EQ(bus.inquiry.maxio, bus.path_id == p0.bus ? k64KiB : k1MiB) << bus.path_id;
+  }
+  EXPECT_EQ(stack->xpt->device(p0)->maxio, k64KiB);
+  EXPECT_EQ(stack->xpt->device(path(kLuns[1]))->maxio, k64KiB);
+  EXPECT_EQ(stack->xpt->device(p3)->maxio, k1MiB);
+
+  const std::string node = sys.dev_path("sg0");
+  std::vector<std::uint8_t> buffer(k128KiB);
+  auto pass_handle = stack->devfs->open(stack->node(p0, "pass"));
+  ASSERT_TRUE(pass_handle);
+  const auto before = ops->commands(node);
+  auto big = read_128k_command(buffer);
+  EXPECT_EQ(errno_of(pass_handle->ioctl(big)), E2BIG);
+  EXPECT_EQ(ops->commands(node), before);  // Refused by the XPT, never written to sg.
+
+  auto da_handle = stack->devfs->open(stack->node(p0, "da"));
+  ASSERT_TRUE(da_handle);
+  const auto from = ops->history(node).size();
+  da::DaIo read(da::DaIo::kRead);
+  read.blocks = k128KiB / 512;
+  read.data = buffer;
+  ASSERT_TRUE(da_handle->ioctl(read));
+  EXPECT_EQ(read_lengths(ops->history(node), from), (std::vector<std::uint32_t>{k64KiB, k64KiB}));
+  EXPECT_TRUE(pass_handle->close());
+  EXPECT_TRUE(da_handle->close());
+}
+
+// The XPT reads maxio when it creates a device's entry: a device with a smaller limit that
+// arrives later gets its own, and the devices found before keep theirs.
+TEST_P(SgStackTest, ADeviceWithASmallerLimitArrivingLaterIsHeldToIt) {
+  plug(kLuns[0]);  // The fake's 1 MiB.
+  start({}, SimSide::Recorded);
+  const auto p0 = path(kLuns[0]);
+  EXPECT_EQ(stack->recorder->path_inquiry(p0.bus)->maxio, k1MiB);
+  const std::string node1 = sys.dev_path("sg1");
+  ops->set_max_bytes(node1, static_cast<int>(k64KiB));
+  plug(kLuns[1]);
+  ASSERT_TRUE(stack->sim->rescan());
+  stack->settle();
+  const auto p1 = path(kLuns[1]);
+  ASSERT_EQ(p1.bus, p0.bus);
+  EXPECT_EQ(stack->recorder->path_inquiry(p1.bus)->maxio, k64KiB);
+  ASSERT_TRUE(stack->xpt->device(p1));
+  EXPECT_EQ(stack->xpt->device(p1)->maxio, k64KiB);
+  EXPECT_EQ(stack->xpt->device(p0)->maxio, k1MiB);
+
+  std::vector<std::uint8_t> buffer(k128KiB);
+  auto pass1 = stack->devfs->open(stack->node(p1, "pass"));
+  ASSERT_TRUE(pass1);
+  auto big = read_128k_command(buffer);
+  EXPECT_EQ(errno_of(pass1->ioctl(big)), E2BIG);
+  for (const auto& [lun, expected] :
+       {std::pair{kLuns[1], std::vector<std::uint32_t>{k64KiB, k64KiB}},
+        std::pair{kLuns[0], std::vector<std::uint32_t>{k128KiB}}}) {
+    auto da_handle = stack->devfs->open(stack->node(path(lun), "da"));
+    ASSERT_TRUE(da_handle) << lun.sg;
+    const auto from = ops->history(sys.dev_path(lun.sg)).size();
+    da::DaIo read(da::DaIo::kRead);
+    read.blocks = k128KiB / 512;
+    read.data = buffer;
+    ASSERT_TRUE(da_handle->ioctl(read)) << lun.sg;
+    EXPECT_EQ(read_lengths(ops->history(sys.dev_path(lun.sg)), from), expected) << lun.sg;
+    EXPECT_TRUE(da_handle->close());
+  }
+  for (const auto& command : ops->history(node1)) {
+    EXPECT_LE(command.dxfer_len, k64KiB);  // Nothing longer ever reached its sg node.
+  }
+  EXPECT_TRUE(pass1->close());
+}
+
 std::string watch_name(const ::testing::TestParamInfo<DeviceWatch>& info) {
   return info.param == DeviceWatch::Always ? "Always" : "WhileBusy";
 }
 INSTANTIATE_TEST_SUITE_P(Watch, SgStackTest,
                          ::testing::Values(DeviceWatch::Always, DeviceWatch::WhileBusy),
                          watch_name);
+
+// One host whose targets are 0, 5 and 300: the bus lists them (Sim::list_targets), so the scan
+// probes those three and sends nothing, INQUIRY included, to any other target id.
+constexpr const char* kSparseScenario = R"({"buses": [{"targets": [
+  {"id": 0, "luns": [{"type": "disk", "product": "DISK T0", "capacity": 8192}]},
+  {"id": 5, "luns": [{"type": "disk", "product": "DISK T5", "capacity": 8192}]},
+  {"id": 300, "luns": [{"type": "processor"}]}]}]})";
+
+TEST(SgScan, ProbesOnlyTheTargetsSysfsLists) {
+  FakeSysfs sys;
+  EmuBackend backend(kSparseScenario);
+  auto ops = std::make_shared<FakeSgOps>();
+  sys.add_host(2, "mpt3sas", "sas_host");
+  const std::set<std::uint32_t> present = {0, 5, 300};
+  for (const std::uint32_t target : present) {
+    FakeSysfs::Device d;
+    d.sg = "sg" + std::to_string(target);
+    d.address = {2, 0, target, 0};
+    d.type = target == 300 ? 3 : 0;
+    d.block = target == 300 ? "" : "sd" + std::to_string(target);
+    sys.add_device(d);
+    ops->add_node(sys.dev_path(d.sg), backend.responder(0, target, 0));
+  }
+  SgOptions options;
+  options.roots = sys.roots();
+  options.ops = ops;
+  options.uevents = UeventWatch::Off;
+  SgStack stack(options, {}, SimSide::Recorded);  // Scans every bus.
+
+  std::set<std::uint32_t> found;
+  for (const auto& device : stack.xpt->devices()) {
+    found.insert(device.path.target);
+  }
+  EXPECT_EQ(found, present);
+  const auto addressed = [&](std::size_t from) {
+    std::set<std::uint32_t> targets;
+    std::size_t inquiries_to_absent = 0;
+    const auto ccbs = stack.recorder->ccbs();
+    for (std::size_t i = from; i < ccbs.size(); ++i) {
+      targets.insert(ccbs[i].path.target);
+      if (ccbs[i].opcode == 0x12 && present.count(ccbs[i].path.target) == 0) {
+        ++inquiries_to_absent;
+      }
+    }
+    return std::pair{targets, inquiries_to_absent};
+  };
+  EXPECT_EQ(addressed(0), std::pair(present, std::size_t{0}));
+  for (const std::uint32_t target : present) {
+    // And each present target's INQUIRYs went down to its sg node.
+    const auto history = ops->history(sys.dev_path("sg" + std::to_string(target)));
+    EXPECT_GT(std::count_if(history.begin(), history.end(),
+                            [](const testing::FakeCommand& c) { return c.cdb[0] == 0x12; }),
+              0)
+        << target;
+  }
+
+  // Target 5 leaves; a later scan of the whole bus drops nothing else and does not probe it.
+  sys.remove_device("sg5", {2, 0, 5, 0});
+  ops->detach(sys.dev_path("sg5"));
+  ASSERT_TRUE(stack.sim->rescan());
+  stack.settle();
+  const auto seen = stack.recorder->ccbs().size();
+  ASSERT_TRUE(stack.xpt->scan_all());
+  stack.settle();
+  EXPECT_EQ(addressed(seen), std::pair(std::set<std::uint32_t>{0, 300}, std::size_t{0}));
+  found.clear();
+  for (const auto& device : stack.xpt->devices()) {
+    found.insert(device.path.target);
+  }
+  EXPECT_EQ(found, (std::set<std::uint32_t>{0, 300}));
+}
 
 }  // namespace
 }  // namespace ucam::sg
