@@ -11,16 +11,17 @@
 // are given; bad or inconsistent data is an `Error` (EINVAL) whose message names the field,
 // the element address or byte offset, and the values that disagree.
 //
-// Liberal decoding. Real changers are sloppy in known ways; these are accepted and each one is
-// recorded in `ElementStatusData::warnings` (never silently):
+// Liberal decoding. Real changers are sloppy in known ways; these are accepted. The first two
+// change how a report is read and are recorded in `ElementStatusData::warnings` (the byte
+// count, the identifier cut); the others lose nothing and are not reported:
 //   - A BYTE COUNT OF REPORT AVAILABLE that counts the 8-byte header too, or that was cut to
 //     the allocation length: when every element of NUMBER OF ELEMENTS AVAILABLE was decoded the
 //     report is complete whatever the byte count says; when fewer were decoded from a buffer
 //     that holds the whole byte count, the report is treated as truncated (so paging goes on).
-//   - A DVCID request the device ignored (descriptors too short for the identifier header):
-//     no identifier, no error.
 //   - An IDENTIFIER LENGTH that runs past the descriptor: the identifier is cut at the
 //     descriptor's end.
+//   - A DVCID request the device ignored (descriptors too short for the identifier header):
+//     no identifier, no error.
 //   - Bytes of a descriptor past the fields (vendor data, padding, an identifier area padded to
 //     a fixed size): kept in `vendor_specific`, trailing zero bytes dropped.
 //   - Mode pages 1Dh/1Fh with a PAGE LENGTH shorter than SMC-3's 12h, as long as the fields
