@@ -62,6 +62,8 @@ std::string_view opcode_name(std::uint8_t opcode) {
       return "VERIFY(10)";
     case 0x35:
       return "SYNCHRONIZE CACHE(10)";
+    case 0x37:
+      return "READ DEFECT DATA(10)";
     case 0x3b:
       return "WRITE BUFFER";
     case 0x3c:
@@ -94,6 +96,10 @@ std::string_view opcode_name(std::uint8_t opcode) {
       return "READ(12)";
     case 0xaa:
       return "WRITE(12)";
+    case 0xb5:
+      return "SECURITY PROTOCOL OUT";
+    case 0xb6:
+      return "SEND VOLUME TAG";
     case 0xb8:
       return "READ ELEMENT STATUS";
     default:
