@@ -6,6 +6,7 @@
 
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
+#include "periphs/pt/pt.h"
 
 namespace ucam {
 
@@ -21,6 +22,7 @@ Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOpt
   std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
   drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
+  drivers.push_back(std::make_unique<pt::PtDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
   for (const auto& spec : sims) {
