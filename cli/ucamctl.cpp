@@ -327,7 +327,8 @@ int main(int argc, char** argv) {
       "way, after 4 retries: receive messages, then send again.\n\n"
       "EXIT STATUS (pt)\n"
       "  0  sent; received (also when the device had no message: 'no message')\n"
-      "  1  the device refused or failed (CHECK CONDITION, BUSY, timeout), or pt is held open\n"
+      "  1  the device refused or failed (CHECK CONDITION, BUSY, timeout), pt is held open, or\n"
+      "     the message exceeds what the bus carries per command (maxio)\n"
       "  2  bad arguments: bad hex, an unreadable file, a message or length out of range\n"
       "  3  no such device, or it is not a processor device\n";
   pt_send->footer(std::string(pt_notes) +
@@ -440,7 +441,8 @@ int main(int argc, char** argv) {
   // Man-page style detail for the commands whose help is not set above.
   devlist->footer(
       "\nOne line per device: <vendor product revision>, its path (scbus, target, lun in hex)\n"
-      "and its periph names (pass for every device, da for disks, ses for enclosures).\n"
+      "and its periph names (pass for every device, da for disks, pt for processors, ses for\n"
+      "enclosures).\n"
       "--json adds the SIM, inquiry fields, serial number and the physical path (enclosure\n"
       "slot) the enclosure daemon published.\n\nEXAMPLES\n  ucamctl devlist -v\n"
       "  ucamctl --json devlist | jq '.[] | select(.physical_path) | {periphs, physical_path}'\n");
