@@ -117,9 +117,10 @@ Result<void> PtDriver::open(devfs::Node& node, devfs::OpenFile& file) {
       return {};
     }
   }
-  auto busy = Error::described(
-      EBUSY, periph.name() + ": already open; pt allows one opener at a time (close the other "
-                             "first)");
+  auto busy =
+      Error::described(EBUSY, periph.name() +
+                                  ": already open; pt allows one opener at a time (close the other "
+                                  "first)");
   NodePeriphDriver::close(node, file, devfs::CloseReason::Normal);
   return fail(std::move(busy));
 }
@@ -135,8 +136,7 @@ void PtDriver::close(devfs::Node& node, devfs::OpenFile& file, devfs::CloseReaso
   NodePeriphDriver::close(node, file, reason);
 }
 
-Result<void> PtDriver::ioctl(devfs::Node& node, devfs::OpenFile& /*file*/,
-                             devfs::Ioctl& request) {
+Result<void> PtDriver::ioctl(devfs::Node& node, devfs::OpenFile& /*file*/, devfs::Ioctl& request) {
   cam::Periph& periph = periph_of(node);
   switch (request.code()) {
     case PtGetLimits::kCode: {
