@@ -138,6 +138,22 @@ std::string render_tur(const json& r) {
          "\n";
 }
 
+std::string render_pt_send(const json& r) {
+  return fmt::format("{}: sent {} bytes\n", str(r, "device"), r["sent"].get<std::uint64_t>());
+}
+
+std::string render_pt_receive(const json& r) {
+  const auto received = r["received"].get<std::uint64_t>();
+  if (received == 0) {
+    return str(r, "device") + ": no message\n";
+  }
+  std::string out = fmt::format("{}: received {} bytes\n", str(r, "device"), received);
+  if (auto bytes = parse_hex(str(r, "data"))) {
+    out += hex_dump(*bytes);
+  }
+  return out;
+}
+
 std::string render_enc_list(const json& list) {
   std::string out;
   for (const auto& e : list) {

@@ -14,6 +14,8 @@ std::string render_devlist(const json& devices, bool verbose);
 std::string render_inquiry(const json& inquiry);
 std::string render_command(const json& result);
 std::string render_tur(const json& result);
+std::string render_pt_send(const json& result);
+std::string render_pt_receive(const json& result);
 std::string render_enc_list(const json& list);
 std::string render_enc_map(const json& map);
 std::string render_enc_show(const json& show);

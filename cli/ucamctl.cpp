@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
       "Linux SG_IO (/dev/sg*), or iSCSI targets through libiscsi.\n"
       "Commands and output are the same either way. Reading is open to every user who may\n"
       "connect; changing things (LEDs, raw CDBs, fault injection) needs ucamd's admin right.\n\n"
-      "Devices are named passN, sesN, /dev/passN, or bus:target:lun (XPT numbering).\n\n"
+      "Devices are named passN, daN, ptN, sesN, /dev/passN, or bus:target:lun (XPT\n"
+      "numbering).\n\n"
       "The options below are global: they may come before or after the command, as with git\n"
       "or camcontrol ('ucamctl devlist --json' is 'ucamctl --json devlist').\n",
       "ucamctl"};
@@ -233,6 +234,7 @@ int main(int argc, char** argv) {
                   "  ucamctl inquiry 0:1:0\n"
                   "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36\n"
                   "  ucamctl enc locate pass9 on\n"
+                  "  ucamctl pt send pt0 \"48 65 6c 6c 6f\" && ucamctl pt receive pt0\n"
                   "  ucamctl enc map --json          # global options go anywhere\n"
                   "  ucamctl --json events --count 1 --timeout 30\n\n") +
       kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
@@ -311,6 +313,60 @@ int main(int argc, char** argv) {
       "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36       # INQUIRY\n"
       "  ucamctl cmd da3 --cdb \"25 00 00 00 00 00 00 00 00 00\" --in 8   # READ CAPACITY(10)\n"
       "  ucamctl --json cmd 1:4:0 --cdb \"00 00 00 00 00 00\"        # TEST UNIT READY\n");
+
+  auto* pt = app.add_subcommand(
+      "pt", "SCSI processor devices (pt): send and receive messages (needs the admin right)");
+  pt->require_subcommand(1);
+  std::string pt_hex, pt_file;
+  std::uint32_t pt_length = 4096;
+  std::uint32_t pt_timeout_ms = 60'000;
+  const std::string pt_dev_help =
+      "ptN, /dev/ptN, or any name of the processor device (passN, bus:target:lun)";
+  auto* pt_send = pt->add_subcommand("send", "Send one message to a processor device (SEND)");
+  pt_send->add_option("device", dev, pt_dev_help)->required();
+  auto* pt_hex_opt = pt_send->add_option(
+      "data", pt_hex, "The message in hex, e.g. \"48 65 6c 6c 6f\" or 48656c6c6f; \"\" sends none");
+  auto* pt_file_opt = pt_send->add_option("-f,--file", pt_file, "The message: a file's bytes")
+                          ->check(CLI::ExistingFile);
+  pt_hex_opt->excludes(pt_file_opt);
+  pt_send->add_option("--timeout", pt_timeout_ms, "Timeout in milliseconds (default 60000)")
+      ->check(CLI::Range(1U, 3'600'000U));
+  auto* pt_receive =
+      pt->add_subcommand("receive", "Receive one message from a processor device (RECEIVE)");
+  pt_receive->add_option("device", dev, pt_dev_help)->required();
+  pt_receive
+      ->add_option("-l,--length", pt_length,
+                   "Receive at most N bytes (default 4096, 0 to 16777215); a longer message is\n"
+                   "cut by the device")
+      ->check(CLI::Range(0U, 16'777'215U));
+  pt_receive->add_option("--timeout", pt_timeout_ms, "Timeout in milliseconds (default 60000)")
+      ->check(CLI::Range(1U, 3'600'000U));
+  const char* pt_notes =
+      "\nA processor device (SCSI peripheral type 03h, not a SAF-TE enclosure) exchanges\n"
+      "messages: SEND hands it one, RECEIVE takes back the oldest it holds. One message is one\n"
+      "command, never split: at most 16777215 bytes (the 24-bit length of SPC-2), and at most\n"
+      "what the device's bus carries per command (maxio; larger is refused, nothing sent).\n\n"
+      "A pt node takes one opener at a time (as FreeBSD's pt): while another client holds it\n"
+      "open (a handle from 'ucamctl call open'), send and receive fail with exit status 1 and\n"
+      "say so. A device that answers BUSY to SEND (its message queue is full) fails the same\n"
+      "way, after 4 retries: receive messages, then send again.\n\n"
+      "EXIT STATUS (pt)\n"
+      "  0  sent; received (also when the device had no message: 'no message')\n"
+      "  1  the device refused or failed (CHECK CONDITION, BUSY, timeout), pt is held open, or\n"
+      "     the message exceeds what the bus carries per command (maxio)\n"
+      "  2  bad arguments: bad hex, an unreadable file, a message or length out of range\n"
+      "  3  no such device, or it is not a processor device\n";
+  pt_send->footer(std::string(pt_notes) +
+                  "\nEXAMPLES\n"
+                  "  ucamctl pt send pt0 \"48 65 6c 6c 6f\"\n"
+                  "  ucamctl pt send 0:8:0 --file message.bin\n"
+                  "  ucamctl pt send pt0 \"\"                 # an empty message\n");
+  pt_receive->footer(std::string(pt_notes) +
+                     "\nPrints the byte count and a hex dump, or 'no message'. --json gives\n"
+                     "{device, length, received, data (hex)}.\n\n"
+                     "EXAMPLES\n"
+                     "  ucamctl pt receive pt0\n"
+                     "  ucamctl pt receive pt0 --length 64 --json\n");
 
   auto* enc = app.add_subcommand(
       "enc", "Enclosure services (SES, SAF-TE): list, map, show, status, locate, fault, decode");
@@ -410,7 +466,8 @@ int main(int argc, char** argv) {
   // Man-page style detail for the commands whose help is not set above.
   devlist->footer(
       "\nOne line per device: <vendor product revision>, its path (scbus, target, lun in hex)\n"
-      "and its periph names (pass for every device, da for disks, ses for enclosures).\n"
+      "and its periph names (pass for every device, da for disks, pt for processors, ses for\n"
+      "enclosures).\n"
       "--json adds the SIM, inquiry fields, serial number and the physical path (enclosure\n"
       "slot) the enclosure daemon published.\n\nEXAMPLES\n  ucamctl devlist -v\n"
       "  ucamctl --json devlist | jq '.[] | select(.physical_path) | {periphs, physical_path}'\n");
@@ -571,6 +628,53 @@ int main(int argc, char** argv) {
     }
     std::cout << (opt.json ? r->dump(2) + "\n" : render_command(*r));
     return (*r)["ok"].get<bool>() ? kExitOk : kExitDeviceError;
+  }
+  if (pt_send->parsed() || pt_receive->parsed()) {
+    const bool sending = pt_send->parsed();
+    json params = {{"device", dev}, {"timeout_ms", pt_timeout_ms}};
+    if (sending) {
+      std::vector<std::uint8_t> bytes;
+      if (pt_file_opt->count() > 0) {
+        std::ifstream f(pt_file, std::ios::binary);
+        if (!f) {
+          return report_error(Error::from_errno(errno, "--file " + pt_file).message(), kExitUsage);
+        }
+        bytes.assign(std::istreambuf_iterator<char>(f), {});
+      } else if (pt_hex_opt->count() > 0) {
+        auto parsed = parse_hex(pt_hex, HexTokens::AllowRuns);
+        if (!parsed) {
+          return report_error(parsed.error().with_context("data").message(), kExitUsage);
+        }
+        bytes = std::move(*parsed);
+      } else {
+        return report_error("pt send: give the message in hex, or --file FILE (see --help)",
+                            kExitUsage);
+      }
+      if (bytes.size() > 16'777'215U) {
+        return report_error(fmt::format("pt send: a {}-byte message; SEND carries at most "
+                                        "16777215 bytes (24-bit transfer length)",
+                                        bytes.size()),
+                            kExitUsage);
+      }
+      params["data"] = hex_string(bytes);
+    } else {
+      params["length"] = pt_length;
+    }
+    auto r = client->call(sending ? "pt.send" : "pt.receive", params);
+    if (!r) {
+      const int code = exit_for(r.error());
+      report_error(r.error().message, code);
+      if (static_cast<service::RpcCode>(r.error().code) == service::RpcCode::Busy &&
+          r.error().message.find("already open") != std::string::npos) {
+        std::fprintf(stderr,
+                     "ucamctl: another client holds the pt node open (pt takes one opener at a\n"
+                     "ucamctl: time); 'ucamctl status' lists the sessions and their handles\n");
+      }
+      return code;
+    }
+    std::cout << (opt.json ? r->dump(2) + "\n"
+                           : (sending ? render_pt_send(*r) : render_pt_receive(*r)));
+    return kExitOk;
   }
   if (enc_list->parsed()) {
     return run.show("enc.list", none, render_enc_list);

@@ -138,6 +138,9 @@ class FileHandle {
   Result<void> ioctl(Ioctl& request);
   bool is_open() const { return m_node != nullptr; }
   const std::string& node_name() const;
+  // The node this handle opened (nullptr after close()): identifies it even when a node of the
+  // same name replaced it (a departed device that returned). The handle keeps it alive.
+  const Node* node() const { return m_node.get(); }
 
  private:
   friend class Devfs;

@@ -94,6 +94,19 @@ Result<Cdb> rw6(Opcode op, std::uint32_t lba, std::uint16_t blocks) {
 // SBC-4 5.16: byte 1 of READ(10)/(12)/(16): RDPROTECT 7:5, DPO 4, FUA 3.
 constexpr std::uint8_t kFuaBit = 0x08;
 
+// SPC-2 7.6 / 7.7: the 6-byte processor-device CDBs. opcode_name() says READ(6)/WRITE(6) for
+// the shared codes, so the messages name the processor commands themselves.
+Result<Cdb> send_receive(Opcode op, std::uint32_t length, std::string_view what) {
+  if (length > kMaxSendReceiveLength) {
+    return fail_invalid(std::string(op == Opcode::Send ? "SEND" : "RECEIVE") + ": " +
+                        std::string(what) + " " + std::to_string(length) +
+                        " exceeds the 24-bit field (at most 16777215 bytes)");
+  }
+  Cdb c = make(op, 6);
+  store_be24(mut(c), 2, length);
+  return c;
+}
+
 Cdb rw10(Opcode op, std::uint32_t lba, std::uint16_t blocks, Fua fua) {
   Cdb c = make(op, 10);
   c.bytes[1] = fua == Fua::Yes ? kFuaBit : 0;
@@ -234,6 +247,12 @@ Result<Cdb> read6(std::uint32_t lba, std::uint16_t blocks) {
 }
 Result<Cdb> write6(std::uint32_t lba, std::uint16_t blocks) {
   return rw6(Opcode::Write6, lba, blocks);
+}
+Result<Cdb> receive6(std::uint32_t allocation_length) {
+  return send_receive(Opcode::Receive, allocation_length, "allocation length");
+}
+Result<Cdb> send6(std::uint32_t transfer_length) {
+  return send_receive(Opcode::Send, transfer_length, "transfer length");
 }
 Cdb read10(std::uint32_t lba, std::uint16_t blocks, Fua fua) {
   return rw10(Opcode::Read10, lba, blocks, fua);

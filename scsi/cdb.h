@@ -120,6 +120,13 @@ Cdb write12(std::uint32_t lba, std::uint32_t blocks, Fua fua = Fua::No);
 Cdb read16(std::uint64_t lba, std::uint32_t blocks, Fua fua = Fua::No);
 Cdb write16(std::uint64_t lba, std::uint32_t blocks, Fua fua = Fua::No);
 
+// SPC-2 7.6 RECEIVE / 7.7 SEND (processor devices): opcode, byte 1 (SEND: AER bit 0, never set
+// here), bytes 2-4 the 24-bit allocation / transfer length, control. A length of 0 transfers no
+// data; above kMaxSendReceiveLength fails (EINVAL).
+inline constexpr std::uint32_t kMaxSendReceiveLength = 0xffffff;  // 16,777,215 bytes.
+Result<Cdb> receive6(std::uint32_t allocation_length);
+Result<Cdb> send6(std::uint32_t transfer_length);
+
 // The command name of a CDB, resolving service actions we know (SERVICE ACTION IN(16) /
 // 0x10 -> "READ CAPACITY(16)"); otherwise opcode_name(). Empty CDB -> "EMPTY CDB".
 std::string_view cdb_name(Bytes cdb);

@@ -1,4 +1,5 @@
-// devices.list, device.inquiry, device.tur, pass.command, pass.get_device, rescan; events.
+// devices.list, device.inquiry, device.tur, pass.command, pass.get_device, da.*, pt.*, rescan;
+// events.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include "base/hex.h"
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
+#include "periphs/pt/pt.h"
 #include "scsi/inquiry.h"
 #include "scsi/opcodes.h"
 #include "scsi/sense.h"
@@ -529,6 +531,80 @@ void register_device_methods(Service& service) {
                          });
       },
       BinaryUse::Out);
+  // pt: one SEND or RECEIVE per call. A device name is mapped to its pt node ("pass4" and
+  // "0:8:0" name pt0 too) and opened for the call; pt allows one opener, so a name fails with
+  // Busy while any session holds the node open (use that session's handle).
+  service.add_method(
+      "pt.send", Right::Admin,
+      "Sends one message (`data`, hex, or binary data after the request; may be empty) to "
+      "processor device `device` (ptN, or any name of the device) or `handle`: one SEND command.",
+      {{"device", ParamType::String},
+       {"handle", ParamType::Integer},
+       {"data", ParamType::String},
+       {"timeout_ms", ParamType::Integer}},
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto given = data_out(session, params, "data");
+        auto timeout = param_optional_int(params, "timeout_ms", 1, 3'600'000);
+        if (!given || !timeout) {
+          return fail(!given ? given.error() : timeout.error());
+        }
+        if (!*given) {
+          return fail_invalid("params.data: required (hex), or binary data after the request");
+        }
+        auto& bytes = *given;
+        if (bytes->size() > pt::kMaxTransfer) {
+          return fail_invalid(
+              fmt::format("params.data: {} bytes; SEND carries at most {} (24-bit transfer length)",
+                          bytes->size(), pt::kMaxTransfer));
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              pt::PtIo io(pt::PtIo::kSend);
+              io.data = *bytes;
+              io.timeout = std::chrono::milliseconds(timeout->value_or(60'000));
+              io.cancel = &session.cancel_token();
+              if (auto r = file.ioctl(io); !r) {
+                return fail(named(r.error(), node));
+              }
+              return json{{"device", node}, {"sent", io.transferred}};
+            },
+            Resolve::Pt);
+      },
+      BinaryUse::Out);
+  service.add_method(
+      "pt.receive", Right::Admin,
+      "Receives one message of at most `length` bytes (default 4096, at most 16777215) from "
+      "processor device `device` or `handle`: one RECEIVE command; `data` (hex, or with "
+      "binary_reply the bytes after the reply) is empty when the device had none.",
+      {{"device", ParamType::String},
+       {"handle", ParamType::Integer},
+       {"length", ParamType::Integer},
+       {"timeout_ms", ParamType::Integer}},
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto length = param_optional_int(params, "length", 0, pt::kMaxTransfer);
+        auto timeout = param_optional_int(params, "timeout_ms", 1, 3'600'000);
+        if (!length || !timeout) {
+          return fail(!length ? length.error() : timeout.error());
+        }
+        std::vector<std::uint8_t> buf(static_cast<std::size_t>(length->value_or(4096)));
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              pt::PtIo io(pt::PtIo::kReceive);
+              io.data = buf;
+              io.timeout = std::chrono::milliseconds(timeout->value_or(60'000));
+              io.cancel = &session.cancel_token();
+              if (auto r = file.ioctl(io); !r) {
+                return fail(named(r.error(), node));
+              }
+              json out = {{"device", node}, {"length", buf.size()}, {"received", io.transferred}};
+              put_data_in(session, out, "data", std::span(buf).first(io.transferred));
+              return out;
+            },
+            Resolve::Pt);
+      },
+      BinaryUse::In);
   service.add_method(
       "rescan", Right::Admin,
       "Rescans every bus, or `bus` (XPT path id), and waits until periphs have settled.",

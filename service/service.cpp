@@ -630,7 +630,8 @@ Result<json> with_node(Service& service, Session& session, const json& params,
     return fail_invalid(fmt::format("params: give \"handle\" or \"{}\"", name_param));
   }
   auto node = resolve == Resolve::Pass ? service.stack().resolve_pass(**name)
-                                       : service.stack().resolve(**name);
+               : resolve == Resolve::Pt ? service.stack().resolve_pt(**name)
+                                        : service.stack().resolve(**name);
   if (!node) {
     return fail(node.error());
   }

@@ -196,8 +196,9 @@ json event_json(Stack& stack, const cam::AsyncEvent& event,
 // For the method files: runs `fn` on the node that `params` names, either params.handle (a
 // handle of `session`, used under its lock) or params.<name_param> resolved with
 // Stack::resolve() and opened for the duration of the call.
-// With Resolve::Pass a name is mapped to its device's pass node ("da3" -> "pass5").
-enum class Resolve : std::uint8_t { Node, Pass };
+// With Resolve::Pass a name is mapped to its device's pass node ("da3" -> "pass5"), with
+// Resolve::Pt to its pt node ("pass4" -> "pt0").
+enum class Resolve : std::uint8_t { Node, Pass, Pt };
 using NodeFn = std::function<Result<json>(devfs::FileHandle& file, const std::string& node)>;
 Result<json> with_node(Service& service, Session& session, const json& params,
                        const char* name_param, const NodeFn& fn, Resolve resolve = Resolve::Node);

@@ -6,6 +6,7 @@
 
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
+#include "periphs/pt/pt.h"
 
 namespace ucam {
 
@@ -21,6 +22,7 @@ Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOpt
   std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
   drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
+  drivers.push_back(std::make_unique<pt::PtDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
   std::uint32_t iscsi_unit = 0;
@@ -124,21 +126,37 @@ Result<std::string> Stack::resolve(std::string_view name) {
       Error::described(ENOENT, std::string(name) + ": no such device (see 'ucamctl devlist')"));
 }
 
-Result<std::string> Stack::resolve_pass(std::string_view name) {
+namespace {
+// "pass12" -> "pass": the driver part of a periph name.
+std::string_view driver_of(std::string_view periph_name) {
+  const auto digits = periph_name.find_last_not_of("0123456789");
+  return periph_name.substr(0, digits == std::string_view::npos ? 0 : digits + 1);
+}
+}  // namespace
+
+Result<std::string> Stack::resolve_driver(std::string_view name, std::string_view driver) {
   auto node = resolve(name);
-  if (!node || node->starts_with("pass")) {
+  if (!node || driver_of(*node) == driver) {
     return node;
   }
   for (const auto& p : m_periphs->periphs()) {
     if (p.name == *node && !p.invalid) {
       for (const auto& n : m_periphs->names_for(p.path)) {
-        if (n.starts_with("pass")) {
+        if (driver_of(n) == driver) {
           return n;
         }
       }
     }
   }
-  return fail(Error::described(ENXIO, *node + ": no pass device for it"));
+  return fail(Error::described(ENXIO, *node + ": no " + std::string(driver) + " device for it"));
+}
+
+Result<std::string> Stack::resolve_pass(std::string_view name) {
+  return resolve_driver(name, "pass");
+}
+
+Result<std::string> Stack::resolve_pt(std::string_view name) {
+  return resolve_driver(name, "pt");
 }
 
 Result<emu::Scenario> load_scenario(std::string_view spec) {

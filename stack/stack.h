@@ -65,9 +65,14 @@ class Stack {
   // The same, then the pass node of that device (FreeBSD's CAMGETPASSTHRU): "da3" -> "pass5".
   // Raw commands go to pass nodes.
   Result<std::string> resolve_pass(std::string_view name);
+  // The same for the processor driver: the pt node of that device ("pass4" or "0:8:0" -> "pt0").
+  // ENXIO when the device has none (not a processor, or a SAF-TE enclosure).
+  Result<std::string> resolve_pt(std::string_view name);
 
  private:
   Stack() = default;
+  // resolve(), then the node of the same device whose driver is `driver` ("pass", "pt").
+  Result<std::string> resolve_driver(std::string_view name, std::string_view driver);
   std::unique_ptr<cam::Xpt> m_xpt;
   std::unique_ptr<devfs::Devfs> m_devfs;
   std::unique_ptr<cam::PeriphManager> m_periphs;

@@ -97,6 +97,7 @@ UCAMCTL_SUITE(UcamctlCmd);
 UCAMCTL_SUITE(UcamctlErrors);
 UCAMCTL_SUITE(UcamctlEnc);
 UCAMCTL_SUITE(UcamctlGlobalOptions);
+UCAMCTL_SUITE(UcamctlPt);
 
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
@@ -176,6 +177,66 @@ TEST_P(UcamctlErrors, UnknownDeviceExitsThree) {
   EXPECT_NE(r.out.find("pass99: no such device"), std::string::npos) << r.out;
   EXPECT_EQ(run("tur 7:0:0").status, 3);
   EXPECT_EQ(run("tur 1:x:0").status, 2);
+}
+
+// The processor at 0:8:0 of builtin:default is pt0. Each in-process run is a new stack (an empty
+// queue); ucamd keeps its queue between runs, so there the message comes back.
+TEST_P(UcamctlPt, SendThenReceiveAndTheExitStatuses) {
+  auto sent = run("pt send pt0 \"48 65 6c 6c 6f\"");
+  ASSERT_EQ(sent.status, 0) << sent.out;
+  EXPECT_EQ(sent.out, "pt0: sent 5 bytes\n");
+  auto got = run("pt receive 0:8:0 --length 64 --json");
+  ASSERT_EQ(got.status, 0) << got.out;
+  const auto j = nlohmann::json::parse(got.out);
+  EXPECT_EQ(j["device"], "pt0");
+  EXPECT_EQ(j["length"], 64);
+  if (GetParam() == Mode::Daemon) {
+    EXPECT_EQ(j["received"], 5);
+    EXPECT_EQ(j["data"], "48 65 6c 6c 6f");
+  } else {
+    EXPECT_EQ(j["received"], 0);
+  }
+  const auto empty = run("pt receive pt0");
+  EXPECT_EQ(empty.status, 0);
+  EXPECT_EQ(empty.out, "pt0: no message\n");
+  const auto file = write_temp("pt-message.bin", "from a file");
+  auto from_file = run("pt send pass4 --file " + file);
+  EXPECT_EQ(from_file.status, 0) << from_file.out;
+  EXPECT_EQ(from_file.out, "pt0: sent 11 bytes\n");
+  // Usage (2), not a processor / no such device (3).
+  EXPECT_EQ(run("pt send pt0 \"4x\"").status, 2);
+  EXPECT_EQ(run("pt send pt0").status, 2);
+  EXPECT_EQ(run("pt receive pt0 --length 16777216").status, 2);
+  auto disk = run("pt send da0 00");
+  EXPECT_EQ(disk.status, 3);
+  EXPECT_NE(disk.out.find("da0: no pt device for it"), std::string::npos) << disk.out;
+  EXPECT_EQ(run("pt receive pt9").status, 3);
+}
+
+// pt takes one opener: while a client holds pt0 open, ucamctl's per-call open is refused (exit
+// 1) with a message that says why; once the handle is closed it works again.
+TEST(UcamctlModes, PtHeldOpenByAnotherClientIsBusy) {
+  auto daemon = ucam::testing::Daemon::start();
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  ucam::testing::RpcConnection rpc(daemon->socket());
+  ASSERT_TRUE(rpc.connected());
+  const auto opened = rpc.call("open", {{"node", "pt0"}});
+  ASSERT_TRUE(opened.contains("result")) << opened.dump();
+  const auto handle = opened["result"]["handle"];
+  auto busy = run_raw(s + "pt send pt0 01");
+  EXPECT_EQ(busy.status, 1) << busy.out;
+  EXPECT_NE(busy.out.find("pt0: already open; pt allows one opener at a time"), std::string::npos)
+      << busy.out;
+  EXPECT_NE(busy.out.find("another client holds the pt node open"), std::string::npos);
+  // The holder itself uses its handle.
+  const auto sent = rpc.call("pt.send", {{"handle", handle}, {"data", "01 02"}});
+  EXPECT_EQ(sent["result"]["sent"], 2) << sent.dump();
+  ASSERT_TRUE(rpc.call("close", {{"handle", handle}}).contains("result"));
+  auto got = run_raw(s + "pt receive pt0");
+  EXPECT_EQ(got.status, 0) << got.out;
+  EXPECT_NE(got.out.find("pt0: received 2 bytes"), std::string::npos) << got.out;
+  EXPECT_EQ(daemon->stop(), 0);
 }
 
 TEST(UcamctlOffline, MalformedScenarioNamesFileAndFieldAndExitsTwo) {

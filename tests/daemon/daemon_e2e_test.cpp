@@ -3,7 +3,7 @@
 // condition with a deadline; nothing sleeps "a bit".
 //
 // Scenario builtin:default (examples/default.json): bus 0 targets 0..3 are disks pass0..pass3,
-// target 8 a processor (pass4); bus 1 target 0 exports LUNs 0, 1, 2, 5 (pass5..pass8), targets
+// target 8 a processor (pass4, pt0); bus 1 target 0 exports LUNs 0, 1, 2, 5 (pass5..pass8), targets
 // 4 and 5 are the disks in slots 0 and 1 of enclosure "jbod4" (pass9, pass10), target 9 its SES
 // device (pass11, ses0). Twelve devices.
 #include <arpa/inet.h>
@@ -56,6 +56,7 @@ constexpr int kInvalidParams = -32602;
 constexpr int kFailed = -32000;
 constexpr int kNoSuchDevice = -32002;
 constexpr int kLimitExceeded = -32004;
+constexpr int kBusy = -32006;
 
 // ucamctl's exit statuses (cli/ucamctl.cpp).
 constexpr int kExitOk = 0;
@@ -752,6 +753,61 @@ TEST(DaemonClientDeath, SigkilledClientInsideEncSetLedReleasesItsHandlesAtOnce) 
 // A client that closes its connection inside a command and lives on (close(), or
 // shutdown(SHUT_RDWR)): nobody can read the reply any more, so the command is aborted and the
 // handles go at once, not at the command's timeout (an hour here).
+// pt takes one opener across every client of ucamd: a second client's open (or per-call use by
+// name) is Busy while one holds pt0, the holder's messages round-trip through its handle, a
+// SIGKILLed holder frees the node at once, and a departed processor fails the held handle with
+// NoSuchDevice while its close still succeeds.
+TEST(DaemonPt, OneOpenerAcrossClientsAndADeadOrDepartedHolderFreesTheNode) {
+  auto d = Daemon::start();
+  ASSERT_NE(d, nullptr) << "ucamd did not start";
+  RpcConnection a(d->socket()), b(d->socket());
+  ASSERT_TRUE(a.connected() && b.connected());
+  const json opened = must(a, "open", {{"node", "pt0"}});
+  ASSERT_TRUE(opened.is_object());
+  const auto h = opened["handle"].get<std::int64_t>();
+  const json refused = b.call("open", {{"node", "pt0"}});
+  EXPECT_EQ(error_code(refused), kBusy) << refused.dump();
+  EXPECT_EQ(error_errno_name(refused), "EBUSY");
+  EXPECT_EQ(error_code(b.call("pt.send", {{"device", "pt0"}, {"data", "01"}})), kBusy);
+  EXPECT_EQ(must(a, "pt.send", {{"handle", h}, {"data", "de ad be ef"}})["sent"], 4);
+  const json got = must(a, "pt.receive", {{"handle", h}, {"length", 2}});
+  EXPECT_EQ(got["data"], "de ad");  // Cut to the length; the device consumed the message.
+  EXPECT_EQ(must(a, "pt.receive", {{"handle", h}})["received"], 0);
+  must(a, "close", {{"handle", h}});
+  EXPECT_EQ(must(b, "pt.send", {{"device", "0:8:0"}, {"data", ""}})["sent"], 0);
+
+  // A holder killed with the node open: its session ends and the node opens again.
+  const pid_t holder = spawn_scripted_client(
+      d->socket(), json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "open"},
+                        {"params", {{"node", "pt0"}}}}.dump() + "\n");
+  ASSERT_GT(holder, 0);
+  ASSERT_TRUE(wait_until(
+      [&] { return error_code(b.call("pt.receive", {{"device", "pt0"}})) == kBusy; }, 20s));
+  kill_and_reap(holder);
+  ASSERT_TRUE(wait_until([&] { return is_result(b.call("pt.receive", {{"device", "pt0"}})); },
+                         20s));
+
+  // Departure with the node held: calls fail NoSuchDevice, close succeeds, the return opens.
+  const json held = must(b, "open", {{"node", "pt0"}});
+  ASSERT_TRUE(held.is_object());
+  const auto hb = held["handle"].get<std::int64_t>();
+  must(a, "emu.remove_lun", lun(0, 8, 0));
+  EXPECT_TRUE(wait_until(
+      [&] { return error_code(b.call("pt.receive", {{"handle", hb}})) == kNoSuchDevice; }, 20s));
+  EXPECT_EQ(error_code(b.call("pt.send", {{"handle", hb}, {"data", "00"}})), kNoSuchDevice);
+  EXPECT_EQ(error_code(a.call("open", {{"node", "pt0"}})), kNoSuchDevice);
+  EXPECT_TRUE(is_result(b.call("close", {{"handle", hb}})));
+  must(a, "emu.insert_lun", lun(0, 8, 0));
+  ASSERT_TRUE(wait_until([&] { return all_devices_attached(a); }, 20s));
+  ASSERT_TRUE(wait_until([&] { return is_result(a.call("pt.receive", {{"device", "pt0"}})); },
+                         20s));
+  const json st = status(a);
+  EXPECT_EQ(st["handles"], 0);
+  EXPECT_EQ(st["devfs"]["opens"], 0);
+  EXPECT_EQ(st["periph_stats"]["underflows"], 0);
+  EXPECT_EQ(d->stop(), 0) << d->log();
+}
+
 TEST(DaemonClientClose, ClosingTheConnectionInsideACommandAbortsItAndReleasesTheHandles) {
   auto d = Daemon::start();
   ASSERT_NE(d, nullptr) << "ucamd did not start";

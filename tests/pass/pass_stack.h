@@ -1,6 +1,8 @@
 // The stack pass is tested in: XPT, devfs, the pass driver and a fake SIM.
 #pragma once
 
+#include <functional>
+
 #include "cam/periph.h"
 #include "cam/xpt.h"
 #include "devfs/devfs.h"
@@ -10,7 +12,10 @@
 namespace ucam::testing {
 
 struct PassStack {
-  explicit PassStack(std::uint32_t max_target = 3) {
+  // Drivers to attach after pass (the lifecycle race adds pt).
+  using ExtraDrivers =
+      std::function<void(devfs::Devfs&, std::vector<std::unique_ptr<cam::PeriphDriver>>&)>;
+  explicit PassStack(std::uint32_t max_target = 3, const ExtraDrivers& extra = {}) {
     cam::XptConfig config;
     config.timer_tick = std::chrono::milliseconds(2);
     config.busy_retry_delay = std::chrono::milliseconds(1);
@@ -19,6 +24,9 @@ struct PassStack {
     sim = std::make_unique<FakeSim>(*xpt, max_target);
     std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
     drivers.push_back(std::make_unique<pass::PassDriver>(*devfs));
+    if (extra) {
+      extra(*devfs, drivers);
+    }
     periphs = cam::PeriphManager::create(*xpt, std::move(drivers));
   }
   ~PassStack() {

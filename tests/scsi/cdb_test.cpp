@@ -47,6 +47,15 @@ TEST(CdbBuild, EncodesKnownVectors) {
   EXPECT_EQ(hex(*read6(0x1fffff, 256)), "08 1f ff ff 00 00");
 }
 
+TEST(CdbBuild, SendAndReceiveCarryA24BitLength) {
+  EXPECT_EQ(hex(*send6(0x123456)), "0a 00 12 34 56 00");
+  EXPECT_EQ(hex(*receive6(0xffffff)), "08 00 ff ff ff 00");
+  EXPECT_EQ(hex(*send6(0)), "0a 00 00 00 00 00");  // No data: allowed.
+  EXPECT_EQ(hex(*receive6(0)), "08 00 00 00 00 00");
+  EXPECT_FALSE(send6(kMaxSendReceiveLength + 1).has_value());
+  EXPECT_FALSE(receive6(0x1000000).has_value());
+}
+
 TEST(CdbBuild, RejectsValuesOutsideTheirFields) {
   EXPECT_FALSE(read6(0x200000, 1).has_value());
   EXPECT_FALSE(write6(0, 0).has_value());

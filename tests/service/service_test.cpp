@@ -156,6 +156,8 @@ TEST(ServiceRights, ReadersReadButEveryChangeIsRefusedNamingTheRight) {
       {"rescan", json::object()},
       {"enc.set_element", {{"enclosure", "ses0"}, {"element", 1}, {"control", "80000200"}}},
       {"emu.pull_disk", {{"enclosure", "jbod4"}, {"slot", 0}}},
+      {"pt.send", {{"device", "pt0"}, {"data", "00"}}},      // Queues a message.
+      {"pt.receive", {{"device", "pt0"}, {"length", 16}}},  // Consumes one.
   };
   for (const auto& [method, params] : changes) {
     auto r = c.call(method, params);
