@@ -5,6 +5,7 @@
 #include "base/check.h"
 #include "sims/emu/bus.h"
 #include "sims/emu/completer.h"
+#include "sims/emu/models/changer.h"
 #include "sims/emu/models/ses_registry.h"
 
 namespace ucam::emu {
@@ -23,18 +24,22 @@ Result<std::unique_ptr<Emulator>> Emulator::create(const Scenario& scenario, cam
                                                    EmulatorOptions options) {
   std::unique_ptr<Emulator> emulator(new Emulator(scenario, xpt));
   emulator->m_completer->start();
-  // Enclosures link LUNs across the scenario; they exist before any command can arrive.
-  auto enclosures = EnclosureRegistry::create(
-      emulator->m_scenario, [&emulator](const LunAddress& a) -> LunModel* {
-        if (a.bus >= emulator->m_buses.size()) {
-          return nullptr;
-        }
-        EmuTarget* target = emulator->m_buses[a.bus]->find_target(a.target);
-        EmuLun* lun = target != nullptr ? target->find_lun(a.lun) : nullptr;
-        return lun != nullptr ? &lun->model() : nullptr;
-      });
+  // Enclosures and changers link LUNs across the scenario; they exist before any command can
+  // arrive.
+  const auto model_of = [&emulator](const LunAddress& a) -> LunModel* {
+    if (a.bus >= emulator->m_buses.size()) {
+      return nullptr;
+    }
+    EmuTarget* target = emulator->m_buses[a.bus]->find_target(a.target);
+    EmuLun* lun = target != nullptr ? target->find_lun(a.lun) : nullptr;
+    return lun != nullptr ? &lun->model() : nullptr;
+  };
+  auto enclosures = EnclosureRegistry::create(emulator->m_scenario, model_of);
   if (!enclosures) {
     return fail(enclosures.error());
+  }
+  if (auto linked = link_changer_drives(emulator->m_scenario, model_of); !linked) {
+    return fail(linked.error());
   }
   emulator->m_enclosures = std::move(*enclosures);
   for (auto& bus : emulator->m_buses) {
