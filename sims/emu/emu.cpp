@@ -367,6 +367,76 @@ Result<void> Emulator::clear_faults(const LunAddress& address) {
   return {};
 }
 
+// --- Changers -------------------------------------------------------------------------------
+
+namespace {
+
+constexpr SenseCode kMediumMayHaveChanged{0x06, 0x28, 0x00};
+constexpr SenseCode kImportExportAccessed{0x06, 0x28, 0x01};
+
+Result<std::pair<EmuLun*, ChangerModel*>> locate_changer(const Result<EmuBus*>& bus,
+                                                         const LunAddress& address) {
+  auto where = locate(bus, address);
+  if (!where) {
+    return fail(where.error());
+  }
+  auto* changer = dynamic_cast<ChangerModel*>(&where->lun->model());
+  if (changer == nullptr) {
+    return fail_invalid(fmt::format("emu: bus {} target {} LUN {} is not a changer", address.bus,
+                                    address.target, address.lun));
+  }
+  return std::pair{where->lun, changer};
+}
+
+}  // namespace
+
+Result<ChangerModel*> Emulator::changer(const LunAddress& address) const {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  return where->second;
+}
+
+Result<void> Emulator::set_changer_door(const LunAddress& address, ChangerDoor door) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  where->second->set_door(door);
+  if (door == ChangerDoor::Closed) {
+    where->first->queue_unit_attention(kMediumMayHaveChanged);
+  }
+  return {};
+}
+
+Result<void> Emulator::import_medium(const LunAddress& address, std::uint16_t portal,
+                                     const std::string& volume_tag) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  auto done = where->second->import_medium(portal, volume_tag);
+  if (!done) {
+    return fail(done.error());
+  }
+  where->first->queue_unit_attention(kImportExportAccessed);
+  return {};
+}
+
+Result<void> Emulator::export_medium(const LunAddress& address, std::uint16_t portal) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  auto done = where->second->export_medium(portal);
+  if (!done) {
+    return fail(done.error());
+  }
+  where->first->queue_unit_attention(kImportExportAccessed);
+  return {};
+}
+
 // --- Enclosures -----------------------------------------------------------------------------
 //
 // The enclosure changes first, then the topology: a disk inserted into a slot already shows

@@ -370,7 +370,7 @@ Dispatch ChangerModel::execute(Command& command) {
   }
   {
     std::lock_guard lock(m_lock);
-    if (m_door_open) {
+    if (m_door == ChangerDoor::Open) {
       command.check_condition(kManualIntervention);
       return Dispatch::Handled;
     }
@@ -652,9 +652,9 @@ Result<void> ChangerModel::export_medium(std::uint16_t portal_index) {
   return {};
 }
 
-void ChangerModel::set_door_open(bool open) {
+void ChangerModel::set_door(ChangerDoor door) {
   std::lock_guard lock(m_lock);
-  m_door_open = open;
+  m_door = door;
 }
 
 std::vector<ChangerModel::Element> ChangerModel::elements() const {

@@ -18,8 +18,8 @@
 //     leaving any other element it keeps what it remembered (or, knowing nothing, that element).
 //   - Door open (operator hook): TEST UNIT READY and every command that moves media end in
 //     NOT READY, 04h/03h LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED; READ ELEMENT
-//     STATUS still answers from the inventory. FIXME: no UNIT ATTENTION 28h/00h or 28h/01h
-//     on door close or operator import (the model cannot queue UAs on its LUN yet).
+//     STATUS still answers from the inventory. The UNIT ATTENTIONs that go with operator
+//     actions are queued by the Emulator's hooks (emu.h, "Changers"), which own the LUN.
 //
 // Threads: execute() and the operator hooks from any thread; the inventory is guarded by m_lock.
 // link_changer_drives() runs once while the emulator is built, before any command.
@@ -41,6 +41,8 @@
 #include "sims/emu/models/mode_sense.h"
 
 namespace ucam::emu {
+
+enum class ChangerDoor : std::uint8_t { Closed, Open };
 
 struct ChangerDriveConfig {
   // The emulated LUN this drive is (its NAA becomes the DVCID identifier), if any.
@@ -100,7 +102,7 @@ class ChangerModel final : public LunModel {
   // a full/empty portal. set_door: see the top of this file.
   Result<void> import_medium(std::uint16_t portal_index, const std::string& tag);
   Result<void> export_medium(std::uint16_t portal_index);
-  void set_door_open(bool open);
+  void set_door(ChangerDoor door);
 
   // A copy of the inventory, ascending addresses.
   std::vector<Element> elements() const;
@@ -137,7 +139,7 @@ class ChangerModel final : public LunModel {
   mutable std::mutex m_lock;
   // Sorted by address; the shape never changes, the contents do. Guarded by m_lock.
   std::vector<Element> m_elements;
-  bool m_door_open = false;  // Guarded by m_lock.
+  ChangerDoor m_door = ChangerDoor::Closed;  // Guarded by m_lock.
 };
 
 }  // namespace ucam::emu
