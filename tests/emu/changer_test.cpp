@@ -70,6 +70,15 @@ Reply move(Harness& h, std::uint16_t from, std::uint16_t to, std::uint16_t trans
   return h.run(at, smc::move_medium({transport, from, to, smc::Invert::No}));
 }
 
+scsi::Cdb exchange(std::uint32_t source, std::uint32_t first,
+                                    std::uint32_t second) {
+  smc::ExchangeMediumRequest request;
+  request.source = static_cast<std::uint16_t>(source);
+  request.first_destination = static_cast<std::uint16_t>(first);
+  request.second_destination = static_cast<std::uint16_t>(second);
+  return smc::exchange_medium(request);
+}
+
 std::string tag_of(const smc::ElementDescriptor* d) {
   return d != nullptr && d->primary_tag ? d->primary_tag->identifier : "<none>";
 }
@@ -80,6 +89,7 @@ class EmuChanger : public ::testing::Test {
 
   const smc::ElementDescriptor* element(std::uint16_t address) {
     m_last = read_status(h, kChanger, smc::ElementType::All, 0, 0xffff);
+    EXPECT_TRUE(m_last.reply.good());
     return m_last.data.find(address);
   }
 
@@ -101,7 +111,7 @@ TEST_F(EmuChanger, TestUnitReadyIsGood) {
 TEST_F(EmuChanger, ModeSenseReportsTheElementAddressAssignment) {
   const Reply r = h.read(
       kChanger,
-      scsi::mode_sense10(scsi::BlockDescriptors::Disabled, scsi::PageControl::Current, 0x3f, 0,
+      scsi::mode_sense10(scsi::BlockDescriptors::Disable, scsi::PageControl::Current, 0x3f, 0,
                          1024),
       1024);
   ASSERT_TRUE(r.good());
@@ -129,7 +139,7 @@ TEST_F(EmuChanger, ModeSenseReportsTheElementAddressAssignment) {
 TEST_F(EmuChanger, ModeSense6ServesOnePage) {
   const Reply r = h.read(
       kChanger,
-      scsi::mode_sense6(scsi::BlockDescriptors::Disabled, scsi::PageControl::Current, 0x1d, 0, 255),
+      scsi::mode_sense6(scsi::BlockDescriptors::Disable, scsi::PageControl::Current, 0x1d, 0, 255),
       255);
   ASSERT_TRUE(r.good());
   auto parameters = scsi::parse_mode_sense_data(r.data, scsi::ModeHeaderFormat::Six);
@@ -291,29 +301,29 @@ TEST_F(EmuChanger, InvalidAddressesAreInvalidElementAddress) {
 TEST_F(EmuChanger, ExchangeSwapsThroughTwoDestinations) {
   ASSERT_TRUE(move(h, kSlot0, kDrive0).good());
   // Slot 1's medium into the drive, the drive's medium into empty slot 9.
-  ASSERT_TRUE(h.run(kChanger, smc::exchange_medium({0, kSlot0 + 1, kDrive0, kSlot0 + 9})).good());
+  ASSERT_TRUE(h.run(kChanger, exchange(kSlot0 + 1, kDrive0, kSlot0 + 9)).good());
   EXPECT_EQ(tag_of(element(kDrive0)), "UCAM002L6");
   EXPECT_EQ(element(kDrive0)->source(), std::optional<std::uint16_t>(kSlot0 + 1));
   EXPECT_FALSE(element(kSlot0 + 1)->full);
   EXPECT_EQ(tag_of(element(kSlot0 + 9)), "UCAM001L6");
   EXPECT_EQ(element(kSlot0 + 9)->source(), std::optional<std::uint16_t>(kSlot0));
   // Second destination = source: a swap.
-  ASSERT_TRUE(h.run(kChanger, smc::exchange_medium({0, kSlot0 + 2, kSlot0 + 9, kSlot0 + 2})).good());
+  ASSERT_TRUE(h.run(kChanger, exchange(kSlot0 + 2, kSlot0 + 9, kSlot0 + 2)).good());
   EXPECT_EQ(tag_of(element(kSlot0 + 9)), "UCAM003L6");
   EXPECT_EQ(tag_of(element(kSlot0 + 2)), "UCAM001L6");
 }
 
 TEST_F(EmuChanger, ExchangeErrors) {
-  Reply r = h.run(kChanger, smc::exchange_medium({0, kSlot0 + 4, kSlot0, kSlot0 + 4}));
+  Reply r = h.run(kChanger, exchange(kSlot0 + 4, kSlot0, kSlot0 + 4));
   ASSERT_TRUE(r.check_condition());
   EXPECT_EQ(r.sense_code(), kSourceEmpty);
-  r = h.run(kChanger, smc::exchange_medium({0, kSlot0, kSlot0 + 4, kSlot0}));
+  r = h.run(kChanger, exchange(kSlot0, kSlot0 + 4, kSlot0));
   ASSERT_TRUE(r.check_condition());
   EXPECT_EQ(r.sense_code(), kSourceEmpty);  // The first destination is the second's source.
-  r = h.run(kChanger, smc::exchange_medium({0, kSlot0, kSlot0 + 1, kSlot0 + 2}));
+  r = h.run(kChanger, exchange(kSlot0, kSlot0 + 1, kSlot0 + 2));
   ASSERT_TRUE(r.check_condition());
   EXPECT_EQ(r.sense_code(), kDestinationFull);
-  r = h.run(kChanger, smc::exchange_medium({0, kSlot0, kSlot0 + 1, 0x7777}));
+  r = h.run(kChanger, exchange(kSlot0, kSlot0 + 1, 0x7777));
   ASSERT_TRUE(r.check_condition());
   EXPECT_EQ(r.sense_code(), kInvalidElementAddress);
 }
@@ -376,7 +386,10 @@ TEST_F(EmuChanger, OperatorImportSetsImpexpAndIsAUnitAttention) {
   EXPECT_FALSE(h.emu->import_medium(kChanger, 0, "X"));  // Full.
   EXPECT_FALSE(h.emu->import_medium(kChanger, 7, "X"));  // No such portal.
   ASSERT_TRUE(h.emu->export_medium(kChanger, 0));
-  EXPECT_FALSE(element(kPortal0)->full);
+  EXPECT_EQ(h.run(kChanger, scsi::test_unit_ready()).sense_code(), (SenseCode{0x06, 0x28, 0x01}));
+  const auto* emptied = element(kPortal0);
+  ASSERT_NE(emptied, nullptr);
+  EXPECT_FALSE(emptied->full);
   EXPECT_FALSE(h.emu->import_medium({0, 1, 0}, 0, "X"));  // Not a changer.
 }
 

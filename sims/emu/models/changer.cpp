@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -45,6 +46,13 @@ std::vector<std::uint8_t> changeable_of(const std::vector<std::uint8_t>& page) {
   bytes[0] = page[0];
   bytes[1] = page[1];
   return bytes;
+}
+
+ChangerModel::Element make_element(smc::ElementType type, std::uint32_t address) {
+  ChangerModel::Element e;
+  e.type = type;
+  e.address = static_cast<std::uint16_t>(address);
+  return e;
 }
 
 std::uint8_t medium_type_of(const std::string& tag) {
@@ -100,10 +108,10 @@ Result<ChangerDriveConfig> read_drive(const nlohmann::json& object, std::string_
   if (!identifier) {
     return fail(identifier.error());
   }
-  if (**target) {
+  if (target->has_value()) {
     drive.lun = LunAddress{static_cast<std::uint32_t>(bus->value_or(0)),
                            static_cast<std::uint32_t>(**target), lun->value_or(0)};
-  } else if (**bus || **lun) {
+  } else if (bus->has_value() || lun->has_value()) {
     return fail(reader.error("target", "a drive naming a bus or LUN must name its target"));
   }
   drive.identifier = identifier->value_or("");
@@ -259,11 +267,10 @@ ChangerModel::ChangerModel(const LunSpec& spec, const ChangerConfig& config)
   m_assignment.data_transfer = {config.drive_address, drives};
 
   for (std::uint16_t i = 0; i < config.pickers; ++i) {
-    m_elements.push_back(
-        {smc::ElementType::MediumTransport, static_cast<std::uint16_t>(config.picker_address + i)});
+    m_elements.push_back(make_element(smc::ElementType::MediumTransport, config.picker_address + i));
   }
   for (std::uint16_t i = 0; i < config.slots; ++i) {
-    Element e{smc::ElementType::Storage, static_cast<std::uint16_t>(config.slot_address + i)};
+    Element e = make_element(smc::ElementType::Storage, config.slot_address + i);
     if (auto it = config.slot_media.find(i); it != config.slot_media.end()) {
       e.full = true;
       e.tag = it->second;
@@ -271,7 +278,7 @@ ChangerModel::ChangerModel(const LunSpec& spec, const ChangerConfig& config)
     m_elements.push_back(std::move(e));
   }
   for (std::uint16_t i = 0; i < config.portals; ++i) {
-    Element e{smc::ElementType::ImportExport, static_cast<std::uint16_t>(config.portal_address + i)};
+    Element e = make_element(smc::ElementType::ImportExport, config.portal_address + i);
     if (auto it = config.portal_media.find(i); it != config.portal_media.end()) {
       e.full = true;
       e.impexp = true;
@@ -280,7 +287,7 @@ ChangerModel::ChangerModel(const LunSpec& spec, const ChangerConfig& config)
     m_elements.push_back(std::move(e));
   }
   for (std::uint16_t i = 0; i < drives; ++i) {
-    Element e{smc::ElementType::DataTransfer, static_cast<std::uint16_t>(config.drive_address + i)};
+    Element e = make_element(smc::ElementType::DataTransfer, config.drive_address + i);
     const auto& drive = config.drives[i];
     if (!drive.lun) {
       smc::DeviceIdentifier id;
@@ -575,7 +582,7 @@ void ChangerModel::exchange_medium(Command& command) {
   }
   // Take the first destination's medium out through a scratch element (the picker's hand),
   // so that second == source works.
-  Element hand{smc::ElementType::MediumTransport, 0};
+  Element hand = make_element(smc::ElementType::MediumTransport, 0);
   transfer(m_elements[*first], hand);
   transfer(m_elements[*source], m_elements[*first]);
   transfer(hand, m_elements[*second]);  // Keeps the source remembered in the hand.
@@ -648,7 +655,7 @@ Result<void> ChangerModel::export_medium(std::uint16_t portal_index) {
   if (!e.full) {
     return fail_invalid(fmt::format("changer: portal {} is empty", portal_index));
   }
-  e = Element{e.type, e.address};
+  e = make_element(e.type, e.address);
   return {};
 }
 
