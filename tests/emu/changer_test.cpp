@@ -70,8 +70,7 @@ Reply move(Harness& h, std::uint16_t from, std::uint16_t to, std::uint16_t trans
   return h.run(at, smc::move_medium({transport, from, to, smc::Invert::No}));
 }
 
-scsi::Cdb exchange(std::uint32_t source, std::uint32_t first,
-                                    std::uint32_t second) {
+scsi::Cdb exchange(std::uint32_t source, std::uint32_t first, std::uint32_t second) {
   smc::ExchangeMediumRequest request;
   request.source = static_cast<std::uint16_t>(source);
   request.first_destination = static_cast<std::uint16_t>(first);
@@ -109,11 +108,10 @@ TEST_F(EmuChanger, TestUnitReadyIsGood) {
 }
 
 TEST_F(EmuChanger, ModeSenseReportsTheElementAddressAssignment) {
-  const Reply r = h.read(
-      kChanger,
-      scsi::mode_sense10(scsi::BlockDescriptors::Disable, scsi::PageControl::Current, 0x3f, 0,
-                         1024),
-      1024);
+  const Reply r = h.read(kChanger,
+                         scsi::mode_sense10(scsi::BlockDescriptors::Disable,
+                                            scsi::PageControl::Current, 0x3f, 0, 1024),
+                         1024);
   ASSERT_TRUE(r.good());
   auto parameters = scsi::parse_mode_sense_data(r.data, scsi::ModeHeaderFormat::Ten);
   ASSERT_TRUE(parameters) << parameters.error().message();
@@ -341,9 +339,9 @@ TEST_F(EmuChanger, InitializeElementStatusIsGood) {
                                   {smc::ScanMode::Fast, smc::ElementRangeSelect::Range, kSlot0, 5}))
                   .good());
   EXPECT_TRUE(h.run(kChanger, smc::initialize_element_status_with_range({})).good());
-  const Reply r = h.run(kChanger, smc::initialize_element_status_with_range(
-                                      {smc::ScanMode::Full, smc::ElementRangeSelect::Range, 0x9000,
-                                       1}));
+  const Reply r =
+      h.run(kChanger, smc::initialize_element_status_with_range(
+                          {smc::ScanMode::Full, smc::ElementRangeSelect::Range, 0x9000, 1}));
   EXPECT_EQ(r.sense_code(), kInvalidElementAddress);
 }
 
@@ -406,13 +404,13 @@ TEST(EmuChangerScenario, ADriveNamingAMissingLunIsAnError) {
 }
 
 TEST(EmuChangerScenario, BadKeysAreErrors) {
-  for (const char* lun : {R"({"type":"changer","slots":4,"full_slots":5})",
-                          R"({"type":"changer","slots":4,"media":{"4":"A"}})",
-                          R"({"type":"changer","slots":4,"media":{"x":"A"}})",
-                          R"({"type":"changer","slot_address":0,"slots":4})",
-                          R"({"type":"changer","slot_address":65535,"slots":4})",
-                          R"({"type":"changer","drives":[{"targett":1}]})",
-                          R"({"type":"changer","drives":"two"})"}) {
+  for (const char* lun :
+       {R"({"type":"changer","slots":4,"full_slots":5})",
+        R"({"type":"changer","slots":4,"media":{"4":"A"}})",
+        R"({"type":"changer","slots":4,"media":{"x":"A"}})",
+        R"({"type":"changer","slot_address":0,"slots":4})",
+        R"({"type":"changer","slot_address":65535,"slots":4})",
+        R"({"type":"changer","drives":[{"targett":1}]})", R"({"type":"changer","drives":"two"})"}) {
     const std::string json =
         std::string(R"({"buses":[{"targets":[{"id":4,"luns":[)") + lun + "]}]}]}";
     EXPECT_FALSE(parse_scenario(json, "test.json")) << lun;
@@ -458,8 +456,8 @@ TEST(EmuChangerLibrary, PagingVisitsEveryElementOfTheThousandSlotLibrary) {
   EXPECT_GT(reads, 10U);
   EXPECT_EQ(slots.size(), 1000U);
   EXPECT_EQ(full, 900U);
-  const Status all = read_status(h, kLibrary, smc::ElementType::All, 0, 0xffff, 0x20000,
-                                 smc::Dvcid::Requested);
+  const Status all =
+      read_status(h, kLibrary, smc::ElementType::All, 0, 0xffff, 0x20000, smc::Dvcid::Requested);
   ASSERT_TRUE(all.reply.good());
   EXPECT_EQ(all.data.number_of_elements_available, 1 + 10 + 4 + 1000);
   EXPECT_FALSE(all.data.truncated);

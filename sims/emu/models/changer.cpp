@@ -80,8 +80,8 @@ Result<void> read_media(ObjectReader& reader, std::string_view key, std::uint32_
     }
     if (!value.is_string() || value.get<std::string>().empty() ||
         value.get<std::string>().size() > smc::kVolumeIdentifierLength) {
-      return fail(reader.error(key, fmt::format("\"{}\": expected a volume tag of 1-32 characters",
-                                                name)));
+      return fail(
+          reader.error(key, fmt::format("\"{}\": expected a volume tag of 1-32 characters", name)));
     }
     out[static_cast<std::uint16_t>(index)] = value.get<std::string>();
   }
@@ -138,13 +138,13 @@ Result<std::shared_ptr<const ModelConfig>> parse_changer_config(ObjectReader& lu
     std::uint16_t ChangerConfig::*member;
     std::uint64_t min;
   };
-  for (const Count& c : {Count{"pickers", &ChangerConfig::pickers, 1},
-                         Count{"slots", &ChangerConfig::slots, 0},
-                         Count{"portals", &ChangerConfig::portals, 0},
-                         Count{"picker_address", &ChangerConfig::picker_address, 0},
-                         Count{"slot_address", &ChangerConfig::slot_address, 0},
-                         Count{"portal_address", &ChangerConfig::portal_address, 0},
-                         Count{"drive_address", &ChangerConfig::drive_address, 0}}) {
+  for (const Count& c :
+       {Count{"pickers", &ChangerConfig::pickers, 1}, Count{"slots", &ChangerConfig::slots, 0},
+        Count{"portals", &ChangerConfig::portals, 0},
+        Count{"picker_address", &ChangerConfig::picker_address, 0},
+        Count{"slot_address", &ChangerConfig::slot_address, 0},
+        Count{"portal_address", &ChangerConfig::portal_address, 0},
+        Count{"drive_address", &ChangerConfig::drive_address, 0}}) {
     auto value = lun.unsigned_integer(c.key, c.min, 0xffff);
     if (!value) {
       return fail(value.error());
@@ -160,8 +160,8 @@ Result<std::shared_ptr<const ModelConfig>> parse_changer_config(ObjectReader& lu
       }
     } else if (drives->is_array()) {
       for (std::size_t i = 0; i < drives->size(); ++i) {
-        auto drive = read_drive((*drives)[i], lun.source_name(),
-                                json_path_index(lun.path_of("drives"), i));
+        auto drive =
+            read_drive((*drives)[i], lun.source_name(), json_path_index(lun.path_of("drives"), i));
         if (!drive) {
           return fail(drive.error());
         }
@@ -267,7 +267,8 @@ ChangerModel::ChangerModel(const LunSpec& spec, const ChangerConfig& config)
   m_assignment.data_transfer = {config.drive_address, drives};
 
   for (std::uint16_t i = 0; i < config.pickers; ++i) {
-    m_elements.push_back(make_element(smc::ElementType::MediumTransport, config.picker_address + i));
+    m_elements.push_back(
+        make_element(smc::ElementType::MediumTransport, config.picker_address + i));
   }
   for (std::uint16_t i = 0; i < config.slots; ++i) {
     Element e = make_element(smc::ElementType::Storage, config.slot_address + i);
@@ -435,9 +436,8 @@ void ChangerModel::read_element_status(Command& command) const {
   smc::ElementStatusData data;
   {
     std::lock_guard lock(m_lock);
-    auto it = std::lower_bound(
-        m_elements.begin(), m_elements.end(), request->starting_address,
-        [](const Element& e, std::uint16_t a) { return e.address < a; });
+    auto it = std::lower_bound(m_elements.begin(), m_elements.end(), request->starting_address,
+                               [](const Element& e, std::uint16_t a) { return e.address < a; });
     bool any = false;
     std::uint32_t reported = 0;
     for (; it != m_elements.end() && reported < request->number_of_elements; ++it) {
@@ -484,8 +484,7 @@ void ChangerModel::read_element_status(Command& command) const {
       ++reported;
     }
     if (!any && request->number_of_elements != 0) {
-      command.check_condition(kInvalidElementAddress,
-                              scsi::CdbFieldPointer{2, std::nullopt});
+      command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
       return;
     }
   }

@@ -87,9 +87,9 @@ class ChangerModel final : public LunModel {
     bool impexp = false;  // Import/export: placed by the operator.
     bool invert = false;
     std::optional<std::uint16_t> source;
-    std::string tag;                                          // Empty when no medium.
-    std::optional<scsi::smc::DeviceIdentifier> identifier;    // Drives.
-    std::optional<LunAddress> lun;                            // Drives linked to a LUN.
+    std::string tag;                                        // Empty when no medium.
+    std::optional<scsi::smc::DeviceIdentifier> identifier;  // Drives.
+    std::optional<LunAddress> lun;                          // Drives linked to a LUN.
   };
 
   ChangerModel(const LunSpec& spec, const ChangerConfig& config);
