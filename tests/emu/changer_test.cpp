@@ -232,6 +232,25 @@ TEST_F(EmuChanger, TypeFilterStartingAddressAndCountSelectElements) {
   EXPECT_EQ(portals.data.descriptor_count(), 2U);
 }
 
+TEST_F(EmuChanger, ZeroElementsReportsTheHeaderAlone) {
+  const Status s = read_status(h, kChanger, smc::ElementType::All, 0, 0);
+  ASSERT_TRUE(s.reply.good());
+  EXPECT_EQ(s.reply.data.size(), smc::kElementStatusHeaderLength);
+  EXPECT_EQ(s.data.descriptor_count(), 0U);
+}
+
+TEST(EmuChangerScenario, ADriveCountGivesNamedDrives) {
+  Harness h{R"({"buses":[{"targets":[{"id":2,"luns":[{"type":"changer","drives":2}]}]}]})"};
+  ASSERT_TRUE(h.emu);
+  const Status s = read_status(h, {0, 2, 0}, smc::ElementType::DataTransfer, 0, 0xffff, 0xffff,
+                               smc::Dvcid::Requested);
+  ASSERT_TRUE(s.reply.good());
+  ASSERT_EQ(s.data.descriptor_count(), 2U);
+  const auto& id = s.data.pages[0].descriptors[1].device_identifier;
+  ASSERT_TRUE(id);
+  EXPECT_EQ(std::string(id->identifier.begin(), id->identifier.end()), "EMU DRIVE 0001");
+}
+
 TEST_F(EmuChanger, NoElementAtOrAfterTheStartingAddressIsInvalidElementAddress) {
   const Status s = read_status(h, kChanger, smc::ElementType::Storage, 0x2000, 5);
   ASSERT_TRUE(s.reply.check_condition());
@@ -502,7 +521,8 @@ TEST(EmuChangerLibrary, ConcurrentMovesNeitherLoseNorDuplicateMedia) {
     thread.join();
   }
   EXPECT_EQ(good + refused, kThreads * kMoves);
-  EXPECT_GT(good.load(), 0);
+  EXPECT_GT(good.load(), 100);
+  EXPECT_GT(refused.load(), 0);
   EXPECT_EQ((*changer)->media_count(), before);
   // Every volume tag is still there exactly once.
   std::multiset<std::string> tags;
