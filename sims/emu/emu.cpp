@@ -5,6 +5,7 @@
 #include "base/check.h"
 #include "sims/emu/bus.h"
 #include "sims/emu/completer.h"
+#include "sims/emu/models/changer.h"
 #include "sims/emu/models/ses_registry.h"
 
 namespace ucam::emu {
@@ -23,18 +24,22 @@ Result<std::unique_ptr<Emulator>> Emulator::create(const Scenario& scenario, cam
                                                    EmulatorOptions options) {
   std::unique_ptr<Emulator> emulator(new Emulator(scenario, xpt));
   emulator->m_completer->start();
-  // Enclosures link LUNs across the scenario; they exist before any command can arrive.
-  auto enclosures = EnclosureRegistry::create(
-      emulator->m_scenario, [&emulator](const LunAddress& a) -> LunModel* {
-        if (a.bus >= emulator->m_buses.size()) {
-          return nullptr;
-        }
-        EmuTarget* target = emulator->m_buses[a.bus]->find_target(a.target);
-        EmuLun* lun = target != nullptr ? target->find_lun(a.lun) : nullptr;
-        return lun != nullptr ? &lun->model() : nullptr;
-      });
+  // Enclosures and changers link LUNs across the scenario; they exist before any command can
+  // arrive.
+  const auto model_of = [&emulator](const LunAddress& a) -> LunModel* {
+    if (a.bus >= emulator->m_buses.size()) {
+      return nullptr;
+    }
+    EmuTarget* target = emulator->m_buses[a.bus]->find_target(a.target);
+    EmuLun* lun = target != nullptr ? target->find_lun(a.lun) : nullptr;
+    return lun != nullptr ? &lun->model() : nullptr;
+  };
+  auto enclosures = EnclosureRegistry::create(emulator->m_scenario, model_of);
   if (!enclosures) {
     return fail(enclosures.error());
+  }
+  if (auto linked = link_changer_drives(emulator->m_scenario, model_of); !linked) {
+    return fail(linked.error());
   }
   emulator->m_enclosures = std::move(*enclosures);
   for (auto& bus : emulator->m_buses) {
@@ -359,6 +364,76 @@ Result<void> Emulator::clear_faults(const LunAddress& address) {
     return fail(where.error());
   }
   where->lun->clear_faults();
+  return {};
+}
+
+// --- Changers -------------------------------------------------------------------------------
+
+namespace {
+
+constexpr SenseCode kMediumMayHaveChanged{0x06, 0x28, 0x00};
+constexpr SenseCode kImportExportAccessed{0x06, 0x28, 0x01};
+
+Result<std::pair<EmuLun*, ChangerModel*>> locate_changer(const Result<EmuBus*>& bus,
+                                                         const LunAddress& address) {
+  auto where = locate(bus, address);
+  if (!where) {
+    return fail(where.error());
+  }
+  auto* changer = dynamic_cast<ChangerModel*>(&where->lun->model());
+  if (changer == nullptr) {
+    return fail_invalid(fmt::format("emu: bus {} target {} LUN {} is not a changer", address.bus,
+                                    address.target, address.lun));
+  }
+  return std::pair{where->lun, changer};
+}
+
+}  // namespace
+
+Result<ChangerModel*> Emulator::changer(const LunAddress& address) const {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  return where->second;
+}
+
+Result<void> Emulator::set_changer_door(const LunAddress& address, ChangerDoor door) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  where->second->set_door(door);
+  if (door == ChangerDoor::Closed) {
+    where->first->queue_unit_attention(kMediumMayHaveChanged);
+  }
+  return {};
+}
+
+Result<void> Emulator::import_medium(const LunAddress& address, std::uint16_t portal,
+                                     const std::string& volume_tag) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  auto done = where->second->import_medium(portal, volume_tag);
+  if (!done) {
+    return fail(done.error());
+  }
+  where->first->queue_unit_attention(kImportExportAccessed);
+  return {};
+}
+
+Result<void> Emulator::export_medium(const LunAddress& address, std::uint16_t portal) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  auto done = where->second->export_medium(portal);
+  if (!done) {
+    return fail(done.error());
+  }
+  where->first->queue_unit_attention(kImportExportAccessed);
   return {};
 }
 

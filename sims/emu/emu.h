@@ -43,6 +43,7 @@
 #include "cam/sim.h"
 #include "cam/xpt_sim.h"
 #include "sims/emu/fault.h"
+#include "sims/emu/models/changer.h"
 #include "sims/emu/models/ses_view.h"
 #include "sims/emu/scenario.h"
 
@@ -120,6 +121,18 @@ class Emulator {
 
   // Commands currently held by Delay and Hang faults.
   std::size_t held_commands() const;
+
+  // --- Changers (SMC-3 LUNs; docs/scenarios.md, "changer") ---
+  // Operator actions on the changer LUN at `address` (EINVAL if it is not a changer). Closing
+  // the door queues UNIT ATTENTION 28h/00h (NOT READY TO READY CHANGE, MEDIUM MAY HAVE
+  // CHANGED); putting a medium into an empty portal or taking one out queues 28h/01h (IMPORT
+  // OR EXPORT ELEMENT ACCESSED). Portal indexes are 0-based.
+  Result<void> set_changer_door(const LunAddress& address, ChangerDoor door);
+  Result<void> import_medium(const LunAddress& address, std::uint16_t portal,
+                             const std::string& volume_tag);
+  Result<void> export_medium(const LunAddress& address, std::uint16_t portal);
+  // The changer model itself (its inventory); it lives as long as the Emulator.
+  Result<ChangerModel*> changer(const LunAddress& address) const;
 
   // --- Enclosures (SES and SAF-TE LUNs; docs/scenarios.md, "Enclosures") ---
   // An enclosure is named by its scenario name or by any of its LUNs; an unknown one is an

@@ -52,7 +52,7 @@ const BadCase kBadCases[] = {
      R"({"buses":[{"targets":[{"luns":[{"type":"processor","capacity":3}]}]}]})",
      "x.json: buses[0].targets[0].luns[0].capacity: unknown key"},
     {"UnknownType", R"({"buses":[{"targets":[{"luns":[{"type":"tape"}]}]}]})",
-     R"(x.json: buses[0].targets[0].luns[0].type: expected one of "disk", "processor", "ses", "safte", got "tape")"},
+     R"(x.json: buses[0].targets[0].luns[0].type: expected one of "disk", "processor", "ses", "safte", "changer", got "tape")"},
     {"TypeNotAString", R"({"buses":[{"targets":[{"luns":[{"type":3}]}]}]})",
      "x.json: buses[0].targets[0].luns[0].type: expected a string, got 3"},
     {"DuplicateTargetId", R"({"buses":[{"targets":[{"id":3},{"id":1},{"id":3}]}]})",

@@ -2,6 +2,7 @@
 #include <array>
 
 #include "sims/emu/model.h"
+#include "sims/emu/models/changer.h"
 #include "sims/emu/models/disk.h"
 #include "sims/emu/models/processor.h"
 #include "sims/emu/models/safte.h"
@@ -20,6 +21,8 @@ constexpr std::array kModels = {
                     parse_ses_model_config, create_ses},
     ModelDescriptor{"safte", scsi::PeripheralType::Processor, "EMU SAF-TE",
                     parse_safte_model_config, create_safte},
+    ModelDescriptor{"changer", scsi::PeripheralType::MediumChanger, "EMU CHANGER",
+                    parse_changer_config, create_changer},
 };
 
 }  // namespace
