@@ -706,11 +706,14 @@ TEST(UcamctlGlobalOptionsOffline, EveryHelpSaysWhereTheGlobalOptionsGo) {
                               "emu remove-lun",
                               "emu insert-lun",
                               "emu pull-disk",
-                              "emu insert-disk"}) {
+                              "emu insert-disk",
+                              "pt",
+                              "pt send",
+                              "pt receive"}) {
     auto help = run_raw(std::string(command) + " --help");
     EXPECT_EQ(help.status, 0) << command;
-    EXPECT_NE(help.out.find("GLOBAL OPTIONS\n  --socket PATH, --emulate FILE|builtin:NAME, --json "
-                            "and --log-level LEVEL"),
+    EXPECT_NE(help.out.find("GLOBAL OPTIONS\n  --socket PATH, --emulate FILE|builtin:NAME, "
+                            "--sg[=FILTER], --iscsi URL, --json and\n  --log-level LEVEL"),
               std::string::npos)
         << command << "\n"
         << help.out;
