@@ -6,6 +6,7 @@
 
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
+#include "periphs/sg/sg.h"
 
 namespace ucam {
 
@@ -20,6 +21,7 @@ Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOpt
   // The driver table: explicit and ordered (attach order, and the order of periph names).
   std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
   drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
+  drivers.push_back(std::make_unique<sgp::SgDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
