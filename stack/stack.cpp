@@ -21,9 +21,11 @@ Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOpt
   // The driver table: explicit and ordered (attach order, and the order of periph names).
   std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
   drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
-  drivers.push_back(std::make_unique<sgp::SgDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
+  // Last, so that a device's names read "pass0,da0,sg0": tools (ucamctl enc show, like
+  // sesutil) show the first name that is not pass as the disk's.
+  drivers.push_back(std::make_unique<sgp::SgDriver>(*stack->m_devfs));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
   std::uint32_t iscsi_unit = 0;
   for (auto& spec : sims) {

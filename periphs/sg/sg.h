@@ -17,7 +17,7 @@
 //    not sent, with Linux's errno for it (SgIo below), or when the node is gone (ENXIO).
 //
 // Lifecycle (periph::NodePeriphDriver): attaches to every device, like pass, so sgN and passN
-// name the same device. Any number of opens, in any mode (Linux's sg is not exclusive and does
+// name the same device (the stack lists it last in its driver table: "pass0,da0,sg0"). Any number of opens, in any mode (Linux's sg is not exclusive and does
 // not need write access to open; O_EXCL is not implemented). Each open holds a periph
 // reference and has its own settings (timeout, reserved size), as Linux's per-fd state. When
 // the device departs, new opens and calls through old handles fail with ENXIO (Linux answers

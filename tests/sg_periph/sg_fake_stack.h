@@ -1,5 +1,5 @@
-// The stack the sg driver's fake-SIM tests run in: XPT, devfs, the pass and sg drivers (in the
-// real driver table's order) and a fake SIM.
+// The stack the sg driver's fake-SIM tests run in: XPT, devfs, the pass and sg drivers (two
+// periphs per device, as in the real driver table) and a fake SIM.
 #pragma once
 
 #include "cam/periph.h"

@@ -57,9 +57,9 @@ class SgpTest : public ::testing::Test {
   devfs::FileHandle handle;
 };
 
-TEST_F(SgpTest, EveryDeviceHasAnSgNodeAfterItsPassNode) {
+TEST_F(SgpTest, EveryDeviceHasAnSgNodeNumberedLikeItsPassNode) {
   EXPECT_EQ(stack->periphs().names_for({0, 0, 0}),
-            (std::vector<std::string>{"pass0", "sg0", "da0"}));
+            (std::vector<std::string>{"pass0", "da0", "sg0"}));
   auto full = make_stack("builtin:default");
   std::size_t sg_nodes = 0;
   for (const auto& name : full->devfs().names()) {
