@@ -395,6 +395,7 @@ std::shared_ptr<XptDevice> Xpt::find_or_create_probe_device(const Path& path) {
   device->info.sim_unit = bus->second->inquiry.unit;
   device->info.sim_bus = bus->second->inquiry.bus;
   device->info.maxio = maxio;
+  device->info.queue_depth = bus->second->inquiry.device_queue_depth;
   m_devices.emplace(path, device);
   return device;
 }

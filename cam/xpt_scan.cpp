@@ -235,6 +235,7 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   info.sim_unit = bus.inquiry.unit;
   info.sim_bus = bus.inquiry.bus;
   info.maxio = device->maxio;  // What the XPT enforces for this entry (see XptDevice).
+  info.queue_depth = bus.inquiry.device_queue_depth;
   info.peripheral_qualifier = parsed->peripheral_qualifier;
   info.device_type = parsed->device_type;
   info.encserv = parsed->encserv;

@@ -7,6 +7,7 @@
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
 #include "periphs/pt/pt.h"
+#include "periphs/sg/sg.h"
 
 namespace ucam {
 
@@ -24,6 +25,9 @@ Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOpt
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<pt::PtDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
+  // Last, so that a device's names read "pass0,da0,sg0": tools (ucamctl enc show, like
+  // sesutil) show the first name that is not pass as the disk's.
+  drivers.push_back(std::make_unique<sgp::SgDriver>(*stack->m_devfs));
   stack->m_periphs = cam::PeriphManager::create(*stack->m_xpt, std::move(drivers));
   std::uint32_t iscsi_unit = 0;
   for (auto& spec : sims) {

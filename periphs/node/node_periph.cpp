@@ -45,11 +45,19 @@ void NodePeriphDriver::destroy(cam::Periph& periph) {
   }
 }
 
-Result<void> NodePeriphDriver::open(devfs::Node& node, devfs::OpenFile& file) {
-  cam::Periph& periph = periph_of(node);
+Result<void> NodePeriphDriver::check_open_mode(const cam::Periph& periph,
+                                               const devfs::OpenFile& file) {
   if ((file.flags() & (devfs::kOpenRead | devfs::kOpenWrite)) !=
       (devfs::kOpenRead | devfs::kOpenWrite)) {
     return fail_errno(EPERM, periph.name() + ": needs read and write access");
+  }
+  return {};
+}
+
+Result<void> NodePeriphDriver::open(devfs::Node& node, devfs::OpenFile& file) {
+  cam::Periph& periph = periph_of(node);
+  if (auto mode = check_open_mode(periph, file); !mode) {
+    return mode;
   }
   if (!periph.acquire()) {
     return fail_errno(ENXIO, periph.name() + ": device is gone");

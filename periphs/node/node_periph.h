@@ -45,6 +45,9 @@ class NodePeriphDriver : public cam::PeriphDriver, public devfs::CdevSw {
  protected:
   // The softc attach() installs; drivers with more state return a subclass.
   virtual std::unique_ptr<NodeSoftc> make_softc(cam::Periph& periph);
+  // Whether `file`'s open mode may open the node, checked before any reference is taken.
+  // Default (FreeBSD's pass): both read and write, else EPERM.
+  virtual Result<void> check_open_mode(const cam::Periph& periph, const devfs::OpenFile& file);
   static cam::Periph& periph_of(devfs::Node& node) {
     return *static_cast<cam::Periph*>(node.drv1());
   }

@@ -109,10 +109,10 @@ TEST_P(UcamctlDevlist, ListsTheBuiltInTopologyLikeCamcontrol) {
   auto r = run("devlist -v");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("scbus0 on emu0 bus 0:"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("<ACME AX4000S A110>                at scbus0 target 0 lun 0 (pass0,da0)"),
+  EXPECT_NE(r.out.find("<ACME AX4000S A110>                at scbus0 target 0 lun 0 (pass0,da0,sg0)"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("at scbus1 target 0 lun 5 (pass8,da7)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("at scbus1 target 0 lun 5 (pass8,da7,sg8)"), std::string::npos) << r.out;
 }
 
 TEST_P(UcamctlDevlist, JsonListsEveryDeviceWithItsPeriphs) {
@@ -122,7 +122,7 @@ TEST_P(UcamctlDevlist, JsonListsEveryDeviceWithItsPeriphs) {
   ASSERT_EQ(j.size(), 12U);  // eleven LUNs and the enclosure (bus 1 target 9)
   EXPECT_EQ(j[4]["device_type"], 3);
   EXPECT_EQ(j[4]["device_type_name"], "processor device");
-  EXPECT_EQ(j[0]["periphs"], nlohmann::json::array({"pass0", "da0"}));
+  EXPECT_EQ(j[0]["periphs"], nlohmann::json::array({"pass0", "da0", "sg0"}));
   EXPECT_EQ(j[0]["serial"], "AX4S0000A1");
   EXPECT_TRUE(j[0]["physical_path"].is_null());  // Not in an enclosure.
   EXPECT_EQ(j[9]["physical_path"], "id1,enc@n5acde48000000e01/type@0/slot@1/elmdesc@Slot_00");

@@ -35,7 +35,7 @@ TEST(DaDriver, AttachesToDisksOnlyWithFreeBsdNames) {
     disks += has_da ? 1 : 0;
   }
   EXPECT_EQ(disks, 10);
-  EXPECT_EQ(stack->periphs().names_for({0, 0, 0}), (std::vector<std::string>{"pass0", "da0"}));
+  EXPECT_EQ(stack->periphs().names_for({0, 0, 0}), (std::vector<std::string>{"pass0", "da0", "sg0"}));
   EXPECT_EQ(*stack->resolve_pass("da3"), "pass3");
   EXPECT_EQ(*stack->resolve_pass("/dev/da0"), "pass0");
   EXPECT_EQ(*stack->resolve_pass("ses0"), "pass11");
@@ -111,7 +111,7 @@ TEST(DaDriver, DepartedDiskFailsWithEnxioAndCloseStillReleases) {
   ASSERT_TRUE(stack->emulator()->insert_lun({0, 3, 0}).has_value());
   stack->settle();
   const auto names = stack->periphs().names_for({0, 3, 0});
-  ASSERT_EQ(names.size(), 2U);
+  ASSERT_EQ(names.size(), 3U);  // pass, da, sg.
   EXPECT_TRUE(names[1].starts_with("da"));
   EXPECT_EQ(stack->periphs().stats().underflows, 0U);
 }

@@ -219,7 +219,7 @@ TEST_F(EncTest, DeviceNamesPerElementAndEnodevForEmptySlots) {
   EncGetElementDevnames names;
   names.index = 1;
   ASSERT_TRUE(h->ioctl(names));
-  EXPECT_EQ(names.names, "pass0,da0");  // Every periph of the disk, FreeBSD style.
+  EXPECT_EQ(names.names, "pass0,da0,sg0");  // Every periph of the disk, FreeBSD style.
   names.index = 4;
   auto r = h->ioctl(names);
   ASSERT_FALSE(r);

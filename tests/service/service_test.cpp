@@ -450,7 +450,7 @@ TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
       EXPECT_EQ(p["bus"], 1);
       EXPECT_EQ(p["target"], 4);
       // The names that left with the disk, though its periphs are gone by now.
-      EXPECT_EQ(p["periphs"], json::array({"pass9", "da8"}));
+      EXPECT_EQ(p["periphs"], json::array({"pass9", "da8", "sg9"}));
       lost = true;
     } else {
       ASSERT_EQ(p["event"], "ElementStatusChanged");  // Filtered: nothing else arrives.
