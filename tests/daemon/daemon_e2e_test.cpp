@@ -781,8 +781,15 @@ TEST(DaemonPt, OneOpenerAcrossClientsAndADeadOrDepartedHolderFreesTheNode) {
       d->socket(), json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "open"},
                         {"params", {{"node", "pt0"}}}}.dump() + "\n");
   ASSERT_GT(holder, 0);
+  // Wait on the holder's handle through status, not by opening pt0 here: a probing open could
+  // itself hold the single-opener node when the holder's open arrives.
   ASSERT_TRUE(wait_until(
-      [&] { return error_code(b.call("pt.receive", {{"device", "pt0"}})) == kBusy; }, 20s));
+      [&] {
+        const json st = b.call("daemon.status");
+        return is_result(st) && st["result"]["handles"] == 1;
+      },
+      20s));
+  EXPECT_EQ(error_code(b.call("pt.receive", {{"device", "pt0"}})), kBusy);
   kill_and_reap(holder);
   ASSERT_TRUE(wait_until([&] { return is_result(b.call("pt.receive", {{"device", "pt0"}})); },
                          20s));

@@ -70,11 +70,11 @@ Result<std::string> receive(devfs::FileHandle& h, std::size_t length) {
 
 TEST(PtDriver, AttachesToProcessorsButNotToSafteEnclosuresOrDisks) {
   auto stack = emulated_stack();
-  EXPECT_EQ(stack->periphs().names_for({0, 1, 0}), (std::vector<std::string>{"pass0", "pt0"}));
+  EXPECT_EQ(stack->periphs().names_for({0, 1, 0}), (std::vector<std::string>{"pass0", "pt0", "sg0"}));
   for (const auto& n : stack->periphs().names_for({0, 2, 0})) {
     EXPECT_FALSE(n.starts_with("pt")) << n << ": SAF-TE belongs to enc";
   }
-  EXPECT_EQ(stack->periphs().names_for({0, 3, 0}), (std::vector<std::string>{"pass2", "da0"}));
+  EXPECT_EQ(stack->periphs().names_for({0, 3, 0}), (std::vector<std::string>{"pass2", "da0", "sg2"}));
   EXPECT_EQ(*stack->resolve_pass("pt0"), "pass0");
 }
 
