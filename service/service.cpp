@@ -85,6 +85,7 @@ Service::Service(Stack& stack, AccessPolicy policy, ServiceLimits limits)
   register_service_methods();
   register_device_methods(*this);
   register_enc_methods(*this);
+  register_sg_methods(*this);
   register_emu_methods(*this);
   for (const auto& d : m_stack.xpt().devices()) {
     m_names[d.path] = m_stack.periphs().names_for(d.path);

@@ -182,6 +182,7 @@ class Service {
 void register_device_methods(Service& service);  // service/device_methods.cpp
 void register_enc_methods(Service& service);     // service/enc_methods.cpp
 void register_emu_methods(Service& service);     // service/emu_methods.cpp
+void register_sg_methods(Service& service);      // service/sg_methods.cpp
 
 // `error` with "node: " in front, unless its message already starts so.
 inline Error named(const Error& error, const std::string& node) {

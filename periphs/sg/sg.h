@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cam/cancel.h"
 #include "cam/ccb.h"
 #include "cam/device_info.h"
 #include "cam/periph.h"
@@ -146,6 +147,8 @@ struct SgIo : devfs::Ioctl {
   SgIo() : Ioctl(kCode) {}
   SgIoRequest request;
   SgIoReply reply;
+  // Cancelled (a client that went away), the command is aborted: host_status DID_ABORT.
+  cam::CancelToken* cancel = nullptr;
 };
 
 // --- Other ioctls (each: `value` in or out, as the int* argument on Linux) -------------------

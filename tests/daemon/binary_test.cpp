@@ -192,5 +192,63 @@ TEST_F(DaemonBinary, MoreThanTheLimitIsRefusedAndTheConnectionClosed) {
       [&] { return observer.call("daemon.status")["result"]["sessions"].size() == 1; }, 20s));
 }
 
+// sg.io: SG_IO as RPC on an sg node, the call libucam-sg.so makes for ioctl(SG_IO).
+TEST_F(DaemonBinary, SgIoRunsLinuxSgV3RequestsOnSgNodes) {
+  const json opened = rpc->call("open", {{"node", "sg0"}});
+  ASSERT_TRUE(opened.contains("result")) << opened.dump();
+  const auto h = opened["result"]["handle"];
+  // INQUIRY, 96 bytes asked, data in as binary after the reply.
+  ASSERT_TRUE(rpc->send_raw(request(1, "sg.io",
+                                    {{"handle", h},
+                                     {"cdb", "12 00 00 00 60 00"},
+                                     {"dxfer_direction", -3},
+                                     {"dxfer_len", 96}},
+                                    {{"binary_reply", true}})));
+  const auto inq = reply(*rpc);
+  ASSERT_TRUE(inq.contains("result")) << inq.dump();
+  EXPECT_EQ(inq["result"]["status"], 0);
+  EXPECT_EQ(inq["result"]["host_status"], 0);
+  EXPECT_EQ(inq["result"]["info"], 0);
+  ASSERT_EQ(inq["binary"], 96);
+  const auto data = rpc->read_bytes(96);
+  ASSERT_TRUE(data.has_value());
+  const int additional = static_cast<unsigned char>((*data)[4]);
+  EXPECT_EQ(inq["result"]["resid"], 96 - std::min(96, additional + 5));
+  // The same INQUIRY through pass agrees byte for byte on what the device returned.
+  const json pass = rpc->call(
+      "pass.command", {{"device", "pass0"}, {"cdb", "12 00 00 00 60 00"}, {"data_in_length", 96}});
+  ASSERT_TRUE(pass.contains("result")) << pass.dump();
+  const auto valid = static_cast<std::size_t>(96 - inq["result"]["resid"].get<int>());
+  std::string hex;
+  for (std::size_t i = 0; i < valid; ++i) {
+    hex += fmt::format("{}{:02x}", i == 0 ? "" : " ", static_cast<unsigned char>((*data)[i]));
+  }
+  EXPECT_EQ(pass["result"]["data_in"], hex);
+
+  // An unsupported opcode: a successful call with CHECK CONDITION and sense, Linux's way.
+  const json bad = rpc->call("sg.io", {{"handle", h}, {"cdb", "ff 00 00 00 00 00"}});
+  ASSERT_TRUE(bad.contains("result")) << bad.dump();
+  EXPECT_EQ(bad["result"]["status"], 2);
+  EXPECT_EQ(bad["result"]["masked_status"], 1);
+  EXPECT_EQ(bad["result"]["driver_status"], 8);  // DRIVER_SENSE
+  EXPECT_EQ(bad["result"]["info"], 1);           // SG_INFO_CHECK
+  EXPECT_GT(bad["result"]["sb_len_wr"].get<int>(), 7);
+  EXPECT_TRUE(bad["result"]["sense"].get<std::string>().starts_with("70 00 05"))
+      << bad.dump();  // ILLEGAL REQUEST
+
+  // The ioctls sg3_utils and mtx call first.
+  const json version = rpc->call("sg.ioctl", {{"handle", h}, {"request", "SG_GET_VERSION_NUM"}});
+  ASSERT_TRUE(version.contains("result")) << version.dump();
+  EXPECT_GE(version["result"]["value"].get<int>(), 30000);
+  const json id = rpc->call("sg.ioctl", {{"handle", h}, {"request", "SG_GET_SCSI_ID"}});
+  ASSERT_TRUE(id.contains("result")) << id.dump();
+  EXPECT_EQ(id["result"]["scsi_type"], 0);
+  const json unknown = rpc->call("sg.ioctl", {{"handle", h}, {"request", 1234}});
+  EXPECT_TRUE(unknown.contains("error")) << unknown.dump();
+  // sg.io on a node that is not an sg node is refused, not run.
+  const json on_pass = rpc->call("sg.io", {{"device", "pass0"}, {"cdb", "00 00 00 00 00 00"}});
+  EXPECT_TRUE(on_pass.contains("error")) << on_pass.dump();
+}
+
 }  // namespace
 }  // namespace ucam::testing
