@@ -10,6 +10,8 @@ packages=(
   # Peers for the interop tests: tgt (iSCSI target on loopback) and a real Linux SCSI stack in
   # a VM (../shared/peers/linux-vm.sh). The kernel package takes minutes to install once.
   tgt libiscsi-bin qemu-system-x86 linux-image-amd64 busybox-static open-iscsi kmod cpio lsscsi
+  # Unmodified Linux SCSI tools run on ucam nodes through libucam-sg.so (LD_PRELOAD).
+  mtx
 )
 missing=()
 for p in "${packages[@]}"; do
