@@ -43,6 +43,11 @@
 #include "preload/path_map.h"
 #include "preload/sg_translate.h"
 
+// Linux's <scsi/sg.h> has it; glibc's copy of the header does not.
+#ifndef SG_GET_ACCESS_COUNT
+#define SG_GET_ACCESS_COUNT 0x2289
+#endif
+
 #define UCAM_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace ucam::preload {
@@ -613,6 +618,9 @@ UCAM_EXPORT int lstat64(const char* path, struct stat64* st) noexcept {
   return stat_path(path, st) ? 0 : UCAM_NEXT("lstat64", Stat64Fn)(path, st);
 }
 
+// glibc declares `path` nonnull; callers break that promise, so it is checked all the same.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnonnull-compare"
 UCAM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask,
                       struct statx* stx) noexcept {
   if (path != nullptr && *path == '\0' && (flags & AT_EMPTY_PATH) != 0) {
@@ -628,6 +636,7 @@ UCAM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask,
   }
   return UCAM_NEXT("statx", StatxFn)(dirfd, path, flags, mask, stx);
 }
+#pragma GCC diagnostic pop
 
 // The pre-2.33 names (binaries linked against an older glibc call these).
 UCAM_EXPORT int __fxstat(int ver, int fd, struct stat* st) {

@@ -103,17 +103,30 @@ bool for_each_piece(const sg_io_hdr_t& hdr, std::size_t total, F f) {
 }  // namespace
 
 tl::expected<std::vector<std::uint8_t>, int> from_hex(std::string_view text) {
-  if (text.size() % 2 != 0) {
-    return tl::unexpected(EIO);
-  }
-  std::vector<std::uint8_t> out(text.size() / 2);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(text[2 * i]);
-    const int lo = nibble(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
+  // ucamd writes bytes spaced ("70 00 05"); pairs of digits may also run together.
+  std::vector<std::uint8_t> out;
+  out.reserve(text.size() / 2);
+  int high = -1;
+  for (const char c : text) {
+    if (c == ' ') {
+      if (high >= 0) {
+        return tl::unexpected(EIO);  // A lone digit.
+      }
+      continue;
+    }
+    const int n = nibble(c);
+    if (n < 0) {
       return tl::unexpected(EIO);
     }
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    if (high < 0) {
+      high = n;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(high << 4 | n));
+      high = -1;
+    }
+  }
+  if (high >= 0) {
+    return tl::unexpected(EIO);
   }
   return out;
 }

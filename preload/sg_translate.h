@@ -47,7 +47,8 @@ tl::expected<SgIoCall, int> sg_io_call(const sg_io_hdr_t& hdr, std::int64_t hand
 tl::expected<void, int> apply_sg_io_result(sg_io_hdr_t& hdr, const json& result,
                                            std::string_view data);
 
-// Lower-case hex without separators ("120000002400"), and back (nullopt-like failure: EIO).
+// Lower-case hex without separators ("120000002400"), and back (ucamd's spaced "70 00 05" or
+// run-together digits; EIO for anything else).
 std::string to_hex(const std::uint8_t* data, std::size_t size);
 tl::expected<std::vector<std::uint8_t>, int> from_hex(std::string_view text);
 

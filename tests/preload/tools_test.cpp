@@ -38,14 +38,14 @@ bool installed(const std::string& tool) {
     }                                                          \
   } while (0)
 
-struct Run {
+struct ToolRun {
   int exit = -1;
   std::string out;
   std::string err;
 };
 
 // Runs `command` through sh with LD_PRELOAD and UCAM_SOCKET set (`socket` empty: no preload).
-Run run(const std::string& socket, const std::string& command, bool preload = true) {
+ToolRun run(const std::string& socket, const std::string& command, bool preload = true) {
   char tmpl[] = "/tmp/ucampre.XXXXXX";
   const int efd = ::mkstemp(tmpl);
   ::close(efd);
@@ -53,7 +53,7 @@ Run run(const std::string& socket, const std::string& command, bool preload = tr
   if (preload) {
     env = "LD_PRELOAD='" + library() + "' UCAM_SOCKET='" + socket + "' ";
   }
-  Run r;
+  ToolRun r;
   FILE* p = ::popen((env + command + " 2>" + tmpl).c_str(), "r");
   if (p == nullptr) {
     return r;
@@ -71,13 +71,9 @@ Run run(const std::string& socket, const std::string& command, bool preload = tr
   return r;
 }
 
-std::string result_of(const json& reply) {
-  return reply.is_object() && reply.contains("result") ? "" : reply.dump();
-}
-
 // The sgN node of the device that has periph `name` (pass0, ses0, ch0, da0).
 std::string sg_of(RpcConnection& rpc, const std::string& name) {
-  const json list = rpc.call("devlist")["result"];
+  const json list = rpc.call("devices.list")["result"];
   for (const auto& d : list) {
     const auto periphs = d.value("periphs", json::array());
     bool match = false;
@@ -151,11 +147,11 @@ Daemon* PreloadDisk::s_daemon = nullptr;
 
 TEST_F(PreloadDisk, SgInqShowsWhatUcamctlInquiryShows) {
   REQUIRE_TOOL("sg_inq");
-  const Run ctl = run("", build_dir() + "/cli/ucamctl --socket " + socket() + " --json inquiry pass0",
+  const ToolRun ctl = run("", build_dir() + "/cli/ucamctl --socket " + socket() + " --json inquiry pass0",
                       false);
   ASSERT_EQ(ctl.exit, 0) << ctl.err;
   const json q = json::parse(ctl.out);
-  const Run inq = run(socket(), "sg_inq " + dev());
+  const ToolRun inq = run(socket(), "sg_inq " + dev());
   ASSERT_EQ(inq.exit, 0) << inq.err;
   EXPECT_NE(inq.out.find("Vendor identification: " + q["vendor"].get<std::string>()),
             std::string::npos)
@@ -167,7 +163,7 @@ TEST_F(PreloadDisk, SgInqShowsWhatUcamctlInquiryShows) {
             std::string::npos)
       << inq.out;
 
-  const Run raw = run(socket(), "sg_inq --raw " + dev());
+  const ToolRun raw = run(socket(), "sg_inq --raw " + dev());
   ASSERT_EQ(raw.exit, 0) << raw.err;
   const auto expected = parse_spaced_hex(q["raw"]["standard"].get<std::string>());
   ASSERT_GE(raw.out.size(), 36U);
@@ -181,11 +177,11 @@ TEST_F(PreloadDisk, SgVpdShowsTheSerialAndDesignators) {
   REQUIRE_TOOL("sg_vpd");
   const json q = m_rpc->call("device.inquiry", {{"device", "pass0"}})["result"];
   ASSERT_TRUE(q.is_object());
-  const Run sn = run(socket(), "sg_vpd --page=sn " + dev());
+  const ToolRun sn = run(socket(), "sg_vpd --page=sn " + dev());
   ASSERT_EQ(sn.exit, 0) << sn.err;
   EXPECT_NE(sn.out.find(q["serial"].get<std::string>()), std::string::npos) << sn.out;
 
-  const Run di = run(socket(), "sg_vpd --page=di " + dev());
+  const ToolRun di = run(socket(), "sg_vpd --page=di " + dev());
   ASSERT_EQ(di.exit, 0) << di.err;
   int naa = 0;
   for (const auto& d : q["designators"]) {
@@ -201,7 +197,7 @@ TEST_F(PreloadDisk, SgVpdShowsTheSerialAndDesignators) {
 TEST_F(PreloadDisk, SgReadcapMatchesDaGeometry) {
   REQUIRE_TOOL("sg_readcap");
   const std::string da = [&] {
-    const json list = m_rpc->call("devlist")["result"];
+    const json list = m_rpc->call("devices.list")["result"];
     for (const auto& d : list) {
       bool ours = false;
       std::string name;
@@ -220,11 +216,10 @@ TEST_F(PreloadDisk, SgReadcapMatchesDaGeometry) {
   ASSERT_FALSE(da.empty());
   const json g = m_rpc->call("da.geometry", {{"device", da}});
   ASSERT_TRUE(g.contains("result")) << g.dump();
-  const Run cap = run(socket(), "sg_readcap " + dev());
+  const ToolRun cap = run(socket(), "sg_readcap " + dev());
   ASSERT_EQ(cap.exit, 0) << cap.err;
-  const auto blocks = g["result"].value("blocks", g["result"].value("sectors", json(0)));
-  const auto block_size =
-      g["result"].value("block_size", g["result"].value("sector_size", json(0)));
+  const auto blocks = g["result"]["block_count"];
+  const auto block_size = g["result"]["block_length"];
   EXPECT_NE(cap.out.find("Number of logical blocks=" + blocks.dump()), std::string::npos)
       << g.dump() << "\n" << cap.out;
   EXPECT_NE(cap.out.find("Logical block length=" + block_size.dump() + " bytes"),
@@ -234,7 +229,7 @@ TEST_F(PreloadDisk, SgReadcapMatchesDaGeometry) {
 
 TEST_F(PreloadDisk, SgRawReturnsDataAndSenseLikeARealDevice) {
   REQUIRE_TOOL("sg_raw");
-  const Run ok = run(socket(), "sg_raw -r 36 " + dev() + " 12 00 00 00 24 00");
+  const ToolRun ok = run(socket(), "sg_raw -r 36 " + dev() + " 12 00 00 00 24 00");
   ASSERT_EQ(ok.exit, 0) << ok.err;
   // The hex dump of the INQUIRY data: the vendor "ACME" at bytes 8..11.
   const json q = m_rpc->call("device.inquiry", {{"device", "pass0"}})["result"];
@@ -242,9 +237,9 @@ TEST_F(PreloadDisk, SgRawReturnsDataAndSenseLikeARealDevice) {
   char row[64];
   std::snprintf(row, sizeof(row), "%02x %02x %02x %02x", standard[8], standard[9], standard[10],
                 standard[11]);
-  EXPECT_NE(ok.out.find(row), std::string::npos) << ok.out;
+  EXPECT_NE((ok.out + ok.err).find(row), std::string::npos) << ok.out << ok.err;
 
-  const Run bad = run(socket(), "sg_raw " + dev() + " ff 00 00 00 00 00");
+  const ToolRun bad = run(socket(), "sg_raw " + dev() + " ff 00 00 00 00 00");
   EXPECT_NE(bad.exit, 0);
   EXPECT_NE((bad.out + bad.err).find("Illegal Request"), std::string::npos)
       << bad.out << bad.err;
@@ -267,19 +262,19 @@ TEST_F(PreloadDisk, EachOpenIsATrackedOpenUntilTheProgramExits) {
 
 TEST_F(PreloadDisk, AMissingDaemonIsAnOpenError) {
   REQUIRE_TOOL("sg_inq");
-  const Run r = run(s_daemon->dir() + "/nobody.sock", "sg_inq " + dev());
+  const ToolRun r = run(s_daemon->dir() + "/nobody.sock", "sg_inq " + dev());
   EXPECT_NE(r.exit, 0);
   EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
 }
 
 TEST_F(PreloadDisk, OtherPathsAreUntouched) {
   REQUIRE_TOOL("sg_inq");
-  const Run plain = run("", "sg_inq /dev/null", false);
-  const Run preloaded = run(socket(), "sg_inq /dev/null");
+  const ToolRun plain = run("", "sg_inq /dev/null", false);
+  const ToolRun preloaded = run(socket(), "sg_inq /dev/null");
   EXPECT_EQ(preloaded.exit, plain.exit);
   EXPECT_EQ(preloaded.err, plain.err);
   EXPECT_EQ(preloaded.out, plain.out);
-  const Run cat = run(socket(), "echo hello > " + s_daemon->dir() + "/f && cat " +
+  const ToolRun cat = run(socket(), "echo hello > " + s_daemon->dir() + "/f && cat " +
                                     s_daemon->dir() + "/f");
   EXPECT_EQ(cat.out, "hello\n");
 }
@@ -413,8 +408,11 @@ class PreloadSes : public ::testing::Test {
     m_sg = sg_of(*m_rpc, "ses0");
     ASSERT_FALSE(m_sg.empty());
   }
-  // The fields of the element named `descriptor` in ses0's map.
+  // The fields of the element named `descriptor` in ses0's map. The enclosure daemon learns of
+  // a control sent through the sg node only when it next reads the device (its 60 s poll), so
+  // this asks it to read now, as `ucamctl enc refresh` would.
   json element(const std::string& descriptor) {
+    (void)m_rpc->call("enc.refresh", {{"enclosure", "ses0"}});
     const json map = m_rpc->call("enc.map", {{"enclosure", "ses0"}})["result"];
     for (const auto& enc : map) {
       for (const auto& e : enc["elements"]) {
@@ -434,11 +432,11 @@ Daemon* PreloadSes::s_daemon = nullptr;
 TEST_F(PreloadSes, SgSesReadsPages) {
   REQUIRE_TOOL("sg_ses");
   const std::string dev = "/dev/ucam/" + m_sg;
-  const Run cf = run(s_daemon->socket(), "sg_ses --page=cf " + dev);
+  const ToolRun cf = run(s_daemon->socket(), "sg_ses --page=cf " + dev);
   ASSERT_EQ(cf.exit, 0) << cf.err;
   EXPECT_NE(cf.out.find("Configuration diagnostic page"), std::string::npos) << cf.out;
-  EXPECT_NE(cf.out.find("Array device slot"), std::string::npos) << cf.out;
-  const Run join = run(s_daemon->socket(), "sg_ses --join " + dev);
+  EXPECT_NE(cf.out.find("Element type: Device slot"), std::string::npos) << cf.out;
+  const ToolRun join = run(s_daemon->socket(), "sg_ses --join " + dev);
   ASSERT_EQ(join.exit, 0) << join.err;
   EXPECT_NE(join.out.find("Slot 03"), std::string::npos) << join.out;
 }
@@ -448,7 +446,7 @@ TEST_F(PreloadSes, SgSesSetAndClearChangeTheEnclosureMap) {
   const std::string dev = "/dev/ucam/" + m_sg;
   ASSERT_TRUE(element("Slot 03").is_object());
   const auto sg_ses = [&](const std::string& args) {
-    const Run r = run(s_daemon->socket(), "sg_ses --descriptor='Slot 03' " + args + " " + dev);
+    const ToolRun r = run(s_daemon->socket(), "sg_ses --descriptor='Slot 03' " + args + " " + dev);
     EXPECT_EQ(r.exit, 0) << args << ": " << r.err << r.out;
   };
   sg_ses("--set=ident");
@@ -475,7 +473,7 @@ class PreloadChanger : public ::testing::Test {
     }
     ASSERT_FALSE(m_sg.empty());
   }
-  Run mtx(const std::string& args) {
+  ToolRun mtx(const std::string& args) {
     return run(m_daemon->socket(), "mtx -f /dev/ucam/" + m_sg + " " + args);
   }
   std::unique_ptr<Daemon> m_daemon;
@@ -485,7 +483,7 @@ class PreloadChanger : public ::testing::Test {
 
 TEST_F(PreloadChanger, MtxStatusListsTheScenario) {
   REQUIRE_TOOL("mtx");
-  const Run s = mtx("status");
+  const ToolRun s = mtx("status");
   ASSERT_EQ(s.exit, 0) << s.err;
   // examples/library-1000.json: 1,000 slots, 900 full (UCAM001L6...UCAM900L6), 4 drives.
   EXPECT_EQ(count_matches(s.out, std::regex(R"(Storage Element \d+:)")), 1000) << s.out.substr(0, 2000);
@@ -498,9 +496,9 @@ TEST_F(PreloadChanger, MtxStatusListsTheScenario) {
 
 TEST_F(PreloadChanger, MtxLoadUnloadTransferMoveMedia) {
   REQUIRE_TOOL("mtx");
-  Run r = mtx("load 5 0");
+  ToolRun r = mtx("load 5 0");
   ASSERT_EQ(r.exit, 0) << r.err << r.out;
-  Run s = mtx("status");
+  ToolRun s = mtx("status");
   ASSERT_EQ(s.exit, 0) << s.err;
   EXPECT_NE(s.out.find("Data Transfer Element 0:Full (Storage Element 5 Loaded):VolumeTag = "
                        "UCAM005L6"),

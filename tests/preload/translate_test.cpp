@@ -53,7 +53,9 @@ TEST(PreloadHex, RoundTrips) {
   const std::uint8_t bytes[] = {0x12, 0x00, 0xab, 0xff};
   EXPECT_EQ(to_hex(bytes, 4), "1200abff");
   EXPECT_EQ(from_hex("1200ABff").value(), std::vector<std::uint8_t>(bytes, bytes + 4));
+  EXPECT_EQ(from_hex("12 00 ab ff").value(), std::vector<std::uint8_t>(bytes, bytes + 4));
   EXPECT_FALSE(from_hex("123"));
+  EXPECT_FALSE(from_hex("1 23"));
   EXPECT_FALSE(from_hex("zz"));
 }
 
@@ -131,7 +133,7 @@ TEST(PreloadSgIo, ResultFillsTheHeaderSenseAndScatteredData) {
   const json result = {{"status", 2},       {"masked_status", 1}, {"msg_status", 0},
                        {"sb_len_wr", 18},   {"host_status", 0},   {"driver_status", 8},
                        {"resid", 3},        {"duration", 4},      {"info", 1},
-                       {"pack_id", 9},      {"sense", "700005000000000a00000000240000"}};
+                       {"pack_id", 9},      {"sense", "70 00 05 00 00 00 00 0a 00 00 00 00 24 00 00"}};
   ASSERT_TRUE(apply_sg_io_result(h, result, std::string("\x01\x02\x03\x04\x05\x06", 6)));
   EXPECT_EQ(h.status, 2);
   EXPECT_EQ(h.masked_status, 1);
