@@ -156,6 +156,13 @@ tl::expected<SgIoCall, int> sg_io_call(const sg_io_hdr_t& hdr, std::int64_t hand
     // ucamd would refuse against dxfer_len.
     call.params["dxfer_len"] = call.data_out.size();
   }
+  // Linux moves no data when dxfer_len is 0, whatever the direction says (mtx sends MOVE MEDIUM
+  // as SG_DXFER_TO_DEV with no buffer); ucam's sg node refuses a data-out direction without a
+  // buffer, so such a request goes as what it is: SG_DXFER_NONE.
+  if (is_data_out(hdr.dxfer_direction) && call.data_out.empty()) {
+    call.params["dxfer_direction"] = SG_DXFER_NONE;
+    call.params["dxfer_len"] = 0;
+  }
   call.binary_reply = is_data_in(hdr.dxfer_direction) && hdr.dxfer_len > 0;
   return call;
 }

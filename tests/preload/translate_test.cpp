@@ -107,6 +107,18 @@ TEST(PreloadSgIo, DataOutIsGatheredFromIovecs) {
   EXPECT_EQ(call->data_out, (std::vector<std::uint8_t>{1, 2, 3, 4, 5, 6}));
 }
 
+TEST(PreloadSgIo, DataOutWithoutDataGoesAsNone) {
+  // mtx's MOVE MEDIUM: SG_DXFER_TO_DEV, dxfer_len 0, no buffer. Linux moves no data.
+  unsigned char cdb[12] = {0xa5};
+  auto h = header(cdb, 12);
+  h.dxfer_direction = SG_DXFER_TO_DEV;
+  auto call = sg_io_call(h, 1);
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->params["dxfer_direction"], SG_DXFER_NONE);
+  EXPECT_EQ(call->params["dxfer_len"], 0);
+  EXPECT_FALSE(call->binary_reply);
+}
+
 TEST(PreloadSgIo, NullCdbOrBufferIsEfault) {
   auto h = header(nullptr, 6);
   EXPECT_EQ(sg_io_call(h, 1).error(), EFAULT);
