@@ -457,6 +457,15 @@ TEST_F(PreloadSes, SgSesSetAndClearChangeTheEnclosureMap) {
   EXPECT_TRUE(wait_until([&] { return element("Slot 03").value("fault_requested", false); }));
   sg_ses("--clear=fault");
   EXPECT_TRUE(wait_until([&] { return !element("Slot 03").value("fault_requested", true); }));
+
+  // --index=N: the Nth element of the first type (Device slot): "Slot 05".
+  const ToolRun r = run(s_daemon->socket(), "sg_ses --index=5 --set=ident " + dev);
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(wait_until([&] { return element("Slot 05").value("ident", false); }));
+  EXPECT_FALSE(element("Slot 03").value("ident", true));
+  const ToolRun c = run(s_daemon->socket(), "sg_ses --index=5 --clear=ident " + dev);
+  EXPECT_EQ(c.exit, 0) << c.err;
+  EXPECT_TRUE(wait_until([&] { return !element("Slot 05").value("ident", true); }));
 }
 
 // ---- A tape library (builtin:library-1000) -------------------------------------------------
