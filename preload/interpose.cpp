@@ -70,6 +70,8 @@ using OpenatFn = int (*)(int, const char*, int, ...);
 using Open2Fn = int (*)(const char*, int);
 using Openat2Fn = int (*)(int, const char*, int);
 using CloseFn = int (*)(int);
+using ReadFn = ssize_t (*)(int, void*, size_t);
+using WriteFn = ssize_t (*)(int, const void*, size_t);
 using IoctlFn = int (*)(int, unsigned long, ...);
 using FstatFn = int (*)(int, struct stat*);
 using Fstat64Fn = int (*)(int, struct stat64*);
@@ -559,6 +561,27 @@ UCAM_EXPORT int close(int fd) {
     });
   }
   return UCAM_NEXT("close", CloseFn)(fd);
+}
+
+// ---- read, write ---------------------------------------------------------------------------
+
+// Linux's queued sg interface (write() a request, read() its reply) is not offered: the bytes
+// would reach ucamd's socket as garbage and end the session. Refused with ENOSYS instead, the
+// fd stays usable for SG_IO.
+UCAM_EXPORT ssize_t read(int fd, void* buf, size_t size) {
+  if (FileTable::get().find(fd)) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return UCAM_NEXT("read", ReadFn)(fd, buf, size);
+}
+
+UCAM_EXPORT ssize_t write(int fd, const void* buf, size_t size) {
+  if (FileTable::get().find(fd)) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return UCAM_NEXT("write", WriteFn)(fd, buf, size);
 }
 
 // ---- ioctl ---------------------------------------------------------------------------------

@@ -391,6 +391,35 @@ TEST_F(PreloadCalls, ErrorsComeBackAsErrno) {
   EXPECT_EQ(m_close(fd), 0);
 }
 
+// A daemon of its own, stopped under an open fd.
+TEST(PreloadLostDaemon, CallsFailWithEioAndCloseStillCloses) {
+  auto daemon = Daemon::start({"--emulate", "builtin:default"});
+  ASSERT_NE(daemon, nullptr);
+  ::setenv("UCAM_SOCKET", daemon->socket().c_str(), 1);
+  void* lib = ::dlopen(library().c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << ::dlerror();
+  auto* open_fn = reinterpret_cast<int (*)(const char*, int, ...)>(::dlsym(lib, "open"));
+  auto* ioctl_fn = reinterpret_cast<int (*)(int, unsigned long, ...)>(::dlsym(lib, "ioctl"));
+  auto* close_fn = reinterpret_cast<int (*)(int)>(::dlsym(lib, "close"));
+  auto* write_fn = reinterpret_cast<ssize_t (*)(int, const void*, size_t)>(::dlsym(lib, "write"));
+  const int fd = open_fn("/dev/ucam/sg0", O_RDWR);
+  ::unsetenv("UCAM_SOCKET");
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  int version = 0;
+  ASSERT_EQ(ioctl_fn(fd, SG_GET_VERSION_NUM, &version), 0);
+  // The queued write()/read() interface is refused, and the session is not disturbed by it.
+  errno = 0;
+  EXPECT_EQ(write_fn(fd, "x", 1), -1);
+  EXPECT_EQ(errno, ENOSYS);
+  ASSERT_EQ(ioctl_fn(fd, SG_GET_VERSION_NUM, &version), 0);
+
+  ASSERT_EQ(daemon->stop(), 0);
+  errno = 0;
+  EXPECT_EQ(ioctl_fn(fd, SG_GET_VERSION_NUM, &version), -1);
+  EXPECT_EQ(errno, EIO);
+  EXPECT_EQ(close_fn(fd), 0);
+}
+
 // ---- Enclosures (builtin:jbod-24) ----------------------------------------------------------
 
 class PreloadSes : public ::testing::Test {
