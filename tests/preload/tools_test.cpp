@@ -420,6 +420,28 @@ TEST(PreloadLostDaemon, CallsFailWithEioAndCloseStillCloses) {
   EXPECT_EQ(close_fn(fd), 0);
 }
 
+// SG_IO needs ucamd's admin right; a user with the read right opens and asks SG_GET_*, and
+// gets EPERM for SG_IO, as Linux gives a user who may not send that command.
+TEST(PreloadRights, SgIoWithoutTheAdminRightIsEperm) {
+  REQUIRE_TOOL("sg_inq");
+  REQUIRE_TOOL("setpriv");
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to switch to uid 65534";
+  }
+  auto daemon = Daemon::start({"--emulate", "builtin:default", "--socket-group", "65534"});
+  ASSERT_NE(daemon, nullptr);
+  // The build tree may be out of reach of uid 65534: preload a copy from the daemon's directory.
+  const std::string lib = daemon->dir() + "/libucam-sg.so";
+  std::filesystem::copy_file(library(), lib);
+  ::chmod(lib.c_str(), 0755);
+  const ToolRun r = run("", "LD_PRELOAD='" + lib + "' UCAM_SOCKET='" + daemon->socket() +
+                                "' setpriv --reuid=65534 --regid=65534 --clear-groups "
+                                "sg_inq /dev/ucam/sg0",
+                        false);
+  EXPECT_NE(r.exit, 0);
+  EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err << r.out;
+}
+
 // ---- Enclosures (builtin:jbod-24) ----------------------------------------------------------
 
 class PreloadSes : public ::testing::Test {
