@@ -51,6 +51,9 @@ class Connection {
                           int timeout_ms = -1);
 
   int fd() const { return m_fd; }
+  // Moves the connection to another fd of the same socket (a dup(), when the program closes the
+  // one in use).
+  void set_fd(int fd) { m_fd = fd; }
 
  private:
   ErrnoResult<void> send_all(const char* data, std::size_t size);

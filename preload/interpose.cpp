@@ -11,6 +11,11 @@
 // allocated on first use and never freed, so a close() from an atexit handler or a static
 // destructor still finds it.
 //
+// dup(), dup2(), dup3() and fcntl(F_DUPFD*) of a ucam fd add the new fd to the same file, as
+// the kernel shares one open file description: the `close` RPC goes when the last of them is
+// closed, and the connection moves to a remaining fd when the one it uses is closed (shells
+// open a redirection on some fd, dup2() it to the target and close the original).
+//
 // Locking: FileTable::m_lock (a shared mutex) guards the map from fd to file; each SgFile's
 // m_lock serializes the calls on its connection (one request/reply at a time, as ucamd's
 // framing needs). Order: never take the table lock while holding a file's lock. close() takes
@@ -38,6 +43,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "preload/connection.h"
 #include "preload/path_map.h"
@@ -70,6 +76,10 @@ using OpenatFn = int (*)(int, const char*, int, ...);
 using Open2Fn = int (*)(const char*, int);
 using Openat2Fn = int (*)(int, const char*, int);
 using CloseFn = int (*)(int);
+using DupFn = int (*)(int);
+using Dup2Fn = int (*)(int, int);
+using Dup3Fn = int (*)(int, int, int);
+using FcntlFn = int (*)(int, int, ...);
 using ReadFn = ssize_t (*)(int, void*, size_t);
 using WriteFn = ssize_t (*)(int, const void*, size_t);
 using IoctlFn = int (*)(int, unsigned long, ...);
@@ -119,10 +129,17 @@ struct SgFile {
   const std::int64_t handle;
   const std::string node;
   const pid_t owner = ::getpid();  // A child after fork() must not close the parent's handle.
+  std::vector<int> fds;            // The program's fds for it. Guarded by FileTable::m_lock.
   // What Linux keeps per fd and ucamd has no use for (no write()/read() interface).
   int command_q = 0;      // Guarded by m_lock.
   int force_pack_id = 0;  // Guarded by m_lock.
   int keep_orphan = 0;    // Guarded by m_lock.
+};
+
+// A file taken out of the table for one fd, and the fds it still has.
+struct Taken {
+  std::shared_ptr<SgFile> file;
+  std::vector<int> remaining;
 };
 
 class FileTable {
@@ -142,41 +159,60 @@ class FileTable {
     return it == m_files.end() ? nullptr : it->second;
   }
 
-  void insert(int fd, std::shared_ptr<SgFile> file) {
+  // Makes `fd` one of `file`'s fds. An entry `fd` still had is dropped: the kernel reused the
+  // number, so that fd was closed behind our back.
+  Taken insert(int fd, const std::shared_ptr<SgFile>& file) {
     std::unique_lock lock(m_lock);
-    if (m_files.insert_or_assign(fd, std::move(file)).second) {
-      m_count.fetch_add(1, std::memory_order_release);
-    }
+    Taken old = take_locked(fd);
+    m_files.emplace(fd, file);
+    file->fds.push_back(fd);
+    m_count.fetch_add(1, std::memory_order_release);
+    return old;
   }
 
-  // Removes and returns the file behind `fd` (nullptr if none).
-  std::shared_ptr<SgFile> take(int fd) {
+  // Removes `fd` (nothing if it is not ours).
+  Taken take(int fd) {
     if (m_count.load(std::memory_order_acquire) == 0) {
-      return nullptr;
+      return {};
     }
     std::unique_lock lock(m_lock);
-    const auto it = m_files.find(fd);
-    if (it == m_files.end()) {
-      return nullptr;
-    }
-    auto file = std::move(it->second);
-    m_files.erase(it);
-    m_count.fetch_sub(1, std::memory_order_release);
-    return file;
+    return take_locked(fd);
   }
 
  private:
   FileTable() = default;
+
+  Taken take_locked(int fd) {
+    const auto it = m_files.find(fd);
+    if (it == m_files.end()) {
+      return {};
+    }
+    Taken out{std::move(it->second), {}};
+    m_files.erase(it);
+    m_count.fetch_sub(1, std::memory_order_release);
+    std::erase(out.file->fds, fd);
+    out.remaining = out.file->fds;
+    return out;
+  }
+
   std::shared_mutex m_lock;
   std::unordered_map<int, std::shared_ptr<SgFile>> m_files;  // Guarded by m_lock.
   std::atomic<std::size_t> m_count{0};  // m_files.size(), read without the lock.
 };
 
+// After `fd` left the table (`taken`): the connection moves off it if other fds remain; with
+// none left, `send_close` says whether to end the handle with a `close` RPC (only while `fd`
+// is still this socket, and only in the process that opened it).
+void release(int fd, Taken& taken, bool send_close);
+
 // An fd the kernel just handed out for something else cannot be one of ours any more: the
-// program closed ours behind our back (dup2() over it, close_range()). Forget the stale entry.
+// program closed ours behind our back (close_range(), a raw system call). Forget it.
 int forget_stale(int fd) {
   if (fd >= 0) {
-    (void)FileTable::get().take(fd);
+    Taken stale = FileTable::get().take(fd);
+    if (stale.file) {
+      release(fd, stale, false);
+    }
   }
   return fd;
 }
@@ -213,7 +249,10 @@ int open_ucam(const std::string& node, int flags) {
     errno = err;
     return -1;
   }
-  FileTable::get().insert(*fd, std::make_shared<SgFile>(*fd, handle, node));
+  Taken stale = FileTable::get().insert(*fd, std::make_shared<SgFile>(*fd, handle, node));
+  if (stale.file) {
+    release(*fd, stale, false);
+  }
   return *fd;
 }
 
@@ -472,6 +511,38 @@ int guarded(F f) {
   }
 }
 
+void release(int fd, Taken& taken, bool send_close) {
+  (void)guarded([&] {
+    std::lock_guard lock(taken.file->m_lock);  // After an ioctl in flight on this file.
+    if (!taken.remaining.empty()) {
+      if (taken.file->conn.fd() == fd) {
+        taken.file->conn.set_fd(taken.remaining.front());
+      }
+    } else if (send_close && taken.file->owner == ::getpid()) {
+      // So that when close() returns, ucamd has closed the handle (the disconnect alone would
+      // do it, but later). A forked child only drops its copy of the fd.
+      (void)taken.file->conn.call("close", json{{"handle", taken.file->handle}}, {}, false,
+                                  kControlTimeoutMs);
+    }
+    return 0;
+  });
+}
+
+// After a successful dup of `old` to `fd`: `fd` joins old's file (if old is ours), and what
+// `fd` was before (dup2() closes it implicitly) is released.
+int after_dup(int old, int fd) {
+  if (fd < 0) {
+    return fd;
+  }
+  auto& table = FileTable::get();
+  auto file = table.find(old);
+  Taken before = file ? table.insert(fd, file) : table.take(fd);
+  if (before.file && before.file != file) {
+    release(fd, before, false);  // The kernel closed that socket fd: no RPC through it.
+  }
+  return fd;
+}
+
 int open_common(const char* path, int flags, auto real) {
   if (auto node = ucam_node(path)) {
     return guarded([&] { return open_ucam(*node, flags); });
@@ -548,19 +619,50 @@ UCAM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
 // ---- close ---------------------------------------------------------------------------------
 
 UCAM_EXPORT int close(int fd) {
-  if (auto file = FileTable::get().take(fd)) {
-    (void)guarded([&] {
-      std::lock_guard lock(file->m_lock);  // After an ioctl in flight on this fd.
-      // The opener says `close` so that when close() returns, ucamd has closed the handle (the
-      // disconnect alone would do it, but later). A forked child only drops its copy of the fd.
-      if (file->owner == ::getpid()) {
-        (void)file->conn.call("close", json{{"handle", file->handle}}, {}, false,
-                              kControlTimeoutMs);
-      }
-      return 0;
-    });
+  Taken taken = FileTable::get().take(fd);
+  if (taken.file) {
+    release(fd, taken, true);
   }
   return UCAM_NEXT("close", CloseFn)(fd);
+}
+
+// ---- dup -----------------------------------------------------------------------------------
+
+UCAM_EXPORT int dup(int old) noexcept {
+  return after_dup(old, UCAM_NEXT("dup", DupFn)(old));
+}
+
+UCAM_EXPORT int dup2(int old, int fd) noexcept {
+  const int r = UCAM_NEXT("dup2", Dup2Fn)(old, fd);
+  return r >= 0 && r != old ? after_dup(old, r) : r;
+}
+
+UCAM_EXPORT int dup3(int old, int fd, int flags) noexcept {
+  return after_dup(old, UCAM_NEXT("dup3", Dup3Fn)(old, fd, flags));
+}
+
+static int fcntl_common(int fd, int cmd, void* arg, FcntlFn real) {
+  const int r = real(fd, cmd, arg);
+  if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0) {
+    return after_dup(fd, r);
+  }
+  return r;
+}
+
+UCAM_EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  return fcntl_common(fd, cmd, arg, UCAM_NEXT("fcntl", FcntlFn));
+}
+
+UCAM_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  return fcntl_common(fd, cmd, arg, UCAM_NEXT("fcntl64", FcntlFn));
 }
 
 // ---- read, write ---------------------------------------------------------------------------

@@ -370,6 +370,34 @@ TEST_F(PreloadCalls, AnSgNodeLooksLikeLinuxSg) {
   EXPECT_EQ(m_close(fd), 0);
 }
 
+// A dup shares the open (one handle), as dup()s share a file description: a shell's `exec 3<`
+// opens on some fd, dup2()s it to 3 and closes the original.
+TEST_F(PreloadCalls, DupsShareTheOpenUntilTheLastClose) {
+  auto* dup2_fn = reinterpret_cast<int (*)(int, int)>(::dlsym(m_lib, "dup2"));
+  auto* fcntl_fn = reinterpret_cast<int (*)(int, int, ...)>(::dlsym(m_lib, "fcntl"));
+  ASSERT_TRUE(dup2_fn && fcntl_fn);
+  const auto handles = [&] { return m_rpc->call("daemon.status")["result"]["handles"]; };
+  const int fd = m_open(dev().c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const int spare = ::open("/dev/null", O_RDONLY);  // A free number to dup2() onto.
+  ASSERT_GE(spare, 0);
+  ASSERT_EQ(dup2_fn(fd, spare), spare);
+  const int third = fcntl_fn(fd, F_DUPFD_CLOEXEC, 50);
+  ASSERT_GE(third, 50);
+  ASSERT_EQ(m_close(fd), 0);
+  EXPECT_EQ(handles(), 1);
+  int version = 0;
+  EXPECT_EQ(m_ioctl(spare, SG_GET_VERSION_NUM, &version), 0) << std::strerror(errno);
+  ASSERT_EQ(m_close(spare), 0);
+  EXPECT_EQ(handles(), 1);
+  struct stat st {};
+  ASSERT_EQ(m_fstat(third, &st), 0);
+  EXPECT_EQ(major(st.st_rdev), 21U);
+  EXPECT_EQ(m_ioctl(third, SG_GET_VERSION_NUM, &version), 0) << std::strerror(errno);
+  ASSERT_EQ(m_close(third), 0);
+  EXPECT_EQ(handles(), 0);  // The last close sends `close`: no waiting needed.
+}
+
 TEST_F(PreloadCalls, ErrorsComeBackAsErrno) {
   errno = 0;
   EXPECT_EQ(m_open("/dev/ucam/sg999", O_RDWR), -1);
