@@ -246,9 +246,10 @@ TEST_F(PreloadDisk, SgRawReturnsDataAndSenseLikeARealDevice) {
 }
 
 TEST_F(PreloadDisk, EachOpenIsATrackedOpenUntilTheProgramExits) {
-  // A shell that holds the node open on fd 3 until its stdin ends.
+  // A shell that holds the node open on fd 3 until its stdin ends. Fd 3 is taken already, so
+  // the shell opens elsewhere, dup2()s onto 3 and closes the original: the open must survive.
   FILE* holder = ::popen(("LD_PRELOAD='" + library() + "' UCAM_SOCKET='" + socket() +
-                          "' sh -c 'exec 3<" + dev() + "; read x'")
+                          "' sh -c 'exec 3<" + dev() + "; read x' 3</dev/null")
                              .c_str(),
                          "w");
   ASSERT_NE(holder, nullptr);
