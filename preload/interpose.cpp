@@ -122,7 +122,8 @@ std::optional<std::string> ucam_node(const char* path) {
 // ---- Open files ----------------------------------------------------------------------------
 
 struct SgFile {
-  SgFile(int fd, std::int64_t h, std::string n) : conn(fd), handle(h), node(std::move(n)) {}
+  SgFile(Connection c, std::int64_t h, std::string n)
+      : conn(std::move(c)), handle(h), node(std::move(n)) {}
 
   std::mutex m_lock;
   Connection conn;  // Guarded by m_lock.
@@ -249,7 +250,9 @@ int open_ucam(const std::string& node, int flags) {
     errno = err;
     return -1;
   }
-  Taken stale = FileTable::get().insert(*fd, std::make_shared<SgFile>(*fd, handle, node));
+  // The connection goes on as the file's (its request ids continue).
+  Taken stale =
+      FileTable::get().insert(*fd, std::make_shared<SgFile>(std::move(conn), handle, node));
   if (stale.file) {
     release(*fd, stale, false);
   }
