@@ -65,10 +65,10 @@ template <class F>
 F next_symbol(const char* name) {
   return reinterpret_cast<F>(::dlsym(RTLD_NEXT, name));
 }
-#define UCAM_NEXT(name, type)                                        \
-  ([]() -> type {                                                    \
-    static const type fn = next_symbol<type>(name);                  \
-    return fn;                                                       \
+#define UCAM_NEXT(name, type)                       \
+  ([]() -> type {                                   \
+    static const type fn = next_symbol<type>(name); \
+    return fn;                                      \
   }())
 
 using OpenFn = int (*)(const char*, int, ...);
@@ -577,8 +577,7 @@ UCAM_EXPORT int open64(const char* path, int flags, ...) {
   va_start(ap, flags);
   const mode_t mode = mode_arg(flags, ap);
   va_end(ap);
-  return open_common(path, flags,
-                     [&] { return UCAM_NEXT("open64", OpenFn)(path, flags, mode); });
+  return open_common(path, flags, [&] { return UCAM_NEXT("open64", OpenFn)(path, flags, mode); });
 }
 
 UCAM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
@@ -605,8 +604,7 @@ UCAM_EXPORT int __open_2(const char* path, int flags) {
 }
 
 UCAM_EXPORT int __open64_2(const char* path, int flags) {
-  return open_common(path, flags,
-                     [&] { return UCAM_NEXT("__open64_2", Open2Fn)(path, flags); });
+  return open_common(path, flags, [&] { return UCAM_NEXT("__open64_2", Open2Fn)(path, flags); });
 }
 
 UCAM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
@@ -700,8 +698,8 @@ UCAM_EXPORT int ioctl(int fd, unsigned long request, ...) noexcept {
     const int r = guarded([&] { return do_ioctl(*file, request, arg); });
     if (debug()) {
       const int e = errno;
-      std::fprintf(stderr, "libucam-sg: ioctl(%s, 0x%lx) = %d%s%s\n", file->node.c_str(),
-                   request, r, r < 0 ? " " : "", r < 0 ? std::strerror(e) : "");
+      std::fprintf(stderr, "libucam-sg: ioctl(%s, 0x%lx) = %d%s%s\n", file->node.c_str(), request,
+                   r, r < 0 ? " " : "", r < 0 ? std::strerror(e) : "");
       errno = e;
     }
     return r;

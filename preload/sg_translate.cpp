@@ -194,8 +194,8 @@ tl::expected<void, int> apply_sg_io_result(sg_io_hdr_t& hdr, const json& result,
     }
     sense = std::move(*parsed);
   }
-  std::size_t sb = std::min<std::size_t>({sense.size(), hdr.mx_sb_len,
-                                          static_cast<std::size_t>(get("sb_len_wr"))});
+  std::size_t sb = std::min<std::size_t>(
+      {sense.size(), hdr.mx_sb_len, static_cast<std::size_t>(get("sb_len_wr"))});
   if (hdr.sbp == nullptr) {
     sb = 0;
   }

@@ -37,9 +37,9 @@ struct SgIoCall {
 // Builds the call for `hdr` on `handle`. Data out (SG_DXFER_TO_DEV, SG_DXFER_TO_FROM_DEV) is
 // gathered from dxferp, or from the iovec_count sg_iovec_t entries dxferp points at (up to
 // dxfer_len bytes in all). A data-out direction with dxfer_len 0 goes as SG_DXFER_NONE (Linux
-// moves no data then either; ucam's sg node would refuse it). Fails with EFAULT for a null cmdp, or a null buffer with data to
-// send; everything else Linux checks (interface_id, cmd_len, direction, sizes) ucamd checks and
-// answers with Linux's errno.
+// moves no data then either; ucam's sg node would refuse it). Fails with EFAULT for a null cmdp, or
+// a null buffer with data to send; everything else Linux checks (interface_id, cmd_len, direction,
+// sizes) ucamd checks and answers with Linux's errno.
 tl::expected<SgIoCall, int> sg_io_call(const sg_io_hdr_t& hdr, std::int64_t handle);
 
 // Fills hdr's output fields from sg.io's `result`, copies data in (`data`: the binary reply, at

@@ -25,17 +25,19 @@ namespace {
 
 using nlohmann::json;
 
-std::string library() { return build_dir() + "/preload/libucam-sg.so"; }
+std::string library() {
+  return build_dir() + "/preload/libucam-sg.so";
+}
 
 bool installed(const std::string& tool) {
   return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
 }
 
-#define REQUIRE_TOOL(tool)                                     \
-  do {                                                         \
-    if (!installed(tool)) {                                    \
-      GTEST_SKIP() << tool << " is not installed";             \
-    }                                                          \
+#define REQUIRE_TOOL(tool)                         \
+  do {                                             \
+    if (!installed(tool)) {                        \
+      GTEST_SKIP() << tool << " is not installed"; \
+    }                                              \
   } while (0)
 
 struct ToolRun {
@@ -103,8 +105,8 @@ std::vector<std::uint8_t> parse_spaced_hex(const std::string& text) {
 }
 
 int count_matches(const std::string& text, const std::regex& re) {
-  return static_cast<int>(std::distance(std::sregex_iterator(text.begin(), text.end(), re),
-                                        std::sregex_iterator()));
+  return static_cast<int>(
+      std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator()));
 }
 
 // ---- Disks (builtin:default) ---------------------------------------------------------------
@@ -147,8 +149,8 @@ Daemon* PreloadDisk::s_daemon = nullptr;
 
 TEST_F(PreloadDisk, SgInqShowsWhatUcamctlInquiryShows) {
   REQUIRE_TOOL("sg_inq");
-  const ToolRun ctl = run("", build_dir() + "/cli/ucamctl --socket " + socket() + " --json inquiry pass0",
-                      false);
+  const ToolRun ctl =
+      run("", build_dir() + "/cli/ucamctl --socket " + socket() + " --json inquiry pass0", false);
   ASSERT_EQ(ctl.exit, 0) << ctl.err;
   const json q = json::parse(ctl.out);
   const ToolRun inq = run(socket(), "sg_inq " + dev());
@@ -187,8 +189,8 @@ TEST_F(PreloadDisk, SgVpdShowsTheSerialAndDesignators) {
   for (const auto& d : q["designators"]) {
     if (d.value("type", "") == "NAA") {
       ++naa;
-      EXPECT_NE(di.out.find(d["value"].get<std::string>()), std::string::npos)
-          << d.dump() << "\n" << di.out;
+      EXPECT_NE(di.out.find(d["value"].get<std::string>()), std::string::npos) << d.dump() << "\n"
+                                                                               << di.out;
     }
   }
   EXPECT_GT(naa, 0);
@@ -221,9 +223,9 @@ TEST_F(PreloadDisk, SgReadcapMatchesDaGeometry) {
   const auto blocks = g["result"]["block_count"];
   const auto block_size = g["result"]["block_length"];
   EXPECT_NE(cap.out.find("Number of logical blocks=" + blocks.dump()), std::string::npos)
-      << g.dump() << "\n" << cap.out;
-  EXPECT_NE(cap.out.find("Logical block length=" + block_size.dump() + " bytes"),
-            std::string::npos)
+      << g.dump() << "\n"
+      << cap.out;
+  EXPECT_NE(cap.out.find("Logical block length=" + block_size.dump() + " bytes"), std::string::npos)
       << cap.out;
 }
 
@@ -241,8 +243,7 @@ TEST_F(PreloadDisk, SgRawReturnsDataAndSenseLikeARealDevice) {
 
   const ToolRun bad = run(socket(), "sg_raw " + dev() + " ff 00 00 00 00 00");
   EXPECT_NE(bad.exit, 0);
-  EXPECT_NE((bad.out + bad.err).find("Illegal Request"), std::string::npos)
-      << bad.out << bad.err;
+  EXPECT_NE((bad.out + bad.err).find("Illegal Request"), std::string::npos) << bad.out << bad.err;
 }
 
 TEST_F(PreloadDisk, EachOpenIsATrackedOpenUntilTheProgramExits) {
@@ -275,8 +276,8 @@ TEST_F(PreloadDisk, OtherPathsAreUntouched) {
   EXPECT_EQ(preloaded.exit, plain.exit);
   EXPECT_EQ(preloaded.err, plain.err);
   EXPECT_EQ(preloaded.out, plain.out);
-  const ToolRun cat = run(socket(), "echo hello > " + s_daemon->dir() + "/f && cat " +
-                                    s_daemon->dir() + "/f");
+  const ToolRun cat =
+      run(socket(), "echo hello > " + s_daemon->dir() + "/f && cat " + s_daemon->dir() + "/f");
   EXPECT_EQ(cat.out, "hello\n");
 }
 
@@ -463,9 +464,10 @@ TEST(PreloadRights, SgIoWithoutTheAdminRightIsEperm) {
   const std::string lib = daemon->dir() + "/libucam-sg.so";
   std::filesystem::copy_file(library(), lib);
   ::chmod(lib.c_str(), 0755);
-  const ToolRun r = run("", "LD_PRELOAD='" + lib + "' UCAM_SOCKET='" + daemon->socket() +
-                                "' setpriv --reuid=65534 --regid=65534 --clear-groups "
-                                "sg_inq /dev/ucam/sg0",
+  const ToolRun r = run("",
+                        "LD_PRELOAD='" + lib + "' UCAM_SOCKET='" + daemon->socket() +
+                            "' setpriv --reuid=65534 --regid=65534 --clear-groups "
+                            "sg_inq /dev/ucam/sg0",
                         false);
   EXPECT_NE(r.exit, 0);
   EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err << r.out;
@@ -575,7 +577,8 @@ TEST_F(PreloadChanger, MtxStatusListsTheScenario) {
   const ToolRun s = mtx("status");
   ASSERT_EQ(s.exit, 0) << s.err;
   // examples/library-1000.json: 1,000 slots, 900 full (UCAM001L6...UCAM900L6), 4 drives.
-  EXPECT_EQ(count_matches(s.out, std::regex(R"(Storage Element \d+:)")), 1000) << s.out.substr(0, 2000);
+  EXPECT_EQ(count_matches(s.out, std::regex(R"(Storage Element \d+:)")), 1000)
+      << s.out.substr(0, 2000);
   EXPECT_EQ(count_matches(s.out, std::regex(R"(Storage Element \d+:Full)")), 900);
   EXPECT_EQ(count_matches(s.out, std::regex(R"(Data Transfer Element \d+:)")), 4);
   EXPECT_NE(s.out.find("Storage Element 1:Full :VolumeTag=UCAM001L6"), std::string::npos);

@@ -142,10 +142,17 @@ TEST(PreloadSgIo, ResultFillsTheHeaderSenseAndScatteredData) {
   h.dxfer_len = 5;
   h.sbp = sense;
   h.mx_sb_len = sizeof(sense);
-  const json result = {{"status", 2},       {"masked_status", 1}, {"msg_status", 0},
-                       {"sb_len_wr", 18},   {"host_status", 0},   {"driver_status", 8},
-                       {"resid", 3},        {"duration", 4},      {"info", 1},
-                       {"pack_id", 9},      {"sense", "70 00 05 00 00 00 00 0a 00 00 00 00 24 00 00"}};
+  const json result = {{"status", 2},
+                       {"masked_status", 1},
+                       {"msg_status", 0},
+                       {"sb_len_wr", 18},
+                       {"host_status", 0},
+                       {"driver_status", 8},
+                       {"resid", 3},
+                       {"duration", 4},
+                       {"info", 1},
+                       {"pack_id", 9},
+                       {"sense", "70 00 05 00 00 00 00 0a 00 00 00 00 24 00 00"}};
   ASSERT_TRUE(apply_sg_io_result(h, result, std::string("\x01\x02\x03\x04\x05\x06", 6)));
   EXPECT_EQ(h.status, 2);
   EXPECT_EQ(h.masked_status, 1);
