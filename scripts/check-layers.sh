@@ -19,6 +19,7 @@ declare -A allowed=(
   [service]="base scsi cam devfs periphs sims stack service"
   [daemon]="base scsi cam devfs periphs sims stack service daemon"
   [cli]="base scsi cam devfs periphs sims stack service cli"
+  [preload]="base preload"
 )
 # Headers of cam/ by audience: SIMs see the SIM side, drivers the periph side; the XPT's
 # internals (xpt_device.h) never leave cam/.
@@ -55,6 +56,6 @@ while IFS= read -r file; do
       report "$file" "$inc" "a driver sees only the periph side of cam/ ($periph_cam)"
     fi
   done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$file")
-done < <(find base scsi cam devfs sims periphs stack service daemon cli \
+done < <(find base scsi cam devfs sims periphs stack service daemon cli preload \
            \( -name '*.h' -o -name '*.cpp' \) 2>/dev/null | sort)
 exit "$bad"
