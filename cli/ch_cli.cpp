@@ -166,8 +166,8 @@ ChCommand::ChCommand(CLI::App& app) {
       "  mtx's verbs (load, unload, transfer) number slots from 1 and drives from 0, as mtx.\n";
   const std::string exit_codes =
       "\nEXIT STATUS (ch)\n"
-      "  0 done; 1 the changer refused or failed (the decoded sense says why: MEDIUM SOURCE\n"
-      "  ELEMENT EMPTY, MEDIUM DESTINATION ELEMENT FULL, ...); 2 usage, or a move the changer's\n"
+      "  0 done; 1 the changer refused or failed (the decoded sense says why: Medium source\n"
+      "  element empty, Medium destination element full, ...); 2 usage, or a move the changer's\n"
       "  capabilities (mode page 1Fh) forbid; 3 no such changer, element or volume tag;\n"
       "  4 the admin right is needed (every command but status and params).\n";
 

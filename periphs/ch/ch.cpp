@@ -23,6 +23,7 @@ constexpr std::chrono::milliseconds kStatusTimeout = 5min;   // FreeBSD: READ EL
 constexpr std::chrono::milliseconds kInitTimeout = 500s;     // FreeBSD: CHIOIELEM default.
 constexpr std::chrono::milliseconds kModeTimeout = 60s;
 constexpr std::uint8_t kModeAllocation = 255;
+constexpr std::uint32_t kMinAllocation = 1024;  // FreeBSD's probe read.
 // A guard against a changer whose reports never advance: far more reads than a 65,536-element
 // library needs at one descriptor per read.
 constexpr std::uint32_t kMaxStatusReads = 70'000;
@@ -381,13 +382,14 @@ ChElementStatus convert(const smc::ElementAddressAssignment& ea, ElementType pag
 Result<void> status_of_type(cam::Periph& periph, ChGetElementStatus& g, const Snapshot& s,
                             ElementType type, std::uint16_t first, std::uint16_t count) {
   const auto range = s.assignment.range(type);
+  const std::uint32_t cap = std::clamp<std::uint32_t>(g.allocation, kMinAllocation, 0xFFFFFF);
   bool dvcid = g.dvcid && !s.no_dvcid && type == ElementType::DataTransfer;
   smc::ReadElementStatusRequest request;
   request.type = type;
   request.voltag = g.voltags ? smc::VolumeTags::Include : smc::VolumeTags::Exclude;
   request.starting_address = static_cast<std::uint16_t>(range.first + first);
   request.number_of_elements = count;
-  request.allocation_length = kStatusAllocation;
+  request.allocation_length = cap;
   const std::uint32_t end = std::uint32_t{range.first} + first + count;  // Exclusive.
   std::vector<std::uint8_t> buf;
   std::uint32_t before = static_cast<std::uint32_t>(g.elements.size());
@@ -434,10 +436,10 @@ Result<void> status_of_type(cam::Periph& periph, ChGetElementStatus& g, const Sn
     if (!next || next->starting_address >= end) {
       break;
     }
-    if (decoded == 0 && request.allocation_length >= kStatusAllocation) {
+    if (decoded == 0 && request.allocation_length >= cap) {
       return fail(Error::described(
           EIO, fmt::format("{}: {}: not one element descriptor fits in {} bytes", periph.name(),
-                           what, kStatusAllocation)));
+                           what, cap)));
     }
     if (decoded > 0 && next->starting_address <= request.starting_address) {
       return fail(Error::described(EIO, periph.name() + ": " + what + ": the report does not advance"));
@@ -445,10 +447,8 @@ Result<void> status_of_type(cam::Periph& periph, ChGetElementStatus& g, const Sn
     request.starting_address = next->starting_address;
     request.number_of_elements = static_cast<std::uint16_t>(
         std::min<std::uint32_t>(next->number_of_elements, end - next->starting_address));
-    request.allocation_length = std::min(std::max(next->allocation_length, decoded == 0
-                                                                               ? kStatusAllocation
-                                                                               : 0U),
-                                         kStatusAllocation);
+    request.allocation_length =
+        decoded == 0 ? cap : std::min(next->allocation_length, cap);
   }
   log_debug("{}: {} {} element(s) read", periph.name(), g.elements.size() - before,
             type_word(type));

@@ -20,8 +20,8 @@
 //     picker, a bad element type, a picker unit out of range in ChSetPicker.
 //   - EBADF: a changing request on a read-only open.
 //   - Kind Sense (errno_value() EIO): the changer answered CHECK CONDITION; the message is the
-//     decoded sense, so a move from an empty slot reads "... MEDIUM SOURCE ELEMENT EMPTY" and one
-//     into a full slot "... MEDIUM DESTINATION ELEMENT FULL"; error.sense() has key/ASC/ASCQ. We
+//     decoded sense, so a move from an empty slot reads "... Medium source element empty" and one
+//     into a full slot "... Medium destination element full"; error.sense() has key/ASC/ASCQ. We
 //     keep the sense rather than collapse ILLEGAL REQUEST into EINVAL (FreeBSD's
 //     cam_periph_error does): a caller can tell a bad argument (EINVAL above, nothing sent) from
 //     a refusal by the changer.
@@ -149,8 +149,8 @@ struct ChElementStatus {
 };
 
 // CHIOGSTATUS: READ ELEMENT STATUS of one type (or every type, in picker, slot, portal, drive
-// order), paged: each READ ELEMENT STATUS has an allocation length of at most
-// kStatusAllocation bytes and the next one continues after the last element decoded
+// order), paged: each READ ELEMENT STATUS has an allocation length of at most `allocation`
+// (default kStatusAllocation) bytes and the next one continues after the last element decoded
 // (scsi::smc::next_element_status_request), so a library of any size is read with bounded
 // buffers. `first`/`count` select units of a single type (count 0: to the end); ENODEV when
 // `first` is past the type's count. DVCID is sent with CURDATA as FreeBSD does; a changer that
@@ -165,6 +165,8 @@ struct ChGetElementStatus : devfs::Ioctl {
   std::uint16_t count = 0;
   bool voltags = true;
   bool dvcid = true;
+  // The allocation length of each READ ELEMENT STATUS, clamped to [1 KiB, 24 bits].
+  std::uint32_t allocation = kStatusAllocation;
   std::chrono::milliseconds timeout{0};
   cam::CancelToken* cancel = nullptr;
   // Out.

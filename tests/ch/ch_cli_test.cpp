@@ -104,10 +104,10 @@ TEST(ChCli, MovesBySlotAddressAndBarcodeAndMtxVerbs) {
 TEST(ChCli, RefusalsSayWhyAndExitByKind) {
   auto r = run("ch move slot 950 drive 0");
   EXPECT_EQ(r.status, 1);
-  EXPECT_TRUE(contains(r.out, "MEDIUM SOURCE ELEMENT EMPTY")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Medium source element empty")) << r.out;
   r = run("ch move slot 0 slot 1");
   EXPECT_EQ(r.status, 1);
-  EXPECT_TRUE(contains(r.out, "MEDIUM DESTINATION ELEMENT FULL")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Medium destination element full")) << r.out;
   r = run("ch move slot 1000 drive 0");
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_TRUE(contains(r.out, "no slot 1000")) << r.out;
