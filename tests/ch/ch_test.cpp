@@ -6,10 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "cam/cancel.h"
 #include "cam/periph.h"
 #include "devfs/devfs.h"
 #include "stack/stack.h"
@@ -276,6 +280,86 @@ TEST(ChDriver, DepartureMakesCallsAndNewOpensFailWithEnxio) {
   auto back = stack->devfs().open("ch0");
   ASSERT_TRUE(back.has_value()) << back.error().message();
   EXPECT_EQ(stack->periphs().stats().underflows, 0U);
+}
+
+TEST(ChDriver, ACancelledTokenAbortsTheRequestAndMovesNothing) {
+  auto stack = library();
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value());
+  cam::CancelToken token;
+  token.cancel();
+  ChMove m;
+  m.from = ChElement::at(ElementType::Storage, 0);
+  m.to = ChElement::at(ElementType::DataTransfer, 0);
+  m.cancel = &token;
+  auto r = h->ioctl(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().cam_status(), CamStatus::ReqAborted);
+  ChGetElementStatus g;
+  g.cancel = &token;
+  EXPECT_EQ(errno_of(h->ioctl(g)), EINTR);
+  auto s = status(*h, ElementType::Storage);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_TRUE((*s)[0].full);
+}
+
+// The lifecycle race on the emulated changer (the fake SIM of tests/pass answers no MODE SENSE
+// data, which ch needs to attach): threads open ch0, read its parameters and drive status and
+// close, while the changer departs and returns. Every call answers or fails with ENXIO, every
+// open succeeds or finds the node gone, and the counts are exact at the end.
+TEST(ChLifecycleRace, OpensAndStatusRaceWithDepartureAndReturn) {
+  auto stack = library();
+  constexpr int kThreads = 8;
+  constexpr int kCycles = 40;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> opened{0}, answered{0}, failed_open{0}, unexpected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        auto h = stack->devfs().open("ch0");
+        if (!h) {
+          const int e = h.error().errno_value();
+          unexpected += (e == ENOENT || e == ENXIO || e == EIO) ? 0 : 1;
+          ++failed_open;
+          continue;
+        }
+        ++opened;
+        ChGetParams p;
+        ChGetElementStatus g;
+        g.type = ElementType::DataTransfer;
+        for (devfs::Ioctl* request : {static_cast<devfs::Ioctl*>(&p), static_cast<devfs::Ioctl*>(&g)}) {
+          auto r = h->ioctl(*request);
+          if (r) {
+            ++answered;
+          } else if (r.error().errno_value() != ENXIO && r.error().errno_value() != EIO) {
+            ++unexpected;
+          }
+        }
+        EXPECT_TRUE(h->close());
+      }
+    });
+  }
+  for (int c = 0; c < kCycles; ++c) {
+    ASSERT_TRUE(stack->emulator()->remove_lun({0, 0, 0}).has_value());
+    stack->settle();
+    ASSERT_TRUE(stack->emulator()->insert_lun({0, 0, 0}).has_value());
+    stack->settle();
+  }
+  stop = true;
+  for (auto& t : threads) {
+    t.join();
+  }
+  stack->settle();
+  EXPECT_EQ(unexpected.load(), 0U);
+  EXPECT_GT(opened.load(), 0U);
+  EXPECT_EQ(stack->devfs().stats().opens, 0U);
+  EXPECT_EQ(stack->periphs().stats().underflows, 0U);
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value()) << h.error().message();
+  auto s = status(*h, ElementType::DataTransfer);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->size(), 4U);
 }
 
 }  // namespace
