@@ -48,8 +48,8 @@ std::optional<long> number(const std::string& s) {
 // An element as the ch.* methods take it: "slot:3" / an address number; nullopt (with the
 // token) when it is neither, i.e. possibly a volume tag.
 struct Parsed {
-  json element;         // null: not an element; see `word`
-  std::string word;     // the token that was not an element
+  json element;          // null: not an element; see `word`
+  std::string word;      // the token that was not an element
   std::size_t used = 0;  // tokens consumed
 };
 
@@ -100,8 +100,8 @@ std::string element_name(const std::string& service_text) {
 std::string render_status(const json& r, bool verbose) {
   std::string out;
   for (const auto& e : r["elements"]) {
-    out += fmt::format("{} {}: {}", chio_type(e["type"].get<std::string>()),
-                       e["unit"].get<int>(), flags_text(e));
+    out += fmt::format("{} {}: {}", chio_type(e["type"].get<std::string>()), e["unit"].get<int>(),
+                       flags_text(e));
     if (!e["volume_tag"].is_null()) {
       out += fmt::format(" voltag: <{}>", e["volume_tag"].get<std::string>());
     }
@@ -137,9 +137,9 @@ std::string plural(int n, const char* word) {
 std::string render_params(const json& r) {
   const auto& c = r["counts"];
   const std::string dev = r["device"].get<std::string>();
-  std::string out = fmt::format("{}: {}, {}, {}", dev, plural(c["storage"].get<int>(), "slot"),
-                                plural(c["drive"].get<int>(), "drive"),
-                                plural(c["picker"].get<int>(), "picker"));
+  std::string out =
+      fmt::format("{}: {}, {}, {}", dev, plural(c["storage"].get<int>(), "slot"),
+                  plural(c["drive"].get<int>(), "drive"), plural(c["picker"].get<int>(), "picker"));
   if (c["portal"].get<int>() > 0) {
     out += ", " + plural(c["portal"].get<int>(), "portal");
   }
@@ -197,19 +197,22 @@ ChCommand::ChCommand(CLI::App& app) {
       "exchange", "Exchange media (EXCHANGE MEDIUM): SRC -> DST1, DST1's medium -> DST2 (or SRC)");
   m_exchange->add_option("elements", m_args, "SRC DST1 [DST2]")->required();
   m_exchange->footer(elements + exit_codes + "\nEXAMPLES\n  ucamctl ch exchange slot 0 drive 0\n");
-  m_position = m_ch->add_subcommand("position", "Move the picker to an element (POSITION TO ELEMENT)");
+  m_position =
+      m_ch->add_subcommand("position", "Move the picker to an element (POSITION TO ELEMENT)");
   m_position->add_option("element", m_args, "ELEMENT")->required();
   m_position->footer(elements + exit_codes + "\nEXAMPLES\n  ucamctl ch position portal 3\n");
   m_params = m_ch->add_subcommand("params", "Element counts and the current picker (chio params)");
-  m_params->footer("\n<dev>: N slots, N drives, N picker[s][, N portals]\n<dev>: current picker: N\n"
-                   "--json adds the first address of each type and the moves and exchanges the\n"
-                   "changer allows (mode pages 1Dh and 1Fh).\n" +
-                   exit_codes);
+  m_params->footer(
+      "\n<dev>: N slots, N drives, N picker[s][, N portals]\n<dev>: current picker: N\n"
+      "--json adds the first address of each type and the moves and exchanges the\n"
+      "changer allows (mode pages 1Dh and 1Fh).\n" +
+      exit_codes);
   m_init = m_ch->add_subcommand("init", "Re-read the inventory (INITIALIZE ELEMENT STATUS)");
   m_init->footer(exit_codes);
   m_inventory = m_ch->add_subcommand("inventory", "mtx inventory: the same as 'ch init'");
   m_inventory->footer(exit_codes);
-  m_load = m_ch->add_subcommand("load", "mtx load: slot SLOT (from 1) into drive DRIVE (default 0)");
+  m_load =
+      m_ch->add_subcommand("load", "mtx load: slot SLOT (from 1) into drive DRIVE (default 0)");
   m_load->add_option("numbers", m_numbers, "SLOT [DRIVE]")->required()->expected(1, 2);
   m_load->footer(exit_codes + "\nEXAMPLES\n  ucamctl ch load 13        # UCAM013L6 into drive 0\n");
   m_unload = m_ch->add_subcommand(
@@ -290,11 +293,11 @@ int ChCommand::run(Client& client, bool json_output,
       i += p.used;
     }
     if (out.size() < min || out.size() > max) {
-      return report(fmt::format("expected {} element{}, got {}", min == max
-                                                                     ? std::to_string(min)
-                                                                     : fmt::format("{} to {}", min, max),
-                                max == 1 ? "" : "s", out.size()),
-                    kExitUsage);
+      return report(
+          fmt::format("expected {} element{}, got {}",
+                      min == max ? std::to_string(min) : fmt::format("{} to {}", min, max),
+                      max == 1 ? "" : "s", out.size()),
+          kExitUsage);
     }
     return kExitOk;
   };
@@ -327,8 +330,9 @@ int ChCommand::run(Client& client, bool json_output,
   if (m_move->parsed() || m_exchange->parsed() || m_position->parsed()) {
     std::vector<json> e;
     const bool moving = m_move->parsed(), exchanging = m_exchange->parsed();
-    if (int code = moving ? elements(2, 2, true, e) : exchanging ? elements(2, 3, true, e)
-                                                                  : elements(1, 1, false, e);
+    if (int code = moving       ? elements(2, 2, true, e)
+                   : exchanging ? elements(2, 3, true, e)
+                                : elements(1, 1, false, e);
         code != kExitOk) {
       return code;
     }
@@ -355,10 +359,10 @@ int ChCommand::run(Client& client, bool json_output,
     if (slot < 1 || drive < 0) {
       return report("load: slots are numbered from 1 and drives from 0 (as mtx)", kExitUsage);
     }
-    return change("ch.move",
-                  {{"from", fmt::format("slot:{}", slot - 1)}, {"to", fmt::format("drive:{}", drive)}},
-                  fmt::format("Loading media from Storage Element {} into drive {}...Done", slot,
-                              drive));
+    return change(
+        "ch.move",
+        {{"from", fmt::format("slot:{}", slot - 1)}, {"to", fmt::format("drive:{}", drive)}},
+        fmt::format("Loading media from Storage Element {} into drive {}...Done", slot, drive));
   }
   if (m_unload->parsed()) {
     // mtx unload [SLOT] [DRIVE]: with one number it is the slot.
@@ -402,8 +406,8 @@ int ChCommand::run(Client& client, bool json_output,
       }
       to = (*found)["source"];
     }
-    const std::string where = slot ? fmt::format("Storage Element {}", *slot)
-                                   : "its source element";
+    const std::string where =
+        slot ? fmt::format("Storage Element {}", *slot) : "its source element";
     return change("ch.move", {{"from", fmt::format("drive:{}", drive)}, {"to", to}},
                   fmt::format("Unloading drive {} into {}...Done", drive, where));
   }
@@ -425,9 +429,9 @@ int ChCommand::run(Client& client, bool json_output,
     int code = kExitOk;
     auto r = call_status("ch.params", json::object(), code);
     if (r) {
-      std::cout << (json_output ? r->dump(2) + "\n"
-                                : fmt::format("{}: current picker: {}\n", dev,
-                                              (*r)["picker"].get<int>()));
+      std::cout << (json_output
+                        ? r->dump(2) + "\n"
+                        : fmt::format("{}: current picker: {}\n", dev, (*r)["picker"].get<int>()));
     }
     return code;
   }

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 
 #include "base/hex.h"
 #include "periphs/ch/ch.h"
@@ -34,9 +34,10 @@ Result<ChElement> parse_element(const json& value, const char* name) {
     return ChElement::address(static_cast<std::uint16_t>(a));
   }
   if (!value.is_string()) {
-    return fail_invalid(fmt::format("params.{}: expected \"slot:N\", \"drive:N\", \"portal:N\", "
-                                    "\"picker:N\" or an element address",
-                                    name));
+    return fail_invalid(
+        fmt::format("params.{}: expected \"slot:N\", \"drive:N\", \"portal:N\", "
+                    "\"picker:N\" or an element address",
+                    name));
   }
   const std::string text = value.get<std::string>();
   auto number = [](std::string_view s) -> std::optional<std::uint32_t> {
@@ -310,24 +311,24 @@ void register_ch_methods(Service& service) {
             },
             Resolve::Ch);
       });
-  service.add_method(
-      "ch.position", Right::Admin, "POSITION TO ELEMENT `to` with the current picker.",
-      with(kNode, {{"to", ParamType::StringOrInteger}}),
-      [&service](Session& session, const json& params) -> Result<json> {
-        auto to = element_param(params, "to");
-        if (!to) {
-          return fail(to.error());
-        }
-        return with_node(
-            service, session, params, "device",
-            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
-              ch::ChPosition p;
-              p.to = *to;
-              p.cancel = &session.cancel_token();
-              return run_change(file, node, p);
-            },
-            Resolve::Ch);
-      });
+  service.add_method("ch.position", Right::Admin,
+                     "POSITION TO ELEMENT `to` with the current picker.",
+                     with(kNode, {{"to", ParamType::StringOrInteger}}),
+                     [&service](Session& session, const json& params) -> Result<json> {
+                       auto to = element_param(params, "to");
+                       if (!to) {
+                         return fail(to.error());
+                       }
+                       return with_node(
+                           service, session, params, "device",
+                           [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                             ch::ChPosition p;
+                             p.to = *to;
+                             p.cancel = &session.cancel_token();
+                             return run_change(file, node, p);
+                           },
+                           Resolve::Ch);
+                     });
   service.add_method(
       "ch.init", Right::Admin,
       "INITIALIZE ELEMENT STATUS (an inventory), or WITH RANGE: `count` elements from `from`; "
@@ -363,23 +364,23 @@ void register_ch_methods(Service& service) {
             },
             Resolve::Ch);
       });
-  service.add_method(
-      "ch.set_picker", Right::Admin, "Selects the picker (`picker`, from 0) later moves use.",
-      with(kNode, {{"picker", ParamType::Integer}}),
-      [&service](Session& session, const json& params) -> Result<json> {
-        auto unit = param_int(params, "picker", 0, 0xFFFF);
-        if (!unit) {
-          return fail(unit.error());
-        }
-        return with_node(
-            service, session, params, "device",
-            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
-              ch::ChSetPicker s;
-              s.unit = static_cast<std::uint16_t>(*unit);
-              return run_change(file, node, s);
-            },
-            Resolve::Ch);
-      });
+  service.add_method("ch.set_picker", Right::Admin,
+                     "Selects the picker (`picker`, from 0) later moves use.",
+                     with(kNode, {{"picker", ParamType::Integer}}),
+                     [&service](Session& session, const json& params) -> Result<json> {
+                       auto unit = param_int(params, "picker", 0, 0xFFFF);
+                       if (!unit) {
+                         return fail(unit.error());
+                       }
+                       return with_node(
+                           service, session, params, "device",
+                           [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                             ch::ChSetPicker s;
+                             s.unit = static_cast<std::uint16_t>(*unit);
+                             return run_change(file, node, s);
+                           },
+                           Resolve::Ch);
+                     });
 }
 
 }  // namespace ucam::service

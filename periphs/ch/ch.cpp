@@ -89,8 +89,8 @@ Result<scsi::ModePage> read_mode_page(cam::Periph& periph, std::uint8_t page, bo
   }
   const auto* found = scsi::find_mode_page(*params, page);
   if (found == nullptr) {
-    return fail(Error::described(
-        EIO, fmt::format("{}: {}: the changer returned no page {:02X}h", periph.name(), what, page)));
+    return fail(Error::described(EIO, fmt::format("{}: {}: the changer returned no page {:02X}h",
+                                                  periph.name(), what, page)));
   }
   return *found;
 }
@@ -182,9 +182,8 @@ Result<ChLocation> resolve(const cam::Periph& periph, const Snapshot& s, const C
   if (e.type == ElementType::All) {
     auto where = s.assignment.locate(e.unit);
     if (!where) {
-      return fail(Error::described(
-          ENODEV, fmt::format("{}: no element has address {} ({:#06x})", periph.name(), e.unit,
-                              e.unit)));
+      return fail(Error::described(ENODEV, fmt::format("{}: no element has address {} ({:#06x})",
+                                                       periph.name(), e.unit, e.unit)));
     }
     return ChLocation{where->type, where->index, e.unit};
   }
@@ -248,9 +247,9 @@ Result<void> exchange(cam::Periph& periph, ChExchange& x) {
   }
   if (!s.capabilities.can_exchange(source->type, first->type) ||
       !s.capabilities.can_exchange(first->type, second->type)) {
-    return fail_invalid(fmt::format(
-        "{}: the changer cannot exchange {} -> {} -> {} (mode page 1Fh)", periph.name(),
-        type_word(source->type), type_word(first->type), type_word(second->type)));
+    return fail_invalid(
+        fmt::format("{}: the changer cannot exchange {} -> {} -> {} (mode page 1Fh)", periph.name(),
+                    type_word(source->type), type_word(first->type), type_word(second->type)));
   }
   auto picker = picker_address(periph, s);
   if (!picker) {
@@ -277,9 +276,9 @@ Result<void> position(cam::Periph& periph, ChPosition& p) {
   if (!picker) {
     return fail(picker.error());
   }
-  auto r = run(periph, smc::position_to_element({*picker, to->address, p.invert}), {},
-               or_default(p.timeout, kMotionTimeout), p.cancel,
-               "POSITION TO ELEMENT " + name_of(*to));
+  auto r =
+      run(periph, smc::position_to_element({*picker, to->address, p.invert}), {},
+          or_default(p.timeout, kMotionTimeout), p.cancel, "POSITION TO ELEMENT " + name_of(*to));
   if (!r) {
     return fail(r.error());
   }
@@ -437,18 +436,18 @@ Result<void> status_of_type(cam::Periph& periph, ChGetElementStatus& g, const Sn
       break;
     }
     if (decoded == 0 && request.allocation_length >= cap) {
-      return fail(Error::described(
-          EIO, fmt::format("{}: {}: not one element descriptor fits in {} bytes", periph.name(),
-                           what, cap)));
+      return fail(
+          Error::described(EIO, fmt::format("{}: {}: not one element descriptor fits in {} bytes",
+                                            periph.name(), what, cap)));
     }
     if (decoded > 0 && next->starting_address <= request.starting_address) {
-      return fail(Error::described(EIO, periph.name() + ": " + what + ": the report does not advance"));
+      return fail(
+          Error::described(EIO, periph.name() + ": " + what + ": the report does not advance"));
     }
     request.starting_address = next->starting_address;
     request.number_of_elements = static_cast<std::uint16_t>(
         std::min<std::uint32_t>(next->number_of_elements, end - next->starting_address));
-    request.allocation_length =
-        decoded == 0 ? cap : std::min(next->allocation_length, cap);
+    request.allocation_length = decoded == 0 ? cap : std::min(next->allocation_length, cap);
   }
   log_debug("{}: {} {} element(s) read", periph.name(), g.elements.size() - before,
             type_word(type));
@@ -465,9 +464,9 @@ Result<void> element_status(cam::Periph& periph, ChGetElementStatus& g) {
     }
     const auto total = s.assignment.range(g.type).count;
     if (g.first >= total && !(g.first == 0 && total == 0)) {
-      return fail(Error::described(
-          ENODEV, fmt::format("{}: no {} {}: the changer has {}", periph.name(),
-                              type_word(g.type), g.first, total)));
+      return fail(
+          Error::described(ENODEV, fmt::format("{}: no {} {}: the changer has {}", periph.name(),
+                                               type_word(g.type), g.first, total)));
     }
     const std::uint16_t left = total - g.first;
     const std::uint16_t count = g.count == 0 ? left : std::min(g.count, left);
@@ -590,8 +589,8 @@ Result<void> ChDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Io
       auto& sc = periph.softc<ChSoftc>();
       std::lock_guard lock(sc.lock);
       if (unit >= sc.assignment.medium_transport.count) {
-        return fail_invalid(fmt::format("{}: no picker {}: the changer has {}", periph.name(),
-                                        unit, sc.assignment.medium_transport.count));
+        return fail_invalid(fmt::format("{}: no picker {}: the changer has {}", periph.name(), unit,
+                                        sc.assignment.medium_transport.count));
       }
       sc.picker = unit;
       return {};

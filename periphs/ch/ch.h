@@ -135,12 +135,11 @@ struct ChInitElementStatus : devfs::Ioctl {
 // One element as ChGetElementStatus reports it.
 struct ChElementStatus {
   ChLocation element;  // unit 0xFFFF: the address is in no range of page 1Dh.
-  bool full = false, impexp = false, except = false, access = false, exenab = false,
-       inenab = false;
-  std::uint8_t asc = 0, ascq = 0;  // Why EXCEPT is set.
+  bool full = false, impexp = false, except = false, access = false, exenab = false, inenab = false;
+  std::uint8_t asc = 0, ascq = 0;    // Why EXCEPT is set.
   std::optional<ChLocation> source;  // SVALID: where the medium came from.
   bool invert = false;
-  std::uint8_t medium_type = 0;  // scsi::smc::MediumType.
+  std::uint8_t medium_type = 0;                                    // scsi::smc::MediumType.
   std::optional<scsi::smc::VolumeTag> primary_tag, alternate_tag;  // With voltags.
   std::optional<scsi::smc::DeviceIdentifier> identifier;           // Drives, with dvcid.
   // The periph names ("pass3", "sa0", ...) of the device whose VPD page 83h holds `identifier`

@@ -51,7 +51,8 @@ TEST(ChCli, StatusListsEveryElementChioStyle) {
   EXPECT_TRUE(contains(r.out, "slot 12: <FULL,ACCESS> voltag: <UCAM013L6>\n"));
   EXPECT_TRUE(contains(r.out, "slot 999: <ACCESS>\n"));
   EXPECT_TRUE(contains(r.out, "portal 0: <ACCESS,EXENAB,INENAB>"));
-  EXPECT_TRUE(contains(r.out, "drive 3: <ACCESS> serial number: <IBM     ULT3580-TD6     10WT000004>"));
+  EXPECT_TRUE(
+      contains(r.out, "drive 3: <ACCESS> serial number: <IBM     ULT3580-TD6     10WT000004>"));
   r = run("ch status -v drive");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "drive 0: <ACCESS> sense: <0x00/0x00> intaddr: <256>")) << r.out;

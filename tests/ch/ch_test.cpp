@@ -26,7 +26,8 @@ using testing::errno_of;
 namespace smc = scsi::smc;
 
 std::unique_ptr<Stack> stack_for(std::string_view spec) {
-  auto scenario = spec.starts_with("{") ? emu::parse_scenario(spec, "ch.json") : load_scenario(spec);
+  auto scenario =
+      spec.starts_with("{") ? emu::parse_scenario(spec, "ch.json") : load_scenario(spec);
   EXPECT_TRUE(scenario.has_value()) << scenario.error().message();
   auto s = Stack::create_emulated(*scenario, {});
   EXPECT_TRUE(s.has_value()) << s.error().message();
@@ -161,7 +162,8 @@ TEST(ChDriver, MoveExchangeAndPositionShowInTheNextStatus) {
   auto stack = library();
   auto h = stack->devfs().open("ch0");
   ASSERT_TRUE(h.has_value());
-  ASSERT_TRUE(move(*h, ChElement::at(ElementType::Storage, 12), ChElement::at(ElementType::DataTransfer, 0)));
+  ASSERT_TRUE(move(*h, ChElement::at(ElementType::Storage, 12),
+                   ChElement::at(ElementType::DataTransfer, 0)));
   auto s = status(*h);
   ASSERT_TRUE(s.has_value());
   const auto& drive = element(*s, ElementType::DataTransfer, 0);
@@ -173,7 +175,8 @@ TEST(ChDriver, MoveExchangeAndPositionShowInTheNextStatus) {
   EXPECT_FALSE(element(*s, ElementType::Storage, 12).full);
 
   // By raw address: slot 950 is 0x1000 + 950.
-  ASSERT_TRUE(move(*h, ChElement::at(ElementType::DataTransfer, 0), ChElement::address(0x1000 + 950)));
+  ASSERT_TRUE(
+      move(*h, ChElement::at(ElementType::DataTransfer, 0), ChElement::address(0x1000 + 950)));
   s = status(*h, ElementType::Storage);
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(tag((*s)[950]), "UCAM013L6");
@@ -201,7 +204,8 @@ TEST(ChDriver, EmptySourceAndFullDestinationCarryTheSense) {
   auto stack = library();
   auto h = stack->devfs().open("ch0");
   ASSERT_TRUE(h.has_value());
-  auto empty = move(*h, ChElement::at(ElementType::Storage, 950), ChElement::at(ElementType::DataTransfer, 0));
+  auto empty = move(*h, ChElement::at(ElementType::Storage, 950),
+                    ChElement::at(ElementType::DataTransfer, 0));
   ASSERT_FALSE(empty.has_value());
   EXPECT_EQ(empty.error().kind(), Error::Kind::Sense);
   EXPECT_EQ(empty.error().sense(), (SenseCode{0x05, 0x3b, 0x0e}));
@@ -209,15 +213,22 @@ TEST(ChDriver, EmptySourceAndFullDestinationCarryTheSense) {
       << empty.error().message();
   EXPECT_NE(empty.error().message().find("slot 950 -> drive 0"), std::string::npos)
       << empty.error().message();
-  auto full = move(*h, ChElement::at(ElementType::Storage, 1), ChElement::at(ElementType::Storage, 2));
+  auto full =
+      move(*h, ChElement::at(ElementType::Storage, 1), ChElement::at(ElementType::Storage, 2));
   ASSERT_FALSE(full.has_value());
   EXPECT_EQ(full.error().sense(), (SenseCode{0x05, 0x3b, 0x0d}));
   EXPECT_NE(full.error().message().find("Medium destination element full"), std::string::npos)
       << full.error().message();
   // Checked before anything is sent.
-  EXPECT_EQ(errno_of(move(*h, ChElement::at(ElementType::Storage, 1000), ChElement::at(ElementType::DataTransfer, 0))), ENODEV);
-  EXPECT_EQ(errno_of(move(*h, ChElement::address(0x0fff), ChElement::at(ElementType::DataTransfer, 0))), ENODEV);
-  EXPECT_EQ(errno_of(move(*h, ChElement::at(static_cast<ElementType>(7), 1), ChElement::at(ElementType::DataTransfer, 0))), EINVAL);
+  EXPECT_EQ(errno_of(move(*h, ChElement::at(ElementType::Storage, 1000),
+                          ChElement::at(ElementType::DataTransfer, 0))),
+            ENODEV);
+  EXPECT_EQ(
+      errno_of(move(*h, ChElement::address(0x0fff), ChElement::at(ElementType::DataTransfer, 0))),
+      ENODEV);
+  EXPECT_EQ(errno_of(move(*h, ChElement::at(static_cast<ElementType>(7), 1),
+                          ChElement::at(ElementType::DataTransfer, 0))),
+            EINVAL);
 }
 
 TEST(ChDriver, PickerGetAndSet) {
@@ -239,7 +250,9 @@ TEST(ChDriver, ReadOnlyOpensMayOnlyLook) {
   auto h = stack->devfs().open("ch0", devfs::kOpenRead);
   ASSERT_TRUE(h.has_value());
   EXPECT_TRUE(status(*h, ElementType::DataTransfer).has_value());
-  EXPECT_EQ(errno_of(move(*h, ChElement::at(ElementType::Storage, 0), ChElement::at(ElementType::DataTransfer, 0))), EBADF);
+  EXPECT_EQ(errno_of(move(*h, ChElement::at(ElementType::Storage, 0),
+                          ChElement::at(ElementType::DataTransfer, 0))),
+            EBADF);
   ChSetPicker set;
   EXPECT_EQ(errno_of(h->ioctl(set)), EBADF);
   // Several opens at once.
@@ -328,7 +341,8 @@ TEST(ChLifecycleRace, OpensAndStatusRaceWithDepartureAndReturn) {
         ChGetParams p;
         ChGetElementStatus g;
         g.type = ElementType::DataTransfer;
-        for (devfs::Ioctl* request : {static_cast<devfs::Ioctl*>(&p), static_cast<devfs::Ioctl*>(&g)}) {
+        for (devfs::Ioctl* request :
+             {static_cast<devfs::Ioctl*>(&p), static_cast<devfs::Ioctl*>(&g)}) {
           auto r = h->ioctl(*request);
           if (r) {
             ++answered;
