@@ -14,6 +14,7 @@
 
 #include "base/hex.h"
 #include "base/log.h"
+#include "cli/ch_cli.h"
 #include "cli/client.h"
 #include "cli/render.h"
 #include "scsi/opcodes.h"
@@ -444,6 +445,8 @@ int main(int argc, char** argv) {
   call->add_option("params", params_text,
                    "Parameters as a JSON object, e.g. '{\"node\":\"pass0\"}'");
 
+  ChCommand ch_command(app);
+
   auto* emu = app.add_subcommand(
       "emu", "Drive the emulated hardware (hot-plug, disks in slots); needs the admin right");
   emu->require_subcommand(1);
@@ -675,6 +678,9 @@ int main(int argc, char** argv) {
     std::cout << (opt.json ? r->dump(2) + "\n"
                            : (sending ? render_pt_send(*r) : render_pt_receive(*r)));
     return kExitOk;
+  }
+  if (ch_command.parsed()) {
+    return ch_command.run(*client, opt.json, exit_for);
   }
   if (enc_list->parsed()) {
     return run.show("enc.list", none, render_enc_list);

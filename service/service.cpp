@@ -87,6 +87,7 @@ Service::Service(Stack& stack, AccessPolicy policy, ServiceLimits limits)
   register_enc_methods(*this);
   register_sg_methods(*this);
   register_emu_methods(*this);
+  register_ch_methods(*this);
   for (const auto& d : m_stack.xpt().devices()) {
     m_names[d.path] = m_stack.periphs().names_for(d.path);
   }
@@ -632,6 +633,7 @@ Result<json> with_node(Service& service, Session& session, const json& params,
   }
   auto node = resolve == Resolve::Pass ? service.stack().resolve_pass(**name)
                : resolve == Resolve::Pt ? service.stack().resolve_pt(**name)
+               : resolve == Resolve::Ch ? service.stack().resolve_ch(**name)
                                         : service.stack().resolve(**name);
   if (!node) {
     return fail(node.error());

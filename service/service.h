@@ -183,6 +183,7 @@ void register_device_methods(Service& service);  // service/device_methods.cpp
 void register_enc_methods(Service& service);     // service/enc_methods.cpp
 void register_emu_methods(Service& service);     // service/emu_methods.cpp
 void register_sg_methods(Service& service);      // service/sg_methods.cpp
+void register_ch_methods(Service& service);      // service/ch_methods.cpp
 
 // `error` with "node: " in front, unless its message already starts so.
 inline Error named(const Error& error, const std::string& node) {
@@ -198,8 +199,8 @@ json event_json(Stack& stack, const cam::AsyncEvent& event,
 // handle of `session`, used under its lock) or params.<name_param> resolved with
 // Stack::resolve() and opened for the duration of the call.
 // With Resolve::Pass a name is mapped to its device's pass node ("da3" -> "pass5"), with
-// Resolve::Pt to its pt node ("pass4" -> "pt0").
-enum class Resolve : std::uint8_t { Node, Pass, Pt };
+// Resolve::Pt to its pt node ("pass4" -> "pt0"), with Resolve::Ch to its ch node.
+enum class Resolve : std::uint8_t { Node, Pass, Pt, Ch };
 using NodeFn = std::function<Result<json>(devfs::FileHandle& file, const std::string& node)>;
 Result<json> with_node(Service& service, Session& session, const json& params,
                        const char* name_param, const NodeFn& fn, Resolve resolve = Resolve::Node);

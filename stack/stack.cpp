@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <charconv>
 
+#include "periphs/ch/ch.h"
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
 #include "periphs/pt/pt.h"
@@ -24,6 +25,7 @@ Result<std::unique_ptr<Stack>> Stack::create(std::vector<SimSpec> sims, StackOpt
   drivers.push_back(std::make_unique<pass::PassDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<da::DaDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<pt::PtDriver>(*stack->m_devfs));
+  drivers.push_back(std::make_unique<ch::ChDriver>(*stack->m_devfs));
   drivers.push_back(std::make_unique<enc::EncDriver>(*stack->m_devfs, options.enc));
   // Last, so that a device's names read "pass0,da0,sg0": tools (ucamctl enc show, like
   // sesutil) show the first name that is not pass as the disk's.
@@ -161,6 +163,10 @@ Result<std::string> Stack::resolve_pass(std::string_view name) {
 
 Result<std::string> Stack::resolve_pt(std::string_view name) {
   return resolve_driver(name, "pt");
+}
+
+Result<std::string> Stack::resolve_ch(std::string_view name) {
+  return resolve_driver(name, "ch");
 }
 
 Result<emu::Scenario> load_scenario(std::string_view spec) {

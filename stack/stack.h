@@ -68,10 +68,13 @@ class Stack {
   // The same for the processor driver: the pt node of that device ("pass4" or "0:8:0" -> "pt0").
   // ENXIO when the device has none (not a processor, or a SAF-TE enclosure).
   Result<std::string> resolve_pt(std::string_view name);
+  // The same for the changer driver: the ch node of that device ("pass0" or "0:0:0" -> "ch0").
+  // ENXIO when the device is not a medium changer.
+  Result<std::string> resolve_ch(std::string_view name);
 
  private:
   Stack() = default;
-  // resolve(), then the node of the same device whose driver is `driver` ("pass", "pt").
+  // resolve(), then the node of the same device whose driver is `driver` ("pass", "pt", "ch").
   Result<std::string> resolve_driver(std::string_view name, std::string_view driver);
   std::unique_ptr<cam::Xpt> m_xpt;
   std::unique_ptr<devfs::Devfs> m_devfs;

@@ -158,6 +158,8 @@ TEST(ServiceRights, ReadersReadButEveryChangeIsRefusedNamingTheRight) {
       {"emu.pull_disk", {{"enclosure", "jbod4"}, {"slot", 0}}},
       {"pt.send", {{"device", "pt0"}, {"data", "00"}}},      // Queues a message.
       {"pt.receive", {{"device", "pt0"}, {"length", 16}}},  // Consumes one.
+      {"ch.move", {{"device", "ch0"}, {"from", "slot:0"}, {"to", "drive:0"}}},
+      {"ch.init", {{"device", "ch0"}}},
   };
   for (const auto& [method, params] : changes) {
     auto r = c.call(method, params);

@@ -1,0 +1,35 @@
+// ucamctl ch: medium changers, chio(1)'s commands and mtx's verbs on top of the ch.* methods.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cli/client.h"
+
+namespace ucam::cli {
+
+class ChCommand {
+ public:
+  // Adds `ch` and its subcommands to `app`. `app` must outlast this object.
+  explicit ChCommand(CLI::App& app);
+  // Whether `ch` was given on the command line (after app.parse()).
+  bool parsed() const;
+  // Runs the parsed subcommand. `exit_for` maps an RPC error to ucamctl's exit status; returns
+  // the exit status.
+  int run(Client& client, bool json_output,
+          const std::function<int(const service::RpcError&)>& exit_for);
+
+ private:
+  CLI::App* m_ch = nullptr;
+  CLI::App *m_status = nullptr, *m_move = nullptr, *m_exchange = nullptr, *m_position = nullptr,
+           *m_params = nullptr, *m_init = nullptr, *m_inventory = nullptr, *m_load = nullptr,
+           *m_unload = nullptr, *m_transfer = nullptr, *m_picker = nullptr;
+  std::string m_device;
+  bool m_verbose = false;
+  std::vector<std::string> m_args;
+  std::vector<int> m_numbers;
+};
+
+}  // namespace ucam::cli

@@ -1,0 +1,386 @@
+// ch.*: medium changer operations on the ch driver's nodes (chio(1)'s, as JSON). ucamctl renders
+// the text (cli/ch_cli.cpp).
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+
+#include "base/hex.h"
+#include "periphs/ch/ch.h"
+#include "scsi/smc.h"
+#include "service/service.h"
+
+namespace ucam::service {
+namespace {
+
+namespace smc = scsi::smc;
+using ch::ChElement;
+using smc::ElementType;
+
+// "picker", "storage", "portal", "drive".
+std::string type_name(ElementType type) {
+  return smc::element_type_name(type);
+}
+
+// "slot:12", "drive:0", "portal:3", "picker:0" (chio's type names and SMC's: storage, mt,
+// ...), or an element address: 4108, "4108", "0x100c".
+Result<ChElement> parse_element(const json& value, const char* name) {
+  if (value.is_number_integer()) {
+    const auto a = value.get<std::int64_t>();
+    if (a < 0 || a > 0xFFFF) {
+      return fail_invalid(fmt::format("params.{}: element address {} is not 0-65535", name, a));
+    }
+    return ChElement::address(static_cast<std::uint16_t>(a));
+  }
+  if (!value.is_string()) {
+    return fail_invalid(
+        fmt::format("params.{}: expected \"slot:N\", \"drive:N\", \"portal:N\", "
+                    "\"picker:N\" or an element address",
+                    name));
+  }
+  const std::string text = value.get<std::string>();
+  auto number = [](std::string_view s) -> std::optional<std::uint32_t> {
+    int base = 10;
+    if (s.starts_with("0x") || s.starts_with("0X")) {
+      s.remove_prefix(2);
+      base = 16;
+    }
+    std::uint32_t v = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+    if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || v > 0xFFFF) {
+      return std::nullopt;
+    }
+    return v;
+  };
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) {
+    if (auto a = number(text)) {
+      return ChElement::address(static_cast<std::uint16_t>(*a));
+    }
+  } else {
+    std::string type_text = text.substr(0, colon);
+    for (auto& c : type_text) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    auto type = smc::element_type_from_name(type_text);
+    auto unit = number(std::string_view(text).substr(colon + 1));
+    if (type && *type != ElementType::All && unit) {
+      return ChElement::at(*type, static_cast<std::uint16_t>(*unit));
+    }
+  }
+  return fail_invalid(fmt::format(
+      "params.{}: '{}': expected TYPE:UNIT (slot:12, drive:0, portal:3, picker:0; units from 0) "
+      "or an element address",
+      name, text));
+}
+
+Result<ChElement> element_param(const json& params, const char* name) {
+  if (!params.contains(name) || params[name].is_null()) {
+    return fail_invalid(fmt::format("params.{}: required", name));
+  }
+  return parse_element(params[name], name);
+}
+
+std::string element_text(const ch::ChLocation& l) {
+  return fmt::format("{}:{}", type_name(l.type), l.unit);
+}
+
+json tag_json(const std::optional<smc::VolumeTag>& tag) {
+  if (!tag || tag->blank()) {
+    return nullptr;
+  }
+  return tag->identifier;
+}
+
+// ASCII and UTF-8 identifiers as text, binary ones in hex.
+json identifier_json(const std::optional<smc::DeviceIdentifier>& id) {
+  if (!id || id->identifier.empty()) {
+    return nullptr;
+  }
+  if (id->code_set == 2 || id->code_set == 3) {
+    std::string s(id->identifier.begin(), id->identifier.end());
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) {
+      s.pop_back();
+    }
+    return s;
+  }
+  return hex_string(id->identifier);
+}
+
+json element_json(const ch::ChElementStatus& e) {
+  json j = {{"type", type_name(e.element.type)},
+            {"unit", e.element.unit},
+            {"address", e.element.address},
+            {"full", e.full},
+            {"impexp", e.impexp},
+            {"except", e.except},
+            {"access", e.access},
+            {"exenab", e.exenab},
+            {"inenab", e.inenab},
+            {"asc", e.asc},
+            {"ascq", e.ascq},
+            {"source", e.source ? json(e.source->address) : json()},
+            {"source_element", e.source ? json(element_text(*e.source)) : json()},
+            {"invert", e.invert},
+            {"medium_type", smc::medium_type_name(e.medium_type)},
+            {"volume_tag", tag_json(e.primary_tag)},
+            {"alternate_tag", tag_json(e.alternate_tag)},
+            {"identifier", identifier_json(e.identifier)},
+            {"device", e.devices.empty() ? json() : json(e.devices)}};
+  return j;
+}
+
+json counts_json(const smc::ElementAddressAssignment& a) {
+  json j = json::object();
+  for (auto type : smc::kElementTypes) {
+    j[type_name(type)] = a.range(type).count;
+  }
+  return j;
+}
+
+Result<ch::ChGetParams> get_params(devfs::FileHandle& file) {
+  ch::ChGetParams p;
+  if (auto r = file.ioctl(p); !r) {
+    return fail(r.error());
+  }
+  return p;
+}
+
+// Runs one changing request and answers {device, ok: true}.
+template <class Request>
+Result<json> run_change(devfs::FileHandle& file, const std::string& node, Request& request) {
+  if (auto r = file.ioctl(request); !r) {
+    return fail(named(r.error(), node));
+  }
+  return json{{"device", node}, {"ok", true}};
+}
+
+const ParamSpecs kNode = {{"device", ParamType::String}, {"handle", ParamType::Integer}};
+
+ParamSpecs with(ParamSpecs specs, std::initializer_list<ParamSpec> more) {
+  specs.insert(specs.end(), more.begin(), more.end());
+  return specs;
+}
+
+}  // namespace
+
+void register_ch_methods(Service& service) {
+  service.add_method(
+      "ch.status", Right::Read,
+      "Element status of medium changer `device` (chN, or any name of the changer) or `handle`: "
+      "every element, or those of `type` (picker, storage/slot, portal, drive), with volume tags "
+      "(`voltags`, default true) and the devices linked to each drive.",
+      with(kNode, {{"type", ParamType::String}, {"voltags", ParamType::Boolean}}),
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto type_text = param_optional_string(params, "type");
+        auto voltags = param_bool(params, "voltags", true);
+        if (!type_text || !voltags) {
+          return fail(!type_text ? type_text.error() : voltags.error());
+        }
+        ElementType type = ElementType::All;
+        if (*type_text) {
+          auto t = smc::element_type_from_name(**type_text);
+          if (!t) {
+            return fail_invalid("params.type: '" + **type_text +
+                                "': expected picker, storage (slot), portal, drive or all");
+          }
+          type = *t;
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              ch::ChGetElementStatus g;
+              g.type = type;
+              g.voltags = *voltags;
+              g.cancel = &session.cancel_token();
+              if (auto r = file.ioctl(g); !r) {
+                return fail(named(r.error(), node));
+              }
+              auto p = get_params(file);
+              if (!p) {
+                return fail(named(p.error(), node));
+              }
+              json elements = json::array();
+              for (const auto& e : g.elements) {
+                elements.push_back(element_json(e));
+              }
+              return json{{"device", node},
+                          {"counts", counts_json(p->assignment)},
+                          {"elements", std::move(elements)},
+                          {"reads", g.reads}};
+            },
+            Resolve::Ch);
+      });
+  service.add_method(
+      "ch.params", Right::Read,
+      "Element counts and first addresses (mode page 1Dh), the current picker and the moves and "
+      "exchanges the changer allows (page 1Fh) of `device` or `handle`.",
+      kNode, [&service](Session& session, const json& params) -> Result<json> {
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              auto p = get_params(file);
+              if (!p) {
+                return fail(named(p.error(), node));
+              }
+              json first = json::object(), moves = json::object(), exchanges = json::object();
+              json stores = json::array();
+              for (auto from : smc::kElementTypes) {
+                first[type_name(from)] = p->assignment.range(from).first;
+                if (p->capabilities.can_store(from)) {
+                  stores.push_back(type_name(from));
+                }
+                json m = json::array(), x = json::array();
+                for (auto to : smc::kElementTypes) {
+                  if (p->capabilities.can_move(from, to)) {
+                    m.push_back(type_name(to));
+                  }
+                  if (p->capabilities.can_exchange(from, to)) {
+                    x.push_back(type_name(to));
+                  }
+                }
+                moves[type_name(from)] = std::move(m);
+                exchanges[type_name(from)] = std::move(x);
+              }
+              return json{{"device", node},
+                          {"counts", counts_json(p->assignment)},
+                          {"first", std::move(first)},
+                          {"picker", p->picker},
+                          {"stores", std::move(stores)},
+                          {"moves", std::move(moves)},
+                          {"exchanges", std::move(exchanges)}};
+            },
+            Resolve::Ch);
+      });
+  service.add_method(
+      "ch.move", Right::Admin,
+      "MOVE MEDIUM from `from` to `to` (\"slot:12\", \"drive:0\", \"portal:3\", \"picker:0\" with "
+      "units from 0, or an element address) on `device` or `handle`; `invert` flips the medium.",
+      with(kNode, {{"from", ParamType::StringOrInteger},
+                   {"to", ParamType::StringOrInteger},
+                   {"invert", ParamType::Boolean}}),
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto from = element_param(params, "from");
+        auto to = element_param(params, "to");
+        auto invert = param_bool(params, "invert", false);
+        if (!from || !to || !invert) {
+          return fail(!from ? from.error() : !to ? to.error() : invert.error());
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              ch::ChMove m;
+              m.from = *from;
+              m.to = *to;
+              m.invert = *invert ? smc::Invert::Yes : smc::Invert::No;
+              m.cancel = &session.cancel_token();
+              return run_change(file, node, m);
+            },
+            Resolve::Ch);
+      });
+  service.add_method(
+      "ch.exchange", Right::Admin,
+      "EXCHANGE MEDIUM: `from` -> `to`, and the medium of `to` -> `to2` (default: `from`).",
+      with(kNode, {{"from", ParamType::StringOrInteger},
+                   {"to", ParamType::StringOrInteger},
+                   {"to2", ParamType::StringOrInteger}}),
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto from = element_param(params, "from");
+        auto to = element_param(params, "to");
+        if (!from || !to) {
+          return fail(!from ? from.error() : to.error());
+        }
+        std::optional<ChElement> to2;
+        if (params.contains("to2") && !params["to2"].is_null()) {
+          auto e = parse_element(params["to2"], "to2");
+          if (!e) {
+            return fail(e.error());
+          }
+          to2 = *e;
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              ch::ChExchange x;
+              x.source = *from;
+              x.first = *to;
+              x.second = to2;
+              x.cancel = &session.cancel_token();
+              return run_change(file, node, x);
+            },
+            Resolve::Ch);
+      });
+  service.add_method("ch.position", Right::Admin,
+                     "POSITION TO ELEMENT `to` with the current picker.",
+                     with(kNode, {{"to", ParamType::StringOrInteger}}),
+                     [&service](Session& session, const json& params) -> Result<json> {
+                       auto to = element_param(params, "to");
+                       if (!to) {
+                         return fail(to.error());
+                       }
+                       return with_node(
+                           service, session, params, "device",
+                           [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                             ch::ChPosition p;
+                             p.to = *to;
+                             p.cancel = &session.cancel_token();
+                             return run_change(file, node, p);
+                           },
+                           Resolve::Ch);
+                     });
+  service.add_method(
+      "ch.init", Right::Admin,
+      "INITIALIZE ELEMENT STATUS (an inventory), or WITH RANGE: `count` elements from `from`; "
+      "`fast` only checks for media.",
+      with(kNode, {{"from", ParamType::StringOrInteger},
+                   {"count", ParamType::Integer},
+                   {"fast", ParamType::Boolean}}),
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto count = param_optional_int(params, "count", 1, 0xFFFF);
+        auto fast = param_bool(params, "fast", false);
+        if (!count || !fast) {
+          return fail(!count ? count.error() : fast.error());
+        }
+        std::optional<ChElement> from;
+        if (params.contains("from") && !params["from"].is_null()) {
+          auto e = parse_element(params["from"], "from");
+          if (!e) {
+            return fail(e.error());
+          }
+          from = *e;
+        } else if (*count) {
+          return fail_invalid("params.count: goes with params.from");
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              ch::ChInitElementStatus i;
+              i.range = from;
+              i.count = static_cast<std::uint16_t>(count->value_or(1));
+              i.scan = *fast ? smc::ScanMode::Fast : smc::ScanMode::Full;
+              i.cancel = &session.cancel_token();
+              return run_change(file, node, i);
+            },
+            Resolve::Ch);
+      });
+  service.add_method("ch.set_picker", Right::Admin,
+                     "Selects the picker (`picker`, from 0) later moves use.",
+                     with(kNode, {{"picker", ParamType::Integer}}),
+                     [&service](Session& session, const json& params) -> Result<json> {
+                       auto unit = param_int(params, "picker", 0, 0xFFFF);
+                       if (!unit) {
+                         return fail(unit.error());
+                       }
+                       return with_node(
+                           service, session, params, "device",
+                           [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+                             ch::ChSetPicker s;
+                             s.unit = static_cast<std::uint16_t>(*unit);
+                             return run_change(file, node, s);
+                           },
+                           Resolve::Ch);
+                     });
+}
+
+}  // namespace ucam::service

@@ -1,0 +1,147 @@
+// Black-box: ucamctl ch on the emulated 1,000-slot library, in-process (--emulate) and through
+// ucamd (a move seen by the next status).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/daemon_harness.h"
+
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+};
+
+Outcome run_raw(const std::string& args, bool merge_stderr = true) {
+  Outcome r;
+  const std::string command = std::string(UCAM_TEST_BINARY_DIR) + "/cli/ucamctl " + args +
+                              (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) {
+    return r;
+  }
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), p) != nullptr) {
+    r.out += buf.data();
+  }
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+const std::string kLib = "--emulate builtin:library-1000 ";
+
+Outcome run(const std::string& args, bool merge_stderr = true) {
+  return run_raw(kLib + args, merge_stderr);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST(ChCli, StatusListsEveryElementChioStyle) {
+  auto r = run("ch status");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "picker 0: <>\n")) << r.out.substr(0, 200);
+  EXPECT_TRUE(contains(r.out, "slot 12: <FULL,ACCESS> voltag: <UCAM013L6>\n"));
+  EXPECT_TRUE(contains(r.out, "slot 999: <ACCESS>\n"));
+  EXPECT_TRUE(contains(r.out, "portal 0: <ACCESS,EXENAB,INENAB>"));
+  EXPECT_TRUE(
+      contains(r.out, "drive 3: <ACCESS> serial number: <IBM     ULT3580-TD6     10WT000004>"));
+  r = run("ch status -v drive");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "drive 0: <ACCESS> sense: <0x00/0x00> intaddr: <256>")) << r.out;
+  EXPECT_FALSE(contains(r.out, "slot"));
+}
+
+TEST(ChCli, StatusJsonHasEveryElement) {
+  auto r = run("--json ch status", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["elements"].size(), 1015U);
+  EXPECT_EQ(j["counts"]["storage"], 1000);
+  int full = 0, tags = 0;
+  for (const auto& e : j["elements"]) {
+    full += e["full"].get<bool>() ? 1 : 0;
+    tags += e["volume_tag"].is_string() ? 1 : 0;
+  }
+  EXPECT_EQ(full, 900);
+  EXPECT_EQ(tags, 900);
+  const auto& slot = j["elements"][1 + 12];
+  EXPECT_EQ(slot["type"], "storage");
+  EXPECT_EQ(slot["unit"], 12);
+  EXPECT_EQ(slot["address"], 0x1000 + 12);
+  EXPECT_EQ(slot["volume_tag"], "UCAM013L6");
+  EXPECT_TRUE(slot["source"].is_null());
+}
+
+TEST(ChCli, MovesBySlotAddressAndBarcodeAndMtxVerbs) {
+  auto r = run("ch move slot 12 drive 0");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "moved slot 12 to drive 0\n");
+  EXPECT_EQ(run("ch move slot:3 portal:0").status, 0);
+  EXPECT_EQ(run("ch move 4108 256").status, 0);
+  r = run("ch move UCAM013L6 drive:1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "moved slot 12 to drive 1\n");
+  r = run("ch load 13");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "Loading media from Storage Element 13 into drive 0...Done\n");
+  EXPECT_EQ(run("ch transfer 1 1000").status, 0);
+  EXPECT_EQ(run("ch exchange slot 0 slot 1").status, 0);
+  EXPECT_EQ(run("ch position portal 3").status, 0);
+  EXPECT_EQ(run("ch init").status, 0);
+  EXPECT_EQ(run("ch inventory").status, 0);
+  r = run("ch params");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "ch0: 1000 slots, 4 drives, 1 picker, 10 portals\nch0: current picker: 0\n");
+}
+
+TEST(ChCli, RefusalsSayWhyAndExitByKind) {
+  auto r = run("ch move slot 950 drive 0");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.out, "Medium source element empty")) << r.out;
+  r = run("ch move slot 0 slot 1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.out, "Medium destination element full")) << r.out;
+  r = run("ch move slot 1000 drive 0");
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_TRUE(contains(r.out, "no slot 1000")) << r.out;
+  r = run("ch move NOSUCHTAG drive 0");
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_EQ(run("ch move slot 1").status, 2);
+  EXPECT_EQ(run("ch load 0").status, 2);
+  r = run("ch unload");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.out, "drive 0 is empty")) << r.out;
+  EXPECT_EQ(run("ch -f pass9 status").status, 3);
+}
+
+TEST(ChCli, ThroughUcamdAMoveShowsInTheNextStatusAndUnloadReturnsIt) {
+  auto daemon = ucam::testing::Daemon::start({"--emulate", "builtin:library-1000"});
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  auto r = run_raw(s + "ch load 13 2");
+  ASSERT_EQ(r.status, 0) << r.out << daemon->log();
+  r = run_raw(s + "ch status drive");
+  EXPECT_TRUE(contains(r.out, "drive 2: <FULL,ACCESS> voltag: <UCAM013L6> source: <slot 12>"))
+      << r.out;
+  r = run_raw(s + "--json ch status slot", false);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j["elements"][12]["full"].get<bool>());
+  r = run_raw(s + "ch unload 2");  // mtx: one number is the slot: empty drive 0 to slot 2.
+  EXPECT_EQ(r.status, 1) << r.out;
+  r = run_raw(s + "ch move drive 2 slot 12");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "--json ch status slot", false);
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["elements"][12]["volume_tag"], "UCAM013L6");
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
+}  // namespace
