@@ -157,8 +157,8 @@ tl::expected<SgIoCall, int> sg_io_call(const sg_io_hdr_t& hdr, std::int64_t hand
     call.params["dxfer_len"] = call.data_out.size();
   }
   // Linux moves no data when dxfer_len is 0, whatever the direction says (mtx sends MOVE MEDIUM
-  // as SG_DXFER_TO_DEV with no buffer); ucam's sg node refuses a data-out direction without a
-  // buffer, so such a request goes as what it is: SG_DXFER_NONE.
+  // as SG_DXFER_TO_DEV with no buffer); ucam's sg node does the same, and such a request goes
+  // as what it is, SG_DXFER_NONE, so that no binary data is announced for it.
   if (is_data_out(hdr.dxfer_direction) && call.data_out.empty()) {
     call.params["dxfer_direction"] = SG_DXFER_NONE;
     call.params["dxfer_len"] = 0;

@@ -49,13 +49,12 @@ Result<cam::DataDir> data_dir_of(int direction, std::size_t length) {
       }
       return cam::DataDir::None;
     case kDxferToDev:
-      if (length == 0) {
-        return fail_errno(EINVAL, "SG_DXFER_TO_DEV without a data buffer");
-      }
-      return cam::DataDir::Out;
+      // Linux moves no data when dxfer_len is 0, whatever the direction: mtx sends MOVE MEDIUM
+      // as SG_DXFER_TO_DEV with no buffer.
+      return length == 0 ? cam::DataDir::None : cam::DataDir::Out;
     case kDxferToFromDev:
       if (length == 0) {
-        return fail_errno(EINVAL, "SG_DXFER_TO_FROM_DEV without a data buffer");
+        return cam::DataDir::None;
       }
       // Linux copies the buffer into its kernel buffer, then reads into it: here the device
       // reads into the caller's buffer directly, which holds those bytes already.

@@ -231,10 +231,13 @@ TEST_F(SgpTest, InvalidRequestsGetLinuxsErrnoAndAreNotSent) {
   auto none_with_data = tur();
   none_with_data.request.data = buf;
   EXPECT_EQ(testing::errno_of(handle.ioctl(none_with_data)), EINVAL);
+  // A direction with data but no buffer moves no data, as on Linux (mtx's MOVE MEDIUM).
   for (int dir : {kDxferToDev, kDxferToFromDev}) {
     auto no_data = tur();
     no_data.request.dxfer_direction = dir;
-    EXPECT_EQ(testing::errno_of(handle.ioctl(no_data)), EINVAL) << dir;
+    EXPECT_TRUE(handle.ioctl(no_data)) << dir;
+    EXPECT_EQ(no_data.reply.status, 0) << dir;
+    EXPECT_EQ(no_data.reply.host_status, 0) << dir;
   }
   // mmap-ed IO larger than the reserved buffer.
   SgSetReservedSize small;
