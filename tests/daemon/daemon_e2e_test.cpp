@@ -476,8 +476,9 @@ TEST(DaemonHotplug, ConcurrentClientsSurviveHotRemovalAndReturnEveryReference) {
   const bool settled = wait_until(
       [&] {
         after = status(admin);
+        // Every periph back (a returned device's drivers attach one after the other).
         if (!after.is_object() || after["handles"] != 0 || after["devfs"]["opens"] != 0 ||
-            after["sessions"].size() != 1) {
+            after["sessions"].size() != 1 || after["periphs"].size() != baseline.size()) {
           return false;
         }
         for (const auto& p : after["periphs"]) {
