@@ -61,33 +61,6 @@ json sense_json(const std::vector<std::uint8_t>& sense) {
   return j;
 }
 
-// The data-out of a method that takes binary data: the bytes that followed the request, else
-// the hex string params.<name> (nullopt when neither was given). Both at once is an error.
-Result<std::optional<std::vector<std::uint8_t>>> data_out(Session& session, const json& params,
-                                                          const char* name) {
-  auto text = param_optional_string(params, name);
-  if (!text) {
-    return fail(text.error());
-  }
-  if (auto bytes = session.binary_in()) {
-    if (*text) {
-      return fail_invalid(
-          fmt::format("params.{}: give the data as hex or as binary data after "
-                      "the request, not both",
-                      name));
-    }
-    return std::optional<std::vector<std::uint8_t>>(std::in_place, bytes->begin(), bytes->end());
-  }
-  if (!*text) {
-    return std::optional<std::vector<std::uint8_t>>();
-  }
-  auto parsed = parse_hex(**text, HexTokens::AllowRuns);
-  if (!parsed) {
-    return fail(Error::invalid(fmt::format("params.{}: {}", name, parsed.error().message())));
-  }
-  return std::optional<std::vector<std::uint8_t>>(std::move(*parsed));
-}
-
 // Puts data-in in `out`: as hex under `key`, or, when the request asked for a binary reply, as
 // the bytes after the reply line (`key` is then absent).
 void put_data_in(Session& session, json& out, const char* key, std::span<const std::uint8_t> data) {

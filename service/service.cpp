@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "base/hex.h"
 #include "base/json_nesting.h"
 #include "base/log.h"
 #include "scsi/inquiry.h"
@@ -606,6 +607,33 @@ json Service::handle_one(Session& session, const json& request, Payload* payload
   return has_id ? response : json();  // A notification gets no answer, not even an error.
 }
 
+// The data-out of a method that takes binary data: the bytes that followed the request, else
+// the hex string params.<name> (nullopt when neither was given). Both at once is an error.
+Result<std::optional<std::vector<std::uint8_t>>> data_out(Session& session, const json& params,
+                                                          const char* name) {
+  auto text = param_optional_string(params, name);
+  if (!text) {
+    return fail(text.error());
+  }
+  if (auto bytes = session.binary_in()) {
+    if (*text) {
+      return fail_invalid(
+          fmt::format("params.{}: give the data as hex or as binary data after "
+                      "the request, not both",
+                      name));
+    }
+    return std::optional<std::vector<std::uint8_t>>(std::in_place, bytes->begin(), bytes->end());
+  }
+  if (!*text) {
+    return std::optional<std::vector<std::uint8_t>>();
+  }
+  auto parsed = parse_hex(**text, HexTokens::AllowRuns);
+  if (!parsed) {
+    return fail(Error::invalid(fmt::format("params.{}: {}", name, parsed.error().message())));
+  }
+  return std::optional<std::vector<std::uint8_t>>(std::move(*parsed));
+}
+
 Result<json> with_node(Service& service, Session& session, const json& params,
                        const char* name_param, const NodeFn& fn, Resolve resolve) {
   auto handle_id = param_optional_int(params, "handle", 1, INT64_MAX);
@@ -632,9 +660,9 @@ Result<json> with_node(Service& service, Session& session, const json& params,
     return fail_invalid(fmt::format("params: give \"handle\" or \"{}\"", name_param));
   }
   auto node = resolve == Resolve::Pass ? service.stack().resolve_pass(**name)
-               : resolve == Resolve::Pt ? service.stack().resolve_pt(**name)
-               : resolve == Resolve::Ch ? service.stack().resolve_ch(**name)
-                                        : service.stack().resolve(**name);
+              : resolve == Resolve::Pt ? service.stack().resolve_pt(**name)
+              : resolve == Resolve::Ch ? service.stack().resolve_ch(**name)
+                                       : service.stack().resolve(**name);
   if (!node) {
     return fail(node.error());
   }

@@ -185,6 +185,12 @@ void register_emu_methods(Service& service);     // service/emu_methods.cpp
 void register_sg_methods(Service& service);      // service/sg_methods.cpp
 void register_ch_methods(Service& service);      // service/ch_methods.cpp
 
+// For methods that take binary data (BinaryUse::Out/InOut): the data-out, as the bytes that
+// followed the request, else the hex string params.<name>; nullopt when neither was given.
+// Both at once is an error.
+Result<std::optional<std::vector<std::uint8_t>>> data_out(Session& session, const json& params,
+                                                          const char* name);
+
 // `error` with "node: " in front, unless its message already starts so.
 inline Error named(const Error& error, const std::string& node) {
   return error.message().starts_with(node + ":") ? error : error.with_context(node);

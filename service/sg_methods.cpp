@@ -13,29 +13,6 @@
 namespace ucam::service {
 namespace {
 
-// The data-out bytes: binary data after the request, else params.data (hex), else none.
-Result<std::vector<std::uint8_t>> sg_data_out(Session& session, const json& params) {
-  auto text = param_optional_string(params, "data");
-  if (!text) {
-    return fail(text.error());
-  }
-  if (auto bytes = session.binary_in()) {
-    if (*text) {
-      return fail_invalid(
-          "params.data: give the data as hex or as binary data after the request, not both");
-    }
-    return std::vector<std::uint8_t>(bytes->begin(), bytes->end());
-  }
-  if (!*text) {
-    return std::vector<std::uint8_t>();
-  }
-  auto parsed = parse_hex(**text, HexTokens::AllowRuns);
-  if (!parsed) {
-    return fail(Error::invalid("params.data: " + parsed.error().message()));
-  }
-  return std::move(*parsed);
-}
-
 struct IoctlName {
   const char* name;
   std::uint32_t code;
@@ -105,7 +82,7 @@ void register_sg_methods(Service& service) {
         auto flags = param_optional_int(params, "flags", 0, UINT32_MAX);
         auto pack_id = param_optional_int(params, "pack_id", INT32_MIN, INT32_MAX);
         auto interface_id = param_optional_int(params, "interface_id", INT32_MIN, INT32_MAX);
-        auto out = sg_data_out(session, params);
+        auto out = data_out(session, params, "data");
         for (const Error* e :
              {dir ? nullptr : &dir.error(), len ? nullptr : &len.error(),
               sb ? nullptr : &sb.error(), timeout ? nullptr : &timeout.error(),
@@ -119,7 +96,7 @@ void register_sg_methods(Service& service) {
         const bool sends = direction == sgp::kDxferToDev || direction == sgp::kDxferToFromDev;
         // The buffer: what is sent, or dxfer_len bytes to fill (TO_FROM_DEV: sent, then
         // filled, as Linux's indirect IO does).
-        std::vector<std::uint8_t> data = std::move(*out);
+        std::vector<std::uint8_t> data = std::move(*out).value_or(std::vector<std::uint8_t>());
         if (!sends && !data.empty()) {
           return fail_invalid(
               fmt::format("params.data: data out with dxfer_direction {}", direction));

@@ -79,41 +79,35 @@ class RpcConnection {
   // The next line, or nullopt after `timeout` or at EOF.
   std::optional<std::string> read_line(
       std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      const auto nl = m_buffer.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = m_buffer.substr(0, nl);
-        m_buffer.erase(0, nl + 1);
-        return line;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        return std::nullopt;
-      }
-      pollfd p{m_fd, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        continue;
-      }
-      char buf[65536];
-      const ssize_t n = ::read(m_fd, buf, sizeof(buf));
-      if (n <= 0) {
-        return std::nullopt;
-      }
-      m_buffer.append(buf, static_cast<std::size_t>(n));
+    std::size_t nl = std::string::npos;
+    if (!fill([&] { return (nl = m_buffer.find('\n')) != std::string::npos; }, timeout)) {
+      return std::nullopt;
     }
+    std::string line = m_buffer.substr(0, nl);
+    m_buffer.erase(0, nl + 1);
+    return line;
   }
 
   // Exactly `n` bytes (binary data after a reply line), or nullopt after `timeout` or at EOF.
   std::optional<std::string> read_bytes(
       std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    if (!fill([&] { return m_buffer.size() >= n; }, timeout)) {
+      return std::nullopt;
+    }
+    std::string out = m_buffer.substr(0, n);
+    m_buffer.erase(0, n);
+    return out;
+  }
+
+  // Reads into m_buffer until `enough()`; false after `timeout` or at EOF.
+  template <class Enough>
+  bool fill(Enough enough, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (m_buffer.size() < n) {
+    while (!enough()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
-        return std::nullopt;
+        return false;
       }
       pollfd p{m_fd, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
@@ -122,13 +116,11 @@ class RpcConnection {
       char buf[65536];
       const ssize_t r = ::read(m_fd, buf, sizeof(buf));
       if (r <= 0) {
-        return std::nullopt;
+        return false;
       }
       m_buffer.append(buf, static_cast<std::size_t>(r));
     }
-    std::string out = m_buffer.substr(0, n);
-    m_buffer.erase(0, n);
-    return out;
+    return true;
   }
 
   // Sends a request and returns the response with its id (notifications before it are kept
