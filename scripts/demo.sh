@@ -50,3 +50,12 @@ curl -s "http://$metrics/metrics" | grep -E '^ucam_enclosure_(temperature|fan)' 
 run enc decode examples/ses-testjbod4.hex
 echo; echo "# The same commands without a daemon, in-process:"
 run --emulate builtin:jbod-24 enc list
+
+echo; echo "# Unmodified Linux tools on ucam's sg nodes, through libucam-sg.so (docs/preload.md):"
+preload=$(pwd)/build/default/preload/libucam-sg.so
+echo; echo "\$ LD_PRELOAD=libucam-sg.so sg_inq /dev/ucam/sg0"
+LD_PRELOAD=$preload sg_inq /dev/ucam/sg0 || true
+
+echo; echo "# A 1,000-slot tape library (emulated media changer), chio- and mtx-style:"
+run --emulate builtin:library-1000 ch params
+run --emulate builtin:library-1000 ch status drive
