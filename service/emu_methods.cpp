@@ -234,6 +234,53 @@ void register_emu_methods(Service& service) {
   lun_method(
       "emu.clear_faults", "Disarms every fault and pending UNIT ATTENTION of a LUN.", kLun,
       [](emu::Emulator& e, const emu::LunAddress& a, emu::Insertion) { return e.clear_faults(a); });
+  // The changer operator's actions (docs/scenarios.md, "changer"): the door, and media put
+  // into or taken out of an import/export portal (0-based portal index).
+  const ParamSpecs changer_lun = {
+      {"bus", ParamType::Integer}, {"target", ParamType::Integer}, {"lun", ParamType::Integer}};
+  auto with_params = [](ParamSpecs specs, std::initializer_list<ParamSpec> more) {
+    specs.insert(specs.end(), more);
+    return specs;
+  };
+  service.add_method("emu.changer_door", Right::Admin,
+                     "Opens or closes the door of the changer LUN {`bus`, `target`, `lun`} "
+                     "(`open`: true/false); media moves get NOT READY while it is open.",
+                     with_params(changer_lun, {{"open", ParamType::Boolean}}),
+                     [emu, done](Session&, const json& params) -> Result<json> {
+                       auto a = lun_address(params);
+                       auto open = param_bool(params, "open", true);
+                       if (!a || !open) {
+                         return fail(!a ? a.error() : open.error());
+                       }
+                       return done(emu->set_changer_door(
+                           *a, *open ? emu::ChangerDoor::Open : emu::ChangerDoor::Closed));
+                     });
+  service.add_method(
+      "emu.changer_import", Right::Admin,
+      "Puts a medium with volume tag `volume_tag` into import/export `portal` of "
+      "the changer LUN {`bus`, `target`, `lun`}.",
+      with_params(changer_lun, {{"portal", ParamType::Integer}, {"volume_tag", ParamType::String}}),
+      [emu, done](Session&, const json& params) -> Result<json> {
+        auto a = lun_address(params);
+        auto portal = param_int(params, "portal", 0, UINT16_MAX);
+        auto tag = param_string(params, "volume_tag");
+        if (!a || !portal || !tag) {
+          return fail(!a ? a.error() : !portal ? portal.error() : tag.error());
+        }
+        return done(emu->import_medium(*a, static_cast<std::uint16_t>(*portal), *tag));
+      });
+  service.add_method("emu.changer_export", Right::Admin,
+                     "Takes the medium out of import/export `portal` of the changer LUN {`bus`, "
+                     "`target`, `lun`}.",
+                     with_params(changer_lun, {{"portal", ParamType::Integer}}),
+                     [emu, done](Session&, const json& params) -> Result<json> {
+                       auto a = lun_address(params);
+                       auto portal = param_int(params, "portal", 0, UINT16_MAX);
+                       if (!a || !portal) {
+                         return fail(!a ? a.error() : portal.error());
+                       }
+                       return done(emu->export_medium(*a, static_cast<std::uint16_t>(*portal)));
+                     });
   service.add_method("emu.remove_bus", Right::Admin,
                      "Removes scenario bus `bus`: `mode` deregister (the HBA goes) or link_down.",
                      {{"bus", ParamType::Integer}, {"mode", ParamType::String}},

@@ -144,4 +144,39 @@ TEST(ChCli, ThroughUcamdAMoveShowsInTheNextStatusAndUnloadReturnsIt) {
   EXPECT_EQ(daemon->stop(), 0);
 }
 
+// The operator's side through emu.*: an open door stops moves with NOT READY, and a medium
+// put into a portal shows there, marked as imported (IMPEXP), until it is taken out.
+TEST(ChCli, TheDoorAndThePortalsAreDrivenThroughEmu) {
+  auto daemon = ucam::testing::Daemon::start({"--emulate", "builtin:library-1000"});
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  const std::string lun = R"("bus":0,"target":0,"lun":0)";
+  auto r = run_raw(s + "call emu.changer_door '{" + lun + R"(,"open":true}')");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "ch move slot:0 drive:0");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(contains(r.out, "Not Ready")) << r.out;
+  r = run_raw(s + "call emu.changer_door '{" + lun + R"(,"open":false}')");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "ch move slot:0 drive:0");  // The UNIT ATTENTION of the closed door is retried.
+  EXPECT_EQ(r.status, 0) << r.out;
+
+  r = run_raw(s + "call emu.changer_import '{" + lun + R"(,"portal":3,"volume_tag":"NEW001L6"}')");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "--json ch status portal", false);
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["elements"].size(), 10U) << r.out;
+  EXPECT_TRUE(j["elements"][3]["full"].get<bool>());
+  EXPECT_TRUE(j["elements"][3]["impexp"].get<bool>());
+  EXPECT_EQ(j["elements"][3]["volume_tag"], "NEW001L6");
+  // Imported media move like any other; then the portal is empty.
+  r = run_raw(s + "ch move NEW001L6 slot:999");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "call emu.changer_export '{" + lun + R"(,"portal":3}')");
+  EXPECT_NE(r.status, 0) << r.out;  // Nothing left in the portal to take out.
+  r = run_raw(s + "call emu.changer_door '{\"bus\":0,\"target\":5,\"lun\":0,\"open\":true}'");
+  EXPECT_NE(r.status, 0) << r.out;  // Not a changer LUN.
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
 }  // namespace
