@@ -17,7 +17,7 @@ struct DeviceInfo {
   std::string sim_name;  // "emu"
   std::uint32_t sim_unit = 0;
   std::uint32_t sim_bus = 0;
-  std::uint32_t maxio = 0;  // The bus's largest transfer per CCB in bytes; 0 = no limit.
+  std::uint32_t maxio = 0;        // The bus's largest transfer per CCB in bytes; 0 = no limit.
   std::uint32_t queue_depth = 0;  // Openings per device (PathInquiry::device_queue_depth).
   std::uint8_t peripheral_qualifier = 0;
   std::uint8_t device_type = 0x1f;          // Peripheral device type (inquiry byte 0 & 0x1f).

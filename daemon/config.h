@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-
 #include <vector>
 
 #include "base/log.h"
@@ -29,12 +28,12 @@ struct DaemonConfig {
   std::size_t reserved_admin_clients = 8;  // Of max_clients, kept for admin sessions.
   std::size_t max_handles_per_client = 1024;
   std::size_t max_request_bytes = 1024 * 1024;
-  std::size_t max_batch_requests = 64;             // Requests in one batch (one line).
-  std::size_t max_reply_bytes = 64 * 1024 * 1024;  // Of one reply line (a request or batch).
+  std::size_t max_batch_requests = 64;              // Requests in one batch (one line).
+  std::size_t max_reply_bytes = 64 * 1024 * 1024;   // Of one reply line (a request or batch).
   std::size_t max_binary_bytes = 64 * 1024 * 1024;  // Binary data of one request or reply.
-  std::size_t max_queued_events = 10'000;    // Per subscriber; beyond that, events are dropped
-                                             // and counted in an "events.lost" notification.
-  std::string metrics_listen;                // "" = off; "127.0.0.1:9477", "[::1]:9477".
+  std::size_t max_queued_events = 10'000;  // Per subscriber; beyond that, events are dropped
+                                           // and counted in an "events.lost" notification.
+  std::string metrics_listen;              // "" = off; "127.0.0.1:9477", "[::1]:9477".
   // The transports ucamd hosts ("sims"; the older "scenario" key is one emulated SIM).
   std::vector<SimConfig> sims{SimConfig{}};
   std::chrono::milliseconds enc_poll_interval{60'000};

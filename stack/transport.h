@@ -4,15 +4,14 @@
 // and stops each before the XPT goes.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <chrono>
-#include <optional>
 
 #include "base/result.h"
 #include "cam/xpt_sim.h"

@@ -63,8 +63,8 @@ Result<cam::DataDir> data_dir_of(int direction, std::size_t length) {
     case kDxferUnknown:
       return length == 0 ? cam::DataDir::None : cam::DataDir::In;
     default:
-      return fail_errno(EINVAL, fmt::format("dxfer_direction {} is not an SG_DXFER_* value",
-                                            direction));
+      return fail_errno(EINVAL,
+                        fmt::format("dxfer_direction {} is not an SG_DXFER_* value", direction));
   }
 }
 
@@ -115,7 +115,8 @@ SgIoReply make_reply(const cam::Ccb& ccb, std::uint8_t mx_sb_len,
   reply.masked_status = static_cast<std::uint8_t>((reply.status >> 1) & 0x7f);
   reply.resid = static_cast<int>(std::min<std::uint32_t>(ccb.resid, ccb.dxfer_len));
   const auto ms = duration.count();
-  reply.duration_ms = ms <= 0 ? 0 : static_cast<std::uint32_t>(std::min<std::int64_t>(ms, UINT32_MAX));
+  reply.duration_ms =
+      ms <= 0 ? 0 : static_cast<std::uint32_t>(std::min<std::int64_t>(ms, UINT32_MAX));
   const bool check = (reply.masked_status & kMaskedCheckCondition) != 0;
   if (check || (ccb.flags & cam::kCcbAutosenseValid) != 0) {
     // Linux copies from its fixed sense buffer: the additional length decides how much,
@@ -263,14 +264,13 @@ Result<void> SgDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Io
 Result<void> SgDriver::sg_io(cam::Periph& periph, devfs::OpenFile& file, SgIo& io) {
   const SgIoRequest& req = io.request;
   if (req.interface_id != 'S') {
-    return fail(Error::described(
-        ENOSYS, fmt::format("{}: SG_IO: interface_id {} is not 'S'", periph.name(),
-                            req.interface_id)));
+    return fail(Error::described(ENOSYS, fmt::format("{}: SG_IO: interface_id {} is not 'S'",
+                                                     periph.name(), req.interface_id)));
   }
   if (req.cdb.size() < kMinCdb || req.cdb.size() > kMaxCdb) {
-    return fail(Error::described(
-        EMSGSIZE, fmt::format("{}: SG_IO: a {}-byte CDB (must be {} to {} bytes)", periph.name(),
-                              req.cdb.size(), kMinCdb, kMaxCdb)));
+    return fail(
+        Error::described(EMSGSIZE, fmt::format("{}: SG_IO: a {}-byte CDB (must be {} to {} bytes)",
+                                               periph.name(), req.cdb.size(), kMinCdb, kMaxCdb)));
   }
   auto dir = data_dir_of(req.dxfer_direction, req.data.size());
   if (!dir) {

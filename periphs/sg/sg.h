@@ -17,12 +17,12 @@
 //    not sent, with Linux's errno for it (SgIo below), or when the node is gone (ENXIO).
 //
 // Lifecycle (periph::NodePeriphDriver): attaches to every device, like pass, so sgN and passN
-// name the same device (the stack lists it last in its driver table: "pass0,da0,sg0"). Any number of opens, in any mode (Linux's sg is not exclusive and does
-// not need write access to open; O_EXCL is not implemented). Each open holds a periph
-// reference and has its own settings (timeout, reserved size), as Linux's per-fd state. When
-// the device departs, new opens and calls through old handles fail with ENXIO (Linux answers
-// ENODEV for a detaching device); commands in flight complete (host_status DID_NO_CONNECT
-// when the device is gone).
+// name the same device (the stack lists it last in its driver table: "pass0,da0,sg0"). Any number
+// of opens, in any mode (Linux's sg is not exclusive and does not need write access to open; O_EXCL
+// is not implemented). Each open holds a periph reference and has its own settings (timeout,
+// reserved size), as Linux's per-fd state. When the device departs, new opens and calls through old
+// handles fail with ENXIO (Linux answers ENODEV for a detaching device); commands in flight
+// complete (host_status DID_NO_CONNECT when the device is gone).
 #pragma once
 
 #include <chrono>
@@ -43,21 +43,21 @@ namespace ucam::sgp {
 // --- Constants of the sg v3 interface (Linux <scsi/sg.h>) -------------------------------------
 
 // sg_io_hdr.dxfer_direction.
-inline constexpr int kDxferNone = -1;        // SG_DXFER_NONE: no data.
-inline constexpr int kDxferToDev = -2;       // SG_DXFER_TO_DEV: data-out.
-inline constexpr int kDxferFromDev = -3;     // SG_DXFER_FROM_DEV: data-in.
-inline constexpr int kDxferToFromDev = -4;   // SG_DXFER_TO_FROM_DEV: data-in into a buffer that
-                                             //   is also sent to the kernel first (indirect IO).
-inline constexpr int kDxferUnknown = -5;     // SG_DXFER_UNKNOWN (kernel header): data-in, or
-                                             //   none when the buffer is empty.
+inline constexpr int kDxferNone = -1;       // SG_DXFER_NONE: no data.
+inline constexpr int kDxferToDev = -2;      // SG_DXFER_TO_DEV: data-out.
+inline constexpr int kDxferFromDev = -3;    // SG_DXFER_FROM_DEV: data-in.
+inline constexpr int kDxferToFromDev = -4;  // SG_DXFER_TO_FROM_DEV: data-in into a buffer that
+                                            //   is also sent to the kernel first (indirect IO).
+inline constexpr int kDxferUnknown = -5;    // SG_DXFER_UNKNOWN (kernel header): data-in, or
+                                            //   none when the buffer is empty.
 
 // sg_io_hdr.flags (carried, mostly meaningless here: ucam has no kernel buffers).
-inline constexpr std::uint32_t kFlagDirectIo = 0x1;      // SG_FLAG_DIRECT_IO
-inline constexpr std::uint32_t kFlagLunInhibit = 0x2;    // SG_FLAG_LUN_INHIBIT
-inline constexpr std::uint32_t kFlagMmapIo = 0x4;        // SG_FLAG_MMAP_IO
-inline constexpr std::uint32_t kFlagQAtTail = 0x10;      // SG_FLAG_Q_AT_TAIL
-inline constexpr std::uint32_t kFlagQAtHead = 0x20;      // SG_FLAG_Q_AT_HEAD
-inline constexpr std::uint32_t kFlagNoDxfer = 0x10000;   // SG_FLAG_NO_DXFER
+inline constexpr std::uint32_t kFlagDirectIo = 0x1;     // SG_FLAG_DIRECT_IO
+inline constexpr std::uint32_t kFlagLunInhibit = 0x2;   // SG_FLAG_LUN_INHIBIT
+inline constexpr std::uint32_t kFlagMmapIo = 0x4;       // SG_FLAG_MMAP_IO
+inline constexpr std::uint32_t kFlagQAtTail = 0x10;     // SG_FLAG_Q_AT_TAIL
+inline constexpr std::uint32_t kFlagQAtHead = 0x20;     // SG_FLAG_Q_AT_HEAD
+inline constexpr std::uint32_t kFlagNoDxfer = 0x10000;  // SG_FLAG_NO_DXFER
 
 // sg_io_hdr.info bits.
 inline constexpr std::uint32_t kInfoOk = 0x0;     // SG_INFO_OK: no sense, host or driver noise.
@@ -66,16 +66,16 @@ inline constexpr std::uint32_t kInfoIndirectIo = 0x0;  // SG_INFO_INDIRECT_IO (a
 
 // sg_io_hdr.host_status: the kernel's DID_* codes.
 enum class HostStatus : std::uint16_t {
-  Ok = 0x00,           // DID_OK
-  NoConnect = 0x01,    // DID_NO_CONNECT: the device is gone or unreachable.
-  BusBusy = 0x02,      // DID_BUS_BUSY
-  TimeOut = 0x03,      // DID_TIME_OUT: the command timed out.
-  BadTarget = 0x04,    // DID_BAD_TARGET: nothing answered selection.
-  Abort = 0x05,        // DID_ABORT
-  Parity = 0x06,       // DID_PARITY
-  Error = 0x07,        // DID_ERROR: any other transport or adapter failure.
-  Reset = 0x08,        // DID_RESET
-  Requeue = 0x0d,      // DID_REQUEUE
+  Ok = 0x00,         // DID_OK
+  NoConnect = 0x01,  // DID_NO_CONNECT: the device is gone or unreachable.
+  BusBusy = 0x02,    // DID_BUS_BUSY
+  TimeOut = 0x03,    // DID_TIME_OUT: the command timed out.
+  BadTarget = 0x04,  // DID_BAD_TARGET: nothing answered selection.
+  Abort = 0x05,      // DID_ABORT
+  Parity = 0x06,     // DID_PARITY
+  Error = 0x07,      // DID_ERROR: any other transport or adapter failure.
+  Reset = 0x08,      // DID_RESET
+  Requeue = 0x0d,    // DID_REQUEUE
 };
 
 // sg_io_hdr.driver_status: the kernel's DRIVER_* codes (only DRIVER_SENSE is produced; modern
@@ -88,16 +88,17 @@ inline constexpr std::uint16_t kDriverSense = 0x08;    // DRIVER_SENSE: sense by
 inline constexpr std::uint8_t kMaskedCheckCondition = 0x01;
 
 // Limits and defaults.
-inline constexpr std::size_t kMinCdb = 6;             // Linux refuses shorter CDBs (EMSGSIZE).
+inline constexpr std::size_t kMinCdb = 6;                  // Linux refuses shorter CDBs (EMSGSIZE).
 inline constexpr std::size_t kMaxCdb = cam::Ccb::kMaxCdb;  // Linux takes up to 252 (variable-
-                                                      //   length CDBs); a ucam CCB carries 32.
-inline constexpr std::size_t kSenseBufferSize = 96;   // SCSI_SENSE_BUFFERSIZE: sense kept per cmd.
-inline constexpr std::chrono::milliseconds kDefaultTimeout{30'000};  // timeout 0: the SCSI
-                                                      //   midlayer's default request timeout.
-inline constexpr int kUserHz = 100;                   // USER_HZ: SG_GET/SET_TIMEOUT's unit.
+                                                           //   length CDBs); a ucam CCB carries 32.
+inline constexpr std::size_t kSenseBufferSize = 96;  // SCSI_SENSE_BUFFERSIZE: sense kept per cmd.
+inline constexpr std::chrono::milliseconds kDefaultTimeout{
+    30'000};                                               // timeout 0: the SCSI
+                                                           //   midlayer's default request timeout.
+inline constexpr int kUserHz = 100;                        // USER_HZ: SG_GET/SET_TIMEOUT's unit.
 inline constexpr int kDefaultTimeoutTicks = 60 * kUserHz;  // SG_DEFAULT_TIMEOUT, in USER_HZ.
 inline constexpr int kDefaultReservedSize = 32 * 1024;     // SG_DEF_RESERVED_SIZE.
-inline constexpr int kVersionNum = 30536;             // sg 3.5.36, every kernel since 4.x.
+inline constexpr int kVersionNum = 30536;                  // sg 3.5.36, every kernel since 4.x.
 
 // --- SG_IO ------------------------------------------------------------------------------------
 
@@ -105,30 +106,30 @@ inline constexpr int kVersionNum = 30536;             // sg 3.5.36, every kernel
 // data-in buffer to fill, or the bytes to send); iovec_count and usr_ptr are the shim's
 // business (it flattens an iovec into one buffer).
 struct SgIoRequest {
-  int interface_id = 'S';             // Must be 'S'.
-  int dxfer_direction = kDxferNone;   // kDxfer*.
-  std::vector<std::uint8_t> cdb;      // 6 to kMaxCdb bytes.
-  std::uint8_t mx_sb_len = 0;         // Room for sense bytes (sbp).
+  int interface_id = 'S';            // Must be 'S'.
+  int dxfer_direction = kDxferNone;  // kDxfer*.
+  std::vector<std::uint8_t> cdb;     // 6 to kMaxCdb bytes.
+  std::uint8_t mx_sb_len = 0;        // Room for sense bytes (sbp).
   std::span<std::uint8_t> data;
-  std::uint32_t timeout_ms = 0;       // 0: kDefaultTimeout. UINT32_MAX: ~49 days.
-  std::uint32_t flags = 0;            // kFlag*.
-  int pack_id = 0;                    // Returned unchanged in the reply.
+  std::uint32_t timeout_ms = 0;  // 0: kDefaultTimeout. UINT32_MAX: ~49 days.
+  std::uint32_t flags = 0;       // kFlag*.
+  int pack_id = 0;               // Returned unchanged in the reply.
 };
 
 // The output half of struct sg_io_hdr.
 struct SgIoReply {
-  std::uint8_t status = 0;         // SCSI status byte.
-  std::uint8_t masked_status = 0;  // (status >> 1) & 0x7f, the kernel's status_byte().
-  std::uint8_t msg_status = 0;     // Always 0 (COMMAND_COMPLETE).
-  std::uint8_t sb_len_wr = 0;      // == sense.size().
-  std::uint16_t host_status = 0;   // HostStatus.
-  std::uint16_t driver_status = 0; // kDriverOk or kDriverSense.
-  int resid = 0;                   // dxfer_len - bytes actually transferred.
-  std::uint32_t duration_ms = 0;   // Time the command took.
-  std::uint32_t info = 0;          // kInfoCheck when masked_status, host or driver status set.
-  int pack_id = 0;                 // The request's.
-  std::vector<std::uint8_t> sense; // What Linux copies to sbp: min(8 + sense[7], mx_sb_len, 96)
-                                   //   bytes of the command's sense.
+  std::uint8_t status = 0;          // SCSI status byte.
+  std::uint8_t masked_status = 0;   // (status >> 1) & 0x7f, the kernel's status_byte().
+  std::uint8_t msg_status = 0;      // Always 0 (COMMAND_COMPLETE).
+  std::uint8_t sb_len_wr = 0;       // == sense.size().
+  std::uint16_t host_status = 0;    // HostStatus.
+  std::uint16_t driver_status = 0;  // kDriverOk or kDriverSense.
+  int resid = 0;                    // dxfer_len - bytes actually transferred.
+  std::uint32_t duration_ms = 0;    // Time the command took.
+  std::uint32_t info = 0;           // kInfoCheck when masked_status, host or driver status set.
+  int pack_id = 0;                  // The request's.
+  std::vector<std::uint8_t> sense;  // What Linux copies to sbp: min(8 + sense[7], mx_sb_len, 96)
+                                    //   bytes of the command's sense.
 };
 
 // SG_IO: runs one command and waits for it. Fails, without sending anything, with:
@@ -162,11 +163,11 @@ struct SgGetVersionNum : devfs::Ioctl {
 
 // struct sg_scsi_id.
 struct SgScsiId {
-  int host_no = 0;       // The XPT path id (scbusN): unique per bus, as Linux's host numbers.
-  int channel = 0;       // The SIM-local bus number.
-  int scsi_id = 0;       // Target id.
-  int lun = 0;           // The LUN as Linux numbers it (scsilun_to_int), truncated to int.
-  int scsi_type = 0;     // Peripheral device type (INQUIRY byte 0 & 0x1f).
+  int host_no = 0;          // The XPT path id (scbusN): unique per bus, as Linux's host numbers.
+  int channel = 0;          // The SIM-local bus number.
+  int scsi_id = 0;          // Target id.
+  int lun = 0;              // The LUN as Linux numbers it (scsilun_to_int), truncated to int.
+  int scsi_type = 0;        // Peripheral device type (INQUIRY byte 0 & 0x1f).
   short h_cmd_per_lun = 0;  // The bus's openings per device.
   short d_queue_depth = 0;  // Same.
 };
