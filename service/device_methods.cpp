@@ -61,16 +61,6 @@ json sense_json(const std::vector<std::uint8_t>& sense) {
   return j;
 }
 
-// Puts data-in in `out`: as hex under `key`, or, when the request asked for a binary reply, as
-// the bytes after the reply line (`key` is then absent).
-void put_data_in(Session& session, json& out, const char* key, std::span<const std::uint8_t> data) {
-  if (session.binary_reply()) {
-    session.set_binary_out(std::vector<std::uint8_t>(data.begin(), data.end()));
-  } else {
-    out[key] = hex_string(data);
-  }
-}
-
 json command_json(Session& session, const std::string& node, const pass::PassCommand& cmd,
                   std::span<const std::uint8_t> data_in, bool data_in_expected) {
   json out = {{"device", node},
@@ -82,7 +72,7 @@ json command_json(Session& session, const std::string& node, const pass::PassCom
               {"resid", cmd.resid},
               {"sense", sense_json(cmd.sense)}};
   if (data_in_expected) {
-    put_data_in(session, out, "data_in", data_in);
+    put_data_in(session, out, "data_in", {data_in.begin(), data_in.end()});
   }
   return out;
 }
@@ -454,11 +444,7 @@ void register_device_methods(Service& service) {
                 return fail(r.error());
               }
               json out = {{"device", node}, {"lba", *lba}, {"blocks", *blocks}};
-              if (session.binary_reply()) {
-                session.set_binary_out(std::move(data));
-              } else {
-                out["data"] = hex_string(data);
-              }
+              put_data_in(session, out, "data", std::move(data));
               return out;
             });
       },
@@ -572,7 +558,8 @@ void register_device_methods(Service& service) {
                 return fail(named(r.error(), node));
               }
               json out = {{"device", node}, {"length", buf.size()}, {"received", io.transferred}};
-              put_data_in(session, out, "data", std::span(buf).first(io.transferred));
+              buf.resize(io.transferred);
+              put_data_in(session, out, "data", std::move(buf));
               return out;
             },
             Resolve::Pt);

@@ -634,6 +634,14 @@ Result<std::optional<std::vector<std::uint8_t>>> data_out(Session& session, cons
   return std::optional<std::vector<std::uint8_t>>(std::move(*parsed));
 }
 
+void put_data_in(Session& session, json& out, const char* key, std::vector<std::uint8_t> data) {
+  if (session.binary_reply()) {
+    session.set_binary_out(std::move(data));
+  } else {
+    out[key] = hex_string(data);
+  }
+}
+
 Result<json> with_node(Service& service, Session& session, const json& params,
                        const char* name_param, const NodeFn& fn, Resolve resolve) {
   auto handle_id = param_optional_int(params, "handle", 1, INT64_MAX);

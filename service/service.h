@@ -191,6 +191,11 @@ void register_ch_methods(Service& service);      // service/ch_methods.cpp
 Result<std::optional<std::vector<std::uint8_t>>> data_out(Session& session, const json& params,
                                                           const char* name);
 
+// For methods that return data (BinaryUse::In/InOut): puts `data` in `out` as hex under
+// `key`, or, when the request asked for a binary reply, hands it to the session as the bytes
+// after the reply line (`key` is then absent).
+void put_data_in(Session& session, json& out, const char* key, std::vector<std::uint8_t> data);
+
 // `error` with "node: " in front, unless its message already starts so.
 inline Error named(const Error& error, const std::string& node) {
   return error.message().starts_with(node + ":") ? error : error.with_context(node);

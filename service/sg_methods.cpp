@@ -136,20 +136,10 @@ void register_sg_methods(Service& service) {
                                           {"info", rep.info},
                                           {"pack_id", rep.pack_id},
                                           {"sense", hex_string(rep.sense)}};
-                           if (!sends && direction != sgp::kDxferNone) {
-                             // The whole buffer, as the kernel leaves it; resid says how much is
-                             // valid.
-                             if (session.binary_reply()) {
-                               session.set_binary_out(std::move(data));
-                             } else {
-                               result["data"] = hex_string(data);
-                             }
-                           } else if (direction == sgp::kDxferToFromDev) {
-                             if (session.binary_reply()) {
-                               session.set_binary_out(std::move(data));
-                             } else {
-                               result["data"] = hex_string(data);
-                             }
+                           // Data in (TO_FROM_DEV too): the whole buffer, as the kernel
+                           // leaves it; resid says how much is valid.
+                           if (direction != sgp::kDxferNone && direction != sgp::kDxferToDev) {
+                             put_data_in(session, result, "data", std::move(data));
                            }
                            return result;
                          });
