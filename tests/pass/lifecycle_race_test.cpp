@@ -64,32 +64,14 @@ TEST(PassLifecycleRace, OpensCommandsAndClosesRaceWithDepartureAndReturn) {
     });
   }
   // The remover: take devices away and bring them back while the openers run.
-  std::mt19937 rng(42);
-  int cycles = 0;
-  for (; cycles < kCycles; ++cycles) {
-    const auto t = static_cast<std::uint32_t>(rng() % kTargets);
-    stack.sim->remove_lun(t, 0);
-    // Half the departures are scanned synchronously, half through the scan thread.
-    if (rng() % 2 == 0) {
-      ASSERT_TRUE(stack.xpt->scan({stack.bus, t, cam::Path::kWildcardLun}));
-    } else {
-      stack.xpt->request_rescan({stack.bus, t, cam::Path::kWildcardLun});
-      stack.xpt->drain();
-    }
-    stack.sim->add_lun(t, 0);
-    stack.xpt->request_rescan({stack.bus, t, cam::Path::kWildcardLun});
-  }
+  const int cycles = kCycles;
+  ASSERT_NO_FATAL_FAILURE(stack.depart_and_return(
+      kTargets, cycles, 42, [&](std::uint32_t t) { stack.sim->add_lun(t, 0); }));
   stop = true;
   for (auto& th : threads) {
     th.join();
   }
-  // Quiesce.
-  for (std::uint32_t t = 0; t < kTargets; ++t) {
-    stack.rescan(t);
-  }
-  stack.xpt->drain();
-  stack.devfs->drain();
-  stack.xpt->drain();
+  stack.quiesce(kTargets);
 
   EXPECT_EQ(commands.load(), answered.load());
   EXPECT_GT(opened.load(), 0U);
@@ -153,8 +135,8 @@ TEST(PtLifecycleRace, SingleOpenerHoldsWhileOpensRaceWithDepartureAndReturn) {
         auto h = stack.devfs->open(name);
         if (!h) {
           const int e = h.error().errno_value();
-          EXPECT_TRUE(e == EBUSY || e == ENXIO || e == ENOENT) << name << ": "
-                                                               << h.error().message();
+          EXPECT_TRUE(e == EBUSY || e == ENXIO || e == ENOENT)
+              << name << ": " << h.error().message();
           ++(e == EBUSY ? busy : gone);
           continue;
         }
@@ -177,30 +159,14 @@ TEST(PtLifecycleRace, SingleOpenerHoldsWhileOpensRaceWithDepartureAndReturn) {
       }
     });
   }
-  std::mt19937 rng(7);
-  int cycles = 0;
-  for (; cycles < kCycles; ++cycles) {
-    const auto t = static_cast<std::uint32_t>(rng() % kTargets);
-    stack.sim->remove_lun(t, 0);
-    if (rng() % 2 == 0) {
-      ASSERT_TRUE(stack.xpt->scan({stack.bus, t, cam::Path::kWildcardLun}));
-    } else {
-      stack.xpt->request_rescan({stack.bus, t, cam::Path::kWildcardLun});
-      stack.xpt->drain();
-    }
-    stack.sim->add_lun(t, 0, 0x03, "PROC");
-    stack.xpt->request_rescan({stack.bus, t, cam::Path::kWildcardLun});
-  }
+  const int cycles = kCycles;
+  ASSERT_NO_FATAL_FAILURE(stack.depart_and_return(
+      kTargets, cycles, 7, [&](std::uint32_t t) { stack.sim->add_lun(t, 0, 0x03, "PROC"); }));
   stop = true;
   for (auto& th : threads) {
     th.join();
   }
-  for (std::uint32_t t = 0; t < kTargets; ++t) {
-    stack.rescan(t);
-  }
-  stack.xpt->drain();
-  stack.devfs->drain();
-  stack.xpt->drain();
+  stack.quiesce(kTargets);
 
   EXPECT_EQ(conflicts.load(), 0U) << "two opens of one pt node overlapped";
   EXPECT_EQ(attempts.load(), opened.load() + busy.load() + gone.load());

@@ -1,7 +1,10 @@
 // The stack pass is tested in: XPT, devfs, the pass driver and a fake SIM.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <functional>
+#include <random>
 
 #include "cam/periph.h"
 #include "cam/xpt.h"
@@ -45,6 +48,35 @@ struct PassStack {
   }
   void rescan(std::uint32_t target) {
     (void)xpt->scan({bus, target, cam::Path::kWildcardLun});
+    xpt->drain();
+  }
+
+  // The lifecycle race's remover: `cycles` times, LUN 0 of a random target of `targets` departs
+  // (half the departures scanned synchronously, half through the scan thread) and returns
+  // through `add(target)` and a requested rescan. Call with ASSERT_NO_FATAL_FAILURE.
+  void depart_and_return(std::uint32_t targets, int cycles, unsigned seed,
+                         const std::function<void(std::uint32_t)>& add) {
+    std::mt19937 rng(seed);
+    for (int i = 0; i < cycles; ++i) {
+      const auto t = static_cast<std::uint32_t>(rng() % targets);
+      sim->remove_lun(t, 0);
+      if (rng() % 2 == 0) {
+        ASSERT_TRUE(xpt->scan({bus, t, cam::Path::kWildcardLun}));
+      } else {
+        xpt->request_rescan({bus, t, cam::Path::kWildcardLun});
+        xpt->drain();
+      }
+      add(t);
+      xpt->request_rescan({bus, t, cam::Path::kWildcardLun});
+    }
+  }
+  // Rescans every target, then waits for scans, events and node destruction to finish.
+  void quiesce(std::uint32_t targets) {
+    for (std::uint32_t t = 0; t < targets; ++t) {
+      rescan(t);
+    }
+    xpt->drain();
+    devfs->drain();
     xpt->drain();
   }
 

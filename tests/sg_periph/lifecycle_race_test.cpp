@@ -38,7 +38,8 @@ TEST(SgpLifecycleRace, SgAndPassOpenersRaceWithDepartureAndReturn) {
         const bool sg = rng() % 4 != 0;  // Mostly sg; pass keeps the periph pairs honest.
         const auto unit = std::to_string(rng() % kTargets);
         const std::string name = (sg ? "sg" : "pass") + unit;
-        auto h = stack.devfs->open(name, sg ? devfs::kOpenRead : devfs::kOpenRead | devfs::kOpenWrite);
+        auto h =
+            stack.devfs->open(name, sg ? devfs::kOpenRead : devfs::kOpenRead | devfs::kOpenWrite);
         if (!h) {
           const int e = h.error().errno_value();
           EXPECT_TRUE(e == ENXIO || e == ENOENT) << name << ": " << h.error().message();
@@ -76,30 +77,14 @@ TEST(SgpLifecycleRace, SgAndPassOpenersRaceWithDepartureAndReturn) {
       }
     });
   }
-  std::mt19937 rng(42);
-  int cycles = 0;
-  for (; cycles < kCycles; ++cycles) {
-    const auto t = static_cast<std::uint32_t>(rng() % kTargets);
-    stack.sim->remove_lun(t, 0);
-    if (rng() % 2 == 0) {
-      ASSERT_TRUE(stack.xpt->scan({stack.bus, t, cam::Path::kWildcardLun}));
-    } else {
-      stack.xpt->request_rescan({stack.bus, t, cam::Path::kWildcardLun});
-      stack.xpt->drain();
-    }
-    stack.sim->add_lun(t, 0);
-    stack.xpt->request_rescan({stack.bus, t, cam::Path::kWildcardLun});
-  }
+  const int cycles = kCycles;
+  ASSERT_NO_FATAL_FAILURE(stack.depart_and_return(
+      kTargets, cycles, 42, [&](std::uint32_t t) { stack.sim->add_lun(t, 0); }));
   stop = true;
   for (auto& th : threads) {
     th.join();
   }
-  for (std::uint32_t t = 0; t < kTargets; ++t) {
-    stack.rescan(t);
-  }
-  stack.xpt->drain();
-  stack.devfs->drain();
-  stack.xpt->drain();
+  stack.quiesce(kTargets);
 
   EXPECT_EQ(commands.load(), answered.load());
   EXPECT_GT(opened.load(), 0U);
