@@ -23,7 +23,12 @@ enum class AsyncCode : std::uint32_t {
   ElementStatusChanged = 1U << 9,     // An element's status code changed (element, old, new).
   EnclosureStatusChanged = 1U << 10,  // The overall enclosure status byte changed (old, new).
   SlotDeviceChanged = 1U << 11,       // The devices matched to a slot element changed (element).
+  // AC_SCSI_AEN: the device's state may have changed behind its drivers' backs. Posted by
+  // periph::note_passthrough() when a passthrough node (pass, sg) completed a command that
+  // changes device state a driver caches (SEND DIAGNOSTIC, WRITE BUFFER); enc re-reads then.
+  ScsiAen = 1U << 12,
 };
+constexpr AsyncCode kLastAsyncCode = AsyncCode::ScsiAen;  // The highest bit in use.
 
 // Advanced-info buffer types (FreeBSD CDAI_TYPE_*; values kept).
 enum class AdvinfoType : std::uint8_t {

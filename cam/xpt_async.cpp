@@ -32,6 +32,8 @@ std::string_view async_code_name(AsyncCode code) {
       return "EnclosureStatusChanged";
     case AsyncCode::SlotDeviceChanged:
       return "SlotDeviceChanged";
+    case AsyncCode::ScsiAen:
+      return "ScsiAen";
   }
   return "Unknown";
 }

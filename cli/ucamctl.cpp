@@ -428,7 +428,8 @@ int main(int argc, char** argv) {
   events->footer(
       "\nEvents: FoundDevice, LostDevice, InquiryChanged, AdvinfoChanged (a physical path was\n"
       "published), UnitAttention, PathRegistered, PathDeregistered, BusReset, SentBdr,\n"
-      "ElementStatusChanged, EnclosureStatusChanged, SlotDeviceChanged. Runs until --count\n"
+      "ElementStatusChanged, EnclosureStatusChanged, SlotDeviceChanged, ScsiAen (a command\n"
+      "sent through a pass or sg node may have changed the device's state). Runs until --count\n"
       "events or --timeout seconds (exit 1 if --count was not reached), or until interrupted.\n"
       "With --json each event is one JSON object per line (docs/api.md, \"Events\").\n\n"
       "EXAMPLES\n  ucamctl events\n"

@@ -768,7 +768,8 @@ void Service::register_service_methods() {
           mask = 0;
           for (const auto& c : codes) {
             bool found = false;
-            for (std::uint32_t bit = 1; bit != 0 && bit <= (1U << 11); bit <<= 1) {
+            for (std::uint32_t bit = 1;
+                 bit != 0 && bit <= static_cast<std::uint32_t>(cam::kLastAsyncCode); bit <<= 1) {
               if (c.is_string() &&
                   c.get<std::string>() == cam::async_code_name(static_cast<cam::AsyncCode>(bit))) {
                 mask |= bit;

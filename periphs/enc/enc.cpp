@@ -1048,12 +1048,18 @@ Result<void> EncDriver::attach(cam::Periph& periph) {
       m_options.search_globally
           ? cam::Path::wildcard()
           : cam::Path{periph.path().bus, cam::Path::kWildcardTarget, cam::Path::kWildcardLun};
+  // And re-read the enclosure when a control reached it through a pass or sg node (ScsiAen).
   Softc* scp = &sc;
-  sc.bus_events =
-      periph.xpt().subscribe(cam::AsyncCode::FoundDevice | cam::AsyncCode::LostDevice, scope,
-                             [scp](const cam::AsyncEvent&) {
-                               request(*scp, kStatus | kDescriptors | kAdditional | kPhysPaths);
-                             });
+  const cam::Path self = periph.path();
+  sc.bus_events = periph.xpt().subscribe(
+      cam::AsyncCode::FoundDevice | cam::AsyncCode::LostDevice | cam::AsyncCode::ScsiAen, scope,
+      [scp, self](const cam::AsyncEvent& event) {
+        if (event.code != cam::AsyncCode::ScsiAen) {
+          request(*scp, kStatus | kDescriptors | kAdditional | kPhysPaths);
+        } else if (event.path == self) {
+          request(*scp, kStatus | kDescriptors | kAdditional);
+        }
+      });
   {
     std::lock_guard lock(m_lock);
     m_periphs.insert(&periph);

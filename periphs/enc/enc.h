@@ -5,7 +5,8 @@
 // configuration, status, element descriptors, additional element status), applies queued
 // control requests, publishes each disk's physical path into the XPT device database and
 // raises ElementStatusChanged / EnclosureStatusChanged / SlotDeviceChanged events. It re-polls
-// every `poll_interval`, at once on FoundDevice/LostDevice on the enclosure's bus, and when a
+// every `poll_interval`, at once on FoundDevice/LostDevice on the enclosure's bus, on ScsiAen
+// for the enclosure itself (a control page sent through a pass or sg node), and when a
 // generation code moves.
 //
 // Reads (every ioctl but the set ones) come from the published cache, never from the device,

@@ -3,6 +3,9 @@
 #include <cerrno>
 
 #include "base/log.h"
+#include "cam/async.h"
+#include "cam/ccb.h"
+#include "scsi/opcodes.h"
 
 namespace ucam::periph {
 
@@ -87,6 +90,25 @@ void NodePeriphDriver::close(devfs::Node& node, devfs::OpenFile& /*file*/, devfs
 void NodePeriphDriver::gone(devfs::Node& node) {
   cam::Periph& periph = periph_of(node);
   periph.release();  // The node's reference; may free the periph.
+}
+
+}  // namespace ucam::periph
+
+namespace ucam::periph {
+
+void note_passthrough(cam::Periph& periph, const cam::Ccb& ccb) {
+  const auto cdb = ccb.cdb_bytes();
+  if (cdb.empty() || ccb.status != CamStatus::ReqCmp || ccb.scsi_status != cam::ScsiStatus::Good) {
+    return;
+  }
+  const auto opcode = static_cast<scsi::Opcode>(cdb[0]);
+  if (opcode != scsi::Opcode::SendDiagnostic && opcode != scsi::Opcode::WriteBuffer) {
+    return;
+  }
+  cam::AsyncEvent event;
+  event.code = cam::AsyncCode::ScsiAen;
+  event.path = periph.path();
+  periph.xpt().post_async(event);
 }
 
 }  // namespace ucam::periph

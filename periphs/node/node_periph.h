@@ -56,4 +56,11 @@ class NodePeriphDriver : public cam::PeriphDriver, public devfs::CdevSw {
   devfs::Devfs& m_devfs;
 };
 
+// For passthrough drivers (pass, sg): after `ccb`, a command a user sent through `periph`'s
+// node, completed, posts AsyncCode::ScsiAen on its path when the command was one that changes
+// state other drivers cache (SEND DIAGNOSTIC: an SES control page; WRITE BUFFER: a SAF-TE
+// control) and the device took it (GOOD). The enc driver re-reads its enclosure on it, so
+// `sg_ses --set=ident` through an sg node shows in the enclosure map without waiting for a poll.
+void note_passthrough(cam::Periph& periph, const cam::Ccb& ccb);
+
 }  // namespace ucam::periph

@@ -32,6 +32,7 @@ Result<void> PassDriver::ioctl(devfs::Node& node, devfs::OpenFile& /*file*/,
       ccb.recovery = cmd.recovery;
       ccb.retry_count = cmd.retry_count;
       periph.xpt().run_sync(ccb, cmd.cancel);
+      periph::note_passthrough(periph, ccb);
       if (ccb.status == CamStatus::ReqTooBig) {
         // Refused by the XPT, never sent; FreeBSD's pass says E2BIG (cam_periph_mapmem).
         const auto info = periph.xpt().device(periph.path());

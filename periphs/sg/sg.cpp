@@ -296,6 +296,7 @@ Result<void> SgDriver::sg_io(cam::Periph& periph, devfs::OpenFile& file, SgIo& i
   ccb.retry_count = 0;
   const auto started = std::chrono::steady_clock::now();
   periph.xpt().run_sync(ccb, io.cancel);
+  periph::note_passthrough(periph, ccb);
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   if (ccb.status == CamStatus::ReqTooBig) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "periphs/pass/pass.h"
 #include "scsi/ses.h"
 #include "scsi/ses_element.h"
 #include "stack/stack.h"
@@ -194,6 +195,72 @@ TEST_F(EncTest, LocateAndFaultRequestsChangeTheSlotAndReadBack) {
   EXPECT_TRUE(ses::decode_slot_status(0x01, state()->elements[2].status).ident);
   auto view = stack->emulator()->enclosure("jbod");
   ASSERT_TRUE(view);
+}
+
+// A control page sent by someone else through the enclosure's pass node (sg_ses through sg
+// works the same way) makes the daemon re-read at once (ScsiAen), though its poll is an hour
+// away; a RECEIVE DIAGNOSTIC through the node changes nothing and posts nothing.
+TEST(EncPassthrough, AControlSentThroughThePassNodeIsSeenWithoutWaitingForThePoll) {
+  auto scenario = emu::parse_scenario(kScenario, "enc-test");
+  ASSERT_TRUE(scenario) << scenario.error().message();
+  StackOptions options;
+  options.enc.poll_interval = std::chrono::hours(1);
+  auto created = Stack::create_emulated(*scenario, options);
+  ASSERT_TRUE(created) << created.error().message();
+  auto& stack = **created;
+  Events events(stack.xpt());
+  std::string pass;
+  for (const auto& p : stack.periphs().periphs()) {
+    if (p.path == cam::Path{0, 8, 0} && p.name.starts_with("pass")) {
+      pass = p.name;
+    }
+  }
+  ASSERT_FALSE(pass.empty());
+  auto node = stack.devfs().open(pass);
+  ASSERT_TRUE(node);
+  const auto receive = [&](std::uint8_t page) {
+    std::vector<std::uint8_t> data(4096);
+    pass::PassCommand cmd;
+    cmd.cdb = {0x1c, 0x01, page, 0x10, 0x00, 0x00};
+    cmd.dir = cam::DataDir::In;
+    cmd.data = data;
+    EXPECT_TRUE(node->ioctl(cmd));
+    EXPECT_EQ(cmd.status, CamStatus::ReqCmp);
+    data.resize(data.size() - cmd.resid);
+    return data;
+  };
+  auto config = ses::parse_ses_config(receive(0x01));
+  ASSERT_TRUE(config) << config.error().message();
+  auto status = ses::parse_ses_status(receive(0x02), *config);
+  ASSERT_TRUE(status) << status.error().message();
+  EXPECT_EQ(events.count(cam::AsyncCode::ScsiAen), 0U);
+
+  // Global index 2: the second slot.
+  auto ident = ses::slot_control(0x01, status->elements[2], ses::SlotRequest::Ident, ses::Turn::On);
+  ASSERT_TRUE(ident);
+  const std::vector<ses::ElementChange> changes{{2, *ident}};
+  auto page = ses::encode_ses_control(*status, status->generation, 0, changes);
+  ASSERT_TRUE(page) << page.error().message();
+  pass::PassCommand send;
+  send.cdb = {0x1d,
+              0x10,
+              0x00,
+              static_cast<std::uint8_t>(page->size() >> 8),
+              static_cast<std::uint8_t>(page->size()),
+              0x00};
+  send.dir = cam::DataDir::Out;
+  send.data = *page;
+  ASSERT_TRUE(node->ioctl(send));
+  ASSERT_EQ(send.status, CamStatus::ReqCmp);
+
+  auto ses0 = stack.devfs().open("ses0");
+  ASSERT_TRUE(ses0);
+  EXPECT_TRUE(wait_until([&] {
+    EncGetState get;
+    return ses0->ioctl(get) && get.state->elements.size() > 2 &&
+           ses::decode_slot_status(0x01, get.state->elements[2].status).ident;
+  }));
+  EXPECT_EQ(events.count(cam::AsyncCode::ScsiAen), 1U);
 }
 
 TEST_F(EncTest, ASetNamingAStaleGenerationIsRefused) {

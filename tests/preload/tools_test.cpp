@@ -503,11 +503,10 @@ class PreloadSes : public ::testing::Test {
     m_sg = sg_of(*m_rpc, "ses0");
     ASSERT_FALSE(m_sg.empty());
   }
-  // The fields of the element named `descriptor` in ses0's map. The enclosure daemon learns of
-  // a control sent through the sg node only when it next reads the device (its 60 s poll), so
-  // this asks it to read now, as `ucamctl enc refresh` would.
+  // The fields of the element named `descriptor` in ses0's map, as it is cached now: a
+  // control sent through the sg node makes the enclosure daemon re-read (ScsiAen), with no
+  // enc.refresh and long before its 60 s poll.
   json element(const std::string& descriptor) {
-    (void)m_rpc->call("enc.refresh", {{"enclosure", "ses0"}});
     const json map = m_rpc->call("enc.map", {{"enclosure", "ses0"}})["result"];
     for (const auto& enc : map) {
       for (const auto& e : enc["elements"]) {
