@@ -235,10 +235,13 @@ std::string render(const json& response) {
   return response.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// A response with the id written as `raw_id`, the id's text as the request had it (nullptr:
-// as the JSON value). Members in json's order, so that the text is what dump() would give.
-std::string render(const json& response, const std::string* raw_id) {
-  if (raw_id == nullptr || !response.is_object() || !response.contains("id")) {
+// A response with the id written as `raw_id`, the id's text as the request had it, and the
+// result as `result_text`, already JSON text (nullptr: each as its JSON value). Members in
+// json's order, so that the text is what dump() would give.
+std::string render(const json& response, const std::string* raw_id,
+                   const std::string* result_text = nullptr) {
+  if (!response.is_object() || ((raw_id == nullptr || !response.contains("id")) &&
+                                (result_text == nullptr || !response.contains("result")))) {
     return render(response);
   }
   std::string out = "{";
@@ -246,7 +249,13 @@ std::string render(const json& response, const std::string* raw_id) {
     out += out.size() > 1 ? "," : "";
     out += render(json(key));
     out += ':';
-    out += key == "id" ? *raw_id : render(value);
+    if (key == "id" && raw_id != nullptr) {
+      out += *raw_id;
+    } else if (key == "result" && result_text != nullptr) {
+      out += *result_text;
+    } else {
+      out += render(value);
+    }
   }
   return out + "}";
 }
@@ -402,6 +411,7 @@ std::string Service::handle_line(Session& session, std::string_view line, Payloa
   json response = handle_one(session, message, with_payload ? &payload : nullptr);
   if (response.is_null()) {
     payload.out.clear();
+    session.m_result_text.reset();
     return {};
   }
   if (response.contains("result") && message.value("binary_reply", false)) {
@@ -409,7 +419,9 @@ std::string Service::handle_line(Session& session, std::string_view line, Payloa
   } else {
     payload.out.clear();
   }
-  std::string reply = render(response, raw_id);
+  std::string reply =
+      render(response, raw_id, session.m_result_text ? &*session.m_result_text : nullptr);
+  session.m_result_text.reset();
   std::size_t limit = 0;
   {
     std::lock_guard lock(m_lock);
@@ -473,7 +485,12 @@ std::string Service::handle_batch(Session& session, const json& batch,
                                                               max_bytes))),
                    raw_id);
       }
-    } else if (const json response = handle_one(session, request); !response.is_null()) {
+    } else if (json response = handle_one(session, request); !response.is_null()) {
+      if (session.m_result_text) {
+        // Batches are small requests: the text goes back into the tree.
+        response["result"] = json::parse(*session.m_result_text);
+        session.m_result_text.reset();
+      }
       reply = render(response, raw_id);
       // With a comma unless first, and the closing bracket.
       const std::size_t bytes = out.size() + (out.size() > 1 ? 1 : 0) + reply.size() + 1;
@@ -507,6 +524,7 @@ std::string Service::handle_batch(Session& session, const json& batch,
 
 json Service::handle_one(Session& session, const json& request, Payload* payload) {
   m_requests.fetch_add(1, std::memory_order_relaxed);
+  session.m_result_text.reset();
   auto invalid = [&](std::string why) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
     return error_response(reply_id(request), rpc_error(RpcCode::InvalidRequest, std::move(why)));
@@ -600,6 +618,7 @@ json Service::handle_one(Session& session, const json& request, Payload* payload
     if (result) {
       response = result_response(id, std::move(*result));
     } else {
+      session.m_result_text.reset();
       m_request_errors.fetch_add(1, std::memory_order_relaxed);
       response = error_response(id, rpc_error_from(result.error()));
     }

@@ -248,6 +248,11 @@ class Session {
   bool binary_reply() const { return m_binary_reply; }
   void set_binary_out(std::vector<std::uint8_t> bytes);
 
+  // For methods with large results: the result as JSON text (service/json_writer.h), sent as
+  // the reply's "result" in place of the json the handler returns (return null then). It
+  // belongs to the running request only; a handler that fails discards it.
+  void set_result_text(std::string text) { m_result_text = std::move(text); }
+
  private:
   friend class Service;
   Session(std::uint64_t id, Peer peer, bool admin, EventSink sink)
@@ -270,6 +275,7 @@ class Session {
   Payload* m_payload = nullptr;
   bool m_binary_in = false;
   bool m_binary_reply = false;
+  std::optional<std::string> m_result_text;  // The running request's, from set_result_text().
 };
 
 }  // namespace ucam::service

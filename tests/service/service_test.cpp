@@ -156,7 +156,7 @@ TEST(ServiceRights, ReadersReadButEveryChangeIsRefusedNamingTheRight) {
       {"rescan", json::object()},
       {"enc.set_element", {{"enclosure", "ses0"}, {"element", 1}, {"control", "80000200"}}},
       {"emu.pull_disk", {{"enclosure", "jbod4"}, {"slot", 0}}},
-      {"pt.send", {{"device", "pt0"}, {"data", "00"}}},      // Queues a message.
+      {"pt.send", {{"device", "pt0"}, {"data", "00"}}},     // Queues a message.
       {"pt.receive", {{"device", "pt0"}, {"length", 16}}},  // Consumes one.
       {"ch.move", {{"device", "ch0"}, {"from", "slot:0"}, {"to", "drive:0"}}},
       {"ch.init", {{"device", "ch0"}}},
@@ -431,6 +431,39 @@ TEST(ServiceProtocol, IdsAreEchoedExactlyAsSent) {
   const std::string twice = h.service->handle_line(
       *c.session, R"({"jsonrpc":"2.0","id":1.50,"id":4,"method":"session.info"})");
   EXPECT_TRUE(twice.starts_with(R"({"id":4,"jsonrpc")")) << twice;
+}
+
+// A method may hand its result over as JSON text (set_result_text, for large replies): alone
+// it is spliced into the reply as it is, with the id as sent; in a batch it goes back into
+// the tree; a handler that fails after setting it sends only its error.
+TEST(ServiceProtocol, ResultTextIsTheResultAloneAndInBatches) {
+  Harness h;
+  h.service->add_method("test.text", Right::Read, "Answers with text.",
+                        {{"fail", ParamType::Boolean}},
+                        [](Session& session, const json& params) -> Result<json> {
+                          session.set_result_text(R"({"n":[1,2],"s":"x"})");
+                          if (params.value("fail", false)) {
+                            return fail(Error::described(EIO, "failed after the text"));
+                          }
+                          return json();
+                        });
+  Client c(*h.service, root());
+  const std::string alone =
+      h.service->handle_line(*c.session, R"({"jsonrpc":"2.0","id":1.50,"method":"test.text"})");
+  EXPECT_EQ(alone, R"({"id":1.50,"jsonrpc":"2.0","result":{"n":[1,2],"s":"x"}})");
+  const json failed = c.call("test.text", {{"fail", true}});
+  EXPECT_EQ(code(failed), static_cast<int>(RpcCode::DeviceError)) << failed;  // EIO
+  EXPECT_FALSE(failed.contains("result"));
+  // No text left over for the next method.
+  const json info = c.call("session.info");
+  EXPECT_TRUE(info["result"].is_object()) << info;
+  EXPECT_FALSE(info["result"].contains("n"));
+  const json batch = json::parse(
+      h.service->handle_line(*c.session, R"([{"jsonrpc":"2.0","id":1,"method":"test.text"},)"
+                                         R"({"jsonrpc":"2.0","id":2,"method":"session.info"}])"));
+  ASSERT_EQ(batch.size(), 2U) << batch;
+  EXPECT_EQ(batch[0]["result"], (json{{"n", {1, 2}}, {"s", "x"}}));
+  EXPECT_FALSE(batch[1]["result"].contains("n"));
 }
 
 TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {
