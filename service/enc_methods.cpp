@@ -197,17 +197,19 @@ std::vector<std::string> extra_status(const enc::EncElement& e) {
 }
 
 json element_json(Enclosure& enc, const enc::EncElement& e) {
-  json j = {{"index", e.index},
-            {"type_index", e.type_index},
-            {"index_in_type", e.index_in_type},
-            {"element_type", e.element_type},
-            {"type", ses::element_type_name(e.element_type)},
-            {"status_code", ses::status_code(e.status)},
-            {"status", ses::element_status_name(ses::status_code(e.status))},
-            {"bytes", hex_string(e.status)},
-            {"descriptor", ses::descriptor_json(e.descriptor)},
-            {"descriptor_hex", hex_string(as_bytes(e.descriptor))},
-            {"extra", extra_status(e)}};
+  // Member by member: json's initializer lists build a [key, value] array per member first.
+  json j = json::object();
+  j["index"] = e.index;
+  j["type_index"] = e.type_index;
+  j["index_in_type"] = e.index_in_type;
+  j["element_type"] = e.element_type;
+  j["type"] = ses::element_type_name(e.element_type);
+  j["status_code"] = ses::status_code(e.status);
+  j["status"] = ses::element_status_name(ses::status_code(e.status));
+  j["bytes"] = hex_string(e.status);
+  j["descriptor"] = ses::descriptor_json(e.descriptor);
+  j["descriptor_hex"] = hex_string(as_bytes(e.descriptor));
+  j["extra"] = extra_status(e);
   j["devices"] = devnames(enc, e.index);
   if (!e.physical_path.empty() && !e.devices.empty()) {
     j["physical_path"] = e.physical_path;
@@ -216,19 +218,23 @@ json element_json(Enclosure& enc, const enc::EncElement& e) {
   for (auto a : e.sas_addresses) {
     sas.push_back(ses::hex64(a));
   }
-  j["sas_addresses"] = sas;
+  j["sas_addresses"] = std::move(sas);
   j["device_slot_number"] = e.device_slot_number ? json(*e.device_slot_number) : json();
+  json fields;  // Stays absent when the element has no decoded fields.
   for (const auto& f : ses::decode_element_fields(e.element_type, e.status)) {
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::monostate>) {
-            j["fields"][std::string(f.name)] = nullptr;
+            fields[std::string(f.name)] = nullptr;
           } else {
-            j["fields"][std::string(f.name)] = v;
+            fields[std::string(f.name)] = v;
           }
         },
         f.value);
+  }
+  if (!fields.is_null()) {
+    j["fields"] = std::move(fields);
   }
   return j;
 }
@@ -568,11 +574,13 @@ void register_enc_methods(Service& service) {
           for (const auto& el : s.elements) {
             elements.push_back(element_json(e, el));
           }
-          out.push_back({{"enclosure", e.name},
-                         {"name", s.name},
-                         {"id", ses::hex64(s.logical_id)},
-                         {"generation", s.generation},
-                         {"elements", elements}});
+          json one = json::object();
+          one["enclosure"] = e.name;
+          one["name"] = s.name;
+          one["id"] = ses::hex64(s.logical_id);
+          one["generation"] = s.generation;
+          one["elements"] = std::move(elements);
+          out.push_back(std::move(one));
           add_path_state(out.back(), s);
         }
         return out;
