@@ -129,7 +129,22 @@ class PathRegistry {
 EncDriver::EncDriver(devfs::Devfs& devfs, EncOptions options)
     : m_devfs(devfs), m_options(options), m_paths(std::make_unique<PathRegistry>()) {
 }
-EncDriver::~EncDriver() = default;
+EncDriver::~EncDriver() {
+  // Every periph is freed by now (the periph manager waits for that before it destroys its
+  // drivers), so every daemon has left its loop; join the ones no destroy() could join.
+  std::vector<std::thread> finished;
+  {
+    std::lock_guard lock(m_lock);
+    finished.swap(m_finished);
+  }
+  for (auto& t : finished) {
+    t.join();
+  }
+}
+
+std::size_t EncDriver::daemons() const {
+  return m_daemons.load();
+}
 
 namespace {
 
@@ -167,6 +182,9 @@ struct ControlRequest {
 
 struct Softc final : cam::PeriphSoftc {
   std::shared_ptr<devfs::Node> node;
+  // The daemon thread, started once the node exists. Joined by EncDriver::destroy() (or, when
+  // the daemon dropped the last reference itself, by the driver later: see destroy()).
+  std::thread daemon;
   std::unique_ptr<cam::Subscription> bus_events;
 
   std::mutex lock;
@@ -909,7 +927,9 @@ void run_action(cam::Periph& periph, Softc& sc, std::uint32_t action) {
 }
 
 // The per-enclosure daemon (enc_daemon). Holds a periph reference; drops it when it exits.
-void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
+// `running` is the driver's count of daemons in their loop.
+void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval,
+                 std::atomic<std::size_t>* running) {
   Softc& sc = softc_of(*periph);
   auto next_poll = std::chrono::steady_clock::now() + interval;
   for (;;) {
@@ -954,7 +974,8 @@ void daemon_main(cam::Periph* periph, std::chrono::milliseconds interval) {
     sc.daemon_exited = true;
   }
   sc.done_cv.notify_all();
-  periph->release();  // May free the periph: touch nothing after this.
+  running->fetch_sub(1);  // The driver outlives every daemon: it joins them all.
+  periph->release();      // May free the periph (destroy() joins us): touch nothing after this.
 }
 
 // What a wait that `cancel` ended returns: what a command aborted through its token returns.
@@ -1060,20 +1081,36 @@ Result<void> EncDriver::attach(cam::Periph& periph) {
           request(*scp, kStatus | kDescriptors | kAdditional);
         }
       });
+  // The node first: if it cannot be made, the attach fails with no daemon started (the periph
+  // is then freed without invalidate() or destroy(), so nothing else may be left running).
+  periph.acquire_unconditional();  // The node's reference, dropped in gone().
+  auto node = m_devfs.make_node(periph.name(), *this, &periph);
+  if (!node) {
+    sc.bus_events.reset();
+    periph.release();
+    return fail(node.error());
+  }
+  sc.node = std::move(*node);
+  reap_finished();
   {
     std::lock_guard lock(m_lock);
     m_periphs.insert(&periph);
   }
   periph.acquire_unconditional();  // The daemon's reference.
-  std::thread(daemon_main, &periph, m_options.poll_interval).detach();
-  periph.acquire_unconditional();  // The node's reference, dropped in gone().
-  auto node = m_devfs.make_node(periph.name(), *this, &periph);
-  if (!node) {
-    periph.release();
-    return fail(node.error());
-  }
-  sc.node = std::move(*node);
+  m_daemons.fetch_add(1);
+  sc.daemon = std::thread(daemon_main, &periph, m_options.poll_interval, &m_daemons);
   return {};
+}
+
+void EncDriver::reap_finished() {
+  std::vector<std::thread> finished;
+  {
+    std::lock_guard lock(m_lock);
+    finished.swap(m_finished);
+  }
+  for (auto& t : finished) {
+    t.join();  // Each has dropped its last reference: it is returning, or has returned.
+  }
 }
 
 void EncDriver::invalidate(cam::Periph& periph) {
@@ -1094,8 +1131,20 @@ void EncDriver::invalidate(cam::Periph& periph) {
 }
 
 void EncDriver::destroy(cam::Periph& periph) {
-  std::lock_guard lock(m_lock);
-  m_periphs.erase(&periph);
+  // FreeBSD's enc_dtor waits for its daemon. Ours holds a reference until its last statement,
+  // so it is returning now: joining it is quick. When its own release was the last one, this
+  // runs on the daemon thread, which cannot join itself: the driver joins it later.
+  std::thread daemon = std::move(softc_of(periph).daemon);
+  {
+    std::lock_guard lock(m_lock);
+    m_periphs.erase(&periph);
+    if (daemon.joinable() && daemon.get_id() == std::this_thread::get_id()) {
+      m_finished.push_back(std::move(daemon));
+    }
+  }
+  if (daemon.joinable()) {
+    daemon.join();
+  }
 }
 
 void EncDriver::settle(std::chrono::milliseconds timeout) {

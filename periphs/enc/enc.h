@@ -20,9 +20,13 @@
 //
 // References: the node holds one periph reference, each open one, the daemon one. The daemon
 // drops its reference when it exits after invalidation; the last release frees the periph.
+// Threads: the daemon starts only once the node exists (a failed attach leaves no thread), is
+// owned by the periph's softc and joined when the periph is destroyed; no daemon outlives the
+// driver.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -30,6 +34,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cam/cancel.h"
@@ -161,6 +166,9 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   // Waits until every enclosure's daemon has published its first refresh and is idle.
   void settle(std::chrono::milliseconds timeout) override;
 
+  // Enclosure daemons still in their loop (one per attached enclosure until it is invalidated).
+  std::size_t daemons() const;
+
   // CdevSw.
   Result<void> open(devfs::Node& node, devfs::OpenFile& file) override;
   void close(devfs::Node& node, devfs::OpenFile& file, devfs::CloseReason reason) override;
@@ -171,8 +179,15 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   devfs::Devfs& m_devfs;
   EncOptions m_options;
   std::unique_ptr<PathRegistry> m_paths;
+  // Joins the daemons that dropped the last reference to their periph themselves.
+  void reap_finished();
+
   std::mutex m_lock;
   std::set<cam::Periph*> m_periphs;  // Attached, not yet destroyed. Guarded by m_lock.
+  // Daemon threads destroy() could not join (it ran on them); joined by reap_finished() and
+  // the destructor. Guarded by m_lock.
+  std::vector<std::thread> m_finished;
+  std::atomic<std::size_t> m_daemons{0};
 };
 
 // The physical path FreeBSD publishes for a slot (freebsd-cam.md §2.5), byte for byte:
