@@ -65,16 +65,19 @@ TEST(EncDaemonLifecycle, EachEnclosureHasOneDaemonJoinedWhenItDeparts) {
   s.stack.start();
   EXPECT_EQ(s.enc->daemons(), 2U);
   EXPECT_EQ(s.ses_periphs(), 2U);
-  // One departs while open: its daemon leaves at invalidation, its periph (and thread) go at
-  // the last close.
+  // One departs while open: its daemon leaves at invalidation; the open is revoked with the
+  // node, and the periph with its joined thread goes.
   auto open = s.stack.devfs->open("ses0");
   ASSERT_TRUE(open.has_value());
   s.stack.sim->remove_lun(1, 0);
   s.stack.rescan(1);
   EXPECT_TRUE(wait_until([&] { return s.enc->daemons() == 1; }));
-  EXPECT_EQ(s.ses_periphs(), 1U + 1U);  // ses0 is invalid but still referenced by the open.
-  EXPECT_TRUE(open->close());
   EXPECT_TRUE(wait_until([&] { return s.ses_periphs() == 1; }));
+  EncGetState get;
+  auto r = open->ioctl(get);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().errno_value(), ENXIO);
+  EXPECT_TRUE(open->close());
   // It returns: a new daemon.
   s.stack.sim->add_lun(1, 0, 0x0d, "FAKESES");
   s.stack.rescan(1);
