@@ -23,6 +23,7 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "cam/xpt_device.h"
+#include "scsi/sense.h"
 
 namespace ucam::cam {
 namespace {
@@ -114,23 +115,18 @@ XptDevice& device_of(Ccb& ccb) {
   return *static_cast<XptDevice*>(ccb.xpt_priv.device.get());
 }
 
-// The sense key / ASC / ASCQ of fixed (0x70/0x71) or descriptor (0x72/0x73) sense. Returns
-// false for anything else. Only what the retry policy needs; full decoding is scsi/sense.h.
+// The sense key / ASC / ASCQ of the CCB's autosense (scsi/sense.h decodes; the retry policy
+// needs only these three).
 bool sense_triple(const Ccb& ccb, SenseCode& out) {
-  if ((ccb.flags & kCcbAutosenseValid) == 0 || ccb.sense_len < 1) {
+  if ((ccb.flags & kCcbAutosenseValid) == 0) {
     return false;
   }
-  const auto* s = ccb.sense_data.data();
-  const std::uint8_t code = s[0] & 0x7f;
-  if ((code == 0x70 || code == 0x71) && ccb.sense_len >= 14) {
-    out = {static_cast<std::uint8_t>(s[2] & 0x0f), s[12], s[13]};
-    return true;
+  const auto code = scsi::sense_code(Bytes(ccb.sense_data.data(), ccb.sense_len));
+  if (!code) {
+    return false;
   }
-  if ((code == 0x72 || code == 0x73) && ccb.sense_len >= 4) {
-    out = {static_cast<std::uint8_t>(s[1] & 0x0f), s[2], s[3]};
-    return true;
-  }
-  return false;
+  out = *code;
+  return true;
 }
 
 enum class RetryKind : std::uint8_t { None, Now, Later };
@@ -159,14 +155,14 @@ RetryKind classify(const Ccb& ccb, SenseCode& sense, bool& unit_attention) {
   if (ccb.scsi_status != ScsiStatus::CheckCondition || !sense_triple(ccb, sense)) {
     return RetryKind::None;
   }
-  switch (sense.key) {
-    case 0x06:  // UNIT ATTENTION
+  switch (static_cast<scsi::SenseKey>(sense.key)) {
+    case scsi::SenseKey::UnitAttention:
       unit_attention = true;
       return RetryKind::Now;
-    case 0x0b:  // ABORTED COMMAND
+    case scsi::SenseKey::AbortedCommand:
       return RetryKind::Now;
-    case 0x02:  // NOT READY: only "becoming ready" is worth waiting for.
-      return (sense.asc == 0x04 && sense.ascq == 0x01) ? RetryKind::Later : RetryKind::None;
+    case scsi::SenseKey::NotReady:  // Only "becoming ready" is worth waiting for.
+      return sense == scsi::kBecomingReady ? RetryKind::Later : RetryKind::None;
     default:
       return RetryKind::None;
   }

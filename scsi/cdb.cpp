@@ -3,11 +3,10 @@
 #include <charconv>
 #include <string>
 
+#include "scsi/sense.h"
+
 namespace ucam::scsi {
 namespace {
-
-constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
-constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
 
 Cdb make(Opcode op, std::uint8_t len) {
   Cdb c;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "scsi/inquiry.h"
+#include "scsi/sense.h"
 
 namespace ucam::scsi::safte {
 namespace {
@@ -13,10 +14,6 @@ namespace {
 using ses::ElementBytes;
 using ses::ElementStatusCode;
 using ses::ElementType;
-
-constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
-constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
-constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
 
 // SES-4 7.3 bits of the element types we produce and consume. Status and control share a
 // position where the control bit requests what the status bit reports.

@@ -506,8 +506,23 @@ Result<std::vector<std::uint8_t>> encode_descriptor_sense(std::uint8_t key, std:
   return out;
 }
 
+std::optional<SenseCode> sense_code(Bytes data) {
+  if (data.empty()) {
+    return std::nullopt;
+  }
+  const std::uint8_t response = data[0] & 0x7f;
+  if ((response == kSenseFixedCurrent || response == kSenseFixedDeferred) && data.size() >= 14) {
+    return SenseCode{static_cast<std::uint8_t>(data[2] & 0x0f), data[12], data[13]};
+  }
+  if ((response == kSenseDescriptorCurrent || response == kSenseDescriptorDeferred) &&
+      data.size() >= 4) {
+    return SenseCode{static_cast<std::uint8_t>(data[1] & 0x0f), data[2], data[3]};
+  }
+  return std::nullopt;
+}
+
 std::vector<std::uint8_t> sense_for_cdb_error(const Error& error, SenseFormat format) {
-  SenseCode code{0x05, 0x24, 0x00};
+  SenseCode code = kInvalidFieldInCdb;
   if (error.kind() == Error::Kind::Sense) {
     code = error.sense();
   }

@@ -232,4 +232,19 @@ std::vector<std::uint8_t> sense_for_cdb_error(const Error& error, SenseFormat fo
 // One line; see the format at the top of this header.
 std::string describe_sense(const SenseData& sense);
 
+// Only the sense key, ASC and ASCQ of fixed (70h/71h, at least 14 bytes) or descriptor
+// (72h/73h, at least 4 bytes) sense; nullopt for anything else. No allocation: for the XPT's
+// retry policy, which looks at every CHECK CONDITION.
+std::optional<SenseCode> sense_code(Bytes data);
+
+// ---- Sense codes used across the tree (SPC-5 Annex F), defined once ----------------------------
+
+inline constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
+inline constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
+inline constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
+inline constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
+inline constexpr SenseCode kBecomingReady{0x02, 0x04, 0x01};
+inline constexpr SenseCode kMediumMayHaveChanged{0x06, 0x28, 0x00};
+inline constexpr SenseCode kImportExportAccessed{0x06, 0x28, 0x01};
+
 }  // namespace ucam::scsi

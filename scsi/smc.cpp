@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "scsi/sense.h"
+
 namespace ucam::scsi::smc {
 namespace {
 
-constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
-constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
 constexpr std::uint32_t kMax24 = 0xffffff;
 
 std::string hex(unsigned value, int digits) {

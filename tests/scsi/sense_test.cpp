@@ -16,6 +16,27 @@ Vec bytes_of(std::string_view hex) {
   return *parse_hex(hex);
 }
 
+// sense_code() reads only the triple, and agrees with the full decoder on both formats.
+TEST(SenseCode, KeyAscAscqOfFixedAndDescriptorSenseAndNothingElse) {
+  const auto fixed = encode_fixed_sense(0x06, 0x28, 0x01, {});
+  ASSERT_TRUE(fixed);
+  EXPECT_EQ(sense_code(*fixed), kImportExportAccessed);
+  EXPECT_EQ(sense_code(*fixed), parse_sense(*fixed)->code());
+  SenseFields deferred;
+  deferred.deferred = true;
+  const auto desc = encode_descriptor_sense(0x02, 0x04, 0x01, deferred);
+  ASSERT_TRUE(desc);
+  EXPECT_EQ(sense_code(*desc), kBecomingReady);
+  EXPECT_EQ(sense_code(*desc), parse_sense(*desc)->code());
+  // Too short for the format, another response code, nothing.
+  EXPECT_FALSE(sense_code(Bytes(fixed->data(), 13)).has_value());
+  EXPECT_EQ(sense_code(Bytes(fixed->data(), 14)), kImportExportAccessed);
+  EXPECT_FALSE(sense_code(Bytes(desc->data(), 3)).has_value());
+  const Vec vendor{0x7f, 0x00, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0x00};
+  EXPECT_FALSE(sense_code(vendor).has_value());
+  EXPECT_FALSE(sense_code(Bytes()).has_value());
+}
+
 TEST(SenseParse, DecodesFixedUnitAttentionVector) {
   auto s = parse_sense(test::oracle_vector("sense.hex"));
   ASSERT_TRUE(s.has_value()) << s.error().message();
