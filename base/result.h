@@ -125,3 +125,25 @@ inline tl::unexpected<Error> fail_invalid(std::string context) {
 }
 
 }  // namespace ucam
+
+// Propagating a failure as it is, in a function that returns a Result:
+//   UCAM_TRY(node.ioctl(request));            // Result<anything>: return its error if it failed
+//   UCAM_TRY_ASSIGN(auto name, read_name());  // and keep the value: `name` is a T, not a Result
+// Use them where the error needs no context added; `return fail(named(r.error(), ...))` and
+// the like stay as they are.
+#define UCAM_TRY(...)                                               \
+  do {                                                              \
+    if (auto ucam_try_result_ = (__VA_ARGS__); !ucam_try_result_) { \
+      return ::ucam::fail(std::move(ucam_try_result_).error());     \
+    }                                                               \
+  } while (false)
+#define UCAM_TRY_ASSIGN(lhs, ...) \
+  UCAM_TRY_ASSIGN_IMPL_(UCAM_TRY_CONCAT_(ucam_try_value_, __LINE__), lhs, __VA_ARGS__)
+#define UCAM_TRY_CONCAT_(a, b) UCAM_TRY_CONCAT_INNER_(a, b)
+#define UCAM_TRY_CONCAT_INNER_(a, b) a##b
+#define UCAM_TRY_ASSIGN_IMPL_(tmp, lhs, ...)     \
+  auto tmp = (__VA_ARGS__);                      \
+  if (!tmp) {                                    \
+    return ::ucam::fail(std::move(tmp).error()); \
+  }                                              \
+  lhs = std::move(*tmp)

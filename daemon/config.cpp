@@ -291,22 +291,16 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
   };
   for (const auto& [key, v] : j.items()) {
     if (key == "socket") {
-      auto s = get_string(v, key);
-      if (!s) {
-        return fail(s.error());
-      }
-      if (s->empty() || s->size() >= 108) {
+      UCAM_TRY_ASSIGN(auto s, get_string(v, key));
+      if (s.empty() || s.size() >= 108) {
         return fail(bad(key, "a socket path is 1 to 107 bytes"));
       }
-      c.socket = *s;
+      c.socket = s;
     } else if (key == "socket_mode") {
-      auto s = get_string(v, key);
-      if (!s) {
-        return fail(s.error());
-      }
+      UCAM_TRY_ASSIGN(auto s, get_string(v, key));
       unsigned mode = 0;
-      auto r = std::from_chars(s->data(), s->data() + s->size(), mode, 8);
-      if (s->empty() || r.ec != std::errc() || r.ptr != s->data() + s->size() || mode > 0777) {
+      auto r = std::from_chars(s.data(), s.data() + s.size(), mode, 8);
+      if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size() || mode > 0777) {
         return fail(bad(key, "expected an octal mode such as \"0660\""));
       }
       c.socket_mode = static_cast<mode_t>(mode);
@@ -322,11 +316,8 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
       }
       std::vector<SimConfig> sims;
       for (std::size_t i = 0; i < v.size(); ++i) {
-        auto sim = parse_sim(v[i], fmt::format("sims[{}]", i), bad);
-        if (!sim) {
-          return fail(sim.error());
-        }
-        sims.push_back(std::move(*sim));
+        UCAM_TRY_ASSIGN(auto sim, parse_sim(v[i], fmt::format("sims[{}]", i), bad));
+        sims.push_back(std::move(sim));
       }
       if (std::count_if(sims.begin(), sims.end(),
                         [](const SimConfig& s) { return s.kind == SimConfig::Kind::Emu; }) > 1) {
@@ -335,15 +326,12 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
       c.sims = std::move(sims);
     } else if (key == "scenario") {
       // The older form of {"sims": [{"type": "emu", "scenario": ...}]}.
-      auto s = get_string(v, key);
-      if (!s) {
-        return fail(s.error());
-      }
-      if (s->empty()) {
+      UCAM_TRY_ASSIGN(auto s, get_string(v, key));
+      if (s.empty()) {
         return fail(bad(key, "a file or builtin:NAME"));
       }
       SimConfig sim;
-      sim.scenario = *s;
+      sim.scenario = s;
       c.sims = {std::move(sim)};
     } else if (key == "socket_group" || key == "admin_group" || key == "metrics_listen") {
       std::string& field = key == "socket_group"  ? c.socket_group
@@ -353,45 +341,34 @@ Result<DaemonConfig> parse_config(std::string_view text, std::string_view origin
         field.clear();  // null: off / the default group.
         continue;
       }
-      auto s = get_string(v, key);
-      if (!s) {
-        return fail(s.error());
-      }
-      if (key == "metrics_listen" && !s->empty()) {
-        if (auto l = parse_listen(*s); !l) {
+      UCAM_TRY_ASSIGN(auto s, get_string(v, key));
+      if (key == "metrics_listen" && !s.empty()) {
+        if (auto l = parse_listen(s); !l) {
           return fail(bad(key, l.error().message()));
         }
       }
-      field = *s;
+      field = s;
     } else if (key == "log_level") {
-      auto s = get_string(v, key);
-      if (!s) {
-        return fail(s.error());
-      }
-      if (*s == "debug") {
+      UCAM_TRY_ASSIGN(auto s, get_string(v, key));
+      if (s == "debug") {
         c.log_level = LogLevel::Debug;
-      } else if (*s == "info") {
+      } else if (s == "info") {
         c.log_level = LogLevel::Info;
-      } else if (*s == "warning") {
+      } else if (s == "warning") {
         c.log_level = LogLevel::Warning;
-      } else if (*s == "error") {
+      } else if (s == "error") {
         c.log_level = LogLevel::Error;
       } else {
         return fail(bad(key, "expected debug, info, warning or error"));
       }
     } else if (const auto count = count_key(c, key)) {
-      auto n = get_count(v, key, count->min, count->max);
-      if (!n) {
-        return fail(n.error());
-      }
-      *count->field = *n;
+      UCAM_TRY_ASSIGN(auto n, get_count(v, key, count->min, count->max));
+      *count->field = n;
     } else if (key == "enc_poll_interval_ms" || key == "shutdown_grace_ms") {
-      auto n = get_count(v, key, key == "enc_poll_interval_ms" ? 100 : 0, 86'400'000);
-      if (!n) {
-        return fail(n.error());
-      }
+      UCAM_TRY_ASSIGN(auto n,
+                      get_count(v, key, key == "enc_poll_interval_ms" ? 100 : 0, 86'400'000));
       (key == "enc_poll_interval_ms" ? c.enc_poll_interval : c.shutdown_grace) =
-          std::chrono::milliseconds(*n);
+          std::chrono::milliseconds(n);
     } else {
       return fail(bad(key, "unknown key (see docs/ucamd.md)"));
     }
