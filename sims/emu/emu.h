@@ -131,6 +131,13 @@ class Emulator {
   Result<void> import_medium(const LunAddress& address, std::uint16_t portal,
                              const std::string& volume_tag);
   Result<void> export_medium(const LunAddress& address, std::uint16_t portal);
+  // Changer faults (ChangerModel, "Faults"): the next MOVE/EXCHANGE jams with the medium in
+  // the picker; the medium at element `element_address` gets an unreadable label (EINVAL if
+  // the element is empty or none); clear_changer_faults disarms the jam, clears EXCEPT and
+  // makes every label readable. None queues a UNIT ATTENTION.
+  Result<void> arm_picker_jam(const LunAddress& address);
+  Result<void> set_label_unreadable(const LunAddress& address, std::uint16_t element_address);
+  Result<void> clear_changer_faults(const LunAddress& address);
   // The changer model itself (its inventory); it lives as long as the Emulator.
   Result<ChangerModel*> changer(const LunAddress& address) const;
 
