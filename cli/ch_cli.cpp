@@ -169,7 +169,7 @@ ChCommand::ChCommand(CLI::App& app) {
       "  0 done; 1 the changer refused or failed (the decoded sense says why: Medium source\n"
       "  element empty, Medium destination element full, ...); 2 usage, or a move the changer's\n"
       "  capabilities (mode page 1Fh) forbid; 3 no such changer, element or volume tag;\n"
-      "  4 the admin right is needed (every command but status and params).\n";
+      "  4 the admin right is needed (every command but status, params and find).\n";
 
   m_status = m_ch->add_subcommand("status", "Element status, one line per element (chio status)");
   m_status->add_flag("-v,--verbose", m_verbose,

@@ -260,6 +260,21 @@ TEST_F(EmuTape, ExchangeSwapsTheCartridgeInTheDrive) {
   EXPECT_EQ(d->primary_tag->identifier, "UCAM002L6");
 }
 
+TEST(EmuTapeMultipath, EveryPathOfTheLoadedDriveGetsTheUnitAttention) {
+  // One dual-ported drive (same NAA at targets 1 and 2); the changer names the first port.
+  Harness h{R"({"buses":[{"targets":[
+    {"id":1,"luns":[{"type":"tape","naa":"5000c50000000701"}]},
+    {"id":2,"luns":[{"type":"tape","naa":"5000c50000000701"}]},
+    {"id":4,"luns":[{"type":"changer","slots":2,"full_slots":1,"drives":[{"target":1}]}]}]}]})"};
+  ASSERT_TRUE(h.emu);
+  ASSERT_TRUE(move(h, kSlot0, kDrive0).good());
+  for (const LunAddress& port : {LunAddress{0, 1, 0}, LunAddress{0, 2, 0}}) {
+    EXPECT_EQ(h.run(port, scsi::test_unit_ready()).sense_code(), kNotReadyToReadyChange)
+        << port.target;
+    EXPECT_TRUE(h.run(port, scsi::test_unit_ready()).good()) << port.target;
+  }
+}
+
 TEST(EmuTapeScenario, BadFieldsAreRefused) {
   for (const char* lun :
        {R"({"type":"tape","density_code":256})", R"({"type":"tape","max_block_length":0})",
