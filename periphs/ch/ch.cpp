@@ -573,6 +573,8 @@ Result<void> find_volume(cam::Periph& periph, ChFindVolume& f) {
   request.element_address = 0;
   request.number_of_elements = 0xFFFF;
   request.allocation_length = cap;
+  // DVCID as ChGetElementStatus asks it, so that drives link to their devices.
+  request.dvcid = s.no_dvcid ? smc::Dvcid::NotRequested : smc::Dvcid::Requested;
   std::vector<std::uint8_t> buf;
   while (true) {
     if (++f.reads > kMaxStatusReads) {
@@ -587,6 +589,21 @@ Result<void> find_volume(cam::Periph& periph, ChFindVolume& f) {
     const std::string what =
         fmt::format("REQUEST VOLUME ELEMENT ADDRESS from address {}", request.element_address);
     auto n = run(periph, *cdb, buf, timeout, f.cancel, what);
+    if (!n && request.dvcid == smc::Dvcid::Requested && illegal_request(n.error())) {
+      // A changer that refuses DVCID here: ask once more without it; remember it only when
+      // that works (the refusal may have been another one, e.g. no translate to report).
+      request.dvcid = smc::Dvcid::NotRequested;
+      auto cdb_without = smc::request_volume_element_address(request);
+      if (!cdb_without) {
+        return fail(cdb_without.error());
+      }
+      n = run(periph, *cdb_without, buf, timeout, f.cancel, what);
+      if (n) {
+        auto& sc = periph.softc<ChSoftc>();
+        std::lock_guard lock(sc.lock);
+        sc.no_dvcid = true;
+      }
+    }
     if (!n) {
       return fail(n.error());
     }
@@ -620,6 +637,7 @@ Result<void> find_volume(cam::Periph& periph, ChFindVolume& f) {
     request.number_of_elements = next->number_of_elements;
     request.allocation_length = decoded == 0 ? cap : std::min(next->allocation_length, cap);
   }
+  link_devices(periph, f.elements);
   return {};
 }
 

@@ -198,7 +198,8 @@ struct ChSetVolTag : devfs::Ioctl {
 // A volume search: SEND VOLUME TAG translate (primary or alternate tags) with `pattern` ('?'
 // matches one character, '*' any rest; 1-32 printable ASCII characters, EINVAL otherwise) over
 // the elements of `type` (All: every element), then REQUEST VOLUME ELEMENT ADDRESS, paged like
-// ChGetElementStatus, for the matching elements with their volume tags. A read-only open may
+// ChGetElementStatus (DVCID too, so matching drives carry their identifier and devices), for
+// the matching elements with their volume tags. A read-only open may
 // search: the translate changes no medium (its result is the changer's scratch state, which
 // another initiator's translate may replace between the two commands).
 struct ChFindVolume : devfs::Ioctl {

@@ -243,6 +243,13 @@ TEST(ChCli, SetVolTagAndFindThroughUcamd) {
   r = run_raw(s + "ch setvoltag slot 950 X --force");  // Empty slot.
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(contains(lower(r.out), "medium source element empty")) << r.out;
+  r = run_raw(
+      s + R"(call ch.set_voltag '{"device":"ch0","element":"slot:0","mode":"bogus","tag":"X"}')");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "expected assert, replace or clear")) << r.out;
+  r = run_raw(s + R"(call ch.find '{"device":"ch0"}')");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "template")) << r.out;
   r = run_raw(s + "ch setvoltag slot 0 ALT --alternate --force");  // No alternate tags here.
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_EQ(daemon->stop(), 0);

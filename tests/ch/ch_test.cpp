@@ -403,8 +403,40 @@ TEST(ChDriver, FindVolumeListsTheMatchingElementsPaged) {
   ASSERT_EQ(moved->elements.size(), 1U);
   EXPECT_EQ(moved->elements[0].element.type, ElementType::DataTransfer);
   EXPECT_EQ(moved->elements[0].element.unit, 1);
+  EXPECT_EQ(moved->elements[0].devices, stack->periphs().names_for({0, 2, 0}));  // Its tape.
+  EXPECT_FALSE(moved->elements[0].devices.empty());
   EXPECT_TRUE(find(*h, "UCAM013L6", ElementType::Storage)->elements.empty());
   EXPECT_EQ(errno_of(find(*h, "")), EINVAL);
+}
+
+TEST(ChDriver, AlternateTagsAreSetAndSearchedWhenTheChangerHasThem) {
+  auto stack = stack_for(R"({"buses":[{"targets":[{"id":0,"luns":[{"type":"changer",
+    "slots":4,"full_slots":3,"alternate_tags":true}]}]}]})");
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value()) << h.error().message();
+  const auto slot1 = ChElement::at(ElementType::Storage, 1);
+  ChSetVolTag v;
+  v.element = slot1;
+  v.which = ChVolTag::Alternate;
+  v.tag = "OFFSITE-7";
+  v.sequence = 3;
+  ASSERT_TRUE(h->ioctl(v));
+  auto all = status(*h, ElementType::Storage);
+  ASSERT_TRUE(all.has_value());
+  const auto& e = element(*all, ElementType::Storage, 1);
+  ASSERT_TRUE(e.alternate_tag.has_value());
+  EXPECT_EQ(e.alternate_tag->identifier, "OFFSITE-7");
+  EXPECT_EQ(e.alternate_tag->sequence, 3);
+  EXPECT_EQ(tag(e), "UCAM002L6");  // The primary tag is untouched.
+  ChFindVolume f;
+  f.pattern = "OFFSITE*";
+  f.which = ChVolTag::Alternate;
+  ASSERT_TRUE(h->ioctl(f));
+  ASSERT_EQ(f.elements.size(), 1U);
+  EXPECT_EQ(f.elements[0].element.address, 0x1001);
+  f.which = ChVolTag::Primary;  // No primary tag matches.
+  ASSERT_TRUE(h->ioctl(f));
+  EXPECT_TRUE(f.elements.empty());
 }
 
 TEST(ChDriver, MoveIntoALibraryDriveLoadsItsTapeDevice) {
