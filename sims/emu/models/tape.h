@@ -30,7 +30,9 @@
 //
 // Threads: execute() and the changer's calls from any thread; the state is guarded by m_lock.
 // The attention sink is set once while the emulator is built (before any command) and is
-// called without m_lock held.
+// called without m_lock held. Lock order: a changer calls insert/remove_medium() holding its own
+// inventory lock, then this model takes m_lock, then (released) the sink takes the paths'
+// EmuLun locks; this model never calls back into a changer, so the order cannot invert.
 #pragma once
 
 #include <array>
