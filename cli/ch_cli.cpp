@@ -169,7 +169,7 @@ ChCommand::ChCommand(CLI::App& app) {
       "  0 done; 1 the changer refused or failed (the decoded sense says why: Medium source\n"
       "  element empty, Medium destination element full, ...); 2 usage, or a move the changer's\n"
       "  capabilities (mode page 1Fh) forbid; 3 no such changer, element or volume tag;\n"
-      "  4 the admin right is needed (every command but status and params).\n";
+      "  4 the admin right is needed (every command but status, params and find).\n";
 
   m_status = m_ch->add_subcommand("status", "Element status, one line per element (chio status)");
   m_status->add_flag("-v,--verbose", m_verbose,
@@ -222,6 +222,39 @@ ChCommand::ChCommand(CLI::App& app) {
   m_transfer = m_ch->add_subcommand("transfer", "mtx transfer: slot to slot, numbered from 1");
   m_transfer->add_option("numbers", m_numbers, "SLOT SLOT")->required()->expected(2, 2);
   m_transfer->footer(exit_codes);
+  m_setvoltag = m_ch->add_subcommand(
+      "setvoltag", "Set or clear a medium's volume tag (SEND VOLUME TAG; chio setvoltag)");
+  m_setvoltag->add_option("args", m_args, "ELEMENT [TAG]")->required()->expected(1, 3);
+  m_setvoltag->add_flag("-a,--alternate", m_alternate, "The alternate tag, not the primary one");
+  auto* force = m_setvoltag->add_flag(
+      "-f,--force", m_force, "Replace the tag (default: assert, refused when the medium has one)");
+  m_setvoltag->add_flag("-c,--clear", m_clear, "Undefine the tag (no TAG)")->excludes(force);
+  m_setvoltag->add_option("--sequence", m_sequence, "The volume sequence number (0-65535)")
+      ->check(CLI::Range(0, 0xFFFF));
+  m_setvoltag->footer(
+      "\nSends SEND VOLUME TAG for the medium in ELEMENT: without a flag it asserts TAG, which\n"
+      "the changer refuses when the medium already has a tag (ILLEGAL REQUEST, exit 1); --force\n"
+      "replaces it; --clear undefines it. TAG is 1-32 printable characters without the\n"
+      "wildcards '*' and '?'.\n" +
+      elements + exit_codes +
+      "\nEXAMPLES\n  ucamctl ch setvoltag slot 12 NEW001L6\n  ucamctl ch setvoltag slot:12 "
+      "NEW001L6 --force\n  ucamctl ch setvoltag drive 0 --alternate --clear\n");
+  m_find = m_ch->add_subcommand(
+      "find",
+      "Find media by volume tag template (SEND VOLUME TAG translate + REQUEST VOLUME ELEMENT "
+      "ADDRESS)");
+  m_find->add_option("template", m_args, "TEMPLATE")->required()->expected(1, 1);
+  m_find->add_flag("-a,--alternate", m_alternate, "Search the alternate tags");
+  m_find->add_option("-t,--type", m_type,
+                     "Only elements of this type: picker, slot, portal, drive");
+  m_find->footer(
+      "\nThe changer searches its volume tags for TEMPLATE ('?' matches one character, '*' any\n"
+      "rest; quote it for the shell) and ucamctl prints the matching elements as 'ch status'\n"
+      "does, in address order. Exit status 3 when nothing matches (--json still prints the\n"
+      "empty list).\n" +
+      exit_codes +
+      "\nEXAMPLES\n  ucamctl ch find 'UCAM01?L6'\n  ucamctl ch find 'CLN*' --type slot\n"
+      "  ucamctl --json ch find '*' --alternate\n");
   m_picker = m_ch->add_subcommand("picker", "Show the current picker, or select picker N");
   m_picker->add_option("numbers", m_numbers, "[N]")->expected(0, 1);
   m_picker->footer(exit_codes);
@@ -420,6 +453,56 @@ int ChCommand::run(Client& client, bool json_output,
                    {"to", fmt::format("slot:{}", m_numbers[1] - 1)}},
                   fmt::format("Transferred Storage Element {} to Storage Element {}", m_numbers[0],
                               m_numbers[1]));
+  }
+  if (m_setvoltag->parsed()) {
+    auto p = parse_element(m_args, 0);
+    if (p.element.is_null()) {
+      return report(fmt::format("'{}': expected an element: TYPE UNIT, TYPE:UNIT (picker, slot, "
+                                "portal, drive; units from 0) or an element address",
+                                p.word),
+                    kExitUsage);
+    }
+    const std::size_t rest = m_args.size() - p.used;
+    if (m_clear ? rest != 0 : rest != 1) {
+      return report(m_clear ? "setvoltag --clear takes no TAG" : "setvoltag: expected ELEMENT TAG",
+                    kExitUsage);
+    }
+    json params = {{"element", p.element},
+                   {"mode", m_clear ? "clear" : (m_force ? "replace" : "assert")},
+                   {"alternate", m_alternate}};
+    if (!m_clear) {
+      params["tag"] = m_args.back();
+    }
+    if (m_sequence) {
+      params["sequence"] = *m_sequence;
+    }
+    const std::string which = m_alternate ? "alternate" : "primary";
+    return change("ch.set_voltag", params,
+                  m_clear ? fmt::format("cleared the {} volume tag of {}", which, text(p.element))
+                          : fmt::format("set the {} volume tag of {} to <{}>", which,
+                                        text(p.element), m_args.back()));
+  }
+  if (m_find->parsed()) {
+    json params = {{"template", m_args[0]}, {"alternate", m_alternate}};
+    if (!m_type.empty()) {
+      if (!is_type_word(m_type)) {
+        return report(fmt::format("--type '{}': expected picker, slot, portal or drive", m_type),
+                      kExitUsage);
+      }
+      params["type"] = m_type;
+    }
+    int code = kExitOk;
+    auto r = call_status("ch.find", params, code);
+    if (!r) {
+      return code;
+    }
+    std::cout << (json_output ? r->dump(2) + "\n" : render_status(*r, m_verbose));
+    if ((*r)["elements"].empty()) {
+      return report(fmt::format("{}: no medium has a {} volume tag matching '{}'", dev,
+                                m_alternate ? "alternate" : "primary", m_args[0]),
+                    kExitNoDevice);
+    }
+    return kExitOk;
   }
   if (m_picker->parsed()) {
     if (!m_numbers.empty()) {

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,13 @@ class ChCommand {
   CLI::App* m_ch = nullptr;
   CLI::App *m_status = nullptr, *m_move = nullptr, *m_exchange = nullptr, *m_position = nullptr,
            *m_params = nullptr, *m_init = nullptr, *m_inventory = nullptr, *m_load = nullptr,
-           *m_unload = nullptr, *m_transfer = nullptr, *m_picker = nullptr;
+           *m_unload = nullptr, *m_transfer = nullptr, *m_picker = nullptr, *m_setvoltag = nullptr,
+           *m_find = nullptr;
   std::string m_device;
   bool m_verbose = false;
+  bool m_alternate = false, m_force = false, m_clear = false;
+  std::optional<int> m_sequence;
+  std::string m_type;
   std::vector<std::string> m_args;
   std::vector<int> m_numbers;
 };

@@ -20,7 +20,9 @@ namespace ucam::scsi {
 
 enum class Opcode : std::uint8_t {
   TestUnitReady = 0x00,                     // SPC-5 6.47
+  Rewind = 0x01,                            // SSC-4 7.6 (sequential access)
   RequestSense = 0x03,                      // SPC-5 6.39
+  ReadBlockLimits = 0x05,                   // SSC-4 7.5 (sequential access)
   InitializeElementStatus = 0x07,           // SMC-3 6.2 (medium changer)
   Read6 = 0x08,                             // SBC-4 5.13 (obsolete in SBC-4, still common)
   Receive = 0x08,                           // processor device RECEIVE: same code as READ(6)
@@ -32,6 +34,7 @@ enum class Opcode : std::uint8_t {
   Release6 = 0x17,                          // SPC-2 (obsolete)
   ModeSense6 = 0x1a,                        // SPC-5 6.13
   StartStopUnit = 0x1b,                     // SBC-4 5.25
+  LoadUnload = 0x1b,                        // SSC-4 7.3: same code as START STOP UNIT
   ReceiveDiagnosticResults = 0x1c,          // SPC-5 6.32
   SendDiagnostic = 0x1d,                    // SPC-5 6.42
   PreventAllowMediumRemoval = 0x1e,         // SPC-5 6.16 / SMC-3

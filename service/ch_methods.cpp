@@ -399,6 +399,109 @@ void register_ch_methods(Service& service) {
             },
             Resolve::Ch);
       });
+  service.add_method(
+      "ch.set_voltag", Right::Admin,
+      "SEND VOLUME TAG on the medium in `element` of `device` or `handle` (chio setvoltag): "
+      "`mode` assert (default: only when the element has no tag), replace or clear; `tag` (1-32 "
+      "printable characters, no '*' or '?'; not with clear), `alternate` for the alternate tag, "
+      "`sequence` its volume sequence number.",
+      with(kNode, {{"element", ParamType::StringOrInteger},
+                   {"tag", ParamType::String},
+                   {"mode", ParamType::String},
+                   {"alternate", ParamType::Boolean},
+                   {"sequence", ParamType::Integer}}),
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto element = element_param(params, "element");
+        auto tag = param_optional_string(params, "tag");
+        auto mode = param_optional_string(params, "mode");
+        auto alternate = param_bool(params, "alternate", false);
+        auto sequence = param_optional_int(params, "sequence", 0, 0xFFFF);
+        if (!element || !tag || !mode || !alternate || !sequence) {
+          return fail(!element     ? element.error()
+                      : !tag       ? tag.error()
+                      : !mode      ? mode.error()
+                      : !alternate ? alternate.error()
+                                   : sequence.error());
+        }
+        ch::ChVolTagAction action = ch::ChVolTagAction::Assert;
+        const std::string m = mode->value_or("assert");
+        if (m == "replace") {
+          action = ch::ChVolTagAction::Replace;
+        } else if (m == "clear") {
+          action = ch::ChVolTagAction::Clear;
+        } else if (m != "assert") {
+          return fail_invalid("params.mode: '" + m + "': expected assert, replace or clear");
+        }
+        if (action == ch::ChVolTagAction::Clear && *tag) {
+          return fail_invalid("params.tag: not with mode clear");
+        }
+        if (action != ch::ChVolTagAction::Clear && !*tag) {
+          return fail_invalid("params.tag: required with mode " + m);
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              ch::ChSetVolTag v;
+              v.element = *element;
+              v.which = *alternate ? ch::ChVolTag::Alternate : ch::ChVolTag::Primary;
+              v.action = action;
+              v.tag = tag->value_or("");
+              v.sequence = static_cast<std::uint16_t>(sequence->value_or(0));
+              v.cancel = &session.cancel_token();
+              return run_change(file, node, v);
+            },
+            Resolve::Ch);
+      });
+  service.add_method(
+      "ch.find", Right::Read,
+      "Volume search on `device` or `handle`: SEND VOLUME TAG translate with `template` ('?' one "
+      "character, '*' any rest) over the primary tags (or the alternate ones with `alternate`) of "
+      "every element or those of `type`, then REQUEST VOLUME ELEMENT ADDRESS: the matching "
+      "elements, as ch.status reports them.",
+      with(kNode, {{"template", ParamType::String},
+                   {"alternate", ParamType::Boolean},
+                   {"type", ParamType::String}}),
+      [&service](Session& session, const json& params) -> Result<json> {
+        auto pattern = param_string(params, "template");
+        auto alternate = param_bool(params, "alternate", false);
+        auto type_text = param_optional_string(params, "type");
+        if (!pattern || !alternate || !type_text) {
+          return fail(!pattern     ? pattern.error()
+                      : !alternate ? alternate.error()
+                                   : type_text.error());
+        }
+        ElementType type = ElementType::All;
+        if (*type_text) {
+          auto t = smc::element_type_from_name(**type_text);
+          if (!t) {
+            return fail_invalid("params.type: '" + **type_text +
+                                "': expected picker, storage (slot), portal, drive or all");
+          }
+          type = *t;
+        }
+        return with_node(
+            service, session, params, "device",
+            [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+              ch::ChFindVolume f;
+              f.pattern = *pattern;
+              f.which = *alternate ? ch::ChVolTag::Alternate : ch::ChVolTag::Primary;
+              f.type = type;
+              f.cancel = &session.cancel_token();
+              if (auto r = file.ioctl(f); !r) {
+                return fail(named(r.error(), node));
+              }
+              json elements = json::array();
+              for (const auto& e : f.elements) {
+                elements.push_back(element_json(e));
+              }
+              return json{{"device", node},
+                          {"template", *pattern},
+                          {"alternate", *alternate},
+                          {"elements", std::move(elements)},
+                          {"reads", f.reads}};
+            },
+            Resolve::Ch);
+      });
   service.add_method("ch.set_picker", Right::Admin,
                      "Selects the picker (`picker`, from 0) later moves use.",
                      with(kNode, {{"picker", ParamType::Integer}}),

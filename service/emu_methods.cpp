@@ -281,6 +281,34 @@ void register_emu_methods(Service& service) {
                        }
                        return done(emu->export_medium(*a, static_cast<std::uint16_t>(*portal)));
                      });
+  service.add_method(
+      "emu.changer_fault", Right::Admin,
+      "Injects a fault into the changer LUN {`bus`, `target`, `lun`}: `fault` picker_jam (the "
+      "next move jams, the medium stays in the picker: HARDWARE ERROR 3Bh/16h), "
+      "unreadable_label (the medium at element address `element` loses its primary volume tag) "
+      "or clear (disarms the jam, clears EXCEPT, makes labels readable).",
+      with_params(changer_lun, {{"fault", ParamType::String}, {"element", ParamType::Integer}}),
+      [emu, done](Session&, const json& params) -> Result<json> {
+        auto a = lun_address(params);
+        auto fault = param_string(params, "fault");
+        if (!a || !fault) {
+          return fail(!a ? a.error() : fault.error());
+        }
+        if (*fault == "picker_jam") {
+          return done(emu->arm_picker_jam(*a));
+        }
+        if (*fault == "clear") {
+          return done(emu->clear_changer_faults(*a));
+        }
+        if (*fault == "unreadable_label") {
+          auto element = param_int(params, "element", 0, UINT16_MAX);
+          if (!element) {
+            return fail(element.error());
+          }
+          return done(emu->set_label_unreadable(*a, static_cast<std::uint16_t>(*element)));
+        }
+        return fail_invalid("params.fault: \"picker_jam\", \"unreadable_label\" or \"clear\"");
+      });
   service.add_method("emu.remove_bus", Right::Admin,
                      "Removes scenario bus `bus`: `mode` deregister (the HBA goes) or link_down.",
                      {{"bus", ParamType::Integer}, {"mode", ParamType::String}},

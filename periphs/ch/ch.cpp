@@ -34,13 +34,14 @@ std::chrono::milliseconds or_default(std::chrono::milliseconds given,
 }
 
 // The outcome of one command: bytes transferred, or the error with the decoded sense.
+// `direction` Out sends `data` (SEND VOLUME TAG's parameter list); otherwise it is read into.
 Result<std::uint32_t> run(cam::Periph& periph, const scsi::Cdb& cdb, std::span<std::uint8_t> data,
                           std::chrono::milliseconds timeout, cam::CancelToken* cancel,
-                          const std::string& what) {
+                          const std::string& what, cam::DataDir direction = cam::DataDir::In) {
   cam::Ccb ccb;
   ccb.path = periph.path();
   ccb.set_cdb(cdb.span());
-  ccb.dir = data.empty() ? cam::DataDir::None : cam::DataDir::In;
+  ccb.dir = data.empty() ? cam::DataDir::None : direction;
   ccb.data = data.empty() ? nullptr : data.data();
   ccb.dxfer_len = static_cast<std::uint32_t>(data.size());
   ccb.timeout = timeout;
@@ -454,6 +455,192 @@ Result<void> status_of_type(cam::Periph& periph, ChGetElementStatus& g, const Sn
   return {};
 }
 
+// A volume tag or template the changer can take: 1-32 printable ASCII characters; a tag to set
+// has no wildcard.
+Result<void> check_tag(const cam::Periph& periph, const std::string& tag, bool wildcards) {
+  if (tag.empty() || tag.size() > smc::kVolumeIdentifierLength) {
+    return fail_invalid(
+        fmt::format("{}: volume tag '{}': expected 1-32 characters", periph.name(), tag));
+  }
+  for (char c : tag) {
+    if (c < 0x20 || c > 0x7e) {
+      return fail_invalid(
+          fmt::format("{}: volume tag '{}': only printable ASCII characters", periph.name(), tag));
+    }
+    if (!wildcards && (c == '*' || c == '?')) {
+      return fail_invalid(fmt::format(
+          "{}: volume tag '{}': '*' and '?' are wildcards, for searches only", periph.name(), tag));
+    }
+  }
+  return {};
+}
+
+Result<void> send_volume_tag(cam::Periph& periph, smc::ElementType type, std::uint16_t address,
+                             smc::SendVolumeTagAction action,
+                             const smc::SendVolumeTagParameters& parameters,
+                             std::chrono::milliseconds timeout, cam::CancelToken* cancel,
+                             const std::string& what) {
+  const bool undefine = action == smc::SendVolumeTagAction::UndefinePrimary ||
+                        action == smc::SendVolumeTagAction::UndefineAlternate;
+  std::array<std::uint8_t, smc::kSendVolumeTagParametersLength> list{};
+  if (!undefine) {
+    auto encoded = smc::encode_send_volume_tag_parameters(parameters);
+    if (!encoded) {
+      return fail(encoded.error().with_context(periph.name()));
+    }
+    list = *encoded;
+  }
+  auto cdb = smc::send_volume_tag(
+      {type, address, action,
+       static_cast<std::uint16_t>(undefine ? 0 : smc::kSendVolumeTagParametersLength)});
+  if (!cdb) {
+    return fail(cdb.error().with_context(periph.name()));
+  }
+  auto r = run(periph, *cdb, undefine ? std::span<std::uint8_t>{} : std::span<std::uint8_t>(list),
+               timeout, cancel, what, cam::DataDir::Out);
+  if (!r) {
+    return fail(r.error());
+  }
+  return {};
+}
+
+Result<void> set_voltag(cam::Periph& periph, ChSetVolTag& v) {
+  const auto s = snapshot(periph);
+  auto element = resolve(periph, s, v.element);
+  if (!element) {
+    return fail(element.error());
+  }
+  if (v.action != ChVolTagAction::Clear) {
+    if (auto ok = check_tag(periph, v.tag, false); !ok) {
+      return ok;
+    }
+  }
+  const bool alternate = v.which == ChVolTag::Alternate;
+  smc::SendVolumeTagAction action{};
+  const char* verb = "";
+  switch (v.action) {
+    case ChVolTagAction::Assert:
+      action = alternate ? smc::SendVolumeTagAction::AssertAlternate
+                         : smc::SendVolumeTagAction::AssertPrimary;
+      verb = "assert";
+      break;
+    case ChVolTagAction::Replace:
+      action = alternate ? smc::SendVolumeTagAction::ReplaceAlternate
+                         : smc::SendVolumeTagAction::ReplacePrimary;
+      verb = "replace";
+      break;
+    case ChVolTagAction::Clear:
+      action = alternate ? smc::SendVolumeTagAction::UndefineAlternate
+                         : smc::SendVolumeTagAction::UndefinePrimary;
+      verb = "undefine";
+      break;
+  }
+  smc::SendVolumeTagParameters parameters;
+  parameters.volume_identification_template = v.tag;
+  parameters.minimum_sequence_number = v.sequence;
+  return send_volume_tag(periph, ElementType::All, element->address, action, parameters,
+                         or_default(v.timeout, kStatusTimeout), v.cancel,
+                         fmt::format("SEND VOLUME TAG ({} {} tag) on {}", verb,
+                                     alternate ? "alternate" : "primary", name_of(*element)));
+}
+
+Result<void> find_volume(cam::Periph& periph, ChFindVolume& f) {
+  f.elements.clear();
+  f.reads = 0;
+  if (auto ok = check_tag(periph, f.pattern, true); !ok) {
+    return ok;
+  }
+  if (!smc::is_element_type(smc::type_value(f.type)) && f.type != ElementType::All) {
+    return fail_invalid(periph.name() + ": bad element type");
+  }
+  const auto s = snapshot(periph);
+  const auto timeout = or_default(f.timeout, kStatusTimeout);
+  const bool alternate = f.which == ChVolTag::Alternate;
+  smc::SendVolumeTagParameters parameters;
+  parameters.volume_identification_template = f.pattern;
+  if (auto r = send_volume_tag(periph, f.type, 0,
+                               alternate ? smc::SendVolumeTagAction::TranslateAlternate
+                                         : smc::SendVolumeTagAction::TranslatePrimary,
+                               parameters, timeout, f.cancel,
+                               fmt::format("SEND VOLUME TAG (translate '{}')", f.pattern));
+      !r) {
+    return r;
+  }
+  const std::uint32_t cap = std::clamp<std::uint32_t>(f.allocation, kMinAllocation, 0xFFFFFF);
+  smc::RequestVolumeElementAddressRequest request;
+  request.type = f.type;
+  request.voltag = smc::VolumeTags::Include;
+  request.element_address = 0;
+  request.number_of_elements = 0xFFFF;
+  request.allocation_length = cap;
+  // DVCID as ChGetElementStatus asks it, so that drives link to their devices.
+  request.dvcid = s.no_dvcid ? smc::Dvcid::NotRequested : smc::Dvcid::Requested;
+  std::vector<std::uint8_t> buf;
+  while (true) {
+    if (++f.reads > kMaxStatusReads) {
+      return fail(Error::described(
+          EIO, periph.name() + ": REQUEST VOLUME ELEMENT ADDRESS: the reports do not advance"));
+    }
+    auto cdb = smc::request_volume_element_address(request);
+    if (!cdb) {
+      return fail(cdb.error());
+    }
+    buf.assign(request.allocation_length, 0);
+    const std::string what =
+        fmt::format("REQUEST VOLUME ELEMENT ADDRESS from address {}", request.element_address);
+    auto n = run(periph, *cdb, buf, timeout, f.cancel, what);
+    if (!n && request.dvcid == smc::Dvcid::Requested && illegal_request(n.error())) {
+      // A changer that refuses DVCID here: ask once more without it; remember it only when
+      // that works (the refusal may have been another one, e.g. no translate to report).
+      request.dvcid = smc::Dvcid::NotRequested;
+      auto cdb_without = smc::request_volume_element_address(request);
+      if (!cdb_without) {
+        return fail(cdb_without.error());
+      }
+      n = run(periph, *cdb_without, buf, timeout, f.cancel, what);
+      if (n) {
+        auto& sc = periph.softc<ChSoftc>();
+        std::lock_guard lock(sc.lock);
+        sc.no_dvcid = true;
+      }
+    }
+    if (!n) {
+      return fail(n.error());
+    }
+    auto data = smc::parse_volume_element_address_data({buf.data(), *n}, request.dvcid);
+    if (!data) {
+      return fail(data.error().with_context(periph.name() + ": " + what));
+    }
+    std::size_t decoded = 0;
+    for (const auto& page : data->status.pages) {
+      for (const auto& d : page.descriptors) {
+        ++decoded;
+        if (d.address >= request.element_address) {
+          f.elements.push_back(convert(s.assignment, page.type, d));
+        }
+      }
+    }
+    auto next = smc::next_element_status_request(data->status);
+    if (!next) {
+      break;
+    }
+    if (decoded == 0 && request.allocation_length >= cap) {
+      return fail(
+          Error::described(EIO, fmt::format("{}: {}: not one element descriptor fits in {} bytes",
+                                            periph.name(), what, cap)));
+    }
+    if (decoded > 0 && next->starting_address <= request.element_address) {
+      return fail(
+          Error::described(EIO, periph.name() + ": " + what + ": the report does not advance"));
+    }
+    request.element_address = next->starting_address;
+    request.number_of_elements = next->number_of_elements;
+    request.allocation_length = decoded == 0 ? cap : std::min(next->allocation_length, cap);
+  }
+  link_devices(periph, f.elements);
+  return {};
+}
+
 Result<void> element_status(cam::Periph& periph, ChGetElementStatus& g) {
   g.elements.clear();
   g.reads = 0;
@@ -605,6 +792,13 @@ Result<void> ChDriver::ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Io
     }
     case ChGetElementStatus::kCode:
       return element_status(periph, static_cast<ChGetElementStatus&>(request));
+    case ChSetVolTag::kCode:
+      if (auto w = needs_write(); !w) {
+        return w;
+      }
+      return set_voltag(periph, static_cast<ChSetVolTag&>(request));
+    case ChFindVolume::kCode:
+      return find_volume(periph, static_cast<ChFindVolume&>(request));
     default:
       return fail_errno(ENOTTY, periph.name() + ": unknown ioctl (raw CDBs go to the pass node)");
   }

@@ -8,8 +8,8 @@
 // element), or by their raw 16-bit element address; the driver translates with page 1Dh.
 //
 // Opens: any number at once (FreeBSD's ch allows multiple opens). A read-only open may use
-// ChGetParams, ChGetPicker and ChGetElementStatus; everything else needs a write open (EBADF
-// otherwise, as CHIO's FWRITE check). The rest of the node lifecycle is
+// ChGetParams, ChGetPicker, ChGetElementStatus and ChFindVolume; everything else needs a write open
+// (EBADF otherwise, as CHIO's FWRITE check). The rest of the node lifecycle is
 // periph::NodePeriphDriver's: each open holds one periph reference until its close; when the
 // device departs, new opens fail with ENXIO, calls on an outstanding open fail with ENXIO and
 // the open is revoked.
@@ -171,6 +171,50 @@ struct ChGetElementStatus : devfs::Ioctl {
   // Out.
   std::vector<ChElementStatus> elements;
   std::uint32_t reads = 0;  // READ ELEMENT STATUS commands sent (paging).
+};
+
+// Which volume tag of a medium a request names (SMC-3 primary = the barcode label).
+enum class ChVolTag : std::uint8_t { Primary, Alternate };
+// CHIOSETVOLTAG's operations: SEND VOLUME TAG assert (only when the element's tag is
+// undefined: FreeBSD's default), replace (chio -f) or undefine (chio -c).
+enum class ChVolTagAction : std::uint8_t { Assert, Replace, Clear };
+
+// CHIOSETVOLTAG: SEND VOLUME TAG on one full element. `tag`: 1-32 printable ASCII characters
+// without the wildcards '*' and '?' (EINVAL, nothing sent), ignored by Clear; `sequence` is the
+// VOLUME SEQUENCE NUMBER stored with it. The changer's refusals come back as Sense errors (an
+// assert on a tagged element, an empty element...). Needs a write open.
+struct ChSetVolTag : devfs::Ioctl {
+  static constexpr std::uint32_t kCode = 0x6309;
+  ChSetVolTag() : Ioctl(kCode) {}
+  ChElement element;
+  ChVolTag which = ChVolTag::Primary;
+  ChVolTagAction action = ChVolTagAction::Assert;
+  std::string tag;
+  std::uint16_t sequence = 0;
+  std::chrono::milliseconds timeout{0};
+  cam::CancelToken* cancel = nullptr;
+};
+
+// A volume search: SEND VOLUME TAG translate (primary or alternate tags) with `pattern` ('?'
+// matches one character, '*' any rest; 1-32 printable ASCII characters, EINVAL otherwise) over
+// the elements of `type` (All: every element), then REQUEST VOLUME ELEMENT ADDRESS, paged like
+// ChGetElementStatus (DVCID too, so matching drives carry their identifier and devices), for
+// the matching elements with their volume tags. A read-only open may
+// search: the translate changes no medium (its result is the changer's scratch state, which
+// another initiator's translate may replace between the two commands).
+struct ChFindVolume : devfs::Ioctl {
+  static constexpr std::uint32_t kCode = 0x630a;
+  ChFindVolume() : Ioctl(kCode) {}
+  // In.
+  std::string pattern;
+  ChVolTag which = ChVolTag::Primary;
+  ElementType type = ElementType::All;
+  std::uint32_t allocation = kStatusAllocation;  // Per REQUEST VOLUME ELEMENT ADDRESS.
+  std::chrono::milliseconds timeout{0};
+  cam::CancelToken* cancel = nullptr;
+  // Out: ascending addresses.
+  std::vector<ChElementStatus> elements;
+  std::uint32_t reads = 0;  // REQUEST VOLUME ELEMENT ADDRESS commands sent.
 };
 
 struct ChSoftc : periph::NodeSoftc {

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "base/check.h"
 #include "sims/emu/bus.h"
 #include "sims/emu/completer.h"
 #include "sims/emu/models/changer.h"
 #include "sims/emu/models/ses_registry.h"
+#include "sims/emu/models/tape.h"
 
 namespace ucam::emu {
 
@@ -34,6 +37,24 @@ Result<std::unique_ptr<Emulator>> Emulator::create(const Scenario& scenario, cam
     EmuLun* lun = target != nullptr ? target->find_lun(a.lun) : nullptr;
     return lun != nullptr ? &lun->model() : nullptr;
   };
+  // A tape drive's UNIT ATTENTIONs (a changer loaded it) go to every path of its logical unit.
+  std::map<TapeModel*, std::vector<EmuLun*>> tape_paths;
+  for (auto& bus : emulator->m_buses) {
+    for (const auto& target : bus->targets()) {
+      for (const auto& lun : target->luns()) {
+        if (auto* tape = dynamic_cast<TapeModel*>(&lun->model())) {
+          tape_paths[tape].push_back(lun.get());
+        }
+      }
+    }
+  }
+  for (auto& [tape, paths] : tape_paths) {
+    tape->set_attention_sink([paths = paths](SenseCode sense) {
+      for (EmuLun* path : paths) {
+        path->queue_unit_attention(sense);
+      }
+    });
+  }
   auto enclosures = EnclosureRegistry::create(emulator->m_scenario, model_of);
   if (!enclosures) {
     return fail(enclosures.error());
@@ -434,6 +455,33 @@ Result<void> Emulator::export_medium(const LunAddress& address, std::uint16_t po
     return fail(done.error());
   }
   where->first->queue_unit_attention(kImportExportAccessed);
+  return {};
+}
+
+Result<void> Emulator::arm_picker_jam(const LunAddress& address) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  where->second->arm_picker_jam();
+  return {};
+}
+
+Result<void> Emulator::set_label_unreadable(const LunAddress& address,
+                                            std::uint16_t element_address) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  return where->second->set_label_unreadable(element_address);
+}
+
+Result<void> Emulator::clear_changer_faults(const LunAddress& address) {
+  auto where = locate_changer(find_bus(address.bus), address);
+  if (!where) {
+    return fail(where.error());
+  }
+  where->second->clear_faults();
   return {};
 }
 

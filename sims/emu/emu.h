@@ -126,11 +126,20 @@ class Emulator {
   // Operator actions on the changer LUN at `address` (EINVAL if it is not a changer). Closing
   // the door queues UNIT ATTENTION 28h/00h (NOT READY TO READY CHANGE, MEDIUM MAY HAVE
   // CHANGED); putting a medium into an empty portal or taking one out queues 28h/01h (IMPORT
-  // OR EXPORT ELEMENT ACCESSED). Portal indexes are 0-based.
+  // OR EXPORT ELEMENT ACCESSED). Portal indexes are 0-based. A changer drive linked to a
+  // `tape` LUN shares its cartridge; the tape's UNIT ATTENTIONs (28h/00h when a move loads it)
+  // are queued on every path of that LUN by a sink create() installs.
   Result<void> set_changer_door(const LunAddress& address, ChangerDoor door);
   Result<void> import_medium(const LunAddress& address, std::uint16_t portal,
                              const std::string& volume_tag);
   Result<void> export_medium(const LunAddress& address, std::uint16_t portal);
+  // Changer faults (ChangerModel, "Faults"): the next MOVE/EXCHANGE jams with the medium in
+  // the picker; the medium at element `element_address` gets an unreadable label (EINVAL if
+  // the element is empty or none); clear_changer_faults disarms the jam, clears EXCEPT and
+  // makes every label readable. None queues a UNIT ATTENTION.
+  Result<void> arm_picker_jam(const LunAddress& address);
+  Result<void> set_label_unreadable(const LunAddress& address, std::uint16_t element_address);
+  Result<void> clear_changer_faults(const LunAddress& address);
   // The changer model itself (its inventory); it lives as long as the Emulator.
   Result<ChangerModel*> changer(const LunAddress& address) const;
 

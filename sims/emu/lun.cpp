@@ -263,11 +263,14 @@ void EmuLun::inquiry(Command& command) const {
 
 // SPC-5 6.39: REQUEST SENSE returns the pending condition (here: a UNIT ATTENTION) or NO SENSE,
 // with GOOD status, in the format the DESC bit asks for.
-void EmuLun::request_sense(Command& command, std::optional<SenseCode> pending) {
+void EmuLun::request_sense(Command& command, std::optional<SenseCode> pending) const {
   auto cdb = scsi::parse_request_sense_cdb(command.cdb());
   if (!cdb) {
     command.check_condition(cdb.error());
     return;
+  }
+  if (!pending) {
+    pending = m_model->current_condition();
   }
   const auto data = sense_bytes(pending.value_or(kNoSense), cdb->format);
   command.complete_data_in(data, cdb->allocation_length);

@@ -77,7 +77,7 @@ class EmuLun {
  private:
   void dispatch(Command& command, const EmuTarget& target) const;
   void inquiry(Command& command) const;
-  static void request_sense(Command& command, std::optional<SenseCode> pending);
+  void request_sense(Command& command, std::optional<SenseCode> pending) const;
   void update_armed();  // Called with m_lock held.
 
   const LunSpec& m_spec;

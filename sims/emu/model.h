@@ -93,6 +93,11 @@ class LunModel {
   // past the end grows the data and fixes ADDITIONAL LENGTH (byte 4).
   virtual void adjust_inquiry_data(std::vector<std::uint8_t>& /*data*/) const {}
 
+  // The condition REQUEST SENSE reports when no UNIT ATTENTION is pending (SPC-5 6.39: the
+  // sense data of a condition that would end the next command, such as NOT READY for a drive
+  // without medium); nullopt gives NO SENSE.
+  virtual std::optional<SenseCode> current_condition() const { return std::nullopt; }
+
   // VPD pages the model supplies in addition to the core's 0x00, 0x80 and 0x83, ascending.
   virtual std::span<const std::uint8_t> extra_vpd_pages() const { return {}; }
   // Encodes one of extra_vpd_pages() (the whole page, header included).

@@ -51,8 +51,9 @@ TEST(ChCli, StatusListsEveryElementChioStyle) {
   EXPECT_TRUE(contains(r.out, "slot 12: <FULL,ACCESS> voltag: <UCAM013L6>\n"));
   EXPECT_TRUE(contains(r.out, "slot 999: <ACCESS>\n"));
   EXPECT_TRUE(contains(r.out, "portal 0: <ACCESS,EXENAB,INENAB>"));
-  EXPECT_TRUE(
-      contains(r.out, "drive 3: <ACCESS> serial number: <IBM     ULT3580-TD6     10WT000004>"));
+  // The drives are the emulated tape LUNs: their NAA as the identifier, and their devices.
+  EXPECT_TRUE(contains(r.out, "drive 3: <ACCESS> serial number: <")) << r.out;
+  EXPECT_TRUE(contains(r.out, "device: <pass4")) << r.out;
   r = run("ch status -v drive");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "drive 0: <ACCESS> sense: <0x00/0x00> intaddr: <256>")) << r.out;
@@ -176,6 +177,137 @@ TEST(ChCli, TheDoorAndThePortalsAreDrivenThroughEmu) {
   EXPECT_NE(r.status, 0) << r.out;  // Nothing left in the portal to take out.
   r = run_raw(s + "call emu.changer_door '{\"bus\":0,\"target\":5,\"lun\":0,\"open\":true}'");
   EXPECT_NE(r.status, 0) << r.out;  // Not a changer LUN.
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+TEST(ChCli, DrivesLinkToTheTapeDevicesInStatusAndDevlist) {
+  auto r = run("--json ch status drive", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["elements"].size(), 4U);
+  for (int unit = 0; unit < 4; ++unit) {
+    const auto& d = j["elements"][unit];
+    ASSERT_TRUE(d["device"].is_array()) << d.dump();
+    EXPECT_EQ(d["device"][0], "pass" + std::to_string(unit + 1)) << d.dump();
+    EXPECT_TRUE(d["identifier"].is_string()) << d.dump();
+  }
+  r = run("devlist");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "LIB1000")) << r.out;
+  for (const char* pass : {"pass1", "pass2", "pass3", "pass4"}) {
+    EXPECT_TRUE(contains(r.out, pass)) << r.out;
+  }
+  EXPECT_TRUE(contains(r.out, "ULT3580-TD6")) << r.out;
+}
+
+TEST(ChCli, SetVolTagAndFindThroughUcamd) {
+  auto daemon = ucam::testing::Daemon::start({"--emulate", "builtin:library-1000"});
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  // Assert (the default) on a tagged medium: refused by the changer.
+  auto r = run_raw(s + "ch setvoltag slot 12 NEW013L6");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(contains(lower(r.out), "command sequence error")) << r.out;
+  r = run_raw(s + "ch setvoltag slot 12 NEW013L6 --force");
+  ASSERT_EQ(r.status, 0) << r.out << daemon->log();
+  EXPECT_EQ(r.out, "set the primary volume tag of slot 12 to <NEW013L6>\n");
+  r = run_raw(s + "ch find 'NEW*'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "slot 12: <FULL,ACCESS> voltag: <NEW013L6>\n");
+  r = run_raw(s + "--json ch find 'UCAM01?L6' --type slot", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["elements"].size(), 9U) << r.out;  // UCAM010L6..UCAM019L6 but slot 12's.
+  EXPECT_EQ(j["template"], "UCAM01?L6");
+  EXPECT_EQ(j["elements"][0]["address"], 0x1000 + 9);
+  EXPECT_EQ(j["elements"][0]["volume_tag"], "UCAM010L6");
+  r = run_raw(s + "ch setvoltag slot:12 --clear");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "cleared the primary volume tag of slot 12\n");
+  r = run_raw(s + "ch find NEW013L6");
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_TRUE(contains(r.out, "no medium has a primary volume tag matching 'NEW013L6'")) << r.out;
+  r = run_raw(s + "ch setvoltag slot 12 'A*' --force");
+  EXPECT_EQ(r.status, 2) << r.out;  // A wildcard in a tag: bad argument, nothing sent.
+  EXPECT_TRUE(contains(r.out, "wildcards")) << r.out;
+  EXPECT_EQ(run_raw(s + "ch setvoltag slot 12").status, 2);
+  EXPECT_EQ(run_raw(s + "ch setvoltag slot 12 X --clear").status, 2);
+  EXPECT_EQ(run_raw(s + "ch setvoltag slot 1000 X --force").status, 3);
+  r = run_raw(s + "ch setvoltag slot 950 X --force");  // Empty slot.
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(contains(lower(r.out), "medium source element empty")) << r.out;
+  r = run_raw(
+      s + R"(call ch.set_voltag '{"device":"ch0","element":"slot:0","mode":"bogus","tag":"X"}')");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "expected assert, replace or clear")) << r.out;
+  r = run_raw(s + R"(call ch.find '{"device":"ch0"}')");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "template")) << r.out;
+  r = run_raw(s + "ch setvoltag slot 0 ALT --alternate --force");  // No alternate tags here.
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
+TEST(ChCli, ChangerFaultsThroughEmu) {
+  auto daemon = ucam::testing::Daemon::start({"--emulate", "builtin:library-1000"});
+  ASSERT_NE(daemon, nullptr);
+  const std::string s = "--socket " + daemon->socket() + " ";
+  const std::string lun = R"("bus":0,"target":0,"lun":0)";
+  // A medium stuck in the picker.
+  auto r = run_raw(s + "call emu.changer_fault '{" + lun + R"(,"fault":"picker_jam"}')");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "ch move slot 0 slot 999");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(contains(lower(r.out), "changer error")) << r.out;
+  r = run_raw(s + "--json ch status picker", false);
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["elements"].size(), 1U);
+  const auto& picker = j["elements"][0];
+  EXPECT_TRUE(picker["full"].get<bool>());
+  EXPECT_TRUE(picker["except"].get<bool>());
+  EXPECT_EQ(picker["asc"], 0x3b);
+  EXPECT_EQ(picker["ascq"], 0x16);
+  r = run_raw(s + "ch status -v picker");
+  EXPECT_TRUE(contains(r.out, "picker 0: <FULL,EXCEPT> voltag: <UCAM001L6> source: <slot 0>"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "sense: <0x3b/0x16>")) << r.out;
+  EXPECT_EQ(run_raw(s + "ch move slot 1 slot 999").status, 1);  // Jammed until initialized.
+  ASSERT_EQ(run_raw(s + "ch init").status, 0);
+  r = run_raw(s + "ch status picker");
+  EXPECT_EQ(r.out, "picker 0: <FULL> voltag: <UCAM001L6> source: <slot 0>\n") << r.out;
+  r = run_raw(s + "ch move picker 0 slot 0");
+  EXPECT_EQ(r.status, 0) << r.out;
+
+  // An unreadable label: no primary tag, so a move by barcode cannot find it.
+  r = run_raw(s + "call emu.changer_fault '{" + lun +
+              R"(,"fault":"unreadable_label","element":4097}')");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "--json ch status slot", false);
+  j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["elements"][1]["full"].get<bool>());
+  EXPECT_TRUE(j["elements"][1]["volume_tag"].is_null());
+  r = run_raw(s + "ch move UCAM002L6 drive 0");
+  EXPECT_EQ(r.status, 3) << r.out;
+  r = run_raw(s + "call emu.changer_fault '{" + lun + R"(,"fault":"clear"}')");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = run_raw(s + "ch move UCAM002L6 drive 0");
+  EXPECT_EQ(r.status, 0) << r.out;
+  // Bad requests.
+  r = run_raw(s + "call emu.changer_fault '{" + lun + R"(,"fault":"gremlins"}')");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "picker_jam")) << r.out;
+  r = run_raw(s + "call emu.changer_fault '{" + lun +
+              R"(,"fault":"unreadable_label","element":5000}')");
+  EXPECT_NE(r.status, 0) << r.out;
+  r = run_raw(s + "call emu.changer_fault '{" + lun + R"(,"fault":"unreadable_label"}')");
+  EXPECT_NE(r.status, 0) << r.out;
   EXPECT_EQ(daemon->stop(), 0);
 }
 

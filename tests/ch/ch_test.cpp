@@ -16,6 +16,7 @@
 #include "cam/cancel.h"
 #include "cam/periph.h"
 #include "devfs/devfs.h"
+#include "sims/emu/models/tape.h"
 #include "stack/stack.h"
 #include "tests/errno_of.h"
 
@@ -134,11 +135,17 @@ TEST(ChDriver, StatusPagesThroughAllThousandSlotsWithBoundedReads) {
   EXPECT_EQ(all->size(), 1U + 1000U + 10U + 4U);
   EXPECT_EQ(all->front().element.type, ElementType::MediumTransport);
   EXPECT_EQ(all->back().element.type, ElementType::DataTransfer);
-  const auto& drive = element(*all, ElementType::DataTransfer, 0);
-  ASSERT_TRUE(drive.identifier.has_value());
-  EXPECT_EQ(std::string(drive.identifier->identifier.begin(), drive.identifier->identifier.end()),
-            "IBM     ULT3580-TD6     10WT000001");
-  EXPECT_TRUE(drive.devices.empty());  // No tape device behind it in this scenario.
+  // The drives are the emulated tape LUNs at targets 1-4: their NAA is the DVCID identifier.
+  for (std::uint16_t unit = 0; unit < 4; ++unit) {
+    const auto& drive = element(*all, ElementType::DataTransfer, unit);
+    ASSERT_TRUE(drive.identifier.has_value());
+    EXPECT_EQ(drive.identifier->identifier_type, 3);  // NAA.
+    EXPECT_EQ(drive.identifier->identifier.size(), 8U);
+    const std::vector<std::string> tape =
+        stack->periphs().names_for({0, static_cast<std::uint32_t>(unit + 1), 0});
+    EXPECT_FALSE(tape.empty());
+    EXPECT_EQ(drive.devices, tape) << unit;
+  }
 }
 
 TEST(ChDriver, StatusOfARangeOfUnits) {
@@ -273,6 +280,182 @@ TEST(ChDriver, ADriveIsLinkedToTheDeviceWhoseDesignatorItReports) {
   EXPECT_EQ((*drives)[0].devices, stack->periphs().names_for({0, 1, 0}));
   EXPECT_FALSE((*drives)[0].devices.empty());
   EXPECT_TRUE((*drives)[1].devices.empty());
+}
+
+TEST(ChDriver, PassAttachesToTheLibrarysTapeDrives) {
+  auto stack = library();
+  for (std::uint32_t target = 1; target <= 4; ++target) {
+    const auto names = stack->periphs().names_for({0, target, 0});
+    EXPECT_TRUE(std::any_of(names.begin(), names.end(), [](const std::string& n) {
+      return n.starts_with("pass");
+    })) << target;
+    EXPECT_FALSE(std::any_of(names.begin(), names.end(), [](const std::string& n) {
+      return n.starts_with("ch");
+    })) << target;
+  }
+}
+
+Result<void> set_voltag(devfs::FileHandle& h, ChElement element, ChVolTagAction action,
+                        std::string tag, ChVolTag which = ChVolTag::Primary) {
+  ChSetVolTag v;
+  v.element = element;
+  v.action = action;
+  v.tag = std::move(tag);
+  v.which = which;
+  return h.ioctl(v);
+}
+
+Result<ChFindVolume> find(devfs::FileHandle& h, std::string pattern,
+                          ElementType type = ElementType::All,
+                          std::uint32_t allocation = kStatusAllocation) {
+  ChFindVolume f;
+  f.pattern = std::move(pattern);
+  f.type = type;
+  f.allocation = allocation;
+  if (auto r = h.ioctl(f); !r) {
+    return fail(r.error());
+  }
+  return f;
+}
+
+TEST(ChDriver, SetVolTagAssertsReplacesAndClears) {
+  auto stack = library();
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value());
+  const auto slot0 = ChElement::at(ElementType::Storage, 0);
+  // Assert on a tagged medium: the changer refuses (ILLEGAL REQUEST, COMMAND SEQUENCE ERROR).
+  auto refused = set_voltag(*h, slot0, ChVolTagAction::Assert, "NEW001L6");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), Error::Kind::Sense);
+  EXPECT_EQ(refused.error().sense(), (SenseCode{0x05, 0x2c, 0x00}));
+  ASSERT_TRUE(set_voltag(*h, slot0, ChVolTagAction::Replace, "NEW001L6"));
+  auto all = status(*h, ElementType::Storage);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(tag(element(*all, ElementType::Storage, 0)), "NEW001L6");
+  ASSERT_TRUE(set_voltag(*h, slot0, ChVolTagAction::Clear, ""));
+  all = status(*h, ElementType::Storage);
+  ASSERT_TRUE(all.has_value());
+  const auto& cleared = element(*all, ElementType::Storage, 0);
+  EXPECT_TRUE(cleared.full);
+  EXPECT_TRUE(cleared.primary_tag && cleared.primary_tag->blank());
+  EXPECT_TRUE(set_voltag(*h, slot0, ChVolTagAction::Assert, "ASR001L6"));
+  // An empty slot: MEDIUM SOURCE ELEMENT EMPTY.
+  auto empty =
+      set_voltag(*h, ChElement::at(ElementType::Storage, 950), ChVolTagAction::Replace, "X");
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().sense(), (SenseCode{0x05, 0x3b, 0x0e}));
+  // library-1000 keeps no alternate tags: INVALID FIELD IN CDB.
+  auto alternate = set_voltag(*h, slot0, ChVolTagAction::Replace, "ALT", ChVolTag::Alternate);
+  ASSERT_FALSE(alternate);
+  EXPECT_EQ(alternate.error().sense(), (SenseCode{0x05, 0x24, 0x00}));
+}
+
+TEST(ChDriver, SetVolTagRejectsBadTagsBeforeSendingAnything) {
+  auto stack = library();
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value());
+  const auto slot0 = ChElement::at(ElementType::Storage, 0);
+  for (const char* bad : {"", "A*", "A?B", "0123456789012345678901234567890123", "TAB\tX"}) {
+    EXPECT_EQ(errno_of(set_voltag(*h, slot0, ChVolTagAction::Replace, bad)), EINVAL) << bad;
+  }
+  EXPECT_EQ(errno_of(set_voltag(*h, ChElement::at(ElementType::Storage, 1000),
+                                ChVolTagAction::Replace, "X")),
+            ENODEV);
+  auto all = status(*h, ElementType::Storage);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(tag(element(*all, ElementType::Storage, 0)), "UCAM001L6");
+  // A read-only open may search but not set.
+  auto ro = stack->devfs().open("ch0", devfs::kOpenRead);
+  ASSERT_TRUE(ro.has_value());
+  EXPECT_EQ(errno_of(set_voltag(*ro, slot0, ChVolTagAction::Replace, "X")), EBADF);
+  EXPECT_TRUE(find(*ro, "UCAM001L6").has_value());
+}
+
+TEST(ChDriver, FindVolumeListsTheMatchingElementsPaged) {
+  auto stack = library();
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value());
+  auto one = find(*h, "UCAM013L6");
+  ASSERT_TRUE(one.has_value()) << one.error().message();
+  ASSERT_EQ(one->elements.size(), 1U);
+  EXPECT_EQ(one->elements[0].element, (ChLocation{ElementType::Storage, 12, 0x100c}));
+  EXPECT_EQ(tag(one->elements[0]), "UCAM013L6");
+  auto tens = find(*h, "UCAM01?L6");
+  ASSERT_TRUE(tens.has_value());
+  ASSERT_EQ(tens->elements.size(), 10U);
+  EXPECT_EQ(tag(tens->elements.front()), "UCAM010L6");
+  EXPECT_EQ(tag(tens->elements.back()), "UCAM019L6");
+  EXPECT_TRUE(find(*h, "NOPE*")->elements.empty());
+  // Every medium, in 1 KiB reads: the driver pages.
+  auto every = find(*h, "*", ElementType::All, 1024);
+  ASSERT_TRUE(every.has_value()) << every.error().message();
+  EXPECT_EQ(every->elements.size(), 900U);
+  EXPECT_GT(every->reads, 10U);
+  std::set<std::uint16_t> addresses;
+  for (const auto& e : every->elements) {
+    EXPECT_TRUE(addresses.insert(e.element.address).second);
+  }
+  // A medium moved to a drive is found there; type limits the search.
+  ASSERT_TRUE(move(*h, ChElement::at(ElementType::Storage, 12),
+                   ChElement::at(ElementType::DataTransfer, 1)));
+  auto moved = find(*h, "UCAM013L6");
+  ASSERT_TRUE(moved.has_value());
+  ASSERT_EQ(moved->elements.size(), 1U);
+  EXPECT_EQ(moved->elements[0].element.type, ElementType::DataTransfer);
+  EXPECT_EQ(moved->elements[0].element.unit, 1);
+  EXPECT_EQ(moved->elements[0].devices, stack->periphs().names_for({0, 2, 0}));  // Its tape.
+  EXPECT_FALSE(moved->elements[0].devices.empty());
+  EXPECT_TRUE(find(*h, "UCAM013L6", ElementType::Storage)->elements.empty());
+  EXPECT_EQ(errno_of(find(*h, "")), EINVAL);
+}
+
+TEST(ChDriver, AlternateTagsAreSetAndSearchedWhenTheChangerHasThem) {
+  auto stack = stack_for(R"({"buses":[{"targets":[{"id":0,"luns":[{"type":"changer",
+    "slots":4,"full_slots":3,"alternate_tags":true}]}]}]})");
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value()) << h.error().message();
+  const auto slot1 = ChElement::at(ElementType::Storage, 1);
+  ChSetVolTag v;
+  v.element = slot1;
+  v.which = ChVolTag::Alternate;
+  v.tag = "OFFSITE-7";
+  v.sequence = 3;
+  ASSERT_TRUE(h->ioctl(v));
+  auto all = status(*h, ElementType::Storage);
+  ASSERT_TRUE(all.has_value());
+  const auto& e = element(*all, ElementType::Storage, 1);
+  ASSERT_TRUE(e.alternate_tag.has_value());
+  EXPECT_EQ(e.alternate_tag->identifier, "OFFSITE-7");
+  EXPECT_EQ(e.alternate_tag->sequence, 3);
+  EXPECT_EQ(tag(e), "UCAM002L6");  // The primary tag is untouched.
+  ChFindVolume f;
+  f.pattern = "OFFSITE*";
+  f.which = ChVolTag::Alternate;
+  ASSERT_TRUE(h->ioctl(f));
+  ASSERT_EQ(f.elements.size(), 1U);
+  EXPECT_EQ(f.elements[0].element.address, 0x1001);
+  f.which = ChVolTag::Primary;  // No primary tag matches.
+  ASSERT_TRUE(h->ioctl(f));
+  EXPECT_TRUE(f.elements.empty());
+}
+
+TEST(ChDriver, MoveIntoALibraryDriveLoadsItsTapeDevice) {
+  auto stack = library();
+  auto h = stack->devfs().open("ch0");
+  ASSERT_TRUE(h.has_value());
+  ASSERT_TRUE(move(*h, ChElement::at(ElementType::Storage, 0),
+                   ChElement::at(ElementType::DataTransfer, 2)));
+  auto tape = stack->emulator()->changer({0, 0, 0});
+  ASSERT_TRUE(tape.has_value());
+  const auto elements = (*tape)->elements();
+  auto drive = std::find_if(elements.begin(), elements.end(),
+                            [](const auto& e) { return e.address == 0x0102; });
+  ASSERT_NE(drive, elements.end());
+  ASSERT_NE(drive->tape, nullptr);
+  EXPECT_EQ(drive->tape->medium_tag(), "UCAM001L6");
+  ASSERT_TRUE(move(*h, ChElement::at(ElementType::DataTransfer, 2),
+                   ChElement::at(ElementType::Storage, 0)));
+  EXPECT_EQ(drive->tape->medium_tag(), "");
 }
 
 TEST(ChDriver, DepartureMakesCallsAndNewOpensFailWithEnxio) {

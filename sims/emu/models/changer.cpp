@@ -9,6 +9,7 @@
 
 #include "scsi/opcodes.h"
 #include "scsi/vpd.h"
+#include "sims/emu/models/tape.h"
 
 namespace ucam::emu {
 
@@ -25,6 +26,37 @@ constexpr SenseCode kInvalidElementAddress{0x05, 0x21, 0x01};
 constexpr SenseCode kDestinationFull{0x05, 0x3b, 0x0d};
 constexpr SenseCode kSourceEmpty{0x05, 0x3b, 0x0e};
 constexpr SenseCode kManualIntervention{0x02, 0x04, 0x03};
+constexpr SenseCode kChangerError{0x04, 0x3b, 0x16};  // MECHANICAL POSITIONING OR CHANGER ERROR
+constexpr SenseCode kCommandSequenceError{0x05, 0x2c, 0x00};
+constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
+constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
+
+bool is_translate(smc::SendVolumeTagAction action) {
+  return action == smc::SendVolumeTagAction::TranslatePrimary ||
+         action == smc::SendVolumeTagAction::TranslateAlternate;
+}
+
+bool is_alternate(smc::SendVolumeTagAction action) {
+  return action == smc::SendVolumeTagAction::TranslateAlternate ||
+         action == smc::SendVolumeTagAction::AssertAlternate ||
+         action == smc::SendVolumeTagAction::ReplaceAlternate ||
+         action == smc::SendVolumeTagAction::UndefineAlternate;
+}
+
+// SMC-3 volume identification template: '?' matches one character, '*' any rest (what follows
+// it in the template is not used); anything else matches itself.
+bool template_matches(std::string_view pattern, std::string_view tag) {
+  std::size_t i = 0;
+  for (; i < pattern.size(); ++i) {
+    if (pattern[i] == '*') {
+      return true;
+    }
+    if (i >= tag.size() || (pattern[i] != '?' && pattern[i] != tag[i])) {
+      return false;
+    }
+  }
+  return i == tag.size();
+}
 
 constexpr std::uint8_t op(scsi::Opcode opcode) {
   return static_cast<std::uint8_t>(opcode);
@@ -188,6 +220,11 @@ Result<std::shared_ptr<const ModelConfig>> parse_changer_config(ObjectReader& lu
   if (auto r = read_media(lun, "portal_media", config->portals, config->portal_media); !r) {
     return fail(r.error());
   }
+  auto alternate_tags = lun.boolean("alternate_tags");
+  if (!alternate_tags) {
+    return fail(alternate_tags.error());
+  }
+  config->alternate_tags = alternate_tags->value_or(false);
   // Ranges must fit in 16 bits and not overlap.
   struct Range {
     std::string_view key;
@@ -251,6 +288,9 @@ Result<void> link_changer_drives(const Scenario& scenario,
                 scenario.source, b, target.id, lun.lun, i, at.bus, at.target, at.lun)));
           }
           changer->set_drive_identity(i, linked->naa);
+          if (auto* tape = dynamic_cast<TapeModel*>(model_of(at)); tape != nullptr) {
+            changer->link_drive_tape(i, *tape);
+          }
         }
       }
     }
@@ -259,7 +299,9 @@ Result<void> link_changer_drives(const Scenario& scenario,
 }
 
 ChangerModel::ChangerModel(const LunSpec& spec, const ChangerConfig& config)
-    : m_drive_configs(config.drives), m_control_page(control_mode_page(spec.sense_format)) {
+    : m_drive_configs(config.drives),
+      m_control_page(control_mode_page(spec.sense_format)),
+      m_alternate_tags(config.alternate_tags) {
   const auto drives = static_cast<std::uint16_t>(config.drives.size());
   m_assignment.medium_transport = {config.picker_address, config.pickers};
   m_assignment.storage = {config.slot_address, config.slots};
@@ -352,6 +394,22 @@ void ChangerModel::set_drive_identity(std::size_t drive_index, std::uint64_t naa
   }
 }
 
+void ChangerModel::link_drive_tape(std::size_t drive_index, TapeModel& tape) {
+  std::lock_guard lock(m_lock);
+  std::size_t seen = 0;
+  for (Element& e : m_elements) {
+    if (e.type != smc::ElementType::DataTransfer || seen++ != drive_index) {
+      continue;
+    }
+    e.tape = &tape;
+    if (tape.medium_state() != TapeMedium::Empty) {
+      e.full = true;
+      e.tag = tape.medium_tag();
+    }
+    return;
+  }
+}
+
 void ChangerModel::adjust_inquiry(scsi::StandardInquiry& inquiry) const {
   inquiry.version_descriptors = {kVersionSam5, kVersionSpc4, kVersionSmc3};
 }
@@ -365,6 +423,12 @@ Dispatch ChangerModel::execute(Command& command) {
       return Dispatch::Handled;
     case op(scsi::Opcode::ReadElementStatus):
       read_element_status(command);
+      return Dispatch::Handled;
+    case op(scsi::Opcode::SendVolumeTag):
+      send_volume_tag(command);
+      return Dispatch::Handled;
+    case op(scsi::Opcode::RequestVolumeElementAddress):
+      request_volume_element_address(command);
       return Dispatch::Handled;
     case op(scsi::Opcode::TestUnitReady):
     case op(scsi::Opcode::MoveMedium):
@@ -380,6 +444,13 @@ Dispatch ChangerModel::execute(Command& command) {
     std::lock_guard lock(m_lock);
     if (m_door == ChangerDoor::Open) {
       command.check_condition(kManualIntervention);
+      return Dispatch::Handled;
+    }
+    const bool motion = code == op(scsi::Opcode::MoveMedium) ||
+                        code == op(scsi::Opcode::ExchangeMedium) ||
+                        code == op(scsi::Opcode::PositionToElement);
+    if (auto sense = jammed(); sense && motion) {
+      command.check_condition(*sense);
       return Dispatch::Handled;
     }
   }
@@ -400,7 +471,13 @@ Dispatch ChangerModel::execute(Command& command) {
       if (auto parsed = smc::parse_initialize_element_status_cdb(command.cdb()); !parsed) {
         command.check_condition(parsed.error());
       } else {
-        // The inventory is always known: nothing to scan.
+        // The inventory is always known: nothing to scan. A jammed picker recovers.
+        std::lock_guard lock(m_lock);
+        for (Element& e : m_elements) {
+          e.except = false;
+          e.asc = 0;
+          e.ascq = 0;
+        }
         command.complete_good();
       }
       break;
@@ -439,54 +516,19 @@ void ChangerModel::read_element_status(Command& command) const {
     auto it = std::lower_bound(m_elements.begin(), m_elements.end(), request->starting_address,
                                [](const Element& e, std::uint16_t a) { return e.address < a; });
     bool any = false;
-    std::uint32_t reported = 0;
-    for (; it != m_elements.end() && reported < request->number_of_elements; ++it) {
-      const Element& e = *it;
-      if (request->type != smc::ElementType::All && e.type != request->type) {
+    std::vector<std::size_t> indexes;
+    for (; it != m_elements.end() && indexes.size() < request->number_of_elements; ++it) {
+      if (request->type != smc::ElementType::All && it->type != request->type) {
         continue;
       }
       any = true;
-      if (data.pages.empty() || data.pages.back().type != e.type) {
-        smc::ElementStatusPage page;
-        page.type = e.type;
-        page.pvoltag = voltag;
-        data.pages.push_back(std::move(page));
-      }
-      smc::ElementDescriptor d;
-      d.address = e.address;
-      d.full = e.full;
-      d.access = e.type != smc::ElementType::MediumTransport;
-      if (e.type == smc::ElementType::ImportExport) {
-        d.impexp = e.impexp;
-        d.inenab = true;
-        d.exenab = true;
-      }
-      if (e.type == smc::ElementType::DataTransfer && e.lun && e.lun->target < 256 &&
-          e.lun->lun < 8) {
-        d.id_valid = true;
-        d.lu_valid = true;
-        d.bus_address = static_cast<std::uint8_t>(e.lun->target);
-        d.lun = static_cast<std::uint8_t>(e.lun->lun);
-      }
-      if (e.full) {
-        d.medium_type = medium_type_of(e.tag);
-        d.svalid = e.source.has_value();
-        d.source_address = e.source.value_or(0);
-        d.invert = d.svalid && e.invert;
-      }
-      if (voltag) {
-        d.primary_tag = smc::VolumeTag{e.full ? e.tag : std::string{}, 0};
-      }
-      if (dvcid && e.type == smc::ElementType::DataTransfer && e.identifier) {
-        d.device_identifier = e.identifier;
-      }
-      data.pages.back().descriptors.push_back(std::move(d));
-      ++reported;
+      indexes.push_back(static_cast<std::size_t>(it - m_elements.begin()));
     }
     if (!any && request->number_of_elements != 0) {
       command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
       return;
     }
+    data = report(indexes, voltag, dvcid);
   }
   auto bytes = smc::encode_element_status_data(data);
   if (!bytes) {
@@ -497,10 +539,72 @@ void ChangerModel::read_element_status(Command& command) const {
   command.complete_data_in(*bytes, request->allocation_length);
 }
 
+smc::ElementDescriptor ChangerModel::describe(const Element& e, bool voltag, bool alternate,
+                                              bool dvcid) {
+  smc::ElementDescriptor d;
+  d.address = e.address;
+  d.full = e.full;
+  d.access = e.type != smc::ElementType::MediumTransport;
+  d.except = e.except;
+  d.asc = e.asc;
+  d.ascq = e.ascq;
+  if (e.type == smc::ElementType::ImportExport) {
+    d.impexp = e.impexp;
+    d.inenab = true;
+    d.exenab = true;
+  }
+  if (e.type == smc::ElementType::DataTransfer && e.lun && e.lun->target < 256 && e.lun->lun < 8) {
+    d.id_valid = true;
+    d.lu_valid = true;
+    d.bus_address = static_cast<std::uint8_t>(e.lun->target);
+    d.lun = static_cast<std::uint8_t>(e.lun->lun);
+  }
+  if (e.full) {
+    d.medium_type = medium_type_of(e.tag);
+    d.svalid = e.source.has_value();
+    d.source_address = e.source.value_or(0);
+    d.invert = d.svalid && e.invert;
+  }
+  if (voltag) {
+    const bool primary = e.full && !e.label_unreadable;
+    d.primary_tag = smc::VolumeTag{primary ? e.tag : std::string{},
+                                   primary ? e.tag_sequence : std::uint16_t{0}};
+    if (alternate) {
+      d.alternate_tag = smc::VolumeTag{e.full ? e.alternate_tag : std::string{},
+                                       e.full ? e.alternate_sequence : std::uint16_t{0}};
+    }
+  }
+  if (dvcid && e.type == smc::ElementType::DataTransfer && e.identifier) {
+    d.device_identifier = e.identifier;
+  }
+  return d;
+}
+
+smc::ElementStatusData ChangerModel::report(const std::vector<std::size_t>& indexes, bool voltag,
+                                            bool dvcid) const {
+  smc::ElementStatusData data;
+  for (std::size_t i : indexes) {
+    const Element& e = m_elements[i];
+    if (data.pages.empty() || data.pages.back().type != e.type) {
+      smc::ElementStatusPage page;
+      page.type = e.type;
+      page.pvoltag = voltag;
+      page.avoltag = voltag && m_alternate_tags;
+      data.pages.push_back(std::move(page));
+    }
+    data.pages.back().descriptors.push_back(describe(e, voltag, m_alternate_tags, dvcid));
+  }
+  return data;
+}
+
 void ChangerModel::transfer(Element& from, Element& to) {
   to.full = true;
   to.impexp = false;  // Placed by the picker.
   to.tag = std::move(from.tag);
+  to.tag_sequence = from.tag_sequence;
+  to.alternate_tag = std::move(from.alternate_tag);
+  to.alternate_sequence = from.alternate_sequence;
+  to.label_unreadable = from.label_unreadable;
   to.invert = from.invert;
   if (from.type == smc::ElementType::Storage) {
     to.source = from.address;
@@ -512,6 +616,57 @@ void ChangerModel::transfer(Element& from, Element& to) {
   from.invert = false;
   from.source.reset();
   from.tag.clear();
+  from.tag_sequence = 0;
+  from.alternate_tag.clear();
+  from.alternate_sequence = 0;
+  from.label_unreadable = false;
+}
+
+std::optional<SenseCode> ChangerModel::jammed() const {
+  for (const Element& e : m_elements) {
+    if (e.type == smc::ElementType::MediumTransport && e.except) {
+      return kChangerError;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<SenseCode> ChangerModel::removal_refused(const Element& e) const {
+  if (e.tape == nullptr || !e.full) {
+    return std::nullopt;
+  }
+  if (auto may = e.tape->may_remove(); !may && may.error().sense().key != 0) {
+    return may.error().sense();
+  }
+  return std::nullopt;
+}
+
+void ChangerModel::sync_tape(Element& e) {
+  if (e.tape == nullptr) {
+    return;
+  }
+  // The drive's contents changed: the old cartridge (if any) left, a new one (if any) came.
+  // removal_refused() was checked before anything moved, so remove_medium() succeeds.
+  if (e.tape->medium_state() != TapeMedium::Empty) {
+    (void)e.tape->remove_medium();
+  }
+  if (e.full) {
+    (void)e.tape->insert_medium(e.tag);
+  }
+}
+
+void ChangerModel::jam(Element& from, std::uint16_t transport) {
+  m_jam_armed = false;
+  // The picker named by the CDB, or the first one when the CDB lets the device choose.
+  const std::uint16_t address = transport != 0 ? transport : m_assignment.medium_transport.first;
+  Element& picker = m_elements[*find(address)];
+  if (&picker != &from && !picker.full) {
+    transfer(from, picker);
+    sync_tape(from);
+  }
+  picker.except = true;
+  picker.asc = kChangerError.asc;
+  picker.ascq = kChangerError.ascq;
 }
 
 void ChangerModel::move_medium(Command& command) {
@@ -545,10 +700,21 @@ void ChangerModel::move_medium(Command& command) {
     command.check_condition(kDestinationFull);
     return;
   }
+  if (auto refused = removal_refused(from)) {
+    command.check_condition(*refused);
+    return;
+  }
+  if (m_jam_armed) {
+    jam(from, request->transport);
+    command.check_condition(kChangerError);
+    return;
+  }
   transfer(from, to);
   if (request->invert == smc::Invert::Yes) {
     to.invert = !to.invert;
   }
+  sync_tape(from);
+  sync_tape(to);
   command.complete_good();
 }
 
@@ -579,6 +745,17 @@ void ChangerModel::exchange_medium(Command& command) {
     command.check_condition(kDestinationFull);
     return;
   }
+  for (std::size_t index : {*source, *first}) {
+    if (auto refused = removal_refused(m_elements[index])) {
+      command.check_condition(*refused);
+      return;
+    }
+  }
+  if (m_jam_armed) {
+    jam(m_elements[*source], request->transport);
+    command.check_condition(kChangerError);
+    return;
+  }
   // Take the first destination's medium out through a scratch element (the picker's hand),
   // so that second == source works.
   Element hand = make_element(smc::ElementType::MediumTransport, 0);
@@ -590,6 +767,9 @@ void ChangerModel::exchange_medium(Command& command) {
   }
   if (request->invert2 == smc::Invert::Yes) {
     m_elements[*second].invert = !m_elements[*second].invert;
+  }
+  for (std::size_t index : {*source, *first, *second}) {
+    sync_tape(m_elements[index]);
   }
   command.complete_good();
 }
@@ -620,6 +800,14 @@ void ChangerModel::initialize_element_status_with_range(Command& command) {
   if (request->range == smc::ElementRangeSelect::Range && !find(request->starting_address)) {
     command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
     return;
+  }
+  std::lock_guard lock(m_lock);
+  for (Element& e : m_elements) {
+    if (e.type == smc::ElementType::MediumTransport) {
+      e.except = false;
+      e.asc = 0;
+      e.ascq = 0;
+    }
   }
   command.complete_good();
 }
@@ -656,6 +844,159 @@ Result<void> ChangerModel::export_medium(std::uint16_t portal_index) {
   }
   e = make_element(e.type, e.address);
   return {};
+}
+
+void ChangerModel::send_volume_tag(Command& command) {
+  auto request = smc::parse_send_volume_tag_cdb(command.cdb());
+  if (!request) {
+    command.check_condition(request.error());
+    return;
+  }
+  const bool translate = is_translate(request->action);
+  const bool undefine = request->action == smc::SendVolumeTagAction::UndefinePrimary ||
+                        request->action == smc::SendVolumeTagAction::UndefineAlternate;
+  smc::SendVolumeTagParameters parameters;
+  if (!undefine) {
+    const Bytes data = command.data_out();
+    if (request->parameter_list_length < smc::kSendVolumeTagParametersLength ||
+        data.size() < smc::kSendVolumeTagParametersLength) {
+      command.check_condition(kParameterListLengthError, scsi::CdbFieldPointer{8, std::nullopt});
+      return;
+    }
+    auto parsed = smc::parse_send_volume_tag_parameters(data);
+    if (!parsed) {
+      command.check_condition(parsed.error());
+      return;
+    }
+    parameters = std::move(*parsed);
+  }
+  const bool alternate = is_alternate(request->action);
+  if (alternate && !m_alternate_tags) {
+    command.invalid_field_in_cdb(5);  // SEND ACTION CODE: no alternate tags here.
+    return;
+  }
+  std::lock_guard lock(m_lock);
+  if (translate) {
+    Translation result;
+    result.action = static_cast<std::uint8_t>(request->action);
+    for (const Element& e : m_elements) {
+      if (e.address < request->element_address || !e.full ||
+          (request->type != smc::ElementType::All && e.type != request->type)) {
+        continue;
+      }
+      const std::string& tag = alternate ? e.alternate_tag : e.tag;
+      const bool known = !tag.empty() && (alternate || !e.label_unreadable);
+      if (known && template_matches(parameters.volume_identification_template, tag)) {
+        result.addresses.push_back(e.address);
+      }
+    }
+    m_translation = std::move(result);
+    command.complete_good();
+    return;
+  }
+  const auto index = find(request->element_address);
+  if (!index) {
+    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
+    return;
+  }
+  Element& e = m_elements[*index];
+  if (!e.full) {
+    command.check_condition(kSourceEmpty);
+    return;
+  }
+  std::string& tag = alternate ? e.alternate_tag : e.tag;
+  std::uint16_t& sequence = alternate ? e.alternate_sequence : e.tag_sequence;
+  const bool defined = !tag.empty() && (alternate || !e.label_unreadable);
+  if (undefine) {
+    tag.clear();
+    sequence = 0;
+    command.complete_good();
+    return;
+  }
+  const std::string& value = parameters.volume_identification_template;
+  if (value.empty() || value.find_first_of("*?") != std::string::npos) {
+    command.check_condition(kInvalidFieldInParameterList);
+    return;
+  }
+  const bool assert_tag = request->action == smc::SendVolumeTagAction::AssertPrimary ||
+                          request->action == smc::SendVolumeTagAction::AssertAlternate;
+  if (assert_tag && defined) {
+    command.check_condition(kCommandSequenceError);
+    return;
+  }
+  tag = value;
+  sequence = parameters.minimum_sequence_number;
+  if (!alternate) {
+    e.label_unreadable = false;  // The host told the library what the label says.
+  }
+  command.complete_good();
+}
+
+void ChangerModel::request_volume_element_address(Command& command) {
+  auto request = smc::parse_request_volume_element_address_cdb(command.cdb());
+  if (!request) {
+    command.check_condition(request.error());
+    return;
+  }
+  smc::VolumeElementAddressData data;
+  {
+    std::lock_guard lock(m_lock);
+    if (!m_translation) {
+      command.check_condition(kCommandSequenceError);
+      return;
+    }
+    std::vector<std::size_t> indexes;
+    for (std::uint16_t address : m_translation->addresses) {
+      const std::size_t i = *find(address);
+      if (address < request->element_address ||
+          (request->type != smc::ElementType::All && m_elements[i].type != request->type)) {
+        continue;
+      }
+      if (indexes.size() >= request->number_of_elements) {
+        break;
+      }
+      indexes.push_back(i);
+    }
+    data.send_action_code = m_translation->action;
+    data.status = report(indexes, request->voltag == smc::VolumeTags::Include,
+                         request->dvcid == smc::Dvcid::Requested);
+  }
+  auto bytes = smc::encode_volume_element_address_data(data);
+  if (!bytes) {
+    command.check_condition(bytes.error());
+    return;
+  }
+  command.complete_data_in(*bytes, request->allocation_length);
+}
+
+void ChangerModel::arm_picker_jam() {
+  std::lock_guard lock(m_lock);
+  m_jam_armed = true;
+}
+
+Result<void> ChangerModel::set_label_unreadable(std::uint16_t address) {
+  std::lock_guard lock(m_lock);
+  const auto index = find(address);
+  if (!index) {
+    return fail_invalid(fmt::format("changer: no element at address {}", address));
+  }
+  Element& e = m_elements[*index];
+  if (!e.full) {
+    return fail_invalid(fmt::format("changer: element {} is empty", address));
+  }
+  e.label_unreadable = true;
+  return {};
+}
+
+void ChangerModel::clear_faults() {
+  std::lock_guard lock(m_lock);
+  m_jam_armed = false;
+  for (Element& e : m_elements) {
+    e.label_unreadable = false;
+    e.except = false;
+    e.asc = 0;
+    e.ascq = 0;
+  }
 }
 
 void ChangerModel::set_door(ChangerDoor door) {

@@ -7,6 +7,7 @@
 #include "sims/emu/models/processor.h"
 #include "sims/emu/models/safte.h"
 #include "sims/emu/models/ses.h"
+#include "sims/emu/models/tape.h"
 
 namespace ucam::emu {
 
@@ -23,6 +24,8 @@ constexpr std::array kModels = {
                     parse_safte_model_config, create_safte},
     ModelDescriptor{"changer", scsi::PeripheralType::MediumChanger, "EMU CHANGER",
                     parse_changer_config, create_changer},
+    ModelDescriptor{"tape", scsi::PeripheralType::SequentialAccess, "EMU TAPE", parse_tape_config,
+                    create_tape},
 };
 
 }  // namespace
