@@ -490,15 +490,20 @@ void register_ch_methods(Service& service) {
               if (auto r = file.ioctl(f); !r) {
                 return fail(named(r.error(), node));
               }
-              json elements = json::array();
+              JsonWriter w;
+              w.begin_object();
+              w.key("alternate").boolean(*alternate);
+              w.key("device").string(node);
+              w.key("elements").begin_array();
               for (const auto& e : f.elements) {
-                elements.push_back(element_json(e));
+                write_element(w, e);
               }
-              return json{{"device", node},
-                          {"template", *pattern},
-                          {"alternate", *alternate},
-                          {"elements", std::move(elements)},
-                          {"reads", f.reads}};
+              w.end_array();
+              w.key("reads").number(f.reads);
+              w.key("template").string(*pattern);
+              w.end_object();
+              session.set_result_text(w.take());
+              return json();
             },
             Resolve::Ch);
       });
