@@ -15,7 +15,8 @@
 # script calling the tools pays). Manual (not a ctest, not run by .ci/run); figures go to
 # docs/performance.md.
 #
-#   bench/preload_vm_bench.sh [BUILD_DIR]   (default build/default; needs ucamd, ucamctl and
+#   [UCAM_BENCH_TURS=2000] [UCAM_BENCH_RUNS=50] bench/preload_vm_bench.sh [BUILD_DIR]
+#                                           (default build/default; needs ucamd, ucamctl and
 #                                            libucam-sg.so built, sg3-utils in the root fs)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +33,7 @@ exec bash "$src/tests/sg/vm_run.sh" --timeout 2400 -- bash -c '
 set -euo pipefail
 build=$1 tgt=$2
 ucamd=$build/daemon/ucamd ucamctl=$build/cli/ucamctl preload=$build/preload/libucam-sg.so
-turs=${UCAM_BENCH_TURS:-2000} runs=${UCAM_BENCH_RUNS:-200}
+turs=${UCAM_BENCH_TURS:-2000} runs=${UCAM_BENCH_RUNS:-50}
 echo "== guest $(uname -r), $(nproc) CPUs, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 wait_for() {  # wait_for SECONDS COMMAND...
   local deadline=$((SECONDS + $1)); shift

@@ -1037,7 +1037,7 @@ ChangerViews read_views(const std::string& sg_node) {
   return v;
 }
 
-// Asserts that the three views agree, and returns theirs (mtx's) for checks of its lines.
+// Whether the three views agree: each one readable, and ucamctl's two line for line as mtx's.
 ::testing::AssertionResult views_agree(const ChangerViews& v) {
   std::string problems;
   for (const auto& [name, inv] : {std::pair<const char*, const Inventory*>{"mtx", &v.mtx},
