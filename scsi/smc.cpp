@@ -162,7 +162,8 @@ ElementDescriptor decode_descriptor(Bytes d, const ElementStatusPage& page, Dvci
   return e;
 }
 
-Result<ElementStatusData> parse_report(Bytes data, Dvcid dvcid, const std::string& what) {
+Result<ElementStatusData> parse_report(Bytes data, Dvcid dvcid, const std::string& what,
+                                       DataEnd data_end = DataEnd::MayBeCut) {
   if (data.size() < kElementStatusHeaderLength) {
     return fail_invalid(what + " truncated: " + dec(data.size()) +
                         " bytes, the header needs 8 (allocation length too small?)");
@@ -235,6 +236,36 @@ Result<ElementStatusData> parse_report(Bytes data, Dvcid dvcid, const std::strin
       page.descriptors.push_back(decode_descriptor(data.subspan(p, edl), page, dvcid, r.warnings));
       p += edl;
       complete_end = p;
+    }
+    // The report's last descriptor cut by a device that sent less than it counted (see the top
+    // of smc.h): taken when its fixed fields and volume identifiers are all there.
+    const std::size_t tags = (page.pvoltag ? 1U : 0U) + (page.avoltag ? 1U : 0U);
+    const std::size_t identified = kElementDescriptorFixedLength +
+                                   (tags > 0 ? (tags - 1) * kVolumeTagLength : 0) +
+                                   (tags > 0 ? kVolumeIdentifierLength : 0);
+    if (data_end == DataEnd::EndedByDevice && short_buffer && p < page_end && p + edl > end &&
+        end - p >= identified && count + 1 == r.number_of_elements_available) {
+      ++count;
+      std::vector<std::uint8_t> padded(edl, 0);
+      std::copy(data.begin() + static_cast<std::ptrdiff_t>(p),
+                data.begin() + static_cast<std::ptrdiff_t>(end), padded.begin());
+      const std::size_t got = end - p;
+      auto descriptor = decode_descriptor(padded, page, dvcid, r.warnings);
+      std::string lost = "the missing bytes taken as zeros";
+      // A device identifier not wholly received is left out, as with an ignored DVCID: a cut
+      // one would name no device (and the bytes after it were not received either).
+      if (descriptor.device_identifier &&
+          got < fixed + kDeviceIdentifierHeaderLength + padded[fixed + 3]) {
+        descriptor.device_identifier.reset();
+        descriptor.vendor_specific.clear();
+        lost = "its device identifier, cut, left out";
+      }
+      r.warnings.push_back("element " + hex(descriptor.address, 4) + ": the data ends " + dec(got) +
+                           " bytes into its " + dec(edl) + "-byte descriptor, short " + "of the " +
+                           report_count + "; " + lost);
+      page.descriptors.push_back(std::move(descriptor));
+      p = page_end;
+      complete_end = end;
     }
     const bool page_complete = p >= page_end;
     if (page_complete || !page.descriptors.empty()) {
@@ -813,8 +844,8 @@ const ElementDescriptor* ElementStatusData::find(std::uint16_t address) const {
   return nullptr;
 }
 
-Result<ElementStatusData> parse_element_status_data(Bytes data, Dvcid dvcid) {
-  return parse_report(data, dvcid, "READ ELEMENT STATUS data");
+Result<ElementStatusData> parse_element_status_data(Bytes data, Dvcid dvcid, DataEnd end) {
+  return parse_report(data, dvcid, "READ ELEMENT STATUS data", end);
 }
 
 Result<std::vector<std::uint8_t>> encode_element_status_data(const ElementStatusData& data) {

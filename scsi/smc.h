@@ -11,15 +11,23 @@
 // are given; bad or inconsistent data is an `Error` (EINVAL) whose message names the field,
 // the element address or byte offset, and the values that disagree.
 //
-// Liberal decoding. Real changers are sloppy in known ways; these are accepted. The first two
+// Liberal decoding. Real changers are sloppy in known ways; these are accepted. The first three
 // change how a report is read and are recorded in `ElementStatusData::warnings` (the byte
-// count, the identifier cut); the others lose nothing and are not reported:
+// count, the identifier cut, the short last descriptor); the others lose nothing and are not
+// reported:
 //   - A BYTE COUNT OF REPORT AVAILABLE that counts the 8-byte header too, or that was cut to
 //     the allocation length: when every element of NUMBER OF ELEMENTS AVAILABLE was decoded the
 //     report is complete whatever the byte count says; when fewer were decoded from a buffer
 //     that holds the whole byte count, the report is treated as truncated (so paging goes on).
 //   - An IDENTIFIER LENGTH that runs past the descriptor: the identifier is cut at the
 //     descriptor's end.
+//   - A transfer that stops short of the report's own byte count inside the descriptor of its
+//     last element, after that descriptor's fixed fields and volume identifiers, when the
+//     allocation length was not what cut it (DataEnd::EndedByDevice): the descriptor is taken,
+//     its missing bytes (volume tag sequence numbers, vendor bytes) as zeros, a device
+//     identifier not wholly received left out, and the report as complete. tgt 1.0.85 does this to
+//     every report: its transfer length leaves out the 8-byte page header, so the last descriptor
+//     arrives with 44 of its 52 bytes.
 //   - A DVCID request the device ignored (descriptors too short for the identifier header):
 //     no identifier, no error.
 //   - Bytes of a descriptor past the fields (vendor data, padding, an identifier area padded to
@@ -352,11 +360,22 @@ struct ElementStatusData {
   friend bool operator==(const ElementStatusData&, const ElementStatusData&) = default;
 };
 
+// How the data of a report ended, as the caller who set the allocation length knows it.
+enum class DataEnd {
+  // The data filled the allocation length, or it is not known: the allocation may have cut it.
+  MayBeCut,
+  // The device returned fewer bytes than the allocation length allowed: whatever is missing it
+  // never sent, and asking again will not bring it.
+  EndedByDevice,
+};
+
 // Decodes READ ELEMENT STATUS data: `data` is what the device returned (the allocation length
 // minus the residual). `dvcid` must say whether the CDB had DVCID set: the bytes after the
 // volume tags are a device identifier only then (vendor bytes otherwise). A descriptor cut by
-// the end of `data` ends the decode (truncated); the complete ones before it are kept.
-Result<ElementStatusData> parse_element_status_data(Bytes data, Dvcid dvcid);
+// the end of `data` ends the decode (truncated); the complete ones before it are kept. With
+// `end` EndedByDevice, a cut last descriptor is taken (see the top of this file).
+Result<ElementStatusData> parse_element_status_data(Bytes data, Dvcid dvcid,
+                                                    DataEnd end = DataEnd::MayBeCut);
 
 // Builds element status data for an emulated changer. The header fields (first address,
 // number of elements available, byte counts) are computed from the pages and descriptors; the

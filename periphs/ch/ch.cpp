@@ -419,7 +419,11 @@ Result<void> status_of_type(cam::Periph& periph, ChGetElementStatus& g, const Sn
     if (!n) {
       return fail(n.error());
     }
-    auto data = smc::parse_element_status_data({buf.data(), *n}, request.dvcid);
+    // Fewer bytes than allowed: what is missing the device never sent (tgt leaves 8 bytes out
+    // of every report), and asking again would bring the same.
+    const auto data_end =
+        *n < request.allocation_length ? smc::DataEnd::EndedByDevice : smc::DataEnd::MayBeCut;
+    auto data = smc::parse_element_status_data({buf.data(), *n}, request.dvcid, data_end);
     if (!data) {
       return fail(data.error().with_context(periph.name() + ": " + what));
     }
@@ -433,15 +437,28 @@ Result<void> status_of_type(cam::Periph& periph, ChGetElementStatus& g, const Sn
       }
     }
     auto next = smc::next_element_status_request(*data);
-    if (!next || next->starting_address >= end) {
+    if (!next) {
       break;
     }
-    if (decoded == 0 && request.allocation_length >= cap) {
-      return fail(
-          Error::described(EIO, fmt::format("{}: {}: not one element descriptor fits in {} bytes",
-                                            periph.name(), what, cap)));
+    if (decoded == 0) {
+      // Nothing to continue after: ask again from the same address with the whole allocation.
+      // Not from the header's FIRST ELEMENT ADDRESS REPORTED, which a device may get wrong
+      // (tgt 1.0.85 says 21 for any one-element report): following it ended the read with the
+      // element missing, or went round in circles.
+      if (request.allocation_length >= cap || data_end == smc::DataEnd::EndedByDevice) {
+        return fail(Error::described(
+            EIO, fmt::format("{}: {}: not one whole element descriptor in the {} bytes returned "
+                             "(allocation length {}, {} elements available)",
+                             periph.name(), what, *n, request.allocation_length,
+                             data->number_of_elements_available)));
+      }
+      request.allocation_length = cap;
+      continue;
     }
-    if (decoded > 0 && next->starting_address <= request.starting_address) {
+    if (next->starting_address >= end) {
+      break;
+    }
+    if (next->starting_address <= request.starting_address) {
       return fail(
           Error::described(EIO, periph.name() + ": " + what + ": the report does not advance"));
     }

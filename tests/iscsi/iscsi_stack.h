@@ -13,6 +13,7 @@
 #include "cam/periph.h"
 #include "cam/xpt.h"
 #include "devfs/devfs.h"
+#include "periphs/ch/ch.h"
 #include "periphs/da/da.h"
 #include "periphs/pass/pass.h"
 #include "sims/iscsi/iscsi_sim.h"
@@ -44,6 +45,7 @@ struct IscsiStack {
     std::vector<std::unique_ptr<cam::PeriphDriver>> drivers;
     drivers.push_back(std::make_unique<pass::PassDriver>(*devfs));
     drivers.push_back(std::make_unique<da::DaDriver>(*devfs));
+    drivers.push_back(std::make_unique<ch::ChDriver>(*devfs));
     periphs = cam::PeriphManager::create(*xpt, std::move(drivers));
     events = xpt->subscribe(cam::kAllAsyncCodes, cam::Path::wildcard(),
                             [this](const cam::AsyncEvent& e) {

@@ -425,6 +425,122 @@ TEST(ElementStatusSloppy, EmptyIdentifierHeaderThenVendorBytes) {
   EXPECT_EQ(*encode_element_status_data(*without), v);
 }
 
+// tgt 1.0.85's READ ELEMENT STATUS replies, as they came off the wire (an allocation length of
+// 4096): its transfer length leaves out the 8-byte page header, so each report stops 8 bytes
+// into the pad of its last 52-byte descriptor (12 fixed bytes, a 32-byte volume identifier and
+// 8 pad bytes), and a one-element report names 21 (0x15) as its first element address.
+ByteVec tgt_descriptor(std::string_view head, std::string_view tag) {
+  return cat({hx(head), ascii(tag, 32), hx("00 00 00 00 00 00 00 00")});
+}
+ByteVec tgt_picker_reply() {  // element 1, empty
+  const ByteVec whole = cat({hx("00 15 00 01 00 00 00 3c 01 80 00 34 00 00 00 34"),
+                             tgt_descriptor("00 01 00 00 00 00 00 00 00 00 00 00", "")});
+  return ByteVec(whole.begin(), whole.end() - 8);  // 60 bytes
+}
+ByteVec tgt_drive_reply() {  // element 20 full from slot 1000 (T00001L6), 21 empty
+  const ByteVec whole = cat({hx("00 14 00 02 00 00 00 70 04 80 00 34 00 00 00 68"),
+                             tgt_descriptor("00 14 01 00 00 00 00 00 00 80 03 e8", "T00001L6"),
+                             tgt_descriptor("00 15 00 00 00 00 00 00 00 00 00 00", "")});
+  return ByteVec(whole.begin(), whole.end() - 8);  // 112 bytes
+}
+
+TEST(ElementStatusSloppy, TgtsShortLastDescriptorIsTakenWhenTheDeviceEndedTheData) {
+  for (Dvcid dvcid : {Dvcid::NotRequested, Dvcid::Requested}) {
+    auto picker = parse_element_status_data(tgt_picker_reply(), dvcid, DataEnd::EndedByDevice);
+    ASSERT_TRUE(picker.has_value()) << picker.error().message();
+    EXPECT_FALSE(picker->truncated);
+    ASSERT_EQ(picker->descriptor_count(), 1u);
+    const ElementDescriptor& arm = picker->pages[0].descriptors[0];
+    EXPECT_EQ(arm.address, 1);
+    EXPECT_FALSE(arm.full);
+    EXPECT_FALSE(arm.device_identifier.has_value());  // its header was in the missing bytes
+    EXPECT_FALSE(next_element_status_request(*picker).has_value());
+    ASSERT_FALSE(picker->warnings.empty());
+    EXPECT_NE(picker->warnings[0].find("element 0x0001: the data ends 44 bytes into its 52-byte "
+                                       "descriptor"),
+              std::string::npos)
+        << picker->warnings[0];
+
+    auto drives = parse_element_status_data(tgt_drive_reply(), dvcid, DataEnd::EndedByDevice);
+    ASSERT_TRUE(drives.has_value()) << drives.error().message();
+    EXPECT_FALSE(drives->truncated);
+    ASSERT_EQ(drives->descriptor_count(), 2u);
+    const ElementDescriptor& loaded = drives->pages[0].descriptors[0];
+    EXPECT_TRUE(loaded.full);
+    ASSERT_TRUE(loaded.primary_tag.has_value());
+    EXPECT_EQ(loaded.primary_tag->identifier, "T00001L6");
+    EXPECT_EQ(loaded.source(), std::optional<std::uint16_t>(1000));
+    EXPECT_EQ(drives->pages[0].descriptors[1].address, 21);
+    EXPECT_FALSE(drives->pages[0].descriptors[1].full);
+    EXPECT_FALSE(next_element_status_request(*drives).has_value());
+  }
+}
+
+TEST(ElementStatusSloppy, TgtsCutDeviceIdentifierIsLeftOutNotShortened) {
+  // DVCID: 86-byte descriptors (12 + 36 + a 4-byte identifier header + 34 bytes of T10 vendor
+  // identifier); the cut falls 26 bytes into the last element's identifier.
+  const ByteVec id_header = hx("02 01 00 22");
+  const ByteVec whole =
+      cat({hx("00 14 00 02 00 00 00 b4 04 80 00 56 00 00 00 ac"),
+           hx("00 14 00 00 00 00 00 00 00 00 00 00"), ascii("", 32), hx("00 00 00 00"), id_header,
+           ascii("TGT     PEER-TAPE       TAPE0001", 32), hx("00 00"),
+           hx("00 15 00 00 00 00 00 00 00 00 00 00"), ascii("", 32), hx("00 00 00 00"), id_header,
+           ascii("TGT     PEER-TAPE       TAPE0002", 32), hx("00 00")});
+  const ByteVec reply(whole.begin(), whole.end() - 8);  // 180 bytes, as tgt sends them
+  auto r = parse_element_status_data(reply, Dvcid::Requested, DataEnd::EndedByDevice);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_FALSE(r->truncated);
+  ASSERT_EQ(r->descriptor_count(), 2u);
+  const auto& first = r->pages[0].descriptors[0].device_identifier;
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(std::string(first->identifier.begin(), first->identifier.begin() + 32),
+            "TGT     PEER-TAPE       TAPE0001");
+  EXPECT_FALSE(r->pages[0].descriptors[1].device_identifier.has_value());
+  EXPECT_TRUE(r->pages[0].descriptors[1].vendor_specific.empty());
+  ASSERT_FALSE(r->warnings.empty());
+  EXPECT_NE(r->warnings[0].find("element 0x0015: the data ends 78 bytes into its 86-byte "
+                                "descriptor"),
+            std::string::npos)
+      << r->warnings[0];
+  EXPECT_NE(r->warnings[0].find("device identifier, cut, left out"), std::string::npos);
+}
+
+TEST(ElementStatusSloppy, TheSameBytesCutByTheAllocationLengthStayTruncated) {
+  // Without knowing the device stopped short, the cut descriptor may be an allocation cut: it is
+  // left out and paging asks for it again.
+  auto picker = parse_element_status_data(tgt_picker_reply(), Dvcid::NotRequested);
+  ASSERT_TRUE(picker.has_value());
+  EXPECT_TRUE(picker->truncated);
+  EXPECT_EQ(picker->descriptor_count(), 0u);
+  auto drives = parse_element_status_data(tgt_drive_reply(), Dvcid::NotRequested);
+  ASSERT_TRUE(drives.has_value());
+  EXPECT_TRUE(drives->truncated);
+  EXPECT_EQ(drives->descriptor_count(), 1u);
+}
+
+TEST(ElementStatusSloppy, AShortDescriptorIsTakenOnlyWholeToItsVolumeIdentifierAndLast) {
+  const ByteVec drives = tgt_drive_reply();
+  // Cut inside the volume identifier of the last element: truncated, even when the device ended.
+  const ByteVec inside_tag(drives.begin(), drives.end() - 1);
+  auto r = parse_element_status_data(inside_tag, Dvcid::NotRequested, DataEnd::EndedByDevice);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->descriptor_count(), 1u);
+  // Cut inside the first of two descriptors: not the last element, so truncated.
+  const ByteVec first_cut(drives.begin(), drives.begin() + 16 + 44);
+  r = parse_element_status_data(first_cut, Dvcid::NotRequested, DataEnd::EndedByDevice);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->descriptor_count(), 0u);
+  // Whole reports decode the same either way, without warnings.
+  const ByteVec whole = storage_report();
+  auto a = parse_element_status_data(whole, Dvcid::NotRequested, DataEnd::EndedByDevice);
+  auto b = parse_element_status_data(whole, Dvcid::NotRequested);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_EQ(*a, *b);
+  EXPECT_TRUE(a->warnings.empty());
+}
+
 // ---- Truncation and paging --------------------------------------------------------------------
 
 TEST(ElementStatusTruncated, CutInsideADescriptorKeepsTheCompleteOnes) {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs inside the Linux VM (see vm_test.sh): starts tgt (../shared/peers/tgt-changer.sh: a disk,
 # two tape drives and a media changer behind one iSCSI target on 127.0.0.1), logs the kernel's
-# initiator into it, waits for the sg nodes, then runs the guest test binary ($1, SgTgt tests).
+# initiator into it, waits for the sg nodes, then runs the guest test binary ($1, SgTgt tests:
+# ucam on the kernel's devices and on its own iSCSI session, beside mtx and sg3_utils).
 #
 #   guest_tgt.sh GUEST_TEST_BINARY TGT_CHANGER_SH [GTEST_ARGS...]
 set -euo pipefail
@@ -19,6 +20,7 @@ wait_for() {  # wait_for SECONDS COMMAND...
 modprobe st
 export TGT_WORKDIR=/tmp/tgt
 eval "$(bash "$tgt" start)"
+export TGT_IQN  # The SgTgt tests log in to it with the iSCSI SIM too.
 mkdir -p /run/lock/iscsi
 iscsid
 wait_for 60 iscsiadm -m discovery -t st -p 127.0.0.1:3260

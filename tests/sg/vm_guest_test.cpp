@@ -9,19 +9,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <csignal>
-#include <map>
-#include <nlohmann/json.hpp>
 
 #include "scsi/inquiry.h"
 #include "scsi/vpd.h"
@@ -333,8 +334,8 @@ TEST(SgKernel, UcamctlAndUcamdOnTheSgSimAgreeWithSgInq) {
     SCOPED_TRACE(address);
     ASSERT_EQ(sg_of.count(address), 1U);
     seen.insert(address);
-    const auto device = fmt::format("{}:{}:{}", d["bus"].get<int>(), d["target"].get<int>(),
-                                    d["lun"].get<int>());
+    const auto device =
+        fmt::format("{}:{}:{}", d["bus"].get<int>(), d["target"].get<int>(), d["lun"].get<int>());
     const auto inquiry = nlohmann::json::parse(
         output_of({ucamctl, "--sg=scsi_debug", "--json", "inquiry", device}, &rc), nullptr, false);
     ASSERT_EQ(rc, 0);
@@ -736,6 +737,603 @@ TEST(SgTgt, SeesTheDiskTapesAndChangerOfAnIscsiTargetAsKernelDevices) {
   read.data = in;
   ASSERT_TRUE(h->ioctl(read));
   EXPECT_EQ(in, out);
+}
+
+// ---- tgt's changer seen three ways: the kernel (mtx on its sg node), ucamctl on the SG_IO SIM
+// (the same kernel device through ucam) and ucamctl on the iSCSI SIM (its own session to tgt).
+
+const std::string kUcamctl = std::string(UCAM_TEST_BINARY_DIR) + "/cli/ucamctl";
+const std::string kUcamd = std::string(UCAM_TEST_BINARY_DIR) + "/daemon/ucamd";
+const std::string kPreload = std::string(UCAM_TEST_BINARY_DIR) + "/preload/libucam-sg.so";
+constexpr const char* kTgtFilter = "--sg=iscsi_tcp";  // The kernel's devices on iSCSI hosts.
+
+// The target guest_tgt.sh logged into (it exports tgt-changer.sh's TGT_IQN).
+std::string tgt_url() {
+  const char* iqn = std::getenv("TGT_IQN");
+  return std::string("iscsi://127.0.0.1:3260/") +
+         (iqn != nullptr && *iqn != '\0' ? iqn : "iqn.2003-01.test.local:changer");
+}
+
+// "H:C:T:L" -> "/dev/sgN" for every sg node of an iSCSI host, and each one's device type.
+struct KernelSg {
+  std::string dev;
+  int type = -1;
+};
+std::map<std::string, KernelSg> iscsi_sg_nodes() {
+  std::map<std::string, KernelSg> out;
+  for (const auto& entry : fs::directory_iterator("/sys/class/scsi_generic")) {
+    const auto device = fs::canonical(entry.path() / "device");
+    const auto address = LinuxAddress::parse(device.filename().string());
+    if (!address || !fs::exists("/sys/class/iscsi_host/host" + std::to_string(address->host))) {
+      continue;
+    }
+    KernelSg sg;
+    sg.dev = "/dev/" + entry.path().filename().string();
+    std::ifstream(device / "type") >> sg.type;
+    out[address->text()] = sg;
+  }
+  return out;
+}
+
+// The kernel's sg node of tgt's changer (device type 08h), or "".
+std::string changer_sg() {
+  for (const auto& [address, sg] : iscsi_sg_nodes()) {
+    if (sg.type == 8) {
+      return sg.dev;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    out.push_back(line);
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) {
+    out += "    " + l + "\n";
+  }
+  return out;
+}
+
+// Empty when `a` and `b` hold the same lines; else each line that differs (numbered from 1)
+// and both texts in full.
+std::string line_diff(const std::vector<std::string>& a, const std::vector<std::string>& b,
+                      const std::string& a_name, const std::string& b_name) {
+  std::string diff;
+  for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    const std::string left = i < a.size() ? a[i] : "<no line>";
+    const std::string right = i < b.size() ? b[i] : "<no line>";
+    if (left != right) {
+      diff += fmt::format("  line {}:\n    {:>8}: '{}'\n    {:>8}: '{}'\n", i + 1, a_name, left,
+                          b_name, right);
+    }
+  }
+  if (diff.empty()) {
+    return "";
+  }
+  return diff + "--- " + a_name + ":\n" + joined(a) + "--- " + b_name + ":\n" + joined(b);
+}
+
+// A changer's inventory in words every view can be put into: one line per drive, storage
+// element and import/export element (type order, then address order), "drive 0: Full T00001L6
+// from storage 0" / "storage 3: Empty" / "portal 0: Full T00007L6". The picker is left out (mtx
+// does not show it). `error` says why a view could not be made.
+struct Inventory {
+  std::vector<std::string> lines;
+  std::string error;
+  std::size_t count(const std::string& type) const {
+    return static_cast<std::size_t>(std::count_if(
+        lines.begin(), lines.end(), [&](const auto& l) { return l.starts_with(type + " "); }));
+  }
+};
+
+std::string inventory_line(const std::string& type, std::size_t ordinal, bool full,
+                           const std::string& tag, const std::string& source) {
+  std::string line = fmt::format("{} {}: {}", type, ordinal, full ? "Full" : "Empty");
+  if (!tag.empty()) {
+    line += " " + tag;
+  }
+  if (type == "drive" && full) {
+    line += " from " + (source.empty() ? std::string("unknown") : source);
+  }
+  return line;
+}
+
+// From `ucamctl --json ch status`: elements ordered by address within each type (the order mtx
+// numbers them in), a drive's source named by looking its address up among them.
+Inventory inventory_of_ucamctl(const nlohmann::json& status) {
+  Inventory inv;
+  if (!status.is_object() || !status["elements"].is_array()) {
+    inv.error = "not a ch status: " + status.dump();
+    return inv;
+  }
+  std::map<std::string, std::vector<nlohmann::json>> by_type;
+  for (const auto& e : status["elements"]) {
+    by_type[e["type"].get<std::string>()].push_back(e);
+  }
+  std::map<int, std::string> name_of_address;
+  for (auto& [type, elements] : by_type) {
+    std::sort(elements.begin(), elements.end(), [](const auto& a, const auto& b) {
+      return a["address"].template get<int>() < b["address"].template get<int>();
+    });
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      if (elements[i]["unit"].get<std::size_t>() != i) {
+        inv.error +=
+            fmt::format("{} at address {} is unit {}, but {} in address order; ", type,
+                        elements[i]["address"].get<int>(), elements[i]["unit"].get<int>(), i);
+      }
+      name_of_address[elements[i]["address"].get<int>()] = fmt::format("{} {}", type, i);
+    }
+  }
+  for (const char* type : {"drive", "storage", "portal"}) {
+    const auto& elements = by_type[type];
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      const auto& e = elements[i];
+      const std::string tag = e["volume_tag"].is_string() ? e["volume_tag"].get<std::string>() : "";
+      std::string source;
+      if (e["source"].is_number_integer()) {
+        const auto found = name_of_address.find(e["source"].get<int>());
+        source = found != name_of_address.end() ? found->second
+                                                : fmt::format("address {}", e["source"].get<int>());
+      }
+      inv.lines.push_back(inventory_line(type, i, e["full"].get<bool>(), tag, source));
+    }
+  }
+  return inv;
+}
+
+// The number after `label` in `line` (at `at` on return: just past it), or -1.
+long number_after(const std::string& line, const std::string& label, std::size_t* at = nullptr) {
+  const auto start = line.find(label);
+  if (start == std::string::npos) {
+    return -1;
+  }
+  auto p = start + label.size();
+  const auto digits = p;
+  while (p < line.size() && std::isdigit(static_cast<unsigned char>(line[p])) != 0) {
+    ++p;
+  }
+  if (p == digits) {
+    return -1;
+  }
+  if (at != nullptr) {
+    *at = p;
+  }
+  return std::stol(line.substr(digits, p - digits));
+}
+
+// The volume tag after `label` ("VolumeTag=" / "VolumeTag = ") up to the next ':' or the end.
+std::string tag_after(const std::string& line, const std::string& label) {
+  const auto at = line.find(label);
+  if (at == std::string::npos) {
+    return "";
+  }
+  const auto start = at + label.size();
+  return trim(line.substr(start, line.find(':', start) - start));
+}
+
+// From `mtx status` (mtx 1.3.12):
+//     Storage Changer /dev/sg4:2 Drives, 11 Slots ( 1 Import/Export )
+//   Data Transfer Element 0:Full (Storage Element 1 Loaded):VolumeTag = T00001L6
+//   Data Transfer Element 1:Empty
+//         Storage Element 1:Full :VolumeTag=T00002L6
+//         Storage Element 11 IMPORT/EXPORT:Full :VolumeTag=T00007L6
+// mtx numbers storage and import/export elements together from 1 in the order it read them; the
+// ones marked IMPORT/EXPORT are the portals, the others the storage elements, each in turn.
+Inventory inventory_of_mtx(const std::string& text) {
+  Inventory inv;
+  struct Slot {
+    bool portal = false;
+    bool full = false;
+    std::string tag;
+  };
+  struct Drive {
+    bool full = false;
+    long source = -1;  // mtx's storage element number, -1 unknown
+    std::string tag;
+  };
+  std::vector<Slot> slots;
+  std::vector<Drive> drives;
+  long header_drives = -1, header_slots = -1, header_portals = -1;
+  for (const auto& line : lines_of(text)) {
+    std::size_t at = 0;
+    if (line.find("Storage Changer") != std::string::npos) {
+      const auto colon = line.rfind(':');
+      header_drives = number_after(line.substr(colon), ":");
+      header_slots = number_after(line, "Drives, ");
+      header_portals = number_after(line, "( ");
+    } else if (const long n = number_after(line, "Data Transfer Element ", &at); n >= 0) {
+      if (static_cast<std::size_t>(n) != drives.size()) {
+        inv.error += "drive numbers out of order at '" + line + "'; ";
+      }
+      Drive d;
+      d.full = line.compare(at, 5, ":Full") == 0;
+      d.source = number_after(line, "(Storage Element ");
+      d.tag = tag_after(line, ":VolumeTag = ");
+      drives.push_back(d);
+    } else if (const long m = number_after(line, "Storage Element ", &at); m >= 0) {
+      if (static_cast<std::size_t>(m) != slots.size() + 1) {
+        inv.error += "storage element numbers out of order at '" + line + "'; ";
+      }
+      Slot s;
+      s.portal = line.compare(at, 14, " IMPORT/EXPORT") == 0;
+      s.full = line.find(":Full", at) != std::string::npos;
+      s.tag = tag_after(line, ":VolumeTag=");
+      slots.push_back(s);
+    } else if (!trim(line).empty()) {
+      inv.error += "unexpected line '" + line + "'; ";
+    }
+  }
+  // mtx's number -> "storage K" / "portal K".
+  std::vector<std::string> names;
+  std::size_t storage = 0, portals = 0;
+  for (const auto& s : slots) {
+    names.push_back(s.portal ? fmt::format("portal {}", portals++)
+                             : fmt::format("storage {}", storage++));
+  }
+  if (header_drives != static_cast<long>(drives.size()) ||
+      header_slots != static_cast<long>(slots.size()) ||
+      header_portals != static_cast<long>(portals)) {
+    inv.error += fmt::format(
+        "the header says {} drives, {} slots, {} import/export; listed {}, {}, "
+        "{}; ",
+        header_drives, header_slots, header_portals, drives.size(), slots.size(), portals);
+  }
+  for (std::size_t i = 0; i < drives.size(); ++i) {
+    const auto& d = drives[i];
+    std::string source;
+    if (d.source >= 1 && static_cast<std::size_t>(d.source) <= names.size()) {
+      source = names[static_cast<std::size_t>(d.source) - 1];
+    } else if (d.source >= 0) {
+      source = fmt::format("mtx element {}", d.source);
+    }
+    inv.lines.push_back(inventory_line("drive", i, d.full, d.tag, source));
+  }
+  for (const bool portal : {false, true}) {
+    std::size_t ordinal = 0;
+    for (const auto& s : slots) {
+      if (s.portal == portal) {
+        inv.lines.push_back(
+            inventory_line(portal ? "portal" : "storage", ordinal++, s.full, s.tag, ""));
+      }
+    }
+  }
+  return inv;
+}
+
+// The three views of tgt's changer, read one after another.
+struct ChangerViews {
+  Inventory mtx, sg, iscsi;
+  std::string mtx_text;
+};
+
+ChangerViews read_views(const std::string& sg_node) {
+  ChangerViews v;
+  int rc = -1;
+  v.mtx_text = output_of({"mtx", "-f", sg_node, "status"}, &rc);
+  v.mtx = inventory_of_mtx(v.mtx_text);
+  if (rc != 0) {
+    v.mtx.error += fmt::format("mtx status exited {}; ", rc);
+  }
+  const auto sg = nlohmann::json::parse(
+      output_of({kUcamctl, kTgtFilter, "--json", "ch", "status"}, &rc), nullptr, false);
+  v.sg = inventory_of_ucamctl(sg);
+  if (rc != 0) {
+    v.sg.error += fmt::format("ucamctl --sg ch status exited {}; ", rc);
+  }
+  const auto iscsi = nlohmann::json::parse(
+      output_of({kUcamctl, "--iscsi", tgt_url(), "--json", "ch", "status"}, &rc), nullptr, false);
+  v.iscsi = inventory_of_ucamctl(iscsi);
+  if (rc != 0) {
+    v.iscsi.error += fmt::format("ucamctl --iscsi ch status exited {}; ", rc);
+  }
+  return v;
+}
+
+// Whether the three views agree: each one readable, and ucamctl's two line for line as mtx's.
+::testing::AssertionResult views_agree(const ChangerViews& v) {
+  std::string problems;
+  for (const auto& [name, inv] : {std::pair<const char*, const Inventory*>{"mtx", &v.mtx},
+                                  {"ucamctl --sg", &v.sg},
+                                  {"ucamctl --iscsi", &v.iscsi}}) {
+    if (!inv->error.empty()) {
+      problems += std::string(name) + ": " + inv->error + "\n";
+    }
+  }
+  problems += line_diff(v.mtx.lines, v.sg.lines, "mtx", "--sg");
+  problems += line_diff(v.mtx.lines, v.iscsi.lines, "mtx", "--iscsi");
+  if (problems.empty()) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << problems << "--- mtx status said:\n" << v.mtx_text;
+}
+
+bool has_line(const Inventory& inv, const std::string& line) {
+  return std::find(inv.lines.begin(), inv.lines.end(), line) != inv.lines.end();
+}
+
+// tgt-changer.sh's initial layout, in the words of Inventory.
+std::vector<std::string> initial_tgt_inventory() {
+  std::vector<std::string> lines = {"drive 0: Empty", "drive 1: Empty"};
+  for (int i = 0; i < 10; ++i) {
+    lines.push_back(i < 6 ? fmt::format("storage {}: Full T0000{}L6", i, i + 1)
+                          : fmt::format("storage {}: Empty", i));
+  }
+  lines.emplace_back("portal 0: Full T00007L6");
+  return lines;
+}
+
+// Runs a command that changes the changer; its exit code and output in the failure message.
+::testing::AssertionResult moved(const std::vector<std::string>& argv) {
+  int rc = -1;
+  const auto out = output_of(argv, &rc);
+  std::string command;
+  for (const auto& a : argv) {
+    command += (command.empty() ? "" : " ") + a;
+  }
+  if (rc == 0) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << command << " exited " << rc << ": " << out;
+}
+
+// Puts every medium in a drive back where it came from (with mtx, independent of ucam), so
+// that each changer test starts from, and leaves, tgt-changer.sh's initial layout.
+void restore_tgt_inventory(const std::string& sg_node) {
+  const auto inv = inventory_of_mtx(output_of({"mtx", "-f", sg_node, "status"}));
+  for (std::size_t drive = 0; drive < inv.count("drive"); ++drive) {
+    const auto& line = inv.lines[drive];
+    const auto from = line.find(" from storage ");
+    if (from != std::string::npos) {
+      const auto slot = std::stoul(line.substr(from + 14)) + 1;
+      EXPECT_TRUE(
+          moved({"mtx", "-f", sg_node, "unload", std::to_string(slot), std::to_string(drive)}));
+    }
+  }
+}
+
+TEST(SgTgt, MtxAndUcamctlOnTheSgAndIscsiSimsShowTheSameChangerInventory) {
+  SKIP_OUTSIDE("tgt", fs::exists("/sys/class/iscsi_host"));
+  const auto sg_node = changer_sg();
+  ASSERT_FALSE(sg_node.empty()) << "no sg node of type 08h on an iSCSI host";
+  restore_tgt_inventory(sg_node);
+  const auto v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  // ... and they show what tgt-changer.sh built: 2 empty drives, T00001L6..T00006L6 in the
+  // first six of ten slots, T00007L6 in the mail slot.
+  EXPECT_EQ(v.mtx.lines, initial_tgt_inventory())
+      << line_diff(v.mtx.lines, initial_tgt_inventory(), "mtx", "expected");
+  EXPECT_NE(v.mtx_text.find("2 Drives, 11 Slots ( 1 Import/Export )"), std::string::npos)
+      << v.mtx_text;
+
+  // Beyond mtx: both SIMs give the same addresses, flags and picker, element by element.
+  int rc = -1;
+  const auto sg = nlohmann::json::parse(
+      output_of({kUcamctl, kTgtFilter, "--json", "ch", "status"}, &rc), nullptr, false);
+  ASSERT_EQ(rc, 0);
+  const auto iscsi = nlohmann::json::parse(
+      output_of({kUcamctl, "--iscsi", tgt_url(), "--json", "ch", "status"}, &rc), nullptr, false);
+  ASSERT_EQ(rc, 0);
+  auto essentials = [](const nlohmann::json& status) {
+    std::vector<std::string> out;
+    for (const auto& e : status["elements"]) {
+      out.push_back(
+          fmt::format("{} {} @{} full={} impexp={} access={} except={} tag={} src={}",
+                      e["type"].get<std::string>(), e["unit"].get<int>(), e["address"].get<int>(),
+                      e["full"].get<bool>(), e["impexp"].get<bool>(), e["access"].get<bool>(),
+                      e["except"].get<bool>(), e["volume_tag"].dump(), e["source"].dump()));
+    }
+    return out;
+  };
+  const auto sg_elements = essentials(sg), iscsi_elements = essentials(iscsi);
+  EXPECT_EQ(sg_elements, iscsi_elements)
+      << line_diff(sg_elements, iscsi_elements, "--sg", "--iscsi");
+  // tgt's addresses: picker 1, mail slot 10, drives 20-21, slots 1000-1009.
+  std::map<std::string, std::set<int>> addresses;
+  for (const auto& e : sg["elements"]) {
+    addresses[e["type"].get<std::string>()].insert(e["address"].get<int>());
+  }
+  EXPECT_EQ(addresses["picker"], std::set<int>({1}));
+  EXPECT_EQ(addresses["portal"], std::set<int>({10}));
+  EXPECT_EQ(addresses["drive"], std::set<int>({20, 21}));
+  EXPECT_EQ(addresses["storage"].size(), 10U);
+  EXPECT_EQ(*addresses["storage"].begin(), 1000);
+  EXPECT_EQ(*addresses["storage"].rbegin(), 1009);
+}
+
+TEST(SgTgt, MovesByUcamctlShowInMtxAndMovesByMtxShowInUcamctl) {
+  SKIP_OUTSIDE("tgt", fs::exists("/sys/class/iscsi_host"));
+  const auto sg_node = changer_sg();
+  ASSERT_FALSE(sg_node.empty()) << "no sg node of type 08h on an iSCSI host";
+  restore_tgt_inventory(sg_node);
+  ASSERT_TRUE(views_agree(read_views(sg_node)));
+
+  // ucamctl through the SG_IO SIM: the first slot into the first drive (tgt loads the tape LUN).
+  ASSERT_TRUE(moved({kUcamctl, kTgtFilter, "ch", "move", "slot", "0", "drive", "0"}));
+  auto v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  EXPECT_TRUE(has_line(v.mtx, "drive 0: Full T00001L6 from storage 0")) << v.mtx_text;
+  EXPECT_TRUE(has_line(v.mtx, "storage 0: Empty")) << v.mtx_text;
+  EXPECT_NE(v.mtx_text.find("Data Transfer Element 0:Full (Storage Element 1 Loaded)"),
+            std::string::npos)
+      << v.mtx_text;
+
+  // ucamctl through the iSCSI SIM: the second slot into the second drive, by its barcode.
+  ASSERT_TRUE(moved({kUcamctl, "--iscsi", tgt_url(), "ch", "move", "T00002L6", "drive", "1"}));
+  v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  EXPECT_TRUE(has_line(v.mtx, "drive 1: Full T00002L6 from storage 1")) << v.mtx_text;
+  EXPECT_TRUE(has_line(v.mtx, "storage 1: Empty")) << v.mtx_text;
+
+  // mtx unloads both back (slot numbers from 1): ucamctl sees them home.
+  ASSERT_TRUE(moved({"mtx", "-f", sg_node, "unload", "1", "0"}));
+  ASSERT_TRUE(moved({"mtx", "-f", sg_node, "unload", "2", "1"}));
+  v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  EXPECT_EQ(v.sg.lines, initial_tgt_inventory());
+
+  // mtx loads the third slot into drive 0; ucamctl (--iscsi) names its source, and
+  // `ucamctl ch unload` (--sg) sends it back there.
+  ASSERT_TRUE(moved({"mtx", "-f", sg_node, "load", "3", "0"}));
+  v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  EXPECT_TRUE(has_line(v.iscsi, "drive 0: Full T00003L6 from storage 2")) << joined(v.iscsi.lines);
+  ASSERT_TRUE(moved({kUcamctl, kTgtFilter, "ch", "unload"}));
+  v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  EXPECT_EQ(v.iscsi.lines, initial_tgt_inventory());
+
+  // The mail slot: mtx moves its tape to the seventh slot, ucamctl (--iscsi) puts it back.
+  const auto portal_number = std::to_string(v.mtx.count("storage") + 1);  // mtx's number
+  ASSERT_TRUE(moved({"mtx", "-f", sg_node, "transfer", portal_number, "7"}));
+  v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  EXPECT_TRUE(has_line(v.sg, "portal 0: Empty")) << joined(v.sg.lines);
+  EXPECT_TRUE(has_line(v.sg, "storage 6: Full T00007L6")) << joined(v.sg.lines);
+  ASSERT_TRUE(moved({kUcamctl, "--iscsi", tgt_url(), "ch", "move", "slot", "6", "portal", "0"}));
+  v = read_views(sg_node);
+  ASSERT_TRUE(views_agree(v));
+  EXPECT_EQ(v.mtx.lines, initial_tgt_inventory());
+}
+
+// ---- Unmodified tools on ucamd's sg nodes (libucam-sg.so) against the kernel's sg nodes ----
+
+// ucamd serving tgt's kernel devices through the SG_IO SIM, on a socket in the guest's /tmp.
+class TgtDaemon {
+ public:
+  explicit TgtDaemon(std::string socket) : m_socket(std::move(socket)) {
+    ::unlink(m_socket.c_str());
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      ::execl(kUcamd.c_str(), kUcamd.c_str(), kTgtFilter, "--socket", m_socket.c_str(),
+              "--log-level", "warning", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~TgtDaemon() { stop(); }
+  TgtDaemon(const TgtDaemon&) = delete;
+  TgtDaemon& operator=(const TgtDaemon&) = delete;
+  bool ready() const {
+    int rc = -1;
+    return m_pid > 0 && wait_until(
+                            [&] {
+                              output_of({kUcamctl, "--socket", m_socket, "status"}, &rc);
+                              return rc == 0;
+                            },
+                            kKernelWait);
+  }
+  // SIGTERM; the exit status (-1: killed or never started).
+  int stop() {
+    if (m_pid <= 0) {
+      return -1;
+    }
+    ::kill(m_pid, SIGTERM);
+    int status = 0;
+    ::waitpid(m_pid, &status, 0);
+    m_pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  const std::string& socket() const { return m_socket; }
+
+ private:
+  std::string m_socket;
+  pid_t m_pid = -1;
+};
+
+// Runs a tool; stdout with `path` replaced by "DEVICE" (a tool may print the path it opened),
+// then a last line with the exit code.
+std::vector<std::string> tool_output(const std::vector<std::string>& argv,
+                                     const std::string& path) {
+  int rc = -1;
+  std::string out = output_of(argv, &rc);
+  for (auto at = out.find(path); at != std::string::npos; at = out.find(path, at)) {
+    out.replace(at, path.size(), "DEVICE");
+  }
+  auto lines = lines_of(out);
+  lines.push_back(fmt::format("<exit {}>", rc));
+  return lines;
+}
+
+TEST(SgTgt, UnmodifiedToolsOnUcamdsSgNodesPrintWhatTheyPrintOnTheKernelsNodes) {
+  SKIP_OUTSIDE("tgt", fs::exists("/sys/class/iscsi_host"));
+  ASSERT_TRUE(fs::exists(kPreload)) << kPreload;
+  const auto kernel = iscsi_sg_nodes();
+  ASSERT_EQ(kernel.size(), 5U);  // tgt's controller, disk, two tapes and changer
+  TgtDaemon daemon("/tmp/ucamd-tgt.sock");
+  ASSERT_TRUE(daemon.ready());
+  int rc = -1;
+  const auto list = nlohmann::json::parse(
+      output_of({kUcamctl, "--socket", daemon.socket(), "--json", "devlist"}, &rc), nullptr, false);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(list.is_array()) << list.dump();
+  ASSERT_EQ(list.size(), kernel.size()) << list.dump();
+  const std::vector<std::string> preload = {"env", "LD_PRELOAD=" + kPreload,
+                                            "UCAM_SOCKET=" + daemon.socket()};
+  std::set<int> types;
+  for (const auto& d : list) {
+    // The sg SIM's bus is "sg<host>" with the channel as sim_bus: Linux's H:C:T:L.
+    const auto sim = d["sim"].get<std::string>();
+    ASSERT_TRUE(sim.starts_with("sg")) << sim;
+    const auto address = fmt::format("{}:{}:{}:{}", sim.substr(2), d["sim_bus"].get<int>(),
+                                     d["target"].get<int>(), d["lun"].get<int>());
+    ASSERT_EQ(kernel.count(address), 1U) << address;
+    const auto& theirs = kernel.at(address);
+    std::string node;
+    for (const auto& p : d["periphs"]) {
+      if (p.get<std::string>().starts_with("sg")) {
+        node = p.get<std::string>();
+      }
+    }
+    ASSERT_FALSE(node.empty()) << d.dump();
+    const std::string ours = "/dev/ucam/" + node;
+    SCOPED_TRACE(fmt::format("{} (type {:02x}): kernel {}, ucam {}", address, theirs.type,
+                             theirs.dev, ours));
+    types.insert(theirs.type);
+
+    std::vector<std::vector<std::string>> commands = {
+        {"sg_inq"}, {"sg_inq", "--raw"}, {"sg_vpd", "-p", "sn"}, {"sg_vpd", "-p", "di"}};
+    if (theirs.type == 0) {
+      commands.push_back({"sg_readcap"});
+      commands.push_back({"sg_readcap", "--long"});
+    }
+    if (theirs.type == 8) {
+      commands.push_back({"mtx", "-f", "DEVICE", "status"});
+    }
+    for (const auto& command : commands) {
+      auto argv_for = [&](const std::string& path, bool through_ucam) {
+        std::vector<std::string> argv = through_ucam ? preload : std::vector<std::string>{};
+        bool placed = false;
+        for (const auto& a : command) {
+          placed = placed || a == "DEVICE";
+          argv.push_back(a == "DEVICE" ? path : a);
+        }
+        if (!placed) {
+          argv.push_back(path);
+        }
+        return argv;
+      };
+      const auto on_kernel = tool_output(argv_for(theirs.dev, false), theirs.dev);
+      const auto on_ucam = tool_output(argv_for(ours, true), ours);
+      std::string name;
+      for (const auto& a : command) {
+        name += (name.empty() ? "" : " ") + a;
+      }
+      EXPECT_GT(on_kernel.size(), 1U) << name << " printed nothing on the kernel's node";
+      EXPECT_EQ(on_kernel.back(), "<exit 0>") << name << " on the kernel's node\n"
+                                              << joined(on_kernel);
+      EXPECT_TRUE(on_kernel == on_ucam) << name << ": the kernel's node and ucam's differ\n"
+                                        << line_diff(on_kernel, on_ucam, "kernel", "ucam");
+    }
+  }
+  EXPECT_EQ(types, std::set<int>({0x00, 0x01, 0x08, 0x0c}));
+  EXPECT_EQ(daemon.stop(), 0);
 }
 
 }  // namespace

@@ -31,8 +31,8 @@ case $scenario in
   scsi_debug) ;;
   tgt)
     [[ -r $peers/tgt-changer.sh ]] || skip "no ../shared/peers/tgt-changer.sh"
-    for tool in tgtd tgtadm tgtimg iscsi-inq iscsid iscsiadm; do
-      command -v $tool >/dev/null || skip "$tool missing: apt-get install tgt libiscsi-bin open-iscsi"
+    for tool in tgtd tgtadm tgtimg iscsi-inq iscsid iscsiadm mtx; do
+      command -v $tool >/dev/null || skip "$tool missing: apt-get install tgt libiscsi-bin open-iscsi mtx"
     done
     args=("$peers/tgt-changer.sh")
     ;;
