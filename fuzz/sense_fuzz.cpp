@@ -25,7 +25,9 @@ void fuzz_sense_key_specific(ucam::Bytes input) {
     return;
   }
   const auto key = static_cast<std::uint8_t>(input[0] & 0x0f);
-  const std::array<std::uint8_t, 3> raw{input[1], input[2], input[3]};
+  // With SKSV set, as in every field parse_sense() decodes.
+  const std::array<std::uint8_t, 3> raw{static_cast<std::uint8_t>(input[1] | 0x80), input[2],
+                                        input[3]};
   const auto info = scsi::decode_sense_key_specific(key, raw);
   if (auto again = scsi::encode_sense_key_specific(info)) {
     check(scsi::decode_sense_key_specific(key, *again) == info);

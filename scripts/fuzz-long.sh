@@ -2,39 +2,45 @@
 # Long fuzzing run: every libFuzzer target (or the ones named) for a fixed number of executions,
 # the figure docs/performance.md ("Fuzzing") records.
 #
-# Usage: scripts/fuzz-long.sh [TARGET...] [--runs N] [--jobs J] [--build DIR]
-#   TARGET   a target name, with or without _fuzz (sense, sense_fuzz); default: every
-#            *_fuzz executable in the build directory
-#   --runs   executions per target (libFuzzer -runs=); default 10000000
-#   --jobs   targets run at once; default: the number of cores (nproc)
-#   --build  the fuzz build directory; default build/fuzz (cmake --preset fuzz; this script
-#            builds the targets first with cmake --build --preset fuzz --target fuzzers)
+# Usage: scripts/fuzz-long.sh [TARGET...] [--runs N] [--max-time S] [--jobs J] [--build DIR]
+#   TARGET      a target name, with or without _fuzz (sense, sense_fuzz); default: every
+#               *_fuzz executable in the build directory
+#   --runs      executions per target (libFuzzer -runs=); default 10000000
+#   --max-time  also stop each target after S seconds (-max_total_time=), for measuring
+#               exec/s; a target stopped by it is not a failure
+#   --jobs      targets run at once; default: the number of cores (nproc)
+#   --build     the fuzz build directory; default build/fuzz (cmake --preset fuzz; this script
+#               builds the targets first with cmake --build --preset fuzz --target fuzzers)
 #
 # Each target starts from its seed corpus (fuzz/corpus/<name>) and a scratch corpus in a temp
 # directory, with -max_len=4096. Prints one line per target: executions, seconds, exec/s and
 # crashes; a crash leaves its input in the log directory (printed at the end). Exits 1 if any
 # target crashed or stopped short of N executions, 2 on a usage error.
 #
-# Example: scripts/fuzz-long.sh sense mode --runs 1000000
+# Examples: scripts/fuzz-long.sh                  every target to 10^7
+#           scripts/fuzz-long.sh sense mode --runs 1000000
+#           scripts/fuzz-long.sh --max-time 60    exec/s of each target over a minute
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 runs=10000000
+max_time=0
 jobs=$(nproc)
 build=build/fuzz
 targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) runs=${2:?--runs needs a number}; shift 2 ;;
+    --max-time) max_time=${2:?--max-time needs seconds}; shift 2 ;;
     --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
     --build) build=${2:?--build needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz-long: unknown option $1" >&2; exit 2 ;;
     *) targets+=("${1%_fuzz}"); shift ;;
   esac
 done
-if ! [[ "$runs" =~ ^[0-9]+$ && "$jobs" =~ ^[1-9][0-9]*$ ]]; then
-  echo "fuzz-long: --runs and --jobs take positive numbers" >&2
+if ! [[ "$runs" =~ ^[0-9]+$ && "$max_time" =~ ^[0-9]+$ && "$jobs" =~ ^[1-9][0-9]*$ ]]; then
+  echo "fuzz-long: --runs, --max-time and --jobs take numbers" >&2
   exit 2
 fi
 
@@ -63,7 +69,7 @@ run_one() {
   local t=$1 work="$logs/$1.corpus" start end status=0
   mkdir -p "$work"
   start=$(date +%s.%N)
-  "$build/fuzz/${t}_fuzz" -runs="$runs" -max_len=4096 -print_final_stats=1 \
+  "$build/fuzz/${t}_fuzz" -runs="$runs" -max_total_time="$max_time" -max_len=4096 -print_final_stats=1 \
     -artifact_prefix="$logs/$t-" "$work" "fuzz/corpus/$t" >"$logs/$t.log" 2>&1 || status=$?
   end=$(date +%s.%N)
   local execs seconds rate crashes
@@ -75,7 +81,7 @@ run_one() {
   printf '%-20s %12s execs %8s s %9s exec/s  crashes %s\n' "$t" "$execs" "$seconds" "$rate" \
     "$crashes"
   rm -rf "$work"
-  if [[ $status -ne 0 || $execs -lt $runs ]]; then
+  if [[ $status -ne 0 || ($execs -lt $runs && $max_time -eq 0) ]]; then
     echo "fuzz-long: $t crashed or stopped short: see $logs/$t.log" >&2
     touch "$logs/$t.failed"
   fi
