@@ -13,9 +13,10 @@
 #               builds the targets first with cmake --build --preset fuzz --target fuzzers)
 #
 # Each target starts from its seed corpus (fuzz/corpus/<name>) and a scratch corpus in a temp
-# directory, with -max_len=4096. Prints one line per target: executions, seconds, exec/s and
-# crashes; a crash leaves its input in the log directory (printed at the end). Exits 1 if any
-# target crashed or stopped short of N executions, 2 on a usage error.
+# directory, with -max_len=4096. Prints one line per target: executions, wall and CPU seconds,
+# executions per wall and per CPU second, and crashes; a crash leaves its input in the log
+# directory (printed at the end). Exits 1 if any target crashed or stopped short of N executions,
+# 2 on a usage error.
 #
 # Examples: scripts/fuzz-long.sh                  every target to 10^7
 #           scripts/fuzz-long.sh sense mode --runs 1000000
@@ -66,22 +67,24 @@ echo "fuzz-long: ${#targets[@]} target(s), $runs runs each, $jobs at a time; log
 # One target: libFuzzer's final stats give the executions; its exit status says whether it
 # crashed (a crash, leak, timeout or failed check stops the run with a nonzero status).
 run_one() {
-  local t=$1 work="$logs/$1.corpus" start end status=0
+  local t=$1 work="$logs/$1.corpus" status=0
   mkdir -p "$work"
-  start=$(date +%s.%N)
-  "$build/fuzz/${t}_fuzz" -runs="$runs" -max_total_time="$max_time" -max_len=4096 -print_final_stats=1 \
-    -artifact_prefix="$logs/$t-" "$work" "fuzz/corpus/$t" >"$logs/$t.log" 2>&1 || status=$?
-  end=$(date +%s.%N)
-  local execs seconds rate crashes
+  # Wall and CPU seconds: on a shared machine the CPU figure is the one to compare.
+  /usr/bin/time -f '%e %U %S' -o "$logs/$t.time" \
+    "$build/fuzz/${t}_fuzz" -runs="$runs" -max_total_time="$max_time" -max_len=4096 \
+    -print_final_stats=1 -artifact_prefix="$logs/$t-" "$work" "fuzz/corpus/$t" \
+    >"$logs/$t.log" 2>&1 || status=$?
+  local execs crashes
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
-  execs=${execs:-0}
-  seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
-  rate=$(awk -v n="$execs" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }')
   crashes=$([[ $status -eq 0 ]] && echo 0 || echo 1)
-  printf '%-20s %12s execs %8s s %9s exec/s  crashes %s\n' "$t" "$execs" "$seconds" "$rate" \
-    "$crashes"
+  # The last line of the time file (time adds "Command exited with non-zero status N" above).
+  tail -n 1 "$logs/$t.time" | awk -v t="$t" -v n="${execs:-0}" -v c="$crashes" '{
+    cpu = $2 + $3
+    printf "%-20s %12d execs %8.1f s %8.1f s CPU %9.0f exec/s %9.0f exec/CPU-s  crashes %d\n",
+           t, n, $1, cpu, n / ($1 > 0 ? $1 : 0.01), n / (cpu > 0 ? cpu : 0.01), c
+  }'
   rm -rf "$work"
-  if [[ $status -ne 0 || ($execs -lt $runs && $max_time -eq 0) ]]; then
+  if [[ $status -ne 0 || (${execs:-0} -lt $runs && $max_time -eq 0) ]]; then
     echo "fuzz-long: $t crashed or stopped short: see $logs/$t.log" >&2
     touch "$logs/$t.failed"
   fi
