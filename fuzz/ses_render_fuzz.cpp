@@ -1,8 +1,8 @@
 // libFuzzer target for the SES renderings (scsi/ses_json.h): the whole input is a capture (pages
 // back to back, as sg_ses --inhex reads them), decoded with an EIIOE policy (the input's length
 // picks which) and rendered as the JSON of docs/ses-json.md and as text, as `ucamctl enc decode`
-// does. The JSON must dump without an error handler (every string valid UTF-8, as the document
-// promises) and parse back to the same value. The decoders have their own, faster target: ses_fuzz.cpp.
+// does. The JSON must dump without an error handler: every string valid UTF-8, as the document
+// promises. The decoders have their own, faster target: ses_fuzz.cpp.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -36,8 +36,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const auto json = ses::ses_to_json(*set);
-  const auto text = json.dump();  // throws (and libFuzzer reports) on invalid UTF-8
-  check(nlohmann::json::parse(text) == json);
+  // Throws (and libFuzzer reports it) on invalid UTF-8. Parsing the text back would add
+  // nlohmann's instrumented parser to every execution and check nothing of ours.
+  check(!json.dump().empty());
   (void)ses::ses_to_text(*set);
   return 0;
 }
