@@ -217,7 +217,10 @@ Result<void> check_params(const json& params, const ParamSpecs& specs) {
   if (!params.is_object()) {
     return {};
   }
-  for (const auto& [key, value] : params.items()) {
+  for (const auto& item : params.items()) {
+    // Not a structured binding: clang 14 (the fuzz preset) cannot capture one in the lambda.
+    const std::string& key = item.key();
+    const json& value = item.value();
     const auto spec =
         std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& p) { return key == p.name; });
     if (spec == specs.end()) {

@@ -7,9 +7,9 @@
 #include <optional>
 
 #include "base/hex.h"
-#include "base/json_nesting.h"
 #include "base/log.h"
 #include "scsi/inquiry.h"
+#include "service/request_parser.h"
 
 namespace ucam::service {
 
@@ -260,87 +260,6 @@ std::string render(const json& response, const std::string* raw_id,
   return out + "}";
 }
 
-// Parses a request line as json::parse does, and keeps the text of each request's id when
-// it is a number json cannot hold exactly: an integer beyond 64 bits would come back as
-// 1e+30, 1.50 as 1.5. JSON-RPC echoes the id, so the reply carries that text.
-class RequestParser final : public nlohmann::json_sax<json> {
- public:
-  json root;
-  std::map<std::size_t, std::string> raw_ids;  // Request (batch index, 0 alone) -> id text.
-  std::string error;
-
-  bool null() override { return add(nullptr); }
-  bool boolean(bool value) override { return add(value); }
-  bool number_integer(number_integer_t value) override { return add(value); }
-  bool number_unsigned(number_unsigned_t value) override { return add(value); }
-  bool number_float(number_float_t value, const string_t& text) override {
-    add(value);
-    if (at_request_id()) {
-      raw_ids[request_index()] = text;
-    }
-    return true;
-  }
-  bool string(string_t& value) override { return add(std::move(value)); }
-  bool binary(binary_t& value) override { return add(json::binary(std::move(value))); }
-  bool start_object(std::size_t /*elements*/) override { return open(json::object()); }
-  bool key(string_t& key) override {
-    m_key = std::move(key);
-    return true;
-  }
-  bool end_object() override { return close(); }
-  bool start_array(std::size_t /*elements*/) override { return open(json::array()); }
-  bool end_array() override { return close(); }
-  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
-                   const json::exception& e) override {
-    error = e.what();
-    return false;
-  }
-
- private:
-  // The value now read is the "id" member of a request: of the top object, or of an object
-  // in the top array (a batch).
-  bool at_request_id() const {
-    return m_key == "id" && ((m_stack.size() == 1 && m_stack[0]->is_object()) ||
-                             (m_stack.size() == 2 && m_stack[0]->is_array()));
-  }
-  std::size_t request_index() const { return m_stack[0]->is_array() ? m_stack[0]->size() - 1 : 0; }
-  // Puts `value` where the parser is (the root, the next element, the member m_key) and
-  // returns where it went. A later member of the same name replaces an earlier one, id too.
-  json* place(json value) {
-    if (at_request_id()) {
-      raw_ids.erase(request_index());
-    }
-    if (m_stack.empty()) {
-      root = std::move(value);
-      return &root;
-    }
-    json& parent = *m_stack.back();
-    if (parent.is_array()) {
-      parent.push_back(std::move(value));
-      return &parent.back();
-    }
-    json& member = parent[m_key];
-    member = std::move(value);
-    return &member;
-  }
-  bool add(json value) {
-    place(std::move(value));
-    return true;
-  }
-  // Only the innermost open container grows, so the pointers held in m_stack stay valid.
-  bool open(json container) {
-    m_stack.push_back(place(std::move(container)));
-    return true;
-  }
-  bool close() {
-    m_stack.pop_back();
-    return true;
-  }
-
-  std::vector<json*> m_stack;  // The open containers, outermost first.
-  std::string m_key;
-};
-
 const std::string* raw_id_of(const std::map<std::size_t, std::string>& raw_ids, std::size_t index) {
   const auto it = raw_ids.find(index);
   return it == raw_ids.end() ? nullptr : &it->second;
@@ -381,33 +300,16 @@ std::string Service::handle_line(Session& session, std::string_view line, Payloa
 std::string Service::handle_line(Session& session, std::string_view line, Payload& payload,
                                  bool with_payload) {
   payload.out.clear();
-  // Requests nest a few levels; a client sending [[[[...]]]] 100,000 deep must not make the
-  // daemon recurse.
-  if (const auto nesting = json_nesting(line); nesting.beyond_limit) {
+  RequestLine request = parse_request_line(line);
+  if (request.error) {
     m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    return render(error_response(
-        nullptr,
-        rpc_error(RpcCode::InvalidRequest, fmt::format("JSON nested {} deep; the limit "
-                                                       "is {}",
-                                                       nesting.deepest, kMaxJsonNesting))));
+    return render(error_response(nullptr, *request.error));
   }
-  RequestParser parser;
-  bool parsed = false;
-  try {
-    parsed = json::sax_parse(line, &parser);
-  } catch (const json::exception& e) {
-    parser.error = e.what();
-  }
-  if (!parsed) {
-    m_request_errors.fetch_add(1, std::memory_order_relaxed);
-    return render(error_response(
-        nullptr, rpc_error(RpcCode::ParseError, fmt::format("not valid JSON: {}", parser.error))));
-  }
-  const json& message = parser.root;
+  const json& message = request.message;
   if (message.is_array()) {
-    return handle_batch(session, message, parser.raw_ids);
+    return handle_batch(session, message, request.raw_ids);
   }
-  const std::string* raw_id = raw_id_of(parser.raw_ids, 0);
+  const std::string* raw_id = raw_id_of(request.raw_ids, 0);
   json response = handle_one(session, message, with_payload ? &payload : nullptr);
   if (response.is_null()) {
     payload.out.clear();

@@ -1,0 +1,44 @@
+// libFuzzer target for the SES renderings (scsi/ses_json.h): the whole input is a capture (pages
+// back to back, as sg_ses --inhex reads them), decoded with an EIIOE policy (the input's length
+// picks which) and rendered as the JSON of docs/ses-json.md and as text, as `ucamctl enc decode`
+// does. The JSON must dump without an error handler: every string valid UTF-8, as the document
+// promises. The decoders have their own, faster target: ses_fuzz.cpp.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "scsi/ses_json.h"
+#include "scsi/ses_pages.h"
+
+namespace ses = ucam::scsi::ses;
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) {
+    std::abort();  // a property failed: libFuzzer reports the input
+  }
+}
+
+// A 4 KiB page can declare 250,000 elements; those are decoded (by ses_fuzz) but not rendered
+// here, to keep this target fast.
+constexpr std::size_t kMaxRenderedElements = 512;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const ucam::Bytes input(data, size);
+  // One policy per input (rendering is the cost here); the mutations reach both.
+  const auto policy =
+      (size % 2 == 0) ? ses::EiioePolicy::AsReported : ses::EiioePolicy::ForceGlobal;
+  auto set = ses::decode_ses_pages(input, policy);
+  if (!set || (set->config && set->config->element_count() > kMaxRenderedElements)) {
+    return 0;
+  }
+  const auto json = ses::ses_to_json(*set);
+  // Throws (and libFuzzer reports it) on invalid UTF-8. Parsing the text back would add
+  // nlohmann's instrumented parser to every execution and check nothing of ours.
+  check(!json.dump().empty());
+  (void)ses::ses_to_text(*set);
+  return 0;
+}
