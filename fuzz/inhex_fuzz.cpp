@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "base/hex.h"
+#include "fuzz/fuzz_check.h"
 #include "scsi/buffer.h"
 #include "scsi/diag.h"
 
@@ -17,11 +18,7 @@ namespace scsi = ucam::scsi;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 void fuzz_pages(ucam::Bytes bytes) {
   (void)scsi::parse_diag_page_header(bytes);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/inquiry.h"
 #include "scsi/safte.h"
 #include "scsi/vpd.h"
@@ -16,11 +17,7 @@ namespace scsi = ucam::scsi;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 void fuzz_standard_inquiry(ucam::Bytes input) {
   (void)scsi::safte::is_safte_inquiry(input);

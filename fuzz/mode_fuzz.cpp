@@ -6,17 +6,14 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/mode.h"
 
 namespace scsi = ucam::scsi;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 bool same_content(const scsi::ModeParameters& a, const scsi::ModeParameters& b) {
   return a.format == b.format && a.medium_type == b.medium_type &&

@@ -6,17 +6,14 @@
 #include <cstdlib>
 
 #include "base/bytes.h"
+#include "fuzz/fuzz_check.h"
 #include "scsi/read_capacity.h"
 
 namespace scsi = ucam::scsi;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 }  // namespace
 

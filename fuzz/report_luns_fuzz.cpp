@@ -7,17 +7,14 @@
 #include <cstdlib>
 #include <vector>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/report_luns.h"
 
 namespace scsi = ucam::scsi;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 void fuzz_lun(scsi::Lun lun) {
   (void)scsi::lun_text(lun);

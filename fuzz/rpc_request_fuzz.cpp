@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "base/json_nesting.h"
+#include "fuzz/fuzz_check.h"
 #include "service/request_parser.h"
 #include "service/rpc.h"
 
@@ -17,11 +18,7 @@ using service::json;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 // A spec of each parameter type, as methods declare them.
 const service::ParamSpecs& specs() {

@@ -12,17 +12,14 @@
 #include <optional>
 #include <vector>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/safte.h"
 
 namespace safte = ucam::scsi::safte;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 constexpr std::size_t kConfigBytes = 7;
 

@@ -7,15 +7,12 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz/fuzz_check.h"
 #include "sims/emu/scenario.h"
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 }  // namespace
 

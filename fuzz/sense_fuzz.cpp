@@ -8,17 +8,14 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/sense.h"
 
 namespace scsi = ucam::scsi;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 void fuzz_sense_key_specific(ucam::Bytes input) {
   if (input.size() < 4) {

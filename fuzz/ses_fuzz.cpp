@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/ses.h"
 #include "scsi/ses_element.h"
 #include "scsi/ses_pages.h"
@@ -35,11 +36,7 @@ const ses::SesConfig& fixed_config() {
   return config;
 }
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 void fuzz_page(ucam::Bytes page) {
   const auto& cfg = fixed_config();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/ses_json.h"
 #include "scsi/ses_pages.h"
 
@@ -14,11 +15,7 @@ namespace ses = ucam::scsi::ses;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 // A 4 KiB page can declare 250,000 elements; those are decoded (by ses_fuzz) but not rendered
 // here, to keep this target fast.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "fuzz/fuzz_check.h"
 #include "scsi/mode.h"
 #include "scsi/smc.h"
 
@@ -15,11 +16,7 @@ namespace smc = ucam::scsi::smc;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) {
-    std::abort();  // a round-trip property failed: libFuzzer reports the input
-  }
-}
+using ucam::fuzz::check;
 
 bool same_pages(const smc::ElementStatusData& a, const smc::ElementStatusData& b) {
   if (a.pages.size() != b.pages.size()) {

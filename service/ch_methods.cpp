@@ -169,6 +169,19 @@ json counts_json(const smc::ElementAddressAssignment& a) {
   return j;
 }
 
+// params.type: an element type name, or every type when absent.
+Result<ElementType> element_type_param(const std::optional<std::string>& text) {
+  if (!text) {
+    return ElementType::All;
+  }
+  auto t = smc::element_type_from_name(*text);
+  if (!t) {
+    return fail_invalid("params.type: '" + *text +
+                        "': expected picker, storage (slot), portal, drive or all");
+  }
+  return *t;
+}
+
 Result<ch::ChGetParams> get_params(devfs::FileHandle& file) {
   ch::ChGetParams p;
   if (auto r = file.ioctl(p); !r) {
@@ -208,15 +221,7 @@ void register_ch_methods(Service& service) {
         if (!type_text || !voltags) {
           return fail(!type_text ? type_text.error() : voltags.error());
         }
-        ElementType type = ElementType::All;
-        if (*type_text) {
-          auto t = smc::element_type_from_name(**type_text);
-          if (!t) {
-            return fail_invalid("params.type: '" + **type_text +
-                                "': expected picker, storage (slot), portal, drive or all");
-          }
-          type = *t;
-        }
+        UCAM_TRY_ASSIGN(const ElementType type, element_type_param(*type_text));
         return with_node(
             service, session, params, "device",
             [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
@@ -470,15 +475,7 @@ void register_ch_methods(Service& service) {
                       : !alternate ? alternate.error()
                                    : type_text.error());
         }
-        ElementType type = ElementType::All;
-        if (*type_text) {
-          auto t = smc::element_type_from_name(**type_text);
-          if (!t) {
-            return fail_invalid("params.type: '" + **type_text +
-                                "': expected picker, storage (slot), portal, drive or all");
-          }
-          type = *t;
-        }
+        UCAM_TRY_ASSIGN(const ElementType type, element_type_param(*type_text));
         return with_node(
             service, session, params, "device",
             [&](devfs::FileHandle& file, const std::string& node) -> Result<json> {
