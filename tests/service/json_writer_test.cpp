@@ -37,11 +37,12 @@ TEST(JsonWriter, NestedObjectsAndArraysMatchDump) {
 }
 
 TEST(JsonWriter, StringsAreEscapedExactlyAsDumpDoes) {
+  static constexpr char kControl[] = "nul \0 and tab \t, bell \a, DEL \x7f";
   const std::string cases[] = {
       "UCAM001L6",
       "",
       "quote \" and backslash \\",
-      std::string("nul \0 and tab \t, bell \a, DEL \x7f", 33),
+      std::string(kControl, sizeof(kControl) - 1),
       "caf\xc3\xa9 \xe2\x82\xac",  // Valid UTF-8.
       "bad \xff\xfe utf-8 \xc3",   // Invalid: replaced with U+FFFD, as dump's replace does.
       "IBM     ULT3580-TD6     10WT000001",
