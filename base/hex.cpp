@@ -11,19 +11,6 @@ bool is_separator(char c) {
 
 }  // namespace
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 Result<std::vector<std::uint8_t>> parse_hex(std::string_view text, HexTokens tokens) {
   std::vector<std::uint8_t> out;
   std::size_t line = 1;

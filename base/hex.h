@@ -18,8 +18,20 @@ enum class HexTokens : std::uint8_t {
   AllowRuns,   // also accept runs of pairs ("120000002400"); odd-length runs are an error.
 };
 
-// The value of one hex digit (either case), or -1.
-int hex_digit(char c);
+// The value of one hex digit (either case), or -1. Inline: the preload library uses it
+// without linking ucam_base.
+constexpr int hex_digit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
 
 // Parses hex text. Errors name the line and column of the first bad token.
 Result<std::vector<std::uint8_t>> parse_hex(std::string_view text,

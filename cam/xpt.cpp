@@ -115,20 +115,6 @@ XptDevice& device_of(Ccb& ccb) {
   return *static_cast<XptDevice*>(ccb.xpt_priv.device.get());
 }
 
-// The sense key / ASC / ASCQ of the CCB's autosense (scsi/sense.h decodes; the retry policy
-// needs only these three).
-bool sense_triple(const Ccb& ccb, SenseCode& out) {
-  if ((ccb.flags & kCcbAutosenseValid) == 0) {
-    return false;
-  }
-  const auto code = scsi::sense_code(Bytes(ccb.sense_data.data(), ccb.sense_len));
-  if (!code) {
-    return false;
-  }
-  out = *code;
-  return true;
-}
-
 enum class RetryKind : std::uint8_t { None, Now, Later };
 
 RetryKind classify(const Ccb& ccb, SenseCode& sense, bool& unit_attention) {
@@ -152,9 +138,15 @@ RetryKind classify(const Ccb& ccb, SenseCode& sense, bool& unit_attention) {
   if (ccb.scsi_status == ScsiStatus::Busy || ccb.scsi_status == ScsiStatus::TaskSetFull) {
     return RetryKind::Later;
   }
-  if (ccb.scsi_status != ScsiStatus::CheckCondition || !sense_triple(ccb, sense)) {
+  if (ccb.scsi_status != ScsiStatus::CheckCondition || (ccb.flags & kCcbAutosenseValid) == 0) {
     return RetryKind::None;
   }
+  // Only the key, ASC and ASCQ matter here (scsi/sense.h decodes the rest).
+  const auto code = scsi::sense_code(Bytes(ccb.sense_data.data(), ccb.sense_len));
+  if (!code) {
+    return RetryKind::None;
+  }
+  sense = *code;
   switch (static_cast<scsi::SenseKey>(sense.key)) {
     case scsi::SenseKey::UnitAttention:
       unit_attention = true;

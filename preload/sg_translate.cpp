@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/hex.h"
+
 namespace ucam::preload {
 
 int errno_of(const json& error) {
@@ -51,19 +53,6 @@ std::string to_hex(const std::uint8_t* data, std::size_t size) {
 }
 
 namespace {
-
-int nibble(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool is_data_out(int direction) {
   return direction == SG_DXFER_TO_DEV || direction == SG_DXFER_TO_FROM_DEV;
@@ -114,7 +103,7 @@ tl::expected<std::vector<std::uint8_t>, int> from_hex(std::string_view text) {
       }
       continue;
     }
-    const int n = nibble(c);
+    const int n = ucam::hex_digit(c);
     if (n < 0) {
       return tl::unexpected(EIO);
     }

@@ -779,8 +779,10 @@ TEST(DaemonPt, OneOpenerAcrossClientsAndADeadOrDepartedHolderFreesTheNode) {
 
   // A holder killed with the node open: its session ends and the node opens again.
   const pid_t holder = spawn_scripted_client(
-      d->socket(), json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "open"},
-                        {"params", {{"node", "pt0"}}}}.dump() + "\n");
+      d->socket(),
+      json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "open"}, {"params", {{"node", "pt0"}}}}
+              .dump() +
+          "\n");
   ASSERT_GT(holder, 0);
   // Wait on the holder's handle through status, not by opening pt0 here: a probing open could
   // itself hold the single-opener node when the holder's open arrives.
@@ -792,8 +794,11 @@ TEST(DaemonPt, OneOpenerAcrossClientsAndADeadOrDepartedHolderFreesTheNode) {
       20s));
   EXPECT_EQ(error_code(b.call("pt.receive", {{"device", "pt0"}})), kBusy);
   kill_and_reap(holder);
-  ASSERT_TRUE(wait_until([&] { return is_result(b.call("pt.receive", {{"device", "pt0"}})); },
-                         20s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return is_result(b.call("pt.receive", {{"device", "pt0"}}));
+      },
+      20s));
 
   // Departure with the node held: calls fail NoSuchDevice, close succeeds, the return opens.
   const json held = must(b, "open", {{"node", "pt0"}});
@@ -801,14 +806,20 @@ TEST(DaemonPt, OneOpenerAcrossClientsAndADeadOrDepartedHolderFreesTheNode) {
   const auto hb = held["handle"].get<std::int64_t>();
   must(a, "emu.remove_lun", lun(0, 8, 0));
   EXPECT_TRUE(wait_until(
-      [&] { return error_code(b.call("pt.receive", {{"handle", hb}})) == kNoSuchDevice; }, 20s));
+      [&] {
+        return error_code(b.call("pt.receive", {{"handle", hb}})) == kNoSuchDevice;
+      },
+      20s));
   EXPECT_EQ(error_code(b.call("pt.send", {{"handle", hb}, {"data", "00"}})), kNoSuchDevice);
   EXPECT_EQ(error_code(a.call("open", {{"node", "pt0"}})), kNoSuchDevice);
   EXPECT_TRUE(is_result(b.call("close", {{"handle", hb}})));
   must(a, "emu.insert_lun", lun(0, 8, 0));
   ASSERT_TRUE(wait_until([&] { return all_devices_attached(a); }, 20s));
-  ASSERT_TRUE(wait_until([&] { return is_result(a.call("pt.receive", {{"device", "pt0"}})); },
-                         20s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return is_result(a.call("pt.receive", {{"device", "pt0"}}));
+      },
+      20s));
   const json st = status(a);
   EXPECT_EQ(st["handles"], 0);
   EXPECT_EQ(st["devfs"]["opens"], 0);
