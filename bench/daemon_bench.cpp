@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "daemon/server.h"
+#include "periphs/enc/enc.h"
 #include "service/service.h"
 #include "stack/stack.h"
 #include "tests/daemon_harness.h"
@@ -372,9 +373,7 @@ void BM_EventFanOut(benchmark::State& state) {
   cam::AsyncEvent event;
   event.code = cam::AsyncCode::ElementStatusChanged;
   event.path = f.server.enclosure;
-  event.element = 3;
-  event.old_status = 1;  // OK
-  event.new_status = 2;  // Critical
+  event.payload = std::make_shared<const enc::ElementEvent>(3, 1, 2);  // Element 3: OK -> Critical.
   using Clock = std::chrono::steady_clock;
   double first_sum_us = 0;
   double last_sum_us = 0;

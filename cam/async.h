@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "cam/path.h"
@@ -20,9 +21,11 @@ enum class AsyncCode : std::uint32_t {
   AdvinfoChanged = 1U << 7,    // AC_ADVINFO_CHANGED: an advanced-info buffer changed.
   UnitAttention = 1U << 8,     // A UNIT ATTENTION was seen (sense carried in the event).
   // Enclosure services (raised by the enc driver's daemon; `path` is the enclosure device).
-  ElementStatusChanged = 1U << 9,     // An element's status code changed (element, old, new).
-  EnclosureStatusChanged = 1U << 10,  // The overall enclosure status byte changed (old, new).
-  SlotDeviceChanged = 1U << 11,       // The devices matched to a slot element changed (element).
+  // These are subscription bits only: what changed (element, old and new status) is the enc
+  // driver's payload, enc::ElementEvent (periphs/enc/enc.h), not a field of AsyncEvent.
+  ElementStatusChanged = 1U << 9,     // An element's status code changed.
+  EnclosureStatusChanged = 1U << 10,  // The overall enclosure status byte changed.
+  SlotDeviceChanged = 1U << 11,       // The devices matched to a slot element changed.
   // AC_SCSI_AEN: the device's state may have changed behind its drivers' backs. Posted by
   // periph::note_passthrough() when a passthrough node (pass, sg) completed a command that
   // changes device state a driver caches (SEND DIAGNOSTIC, WRITE BUFFER); enc re-reads then.
@@ -38,13 +41,28 @@ enum class AdvinfoType : std::uint8_t {
   Rcaplong = 4,   // READ CAPACITY (16) data.
 };
 
+// What a peripheral driver attaches to an event it raises (FreeBSD's async_arg), defined by
+// that driver: the XPT carries it without knowing its type, so a new driver does not widen
+// AsyncEvent. Immutable once posted; every subscriber sees the same object.
+struct AsyncPayload {
+  virtual ~AsyncPayload() = default;
+};
+
 struct AsyncEvent {
   AsyncCode code = AsyncCode::FoundDevice;
   Path path;
   AdvinfoType advinfo = AdvinfoType::PhysPath;    // Meaningful for AdvinfoChanged.
   std::uint8_t sense_key = 0, asc = 0, ascq = 0;  // Meaningful for UnitAttention.
-  std::int32_t element = -1;  // Enclosure events: global element index (-1: the enclosure).
-  std::uint8_t old_status = 0, new_status = 0;  // Enclosure events: status codes / bytes.
+  // The raising driver's data (null for the XPT's own events). Copying an event copies the
+  // pointer, never the payload, so posting and delivering stay non-blocking.
+  std::shared_ptr<const AsyncPayload> payload = nullptr;
+
+  // The payload as the type `T` a subscriber knows, or nullptr when there is none or it is of
+  // another type (another driver's).
+  template <class T>
+  const T* payload_as() const {
+    return dynamic_cast<const T*>(payload.get());
+  }
 };
 
 constexpr std::uint32_t operator|(AsyncCode a, AsyncCode b) {

@@ -7,6 +7,7 @@
 
 #include "base/hex.h"
 #include "periphs/da/da.h"
+#include "periphs/enc/enc.h"
 #include "periphs/pass/pass.h"
 #include "periphs/pt/pt.h"
 #include "scsi/inquiry.h"
@@ -205,6 +206,15 @@ json device_json(Stack& stack, const cam::DeviceInfo& d) {
   return j;
 }
 
+// An enclosure event's payload. Every event the enc driver posts carries one; an event posted
+// without (or with another driver's) reads as the enclosure with status 0, which is what the
+// JSON said before the payload left cam::AsyncEvent.
+const enc::ElementEvent& enclosure_payload(const cam::AsyncEvent& event) {
+  static const enc::ElementEvent kNone(-1, 0, 0);
+  const auto* payload = event.payload_as<enc::ElementEvent>();
+  return payload != nullptr ? *payload : kNone;
+}
+
 }  // namespace
 
 json event_json(Stack& stack, const cam::AsyncEvent& event, const std::vector<std::string>* names) {
@@ -241,16 +251,16 @@ json event_json(Stack& stack, const cam::AsyncEvent& event, const std::vector<st
       }
       break;
     case cam::AsyncCode::ElementStatusChanged:
-      j["element"] = event.element;
-      j["old_status"] = scsi::ses::element_status_name(event.old_status);
-      j["new_status"] = scsi::ses::element_status_name(event.new_status);
+      j["element"] = enclosure_payload(event).element;
+      j["old_status"] = scsi::ses::element_status_name(enclosure_payload(event).old_status);
+      j["new_status"] = scsi::ses::element_status_name(enclosure_payload(event).new_status);
       break;
     case cam::AsyncCode::EnclosureStatusChanged:
-      j["old_flags"] = event.old_status;
-      j["new_flags"] = event.new_status;
+      j["old_flags"] = enclosure_payload(event).old_status;
+      j["new_flags"] = enclosure_payload(event).new_status;
       break;
     case cam::AsyncCode::SlotDeviceChanged:
-      j["element"] = event.element;
+      j["element"] = enclosure_payload(event).element;
       break;
     default:
       break;

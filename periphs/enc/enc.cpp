@@ -822,11 +822,15 @@ void clear_published_paths(cam::Periph& periph, Softc& sc) {
 
 void post_changes(cam::Periph& periph, const EncState& before, const EncState& after) {
   auto& xpt = periph.xpt();
-  if (before.configured && before.enclosure_status != after.enclosure_status) {
-    cam::AsyncEvent e{cam::AsyncCode::EnclosureStatusChanged, periph.path()};
-    e.old_status = before.enclosure_status;
-    e.new_status = after.enclosure_status;
+  const auto post = [&](cam::AsyncCode code, std::int32_t element, std::uint8_t old_status,
+                        std::uint8_t new_status) {
+    cam::AsyncEvent e{code, periph.path()};
+    e.payload = std::make_shared<const ElementEvent>(element, old_status, new_status);
     xpt.post_async(e);
+  };
+  if (before.configured && before.enclosure_status != after.enclosure_status) {
+    post(cam::AsyncCode::EnclosureStatusChanged, -1, before.enclosure_status,
+         after.enclosure_status);
   }
   if (!before.configured || before.generation != after.generation ||
       before.elements.size() != after.elements.size()) {
@@ -838,16 +842,10 @@ void post_changes(cam::Periph& periph, const EncState& before, const EncState& a
     const auto old_code = ses::status_code(a.status);
     const auto new_code = ses::status_code(b.status);
     if (old_code != new_code) {
-      cam::AsyncEvent e{cam::AsyncCode::ElementStatusChanged, periph.path()};
-      e.element = b.index;
-      e.old_status = old_code;
-      e.new_status = new_code;
-      xpt.post_async(e);
+      post(cam::AsyncCode::ElementStatusChanged, b.index, old_code, new_code);
     }
     if (a.devices != b.devices) {
-      cam::AsyncEvent e{cam::AsyncCode::SlotDeviceChanged, periph.path()};
-      e.element = b.index;
-      xpt.post_async(e);
+      post(cam::AsyncCode::SlotDeviceChanged, b.index, 0, 0);
     }
   }
 }

@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "cam/async.h"
 #include "cam/cancel.h"
 #include "cam/periph.h"
 #include "devfs/devfs.h"
@@ -82,6 +83,20 @@ struct EncState {
   // When that read failed: the SES device of the same enclosure whose status this state shows
   // instead (another path read it), e.g. "ses1"; "" when the status is this device's own.
   std::string status_via;
+};
+
+// The payload (cam::AsyncEvent::payload) of the enclosure events this driver posts on the
+// enclosure's path:
+// - ElementStatusChanged: `element` (global index), old and new ELEMENT STATUS CODE (SES-4
+//   7.3.2; scsi::ses::element_status_name names them);
+// - EnclosureStatusChanged: element -1, old and new enclosure status flags (page 0x02 byte 1);
+// - SlotDeviceChanged: `element`, the statuses 0 (read the devices from EncGetState).
+struct ElementEvent final : cam::AsyncPayload {
+  ElementEvent(std::int32_t element, std::uint8_t old_status, std::uint8_t new_status)
+      : element(element), old_status(old_status), new_status(new_status) {}
+  std::int32_t element = -1;  // -1: the enclosure itself.
+  std::uint8_t old_status = 0;
+  std::uint8_t new_status = 0;
 };
 
 // ---- Requests (FreeBSD ENCIOC_*; codes 's'<<8 | n) --------------------------------------------

@@ -65,7 +65,8 @@ struct Events {
   std::optional<cam::AsyncEvent> find(cam::AsyncCode code, int element) {
     std::lock_guard lock(m);
     for (const auto& e : seen) {
-      if (e.code == code && e.element == element) {
+      const auto* payload = e.payload_as<ElementEvent>();
+      if (e.code == code && payload != nullptr && payload->element == element) {
         return e;
       }
     }
@@ -163,8 +164,9 @@ TEST_F(EncTest, InjectedStatusChangesRaiseEventsWithinAPoll) {
   ASSERT_TRUE(
       wait_until([&] { return events.find(cam::AsyncCode::ElementStatusChanged, 7).has_value(); }));
   auto e = *events.find(cam::AsyncCode::ElementStatusChanged, 7);
-  EXPECT_EQ(e.old_status, 1);
-  EXPECT_EQ(e.new_status, 2);
+  ASSERT_NE(e.payload_as<ElementEvent>(), nullptr);
+  EXPECT_EQ(e.payload_as<ElementEvent>()->old_status, 1);
+  EXPECT_EQ(e.payload_as<ElementEvent>()->new_status, 2);
   ASSERT_TRUE(emu->set_sensor(
       "jbod", emu::EnclosureElement::of(ses::ElementType::TemperatureSensor, 0), 61));
   EXPECT_TRUE(wait_state([](const EncState& s) {
