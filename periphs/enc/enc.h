@@ -1,13 +1,15 @@
-// enc(4): the enclosure services driver (FreeBSD scsi_enc.c + scsi_enc_ses.c), SES backend.
+// enc(4): the enclosure services driver (FreeBSD scsi_enc.c with its SES and SAF-TE backends,
+// scsi_enc_ses.c and scsi_enc_safte.c).
 //
-// Attaches to SES devices (peripheral type 0x0D). Each enclosure gets a node `sesN` and a
-// daemon thread that keeps a cache of the enclosure (FreeBSD's order: supported pages,
-// configuration, status, element descriptors, additional element status), applies queued
-// control requests, publishes each disk's physical path into the XPT device database and
-// raises ElementStatusChanged / EnclosureStatusChanged / SlotDeviceChanged events. It re-polls
-// every `poll_interval`, at once on FoundDevice/LostDevice on the enclosure's bus, on ScsiAen
-// for the enclosure itself (a control page sent through a pass or sg node), and when a
-// generation code moves.
+// Attaches to SES devices (peripheral type 0x0D) and SAF-TE processors. Each enclosure gets a
+// node `sesN` and a daemon thread that keeps a cache of the enclosure (SES, FreeBSD's order:
+// supported pages, configuration, status, element descriptors, additional element status;
+// SAF-TE: configuration and status buffers shown as SES elements), applies queued control
+// requests, publishes each disk's physical path into the XPT device database and raises
+// ElementStatusChanged / EnclosureStatusChanged / SlotDeviceChanged events (payload:
+// ElementEvent). It re-polls every `poll_interval`, at once on FoundDevice/LostDevice on the
+// enclosure's bus, on ScsiAen for the enclosure itself (a control page sent through a pass or
+// sg node), and when a generation code moves.
 //
 // Reads (every ioctl but the set ones) come from the published cache, never from the device,
 // and carry the configuration generation they belong to. A set that names a stale generation
@@ -18,8 +20,9 @@
 // the enclosure itself), it asks the others to read it at once; a path that cannot read the
 // enclosure shows the status another path read (EncState::status_via, path_error).
 //
-// References: the node holds one periph reference, each open one, the daemon one. The daemon
-// drops its reference when it exits after invalidation; the last release frees the periph.
+// References (periph::NodePeriphDriver's track-close counting): the node holds one periph
+// reference, each open one, the daemon one. The daemon drops its reference when it exits after
+// invalidation; the last release frees the periph.
 // Threads: the daemon starts only once the node exists (a failed attach leaves no thread), is
 // owned by the periph's softc and joined when the periph is destroyed; no daemon outlives the
 // driver.
@@ -41,6 +44,7 @@
 #include "cam/cancel.h"
 #include "cam/periph.h"
 #include "devfs/devfs.h"
+#include "periphs/node/node_periph.h"
 
 namespace ucam::enc {
 
@@ -160,7 +164,10 @@ struct EncRefresh : devfs::Ioctl {
 
 class PathRegistry;
 
-class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
+// The driver: the enclosure core (node lifecycle from periph::NodePeriphDriver, one daemon per
+// enclosure, the published state, events and ioctls) with a backend per enclosure that speaks
+// SES or SAF-TE (periphs/enc/backend.h).
+class EncDriver final : public periph::NodePeriphDriver {
  public:
   // `devfs` must outlast the driver and every node it creates.
   EncDriver(devfs::Devfs& devfs, EncOptions options);
@@ -172,11 +179,14 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   // enclosure publish the same string, and a disk's path is cleared only when none does.
   PathRegistry& paths() { return *m_paths; }
 
-  // PeriphDriver.
+  // PeriphDriver. matches(): a device some backend takes (SES: type 0x0D; SAF-TE INQUIRY).
   std::string_view name() const override { return "ses"; }
   bool matches(const cam::DeviceInfo& device) const override;
+  // NodePeriphDriver's attach (softc, node), then the daemon; a failed attach starts none.
   Result<void> attach(cam::Periph& periph) override;
+  // Also wakes the daemon to exit and fails waiting requests. Event thread.
   void invalidate(cam::Periph& periph) override;
+  // Also joins the daemon (or hands it to reap_finished() when run on the daemon itself).
   void destroy(cam::Periph& periph) override;
   // Waits until every enclosure's daemon has published its first refresh and is idle.
   void settle(std::chrono::milliseconds timeout) override;
@@ -184,14 +194,16 @@ class EncDriver final : public cam::PeriphDriver, public devfs::CdevSw {
   // Enclosure daemons still in their loop (one per attached enclosure until it is invalidated).
   std::size_t daemons() const;
 
-  // CdevSw.
-  Result<void> open(devfs::Node& node, devfs::OpenFile& file) override;
-  void close(devfs::Node& node, devfs::OpenFile& file, devfs::CloseReason reason) override;
+  // CdevSw (open, close and gone are NodePeriphDriver's, any open mode allowed).
   Result<void> ioctl(devfs::Node& node, devfs::OpenFile& file, devfs::Ioctl& request) override;
-  void gone(devfs::Node& node) override;
+
+ protected:
+  // An EncSoftc with the backend that takes the device, subscribed to its bus's events.
+  std::unique_ptr<periph::NodeSoftc> make_softc(cam::Periph& periph) override;
+  // Reads need no write access; the set ioctls check for it (EBADF).
+  Result<void> check_open_mode(const cam::Periph& periph, const devfs::OpenFile& file) override;
 
  private:
-  devfs::Devfs& m_devfs;
   EncOptions m_options;
   std::unique_ptr<PathRegistry> m_paths;
   // Joins the daemons that dropped the last reference to their periph themselves.
