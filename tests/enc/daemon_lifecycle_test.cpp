@@ -58,6 +58,42 @@ TEST(EncDaemonLifecycle, ANodeThatCannotBeMadeFailsTheAttachWithNoDaemonLeft) {
   s.stack.devfs->drain();
 }
 
+// The node lifecycle is periph::NodePeriphDriver's: the periph's own reference, the node's and
+// the daemon's, plus exactly one per open; enc lets any open mode in and refuses the set
+// ioctls to a read-only open.
+TEST(EncDaemonLifecycle, EachOpenHoldsOneReferenceAndAReadOnlyOpenMayOnlyRead) {
+  EncStack s;
+  s.stack.sim->add_lun(1, 0, 0x0d, "FAKESES");
+  s.stack.start();
+  const auto refs = [&]() -> std::uint32_t {
+    for (const auto& p : s.stack.periphs->periphs()) {
+      if (p.name == "ses0") {
+        return p.refcount;
+      }
+    }
+    return 0;
+  };
+  ASSERT_EQ(refs(), 3U);  // Its own, the node's, the daemon's.
+  auto read_only = s.stack.devfs->open("ses0", devfs::kOpenRead);
+  ASSERT_TRUE(read_only.has_value()) << read_only.error().message();
+  auto read_write = s.stack.devfs->open("ses0");
+  ASSERT_TRUE(read_write.has_value()) << read_write.error().message();
+  EXPECT_EQ(refs(), 5U);
+  EncGetState get;
+  EXPECT_TRUE(read_only->ioctl(get).has_value());
+  EXPECT_NE(get.state, nullptr);
+  EncSetElementStatus set;
+  set.index = 1;
+  set.control[0] = 0x80;  // SELECT.
+  auto refused = read_only->ioctl(set);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().errno_value(), EBADF);
+  EXPECT_TRUE(read_only->close());
+  EXPECT_TRUE(read_write->close());
+  EXPECT_EQ(refs(), 3U);
+  EXPECT_EQ(s.stack.periphs->stats().underflows, 0U);
+}
+
 TEST(EncDaemonLifecycle, EachEnclosureHasOneDaemonJoinedWhenItDeparts) {
   EncStack s;
   s.stack.sim->add_lun(1, 0, 0x0d, "FAKESES");
