@@ -254,7 +254,7 @@ Result<std::shared_ptr<SesEnclosure>> SesEnclosure::create(std::string name,
         if (i < g.descriptors.size()) {
           el.descriptor = g.descriptors[i];
         } else if (g.pattern) {
-          el.descriptor = g.pattern->expand(g.first + i);
+          el.descriptor = expand_descriptor_pattern(*g.pattern, g.first + i);
         }
         if (g.type == type_code(ses::ElementType::SasExpander)) {
           el.sas_address = g.sas_address ? *g.sas_address + i : next_expander++;
@@ -895,7 +895,8 @@ Result<std::vector<SlotContent>> SesEnclosure::reconfigure(const EnclosureReconf
     while (group.elements.size() < count) {
       Element el = group.prototype;
       if (group.pattern) {
-        el.descriptor = group.pattern->expand(group.first + group.elements.size());
+        el.descriptor =
+            expand_descriptor_pattern(*group.pattern, group.first + group.elements.size());
       }
       group.elements.push_back(std::move(el));
     }

@@ -127,7 +127,7 @@ class SesEnclosure final : public EnclosureState {
     std::uint8_t type = 0;
     std::uint8_t subenclosure = 0;
     std::string text;
-    std::optional<DescriptorPattern> pattern;
+    std::optional<TextTemplate> pattern;
     std::uint64_t first = 0;
     Element overall;
     std::vector<Element> elements;
