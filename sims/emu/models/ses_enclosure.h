@@ -41,9 +41,6 @@ struct ParameterListError {
   std::optional<std::uint8_t> bit;
 };
 
-inline constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
-inline constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
-
 // The fault-injection side of an emulated enclosure (SES or SAF-TE), used by the Emulator.
 // Element and slot arguments are validated: a bad one is an ENODEV / EINVAL error.
 class EnclosureState {
