@@ -238,13 +238,72 @@ std::string describe_sense(const SenseData& sense);
 std::optional<SenseCode> sense_code(Bytes data);
 
 // ---- Sense codes used across the tree (SPC-5 Annex F), defined once ----------------------------
+// Each is {sense key, ASC, ASCQ}; the comment gives the ASC/ASCQ and its name in the T10 table
+// and the standard that uses it. The XPT, the periph drivers and the emulated devices all
+// name their codes from here.
 
-inline constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
-inline constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
-inline constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
-inline constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
+// No sense.
+// 00h/00h NO ADDITIONAL SENSE INFORMATION
+inline constexpr SenseCode kNoSense{0x00, 0x00, 0x00};
+
+// NOT READY.
+// 04h/01h LOGICAL UNIT IS IN PROCESS OF BECOMING READY
 inline constexpr SenseCode kBecomingReady{0x02, 0x04, 0x01};
+// 04h/02h LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED (SSC: load the medium)
+inline constexpr SenseCode kInitializingCommandRequired{0x02, 0x04, 0x02};
+// 04h/03h LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED (SMC: a jammed changer)
+inline constexpr SenseCode kManualIntervention{0x02, 0x04, 0x03};
+// 3Ah/00h MEDIUM NOT PRESENT
+inline constexpr SenseCode kMediumNotPresent{0x02, 0x3a, 0x00};
+
+// HARDWARE ERROR.
+// 3Bh/16h MECHANICAL POSITIONING OR CHANGER ERROR (SMC)
+inline constexpr SenseCode kChangerError{0x04, 0x3b, 0x16};
+
+// ILLEGAL REQUEST.
+// 1Ah/00h PARAMETER LIST LENGTH ERROR
+inline constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
+// 20h/00h INVALID COMMAND OPERATION CODE
+inline constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
+// 21h/00h LOGICAL BLOCK ADDRESS OUT OF RANGE (SBC)
+inline constexpr SenseCode kLbaOutOfRange{0x05, 0x21, 0x00};
+// 21h/01h INVALID ELEMENT ADDRESS (SMC)
+inline constexpr SenseCode kInvalidElementAddress{0x05, 0x21, 0x01};
+// 24h/00h INVALID FIELD IN CDB
+inline constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
+// 25h/00h LOGICAL UNIT NOT SUPPORTED
+inline constexpr SenseCode kLunNotSupported{0x05, 0x25, 0x00};
+// 26h/00h INVALID FIELD IN PARAMETER LIST
+inline constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
+// 2Ch/00h COMMAND SEQUENCE ERROR
+inline constexpr SenseCode kCommandSequenceError{0x05, 0x2c, 0x00};
+// 35h/02h ENCLOSURE SERVICES UNAVAILABLE (SES)
+inline constexpr SenseCode kEnclosureServicesUnavailable{0x05, 0x35, 0x02};
+// 39h/00h SAVING PARAMETERS NOT SUPPORTED
+inline constexpr SenseCode kSavingParametersNotSupported{0x05, 0x39, 0x00};
+// 3Bh/0Dh MEDIUM DESTINATION ELEMENT FULL (SMC)
+inline constexpr SenseCode kDestinationFull{0x05, 0x3b, 0x0d};
+// 3Bh/0Eh MEDIUM SOURCE ELEMENT EMPTY (SMC)
+inline constexpr SenseCode kSourceEmpty{0x05, 0x3b, 0x0e};
+// 53h/02h MEDIUM REMOVAL PREVENTED (SSC, SMC: PREVENT ALLOW MEDIUM REMOVAL is in force)
+inline constexpr SenseCode kMediumRemovalPrevented{0x05, 0x53, 0x02};
+// 53h/03h MEDIUM REMOVAL PREVENTED BY DATA TRANSFER ELEMENT (SMC, SSC)
+inline constexpr SenseCode kRemovalPreventedByDrive{0x05, 0x53, 0x03};
+
+// UNIT ATTENTION.
+// 28h/00h NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED
 inline constexpr SenseCode kMediumMayHaveChanged{0x06, 0x28, 0x00};
+// 28h/01h IMPORT OR EXPORT ELEMENT ACCESSED (SMC)
 inline constexpr SenseCode kImportExportAccessed{0x06, 0x28, 0x01};
+// 29h/00h POWER ON, RESET, OR BUS DEVICE RESET OCCURRED
+inline constexpr SenseCode kPowerOnReset{0x06, 0x29, 0x00};
+// 29h/02h SCSI BUS RESET OCCURRED
+inline constexpr SenseCode kBusResetOccurred{0x06, 0x29, 0x02};
+// 29h/03h BUS DEVICE RESET FUNCTION OCCURRED
+inline constexpr SenseCode kBdrOccurred{0x06, 0x29, 0x03};
+// 3Fh/03h INQUIRY DATA HAS CHANGED
+inline constexpr SenseCode kInquiryDataChanged{0x06, 0x3f, 0x03};
+// 3Fh/0Eh REPORTED LUNS DATA HAS CHANGED
+inline constexpr SenseCode kReportedLunsChanged{0x06, 0x3f, 0x0e};
 
 }  // namespace ucam::scsi

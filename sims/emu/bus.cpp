@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "scsi/sense.h"
+
 namespace ucam::emu {
 
 EmuBus::EmuBus(std::uint32_t number, const BusSpec& spec, cam::XptSim& xpt, Completer& completer,
@@ -158,7 +160,7 @@ void EmuBus::reset_device(cam::Ccb& ccb) {
   }
   m_completer.flush(*this, target, nullptr, CamStatus::BdrSent);
   for (const auto& lun : target->luns()) {
-    lun->queue_unit_attention(kBdrOccurred);
+    lun->queue_unit_attention(scsi::kBdrOccurred);
   }
   if (const auto id = path_id()) {
     m_xpt.announce(cam::AsyncCode::SentBdr, cam::Path{*id, target->id(), cam::Path::kWildcardLun});
@@ -174,7 +176,7 @@ void EmuBus::reset_bus(cam::Ccb& ccb) {
   m_completer.flush(*this, nullptr, nullptr, CamStatus::ScsiBusReset);
   for (const auto& target : m_targets) {
     for (const auto& lun : target->luns()) {
-      lun->queue_unit_attention(kBusResetOccurred);
+      lun->queue_unit_attention(scsi::kBusResetOccurred);
     }
   }
   if (const auto id = path_id()) {

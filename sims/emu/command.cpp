@@ -56,7 +56,7 @@ void Command::check_condition(const Error& error) {
 }
 
 void Command::invalid_field_in_cdb(std::uint16_t byte, std::optional<std::uint8_t> bit) {
-  check_condition(SenseCode{0x05, 0x24, 0x00}, scsi::CdbFieldPointer{byte, bit});
+  check_condition(scsi::kInvalidFieldInCdb, scsi::CdbFieldPointer{byte, bit});
 }
 
 void Command::scsi_status(cam::ScsiStatus status) {

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "base/check.h"
+#include "scsi/sense.h"
 #include "sims/emu/bus.h"
 #include "sims/emu/completer.h"
 #include "sims/emu/models/changer.h"
@@ -218,7 +219,7 @@ Result<void> Emulator::insert_lun(const LunAddress& address, Insertion insertion
     return {};
   }
   if (insertion == Insertion::PowerOnAttention) {
-    where->lun->queue_unit_attention(kPowerOnReset);
+    where->lun->queue_unit_attention(scsi::kPowerOnReset);
   }
   where->lun->set_present(true);
   rescan(*where->bus, address.target, address.lun);
@@ -262,7 +263,7 @@ Result<void> Emulator::insert_target(std::uint32_t bus, std::uint32_t target, In
   }
   if (insertion == Insertion::PowerOnAttention) {
     for (const auto& lun : (*t)->luns()) {
-      lun->queue_unit_attention(kPowerOnReset);
+      lun->queue_unit_attention(scsi::kPowerOnReset);
     }
   }
   (*t)->set_present(true);
@@ -316,7 +317,7 @@ Result<void> Emulator::insert_bus(std::uint32_t bus, Insertion insertion) {
   if (insertion == Insertion::PowerOnAttention) {
     for (const auto& target : emu_bus.targets()) {
       for (const auto& lun : target->luns()) {
-        lun->queue_unit_attention(kPowerOnReset);
+        lun->queue_unit_attention(scsi::kPowerOnReset);
       }
     }
   }
@@ -392,9 +393,6 @@ Result<void> Emulator::clear_faults(const LunAddress& address) {
 
 namespace {
 
-constexpr SenseCode kMediumMayHaveChanged{0x06, 0x28, 0x00};
-constexpr SenseCode kImportExportAccessed{0x06, 0x28, 0x01};
-
 Result<std::pair<EmuLun*, ChangerModel*>> locate_changer(const Result<EmuBus*>& bus,
                                                          const LunAddress& address) {
   auto where = locate(bus, address);
@@ -426,7 +424,7 @@ Result<void> Emulator::set_changer_door(const LunAddress& address, ChangerDoor d
   }
   where->second->set_door(door);
   if (door == ChangerDoor::Closed) {
-    where->first->queue_unit_attention(kMediumMayHaveChanged);
+    where->first->queue_unit_attention(scsi::kMediumMayHaveChanged);
   }
   return {};
 }
@@ -441,7 +439,7 @@ Result<void> Emulator::import_medium(const LunAddress& address, std::uint16_t po
   if (!done) {
     return fail(done.error());
   }
-  where->first->queue_unit_attention(kImportExportAccessed);
+  where->first->queue_unit_attention(scsi::kImportExportAccessed);
   return {};
 }
 
@@ -454,7 +452,7 @@ Result<void> Emulator::export_medium(const LunAddress& address, std::uint16_t po
   if (!done) {
     return fail(done.error());
   }
-  where->first->queue_unit_attention(kImportExportAccessed);
+  where->first->queue_unit_attention(scsi::kImportExportAccessed);
   return {};
 }
 

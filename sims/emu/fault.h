@@ -85,11 +85,4 @@ struct Fault {
   }
 };
 
-// Well-known UNIT ATTENTION conditions (SPC-5 Annex F).
-inline constexpr SenseCode kPowerOnReset{0x06, 0x29, 0x00};         // POWER ON, RESET, OR BDR
-inline constexpr SenseCode kBusResetOccurred{0x06, 0x29, 0x02};     // SCSI BUS RESET OCCURRED
-inline constexpr SenseCode kBdrOccurred{0x06, 0x29, 0x03};          // BUS DEVICE RESET FUNCTION
-inline constexpr SenseCode kReportedLunsChanged{0x06, 0x3f, 0x0e};  // REPORTED LUNS DATA CHANGED
-inline constexpr SenseCode kInquiryDataChanged{0x06, 0x3f, 0x03};   // INQUIRY DATA HAS CHANGED
-
 }  // namespace ucam::emu

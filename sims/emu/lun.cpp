@@ -226,7 +226,7 @@ void EmuLun::dispatch(Command& command, const EmuTarget& target) const {
       break;
   }
   if (m_model->execute(command) == Dispatch::Unsupported) {
-    command.check_condition(kInvalidOpcode, scsi::CdbFieldPointer{0, std::nullopt});
+    command.check_condition(scsi::kInvalidOpcode, scsi::CdbFieldPointer{0, std::nullopt});
   }
 }
 
@@ -272,7 +272,7 @@ void EmuLun::request_sense(Command& command, std::optional<SenseCode> pending) c
   if (!pending) {
     pending = m_model->current_condition();
   }
-  const auto data = sense_bytes(pending.value_or(kNoSense), cdb->format);
+  const auto data = sense_bytes(pending.value_or(scsi::kNoSense), cdb->format);
   command.complete_data_in(data, cdb->allocation_length);
 }
 
@@ -316,7 +316,7 @@ void EmuTarget::execute_missing_lun(cam::Ccb& ccb) const {
       } else if (cdb->evpd == scsi::InquiryData::Standard) {
         command.complete_data_in(m_missing_inquiry, cdb->allocation_length);
       } else {
-        command.check_condition(kLunNotSupported);
+        command.check_condition(scsi::kLunNotSupported);
       }
       return;
     }
@@ -325,7 +325,7 @@ void EmuTarget::execute_missing_lun(cam::Ccb& ccb) const {
       if (ccb.path.lun == 0) {
         report_luns(command);
       } else {
-        command.check_condition(kLunNotSupported);
+        command.check_condition(scsi::kLunNotSupported);
       }
       return;
     case kRequestSense: {
@@ -336,12 +336,12 @@ void EmuTarget::execute_missing_lun(cam::Ccb& ccb) const {
         command.check_condition(cdb.error());
         return;
       }
-      const auto data = sense_bytes(kLunNotSupported, cdb->format);
+      const auto data = sense_bytes(scsi::kLunNotSupported, cdb->format);
       command.complete_data_in(data, cdb->allocation_length);
       return;
     }
     default:
-      command.check_condition(kLunNotSupported);
+      command.check_condition(scsi::kLunNotSupported);
       return;
   }
 }

@@ -131,10 +131,4 @@ class EmuTarget {
   std::atomic<bool> m_selection_timeout{false};
 };
 
-// Sense for commands to missing LUNs, and for unsupported operation codes.
-inline constexpr SenseCode kLunNotSupported{0x05, 0x25, 0x00};
-inline constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
-inline constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
-inline constexpr SenseCode kNoSense{0x00, 0x00, 0x00};
-
 }  // namespace ucam::emu

@@ -11,6 +11,7 @@
 
 #include "sims/emu/json_reader.h"
 #include "sims/emu/model.h"
+#include "sims/emu/text_template.h"
 
 namespace ucam::emu {
 
@@ -91,151 +92,20 @@ constexpr std::uint32_t kDefaultMaxTarget = 63;
 constexpr std::uint64_t kDefaultMaxLun = 255;
 constexpr std::size_t kMaxSerialLength = 64;
 
+// The placeholders of scenario string fields (docs/scenarios.md "Placeholders"), in the order
+// of Placeholders::values(). There is no default variable: "{}" is an error.
+constexpr std::array<std::string_view, 4> kPlaceholderNames = {"bus", "target", "lun", "index"};
+
 // Values the placeholders of a template string expand to.
 struct Placeholders {
   std::uint32_t bus = 0;
   std::uint32_t target = 0;
   std::uint64_t lun = 0;
   std::uint64_t index = 0;
-};
 
-// A string field that may hold placeholders: "{bus}", "{target}", "{lun}", "{index}", each
-// with an optional format ":[0][width][x]" ("{lun:03}", "{target:04x}"); "{{" and "}}" are
-// literal braces.
-class TemplateString {
- public:
-  static Result<TemplateString> parse(std::string_view text, const ObjectReader& reader,
-                                      std::string_view key) {
-    TemplateString result;
-    std::string literal;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      const char c = text[i];
-      if (c == '}') {
-        if (i + 1 < text.size() && text[i + 1] == '}') {
-          literal += '}';
-          ++i;
-          continue;
-        }
-        return fail(reader.error(key, "unmatched '}' (write '}}' for a literal brace)"));
-      }
-      if (c != '{') {
-        literal += c;
-        continue;
-      }
-      if (i + 1 < text.size() && text[i + 1] == '{') {
-        literal += '{';
-        ++i;
-        continue;
-      }
-      const auto close = text.find('}', i);
-      if (close == std::string_view::npos) {
-        return fail(reader.error(key, "unterminated placeholder (write '{{' for a literal brace)"));
-      }
-      auto placeholder = parse_placeholder(text.substr(i + 1, close - i - 1));
-      if (!placeholder) {
-        return fail(reader.error(
-            key, fmt::format("bad placeholder \"{}\": expected {{bus}}, {{target}}, {{lun}} or "
-                             "{{index}} with an optional format like :04 or :x",
-                             text.substr(i, close - i + 1))));
-      }
-      if (!literal.empty()) {
-        result.m_segments.push_back(Segment{std::move(literal), {}});
-        literal.clear();
-      }
-      result.m_segments.push_back(Segment{"", *placeholder});
-      i = close;
-    }
-    if (!literal.empty()) {
-      result.m_segments.push_back(Segment{std::move(literal), {}});
-    }
-    return result;
+  [[nodiscard]] std::array<std::uint64_t, kPlaceholderNames.size()> values() const {
+    return {bus, target, lun, index};
   }
-
-  [[nodiscard]] std::string expand(const Placeholders& values) const {
-    std::string out;
-    for (const auto& segment : m_segments) {
-      if (!segment.placeholder) {
-        out += segment.literal;
-        continue;
-      }
-      const Placeholder& p = *segment.placeholder;
-      std::uint64_t value = 0;
-      switch (p.field) {
-        case Field::Bus:
-          value = values.bus;
-          break;
-        case Field::Target:
-          value = values.target;
-          break;
-        case Field::Lun:
-          value = values.lun;
-          break;
-        case Field::Index:
-          value = values.index;
-          break;
-      }
-      std::string digits = p.hex ? fmt::format("{:x}", value) : fmt::format("{}", value);
-      if (digits.size() < p.width) {
-        digits.insert(0, p.width - digits.size(), p.zero_pad ? '0' : ' ');
-      }
-      out += digits;
-    }
-    return out;
-  }
-
- private:
-  enum class Field : std::uint8_t { Bus, Target, Lun, Index };
-  struct Placeholder {
-    Field field = Field::Bus;
-    bool zero_pad = false;
-    bool hex = false;
-    std::size_t width = 0;
-  };
-  struct Segment {
-    std::string literal;
-    std::optional<Placeholder> placeholder;
-  };
-
-  static std::optional<Placeholder> parse_placeholder(std::string_view body) {
-    Placeholder p;
-    std::string_view name = body;
-    std::string_view spec;
-    if (const auto colon = body.find(':'); colon != std::string_view::npos) {
-      name = body.substr(0, colon);
-      spec = body.substr(colon + 1);
-    }
-    if (name == "bus") {
-      p.field = Field::Bus;
-    } else if (name == "target") {
-      p.field = Field::Target;
-    } else if (name == "lun") {
-      p.field = Field::Lun;
-    } else if (name == "index") {
-      p.field = Field::Index;
-    } else {
-      return std::nullopt;
-    }
-    if (!spec.empty() && spec.back() == 'x') {
-      p.hex = true;
-      spec.remove_suffix(1);
-    }
-    if (!spec.empty() && spec.front() == '0') {
-      p.zero_pad = true;
-      spec.remove_prefix(1);
-    }
-    if (spec.size() > 2) {
-      return std::nullopt;
-    }
-    for (const char c : spec) {
-      if (c < '0' || c > '9') {
-        return std::nullopt;
-      }
-      p.width = p.width * 10 + static_cast<std::size_t>(c - '0');
-    }
-    return p;
-  }
-
-  std::vector<Segment> m_segments;
 };
 
 // A LUN description before placeholders and identifier offsets are applied: one per explicit
@@ -243,7 +113,7 @@ class TemplateString {
 struct LunTemplate {
   std::string path;  // JSON path of the object, for errors after expansion.
   const ModelDescriptor* model = nullptr;
-  std::optional<TemplateString> vendor, product, revision, serial;
+  std::optional<TextTemplate> vendor, product, revision, serial;
   std::optional<std::uint64_t> naa, sas_address;
   std::optional<std::uint16_t> relative_target_port;
   scsi::SenseFormat sense_format = scsi::SenseFormat::Fixed;
@@ -253,7 +123,7 @@ struct LunTemplate {
 struct StringField {
   std::string_view key;
   std::size_t max_length;
-  std::optional<TemplateString> LunTemplate::*member;
+  std::optional<TextTemplate> LunTemplate::*member;
 };
 constexpr std::array kStringFields = {
     StringField{"vendor", 8, &LunTemplate::vendor},
@@ -610,9 +480,9 @@ class Parser {
         return fail(text.error());
       }
       if (*text) {
-        auto parsed = TemplateString::parse(**text, reader, field.key);
+        auto parsed = TextTemplate::parse(**text, kPlaceholderNames);
         if (!parsed) {
-          return fail(parsed.error());
+          return fail(reader.error(field.key, parsed.error().message()));
         }
         tmpl.*field.member = std::move(*parsed);
       }
@@ -683,7 +553,7 @@ class Parser {
       std::string text;
       const auto& source = tmpl.*field.member;
       if (source) {
-        text = source->expand(values);
+        text = source->expand(values.values());
       } else if (field.key == "vendor") {
         text = kDefaultVendor;
       } else if (field.key == "product") {

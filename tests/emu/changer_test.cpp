@@ -9,6 +9,7 @@
 
 #include "scsi/cdb.h"
 #include "scsi/mode.h"
+#include "scsi/sense.h"
 #include "scsi/smc.h"
 #include "scsi/vpd.h"
 #include "sims/emu/embedded.h"
@@ -32,10 +33,6 @@ constexpr std::uint16_t kPortal1 = 0x0011;
 constexpr std::uint16_t kDrive0 = 0x0100;
 constexpr std::uint16_t kDrive1 = 0x0101;
 constexpr std::uint16_t kSlot0 = 0x1000;
-
-constexpr SenseCode kInvalidElementAddress{0x05, 0x21, 0x01};
-constexpr SenseCode kDestinationFull{0x05, 0x3b, 0x0d};
-constexpr SenseCode kSourceEmpty{0x05, 0x3b, 0x0e};
 
 struct Status {
   Reply reply;
@@ -254,7 +251,7 @@ TEST(EmuChangerScenario, ADriveCountGivesNamedDrives) {
 TEST_F(EmuChanger, NoElementAtOrAfterTheStartingAddressIsInvalidElementAddress) {
   const Status s = read_status(h, kChanger, smc::ElementType::Storage, 0x2000, 5);
   ASSERT_TRUE(s.reply.check_condition());
-  EXPECT_EQ(s.reply.sense_code(), kInvalidElementAddress);
+  EXPECT_EQ(s.reply.sense_code(), scsi::kInvalidElementAddress);
 }
 
 TEST_F(EmuChanger, MoveChangesBothEndsAndRecordsTheSource) {
@@ -293,13 +290,13 @@ TEST_F(EmuChanger, PickerPlacedPortalMediaHaveNoImpexp) {
 TEST_F(EmuChanger, MoveFromAnEmptySourceIsSourceElementEmpty) {
   const Reply r = move(h, kSlot0 + 4, kDrive0);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kSourceEmpty);
+  EXPECT_EQ(r.sense_code(), scsi::kSourceEmpty);
 }
 
 TEST_F(EmuChanger, MoveToAFullDestinationIsDestinationElementFull) {
   const Reply r = move(h, kSlot0, kSlot0 + 1);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kDestinationFull);
+  EXPECT_EQ(r.sense_code(), scsi::kDestinationFull);
   EXPECT_TRUE(element(kSlot0)->full);  // Nothing moved.
 }
 
@@ -310,7 +307,7 @@ TEST_F(EmuChanger, InvalidAddressesAreInvalidElementAddress) {
         std::tuple{kSlot0, kDrive0, std::uint16_t{0x0005}}}) {
     const Reply r = move(h, from, to, transport);
     ASSERT_TRUE(r.check_condition()) << from << " " << to << " " << transport;
-    EXPECT_EQ(r.sense_code(), kInvalidElementAddress);
+    EXPECT_EQ(r.sense_code(), scsi::kInvalidElementAddress);
   }
   EXPECT_TRUE(element(kSlot0)->full);
 }
@@ -333,23 +330,23 @@ TEST_F(EmuChanger, ExchangeSwapsThroughTwoDestinations) {
 TEST_F(EmuChanger, ExchangeErrors) {
   Reply r = h.run(kChanger, exchange(kSlot0 + 4, kSlot0, kSlot0 + 4));
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kSourceEmpty);
+  EXPECT_EQ(r.sense_code(), scsi::kSourceEmpty);
   r = h.run(kChanger, exchange(kSlot0, kSlot0 + 4, kSlot0));
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kSourceEmpty);  // The first destination is the second's source.
+  EXPECT_EQ(r.sense_code(), scsi::kSourceEmpty);  // The first destination is the second's source.
   r = h.run(kChanger, exchange(kSlot0, kSlot0 + 1, kSlot0 + 2));
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kDestinationFull);
+  EXPECT_EQ(r.sense_code(), scsi::kDestinationFull);
   r = h.run(kChanger, exchange(kSlot0, kSlot0 + 1, 0x7777));
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kInvalidElementAddress);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidElementAddress);
 }
 
 TEST_F(EmuChanger, PositionToElement) {
   EXPECT_TRUE(h.run(kChanger, smc::position_to_element({0, kSlot0 + 3, smc::Invert::No})).good());
   const Reply r = h.run(kChanger, smc::position_to_element({0, 0x0050, smc::Invert::No}));
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kInvalidElementAddress);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidElementAddress);
 }
 
 TEST_F(EmuChanger, InitializeElementStatusIsGood) {
@@ -361,7 +358,7 @@ TEST_F(EmuChanger, InitializeElementStatusIsGood) {
   const Reply r =
       h.run(kChanger, smc::initialize_element_status_with_range(
                           {smc::ScanMode::Full, smc::ElementRangeSelect::Range, 0x9000, 1}));
-  EXPECT_EQ(r.sense_code(), kInvalidElementAddress);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidElementAddress);
 }
 
 TEST_F(EmuChanger, AllocationLengthCutsTheReportButKeepsTheByteCount) {
@@ -509,7 +506,8 @@ TEST(EmuChangerLibrary, ConcurrentMovesNeitherLoseNorDuplicateMedia) {
         const Reply r = move(h, from, to, 0, kLibrary);
         if (r.good()) {
           ++good;
-        } else if (r.sense_code() == kSourceEmpty || r.sense_code() == kDestinationFull) {
+        } else if (r.sense_code() == scsi::kSourceEmpty ||
+                   r.sense_code() == scsi::kDestinationFull) {
           ++refused;
         } else {
           ADD_FAILURE() << "move " << from << " -> " << to << ": unexpected outcome";

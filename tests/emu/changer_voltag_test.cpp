@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "scsi/cdb.h"
+#include "scsi/sense.h"
 #include "scsi/smc.h"
 #include "tests/emu/harness.h"
 
@@ -26,14 +27,6 @@ constexpr std::uint16_t kDrive0 = 0x0100;
 constexpr std::uint16_t kSlot0 = 0x1000;
 constexpr std::uint16_t kSlot4 = 0x1004;
 constexpr std::uint16_t kSlot5 = 0x1005;
-
-constexpr SenseCode kInvalidElementAddress{0x05, 0x21, 0x01};
-constexpr SenseCode kSourceEmpty{0x05, 0x3b, 0x0e};
-constexpr SenseCode kCommandSequenceError{0x05, 0x2c, 0x00};
-constexpr SenseCode kParameterListLength{0x05, 0x1a, 0x00};
-constexpr SenseCode kInvalidParameter{0x05, 0x26, 0x00};
-constexpr SenseCode kInvalidFieldInCdb{0x05, 0x24, 0x00};
-constexpr SenseCode kChangerError{0x04, 0x3b, 0x16};
 
 Reply send_tag(Harness& h, Action action, std::uint16_t address, const std::string& tag,
                smc::ElementType type = smc::ElementType::All, std::uint16_t sequence = 0) {
@@ -148,7 +141,7 @@ TEST_F(EmuChangerVolumeTags, RequestVolumeElementAddressPagesFromAnAddress) {
 TEST_F(EmuChangerVolumeTags, RequestVolumeElementAddressBeforeATranslateIsASequenceError) {
   const Found f = request_addresses(h);
   ASSERT_TRUE(f.reply.check_condition());
-  EXPECT_EQ(f.reply.sense_code(), kCommandSequenceError);
+  EXPECT_EQ(f.reply.sense_code(), scsi::kCommandSequenceError);
 }
 
 TEST_F(EmuChangerVolumeTags, AssertSetsATagOnlyWhenThereIsNone) {
@@ -159,9 +152,9 @@ TEST_F(EmuChangerVolumeTags, AssertSetsATagOnlyWhenThereIsNone) {
   EXPECT_EQ(d.alternate_tag->sequence, 7);
   const Reply again = send_tag(h, Action::AssertAlternate, kSlot0, "ALT002");
   ASSERT_TRUE(again.check_condition());
-  EXPECT_EQ(again.sense_code(), kCommandSequenceError);
+  EXPECT_EQ(again.sense_code(), scsi::kCommandSequenceError);
   EXPECT_EQ(send_tag(h, Action::AssertPrimary, kSlot0, "NEW001L6").sense_code(),
-            kCommandSequenceError);
+            scsi::kCommandSequenceError);
   EXPECT_EQ(element(kSlot0).alternate_tag->identifier, "ALT001");
   // The alternate tag travels with the medium and can be searched.
   ASSERT_TRUE(h.run(kChanger, smc::move_medium({0, kSlot0, kDrive0, smc::Invert::No})).good());
@@ -188,20 +181,24 @@ TEST_F(EmuChangerVolumeTags, ReplaceOverwritesAndUndefineClears) {
 }
 
 TEST_F(EmuChangerVolumeTags, BadRequestsGetTheirSense) {
-  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, kSlot4, "X").sense_code(), kSourceEmpty);
-  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, 0x0555, "X").sense_code(), kInvalidElementAddress);
-  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, kSlot0, "AB*").sense_code(), kInvalidParameter);
-  EXPECT_EQ(send_tag(h, Action::AssertAlternate, kSlot0, "A?C").sense_code(), kInvalidParameter);
-  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, kSlot0, "").sense_code(), kInvalidParameter);
+  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, kSlot4, "X").sense_code(), scsi::kSourceEmpty);
+  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, 0x0555, "X").sense_code(),
+            scsi::kInvalidElementAddress);
+  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, kSlot0, "AB*").sense_code(),
+            scsi::kInvalidFieldInParameterList);
+  EXPECT_EQ(send_tag(h, Action::AssertAlternate, kSlot0, "A?C").sense_code(),
+            scsi::kInvalidFieldInParameterList);
+  EXPECT_EQ(send_tag(h, Action::ReplacePrimary, kSlot0, "").sense_code(),
+            scsi::kInvalidFieldInParameterList);
   // A short parameter list.
   auto cdb = *smc::send_volume_tag({smc::ElementType::All, kSlot0, Action::ReplacePrimary, 20});
   EXPECT_EQ(h.write(kChanger, cdb, std::vector<std::uint8_t>(20, 0x41)).sense_code(),
-            kParameterListLength);
+            scsi::kParameterListLengthError);
   // A reserved action code (SCSI-2's translate-all codes are not SMC-3's).
   auto raw = *smc::send_volume_tag({smc::ElementType::All, 0, Action::TranslatePrimary});
   raw.bytes[5] = 0x00;
   EXPECT_EQ(h.write(kChanger, raw, std::vector<std::uint8_t>(40, 0x20)).sense_code(),
-            kInvalidFieldInCdb);
+            scsi::kInvalidFieldInCdb);
   EXPECT_EQ(element(kSlot0).primary_tag->identifier, "UCAM001L6");
 }
 
@@ -211,7 +208,7 @@ TEST_F(EmuChangerVolumeTags, PickerJamLeavesTheMediumInThePickerWithExcept) {
   ASSERT_TRUE(h.emu->arm_picker_jam(kChanger));
   const Reply r = h.run(kChanger, smc::move_medium({0, kSlot0, kSlot4, smc::Invert::No}));
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kChangerError);
+  EXPECT_EQ(r.sense_code(), scsi::kChangerError);
   auto picker = element(kPicker);
   EXPECT_TRUE(picker.full);
   EXPECT_TRUE(picker.except);
@@ -223,9 +220,9 @@ TEST_F(EmuChangerVolumeTags, PickerJamLeavesTheMediumInThePickerWithExcept) {
   EXPECT_FALSE(element(kSlot4).full);
   // Every move fails until the changer is initialized.
   EXPECT_EQ(h.run(kChanger, smc::move_medium({0, 0x1001, kSlot4, smc::Invert::No})).sense_code(),
-            kChangerError);
+            scsi::kChangerError);
   EXPECT_EQ(h.run(kChanger, smc::position_to_element({0, kSlot4, smc::Invert::No})).sense_code(),
-            kChangerError);
+            scsi::kChangerError);
   ASSERT_TRUE(h.run(kChanger, smc::initialize_element_status()).good());
   picker = element(kPicker);
   EXPECT_TRUE(picker.full);
@@ -240,7 +237,7 @@ TEST_F(EmuChangerVolumeTags, PickerJamLeavesTheMediumInThePickerWithExcept) {
 TEST_F(EmuChangerVolumeTags, PickerJamOnExchangeAndClearedByTheOperator) {
   ASSERT_TRUE(h.emu->arm_picker_jam(kChanger));
   const Reply r = h.run(kChanger, smc::exchange_medium({0, kSlot0, 0x1001, kSlot0}));
-  EXPECT_EQ(r.sense_code(), kChangerError);
+  EXPECT_EQ(r.sense_code(), scsi::kChangerError);
   EXPECT_TRUE(element(kPicker).except);
   ASSERT_TRUE(h.emu->clear_changer_faults(kChanger));
   EXPECT_FALSE(element(kPicker).except);
@@ -277,7 +274,7 @@ TEST(EmuChangerNoAlternateTags, AlternateActionsAreInvalidAndPagesHaveNoAvoltag)
     "full_slots":1}]}]}]})"};
   const Reply r = send_tag(h, Action::ReplaceAlternate, kSlot0, "ALT001");
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kInvalidFieldInCdb);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidFieldInCdb);
   ASSERT_TRUE(r.field_pointer());
   EXPECT_EQ(r.field_pointer()->byte, 5);
   smc::ReadElementStatusRequest request;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "scsi/cdb.h"
+#include "scsi/sense.h"
 #include "tests/emu/harness.h"
 
 namespace ucam::emu::testing {
@@ -199,7 +200,7 @@ TEST(EmuConcurrency, SubmittersRaceTopologyChangesAndFaults) {
           EXPECT_TRUE(h.emu->inject(at, Fault::check_condition({0x03, 0x11, 0x00})));
           break;
         case 6:
-          EXPECT_TRUE(h.emu->set_unit_attention(at, kPowerOnReset));
+          EXPECT_TRUE(h.emu->set_unit_attention(at, scsi::kPowerOnReset));
           break;
         case 7:
           EXPECT_TRUE(h.emu->set_selection_timeout(at.bus, at.target, SelectionTimeout::On));

@@ -5,6 +5,7 @@
 
 #include "scsi/cdb.h"
 #include "scsi/opcodes.h"
+#include "scsi/sense.h"
 #include "tests/emu/harness.h"
 
 namespace ucam::emu::testing {
@@ -23,10 +24,6 @@ constexpr const char* kScenario = R"({"buses":[{"targets":[
 
 constexpr LunAddress kDisk{0, 0, 0};
 constexpr LunAddress kBigDisk{0, 0, 1};
-
-constexpr SenseCode kInvalidField{0x05, 0x24, 0x00};
-constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
-constexpr SenseCode kLbaOutOfRange{0x05, 0x21, 0x00};
 
 std::vector<std::uint8_t> pattern(std::size_t length, std::uint8_t seed) {
   std::vector<std::uint8_t> data(length);
@@ -75,7 +72,7 @@ TEST_F(EmuDisk, InquiryPageCodeWithoutEvpdIsInvalidField) {
   const Reply r = h.read(kDisk, raw_cdb({0x12, 0x00, 0x80, 0x00, 0xff, 0x00}), 255);
   ASSERT_TRUE(r.check_condition());
   EXPECT_TRUE(r.autosense_valid);
-  EXPECT_EQ(r.sense_code(), kInvalidField);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidFieldInCdb);
   ASSERT_TRUE(r.field_pointer());
   EXPECT_EQ(r.field_pointer()->byte, 2);
 }
@@ -115,7 +112,7 @@ TEST_F(EmuDisk, DeviceIdentificationNamesTheLuAndTheSasTargetPort) {
 TEST_F(EmuDisk, UnsupportedVpdPageIsInvalidField) {
   const Reply r = h.read(kDisk, scsi::inquiry(scsi::InquiryData::VpdPage, 0xb0, 255), 255);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kInvalidField);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidFieldInCdb);
   ASSERT_TRUE(r.field_pointer());
   EXPECT_EQ(r.field_pointer()->byte, 2);
 }
@@ -137,7 +134,7 @@ TEST_F(EmuDisk, ReadCapacity10SaturatesAboveFourGigablocks) {
 TEST_F(EmuDisk, ReadCapacity10WithLbaAndNoPmiIsInvalidField) {
   const Reply r = h.read(kDisk, raw_cdb({0x25, 0, 0, 0, 0, 1, 0, 0, 0, 0}), 8);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kInvalidField);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidFieldInCdb);
 }
 
 TEST_F(EmuDisk, ReadCapacity16ReportsTheFullCapacity) {
@@ -182,7 +179,7 @@ TEST_F(EmuDisk, UnsupportedOpcodeIsInvalidCommandOperationCode) {
   for (const std::uint8_t opcode : {0x04, 0xc0, 0x1c, 0x15}) {
     const Reply r = h.read(kDisk, raw_cdb({opcode, 0, 0, 0, 0, 0}), 16);
     ASSERT_TRUE(r.check_condition()) << int{opcode};
-    EXPECT_EQ(r.sense_code(), kInvalidOpcode) << int{opcode};
+    EXPECT_EQ(r.sense_code(), scsi::kInvalidOpcode) << int{opcode};
     EXPECT_EQ(r.resid, 16U);
   }
 }
@@ -213,7 +210,7 @@ TEST_F(EmuDisk, DescriptorSenseLunReportsDescriptorAutosense) {
   const Reply r = h.read(kBigDisk, raw_cdb({0xc0, 0, 0, 0, 0, 0}), 0);
   ASSERT_TRUE(r.check_condition());
   EXPECT_TRUE(r.descriptor_sense());
-  EXPECT_EQ(r.sense_code(), kInvalidOpcode);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidOpcode);
 }
 
 TEST_F(EmuDisk, DescriptorSenseCarriesTheFieldPointer) {
@@ -355,7 +352,7 @@ TEST_F(EmuDisk, AccessBeyondCapacityIsLbaOutOfRange) {
   for (const auto& c : cases) {
     const Reply r = h.run(kDisk, c.cdb, c.dir, std::vector<std::uint8_t>(4 * 512, 0));
     ASSERT_TRUE(r.check_condition()) << c.name;
-    EXPECT_EQ(r.sense_code(), kLbaOutOfRange) << c.name;
+    EXPECT_EQ(r.sense_code(), scsi::kLbaOutOfRange) << c.name;
     EXPECT_EQ(r.resid, 4U * 512U) << c.name;
   }
 }
@@ -391,7 +388,7 @@ TEST_F(EmuDisk, ShortDataOutIsAnUnderrunAndWritesNothing) {
 TEST_F(EmuDisk, ProtectionFieldIsInvalidField) {
   const Reply r = h.read(kDisk, raw_cdb({0x28, 0x20, 0, 0, 0, 0, 0, 0, 1, 0}), 512);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kInvalidField);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidFieldInCdb);
   ASSERT_TRUE(r.field_pointer());
   EXPECT_EQ(r.field_pointer()->byte, 1);
   EXPECT_EQ(r.field_pointer()->bit, 7);
@@ -513,7 +510,7 @@ TEST_F(EmuDisk, ModeSenseUnknownPageOrSubpageIsInvalidField) {
       scsi::mode_sense6(scsi::BlockDescriptors::Return, scsi::PageControl::Current, 0x1c, 0, 255),
       255);
   ASSERT_TRUE(page.check_condition());
-  EXPECT_EQ(page.sense_code(), kInvalidField);
+  EXPECT_EQ(page.sense_code(), scsi::kInvalidFieldInCdb);
   ASSERT_TRUE(page.field_pointer());
   EXPECT_EQ(page.field_pointer()->byte, 2);
   const Reply subpage = h.read(

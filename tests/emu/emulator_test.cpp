@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "scsi/cdb.h"
+#include "scsi/sense.h"
 #include "sims/emu/emu.h"
 #include "tests/emu/harness.h"
 
@@ -15,8 +16,6 @@ constexpr const char* kScenario = R"({"buses":[
     {"id":2,"luns":[{"lun":0,"type":"processor"}]}]},
   {"transport":"FC","targets":[{"id":1}]}
 ]})";
-
-constexpr SenseCode kLunNotSupported{0x05, 0x25, 0x00};
 
 cam::Path whole_bus(std::uint32_t path_id) {
   return {path_id, cam::Path::kWildcardTarget, cam::Path::kWildcardLun};
@@ -145,14 +144,14 @@ TEST_F(EmuTopology, InquiryToAMissingLunReportsQualifierThree) {
 TEST_F(EmuTopology, VpdInquiryToAMissingLunIsLunNotSupported) {
   const Reply r = h.read({0, 0, 1}, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 96), 96);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kLunNotSupported);
+  EXPECT_EQ(r.sense_code(), scsi::kLunNotSupported);
 }
 
 TEST_F(EmuTopology, OtherCommandsToAMissingLunAreLunNotSupported) {
   for (const auto& cdb : {scsi::test_unit_ready(), scsi::read10(0, 1), scsi::read_capacity10()}) {
     const Reply r = h.read({0, 0, 5}, cdb, 512);
     ASSERT_TRUE(r.check_condition());
-    EXPECT_EQ(r.sense_code(), kLunNotSupported);
+    EXPECT_EQ(r.sense_code(), scsi::kLunNotSupported);
     EXPECT_EQ(r.resid, 512U);
   }
 }
@@ -160,7 +159,7 @@ TEST_F(EmuTopology, OtherCommandsToAMissingLunAreLunNotSupported) {
 TEST_F(EmuTopology, RequestSenseToAMissingLunReturnsLunNotSupportedAsData) {
   const Reply r = h.read({0, 0, 5}, scsi::request_sense(252), 252);
   ASSERT_TRUE(r.good());
-  EXPECT_EQ(Reply::decode_sense_code(r.data), kLunNotSupported);
+  EXPECT_EQ(Reply::decode_sense_code(r.data), scsi::kLunNotSupported);
 }
 
 TEST_F(EmuTopology, EmptyCdbIsAnInvalidRequest) {
@@ -211,7 +210,7 @@ TEST_F(EmuTopology, RemovedLunAnswersAsMissingAndIsRescanned) {
   ASSERT_TRUE(h.emu->remove_lun({0, 0, 3}));
   EXPECT_EQ(h.xpt.rescans(), (std::vector<cam::Path>{{7, 0, 3}}));
   EXPECT_EQ(inquiry({0, 0, 3}).data.at(0), 0x7f);
-  EXPECT_EQ(tur({0, 0, 3}).sense_code(), kLunNotSupported);
+  EXPECT_EQ(tur({0, 0, 3}).sense_code(), scsi::kLunNotSupported);
   EXPECT_EQ(report_luns({0, 0, 0}), (std::vector<std::uint64_t>{0}));
   EXPECT_TRUE(tur({0, 0, 0}).good());
 }
@@ -240,7 +239,7 @@ TEST_F(EmuTopology, InsertionWithPowerOnAttentionReportsItOnce) {
   EXPECT_TRUE(inquiry({0, 0, 0}).good());  // INQUIRY neither reports nor clears it.
   const Reply first = tur({0, 0, 0});
   ASSERT_TRUE(first.check_condition());
-  EXPECT_EQ(first.sense_code(), kPowerOnReset);
+  EXPECT_EQ(first.sense_code(), scsi::kPowerOnReset);
   EXPECT_TRUE(tur({0, 0, 0}).good());
 }
 
@@ -261,8 +260,8 @@ TEST_F(EmuTopology, RemovedTargetTimesOutAndIsRescanned) {
 TEST_F(EmuTopology, TargetInsertionWithPowerOnAttentionReachesEveryLun) {
   ASSERT_TRUE(h.emu->remove_target(0, 0));
   ASSERT_TRUE(h.emu->insert_target(0, 0, Insertion::PowerOnAttention));
-  EXPECT_EQ(tur({0, 0, 0}).sense_code(), kPowerOnReset);
-  EXPECT_EQ(tur({0, 0, 3}).sense_code(), kPowerOnReset);
+  EXPECT_EQ(tur({0, 0, 0}).sense_code(), scsi::kPowerOnReset);
+  EXPECT_EQ(tur({0, 0, 3}).sense_code(), scsi::kPowerOnReset);
   EXPECT_TRUE(tur({0, 0, 3}).good());
 }
 
@@ -324,7 +323,7 @@ TEST_F(EmuTopology, UnknownAddressesAreErrors) {
       {"insert target", h.emu->insert_target(1, 0), "emu: bus 1 has no target 0"},
       {"insert bus", h.emu->insert_bus(2), "emu: the scenario has no bus 2 (2 buses)"},
       {"fault", h.emu->inject({0, 3, 0}, Fault::hang()), "emu: bus 0 has no target 3"},
-      {"unit attention", h.emu->set_unit_attention({0, 0, 2}, kPowerOnReset),
+      {"unit attention", h.emu->set_unit_attention({0, 0, 2}, scsi::kPowerOnReset),
        "emu: bus 0 target 0 has no LUN 2"},
       {"selection timeout", h.emu->set_selection_timeout(0, 9, SelectionTimeout::On),
        "emu: bus 0 has no target 9"},
@@ -349,10 +348,10 @@ TEST(EmuMultipath, LunsWithOneNameShareTheirMedium) {
   // Presence and faults stay per path.
   ASSERT_TRUE(h.emu->remove_lun({0, 0, 0}));
   EXPECT_TRUE(h.run({1, 3, 0}, scsi::test_unit_ready()).good());
-  ASSERT_TRUE(h.emu->set_unit_attention({1, 3, 0}, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention({1, 3, 0}, scsi::kPowerOnReset));
   ASSERT_TRUE(h.emu->insert_lun({0, 0, 0}));
   EXPECT_TRUE(h.run({0, 0, 0}, scsi::test_unit_ready()).good());
-  EXPECT_EQ(h.run({1, 3, 0}, scsi::test_unit_ready()).sense_code(), kPowerOnReset);
+  EXPECT_EQ(h.run({1, 3, 0}, scsi::test_unit_ready()).sense_code(), scsi::kPowerOnReset);
 }
 
 // --- Resets -----------------------------------------------------------------------------------
@@ -366,8 +365,8 @@ TEST_F(EmuTopology, BusResetAnnouncesAndRaisesUnitAttentionEverywhere) {
   ASSERT_EQ(h.xpt.announcements().size(), 1U);
   EXPECT_EQ(h.xpt.announcements()[0].code, cam::AsyncCode::BusReset);
   EXPECT_EQ(h.xpt.announcements()[0].path, whole_bus(7));
-  EXPECT_EQ(tur({0, 0, 3}).sense_code(), kBusResetOccurred);
-  EXPECT_EQ(tur({0, 2, 0}).sense_code(), kBusResetOccurred);
+  EXPECT_EQ(tur({0, 0, 3}).sense_code(), scsi::kBusResetOccurred);
+  EXPECT_EQ(tur({0, 2, 0}).sense_code(), scsi::kBusResetOccurred);
   EXPECT_TRUE(tur({1, 1, 0}).good());  // The other bus saw nothing.
 }
 
@@ -380,8 +379,8 @@ TEST_F(EmuTopology, DeviceResetAnnouncesAndRaisesUnitAttentionOnItsLuns) {
   ASSERT_EQ(h.xpt.announcements().size(), 1U);
   EXPECT_EQ(h.xpt.announcements()[0].code, cam::AsyncCode::SentBdr);
   EXPECT_EQ(h.xpt.announcements()[0].path, (cam::Path{7, 0, cam::Path::kWildcardLun}));
-  EXPECT_EQ(tur({0, 0, 0}).sense_code(), kBdrOccurred);
-  EXPECT_EQ(tur({0, 0, 3}).sense_code(), kBdrOccurred);
+  EXPECT_EQ(tur({0, 0, 0}).sense_code(), scsi::kBdrOccurred);
+  EXPECT_EQ(tur({0, 0, 3}).sense_code(), scsi::kBdrOccurred);
   EXPECT_TRUE(tur({0, 2, 0}).good());
 }
 

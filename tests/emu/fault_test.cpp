@@ -7,6 +7,7 @@
 
 #include "scsi/cdb.h"
 #include "scsi/opcodes.h"
+#include "scsi/sense.h"
 #include "tests/emu/harness.h"
 
 namespace ucam::emu::testing {
@@ -135,49 +136,49 @@ TEST_F(EmuFault, FaultsArmedOnAnAbsentLunApplyWhenItReturns) {
 // --- UNIT ATTENTION ---------------------------------------------------------------------------
 
 TEST_F(EmuFault, UnitAttentionOnTheNextCommandOnly) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
   const Reply r = read(kLun0);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kPowerOnReset);
+  EXPECT_EQ(r.sense_code(), scsi::kPowerOnReset);
   EXPECT_TRUE(read(kLun0).good());
 }
 
 TEST_F(EmuFault, UnitAttentionsAreReportedOldestFirst) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kReportedLunsChanged));
-  EXPECT_EQ(tur(kLun0).sense_code(), kPowerOnReset);
-  EXPECT_EQ(tur(kLun0).sense_code(), kReportedLunsChanged);
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kReportedLunsChanged));
+  EXPECT_EQ(tur(kLun0).sense_code(), scsi::kPowerOnReset);
+  EXPECT_EQ(tur(kLun0).sense_code(), scsi::kReportedLunsChanged);
   EXPECT_TRUE(tur(kLun0).good());
 }
 
 TEST_F(EmuFault, InquiryAndReportLunsNeitherReportNorClearUnitAttention) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
   EXPECT_TRUE(h.read(kLun0, scsi::inquiry(scsi::InquiryData::Standard, 0, 36), 36).good());
   EXPECT_TRUE(h.read(kLun0, scsi::report_luns(scsi::SelectReport::All, 64), 64).good());
-  EXPECT_EQ(tur(kLun0).sense_code(), kPowerOnReset);
+  EXPECT_EQ(tur(kLun0).sense_code(), scsi::kPowerOnReset);
 }
 
 TEST_F(EmuFault, RequestSenseReturnsAndClearsUnitAttention) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
   const Reply r = h.read(kLun0, scsi::request_sense(252), 252);
   ASSERT_TRUE(r.good());
-  EXPECT_EQ(Reply::decode_sense_code(r.data), kPowerOnReset);
+  EXPECT_EQ(Reply::decode_sense_code(r.data), scsi::kPowerOnReset);
   EXPECT_TRUE(tur(kLun0).good());
   const Reply after = h.read(kLun0, scsi::request_sense(252), 252);
   EXPECT_EQ(Reply::decode_sense_code(after.data), (SenseCode{0, 0, 0}));
 }
 
 TEST_F(EmuFault, ClearFaultsDropsPendingUnitAttention) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
   ASSERT_TRUE(h.emu->clear_faults(kLun0));
   EXPECT_TRUE(tur(kLun0).good());
 }
 
 TEST_F(EmuFault, FaultTakesPrecedenceOverUnitAttention) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
   ASSERT_TRUE(h.emu->inject(kLun0, Fault::check_condition(kMediumError)));
   EXPECT_EQ(tur(kLun0).sense_code(), kMediumError);
-  EXPECT_EQ(tur(kLun0).sense_code(), kPowerOnReset);
+  EXPECT_EQ(tur(kLun0).sense_code(), scsi::kPowerOnReset);
 }
 
 // --- Selection timeout ------------------------------------------------------------------------
@@ -225,11 +226,11 @@ TEST_F(EmuFault, DelayedCommandIsHeldUntilItsTime) {
 }
 
 TEST_F(EmuFault, DelayedCommandStillReportsUnitAttention) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
   ASSERT_TRUE(h.emu->inject(kLun0, Fault::delayed(std::chrono::microseconds(1))));
   auto request = start(kLun0, scsi::test_unit_ready());
   ASSERT_TRUE(h.xpt.wait_done(request->ccb));
-  EXPECT_EQ(request->reply().sense_code(), kPowerOnReset);
+  EXPECT_EQ(request->reply().sense_code(), scsi::kPowerOnReset);
 }
 
 TEST_F(EmuFault, DelaysAreCompletedInDeadlineOrder) {
@@ -371,7 +372,7 @@ TEST_F(EmuFault, StopCompletesHeldCommandsWithDevNotThere) {
 }
 
 TEST_F(EmuFault, DelayedCheckConditionLosesItsSenseWhenTheDeviceGoes) {
-  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, kPowerOnReset));
+  ASSERT_TRUE(h.emu->set_unit_attention(kLun0, scsi::kPowerOnReset));
   ASSERT_TRUE(h.emu->inject(kLun0, Fault::delayed(kLong)));
   auto request = start(kLun0, scsi::test_unit_ready());
   ASSERT_TRUE(h.emu->remove_lun(kLun0));

@@ -174,11 +174,11 @@ const BadCase kBadCases[] = {
     {"BadPlaceholder", R"({"buses":[{"targets":{"count":2,"template":{"serial":"S{slot}"}}}]})",
      R"(x.json: buses[0].targets.template.serial: bad placeholder "{slot}": expected {bus}, {target}, {lun} or {index} with an optional format like :04 or :x)"},
     {"UnterminatedPlaceholder", R"({"buses":[{"targets":[{"luns":[{"serial":"S{lun"}]}]}]})",
-     "x.json: buses[0].targets[0].luns[0].serial: unterminated placeholder (write '{{' for a "
-     "literal brace)"},
+     "x.json: buses[0].targets[0].luns[0].serial: unterminated placeholder \"{lun\" (write '{{' "
+     "for a literal brace)"},
     {"UnmatchedBrace", R"({"buses":[{"targets":[{"luns":[{"serial":"S}"}]}]}]})",
-     "x.json: buses[0].targets[0].luns[0].serial: unmatched '}' (write '}}' for a literal "
-     "brace)"},
+     "x.json: buses[0].targets[0].luns[0].serial: unmatched '}' in \"S}\" (write '}}' for a "
+     "literal brace)"},
     {"GeneratedStringTooLongForLaterLun",
      R"({"buses":[{"targets":{"count":20,"luns_per_target":10,"template":{"vendor":"ABCDEF{index}"}}}]})",
      R"(x.json: buses[0].targets.template.vendor: "ABCDEF100" is longer than 8 characters (target 10 lun 0))"},

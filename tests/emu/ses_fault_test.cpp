@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "scsi/sense.h"
 #include "sims/emu/lun.h"
 #include "tests/emu/ses_harness.h"
 
@@ -188,7 +189,7 @@ TEST_F(SesFault, MovedDiskShowsUpInItsNewSlot) {
   EXPECT_TRUE(lun_present({0, 0, 0}));
   EXPECT_EQ(h.xpt.rescans(), (std::vector<cam::Path>{{kPathId, 0, 0}, {kPathId, 0, 0}}));
   // The re-inserted disk reports its power-on UNIT ATTENTION.
-  EXPECT_EQ(h.run({0, 0, 0}, scsi::test_unit_ready()).sense_code(), kPowerOnReset);
+  EXPECT_EQ(h.run({0, 0, 0}, scsi::test_unit_ready()).sense_code(), scsi::kPowerOnReset);
   EXPECT_EQ(h.emu->enclosure(kEs1)->slot(3)->disk, (LunAddress{0, 0, 0}));
 }
 
@@ -289,7 +290,7 @@ TEST_F(SesFault, EnclosureDisappearsAndComesBackWithItsState) {
   EXPECT_EQ(h.xpt.rescans(), (std::vector<cam::Path>{{kPathId, 8, 0}, {kPathId, 9, 0}}));
   const Reply r = receive_page(h, kEs1, 0x02);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kLunNotSupported);
+  EXPECT_EQ(r.sense_code(), scsi::kLunNotSupported);
 
   ASSERT_TRUE(h.emu->insert_enclosure(kEs2));
   EXPECT_TRUE(lun_present(kEs1));

@@ -7,6 +7,7 @@
 
 #include "scsi/cdb.h"
 #include "scsi/mode.h"
+#include "scsi/sense.h"
 #include "scsi/smc.h"
 #include "tests/emu/harness.h"
 
@@ -32,10 +33,6 @@ constexpr std::uint16_t kDrive0 = 0x0100;
 constexpr std::uint16_t kDrive1 = 0x0101;
 constexpr std::uint16_t kSlot0 = 0x1000;
 constexpr std::uint16_t kSlot3 = 0x1003;
-
-constexpr SenseCode kNoSense{0x00, 0x00, 0x00};
-constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
-constexpr SenseCode kInvalidField{0x05, 0x24, 0x00};
 
 scsi::Cdb cdb6(std::uint8_t opcode, std::uint8_t byte1 = 0, std::uint8_t byte4 = 0) {
   scsi::Cdb c;
@@ -101,17 +98,17 @@ TEST_F(EmuTape, InquiryReportsARemovableSequentialAccessDevice) {
 TEST_F(EmuTape, EmptyDriveIsNotReadyWithMediumNotPresent) {
   const Reply r = h.run(kTape, scsi::test_unit_ready());
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kMediumNotPresent);
-  EXPECT_EQ(h.run(kTape, rewind_cdb()).sense_code(), kMediumNotPresent);
-  EXPECT_EQ(h.run(kTape, load_unload(0x01)).sense_code(), kMediumNotPresent);
+  EXPECT_EQ(r.sense_code(), scsi::kMediumNotPresent);
+  EXPECT_EQ(h.run(kTape, rewind_cdb()).sense_code(), scsi::kMediumNotPresent);
+  EXPECT_EQ(h.run(kTape, load_unload(0x01)).sense_code(), scsi::kMediumNotPresent);
   // REQUEST SENSE reports the condition that ends the next command.
-  EXPECT_EQ(request_sense(h, kTape), kMediumNotPresent);
+  EXPECT_EQ(request_sense(h, kTape), scsi::kMediumNotPresent);
 }
 
 TEST_F(EmuTape, CartridgeAtPowerOnIsReady) {
   EXPECT_TRUE(h.run(kSolo, scsi::test_unit_ready()).good());
   EXPECT_TRUE(h.run(kSolo, rewind_cdb()).good());
-  EXPECT_EQ(request_sense(h, kSolo), kNoSense);
+  EXPECT_EQ(request_sense(h, kSolo), scsi::kNoSense);
 }
 
 TEST_F(EmuTape, ReadBlockLimitsReportsTheConfiguredLimits) {
@@ -128,27 +125,27 @@ TEST_F(EmuTape, ReadBlockLimitsReportsTheConfiguredLimits) {
   EXPECT_EQ((d.data[4] << 8) | d.data[5], 1);
   // MLOI (maximum logical object identifier) is not supported.
   const Reply mloi = h.read(kSolo, read_block_limits(0x01), 20);
-  EXPECT_EQ(mloi.sense_code(), kInvalidField);
+  EXPECT_EQ(mloi.sense_code(), scsi::kInvalidFieldInCdb);
 }
 
 TEST_F(EmuTape, UnloadEjectsAndLoadThreadsAgain) {
   ASSERT_TRUE(h.run(kSolo, load_unload(0x00)).good());
   const Reply r = h.run(kSolo, scsi::test_unit_ready());
-  EXPECT_EQ(r.sense_code(), kInitializingCommandRequired);
-  EXPECT_EQ(request_sense(h, kSolo), kInitializingCommandRequired);
+  EXPECT_EQ(r.sense_code(), scsi::kInitializingCommandRequired);
+  EXPECT_EQ(request_sense(h, kSolo), scsi::kInitializingCommandRequired);
   ASSERT_TRUE(h.run(kSolo, load_unload(0x01)).good());
   EXPECT_TRUE(h.run(kSolo, scsi::test_unit_ready()).good());
   // LOAD with EOT is an invalid combination.
-  EXPECT_EQ(h.run(kSolo, load_unload(0x05)).sense_code(), kInvalidField);
+  EXPECT_EQ(h.run(kSolo, load_unload(0x05)).sense_code(), scsi::kInvalidFieldInCdb);
 }
 
 TEST_F(EmuTape, PreventRefusesUnloadUntilAllowed) {
   ASSERT_TRUE(h.run(kSolo, prevent_allow(1)).good());
-  EXPECT_EQ(h.run(kSolo, load_unload(0x00)).sense_code(), kMediumRemovalPrevented);
+  EXPECT_EQ(h.run(kSolo, load_unload(0x00)).sense_code(), scsi::kMediumRemovalPrevented);
   EXPECT_TRUE(h.run(kSolo, scsi::test_unit_ready()).good());  // Still loaded.
   ASSERT_TRUE(h.run(kSolo, prevent_allow(0)).good());
   EXPECT_TRUE(h.run(kSolo, load_unload(0x00)).good());
-  EXPECT_EQ(h.run(kSolo, prevent_allow(2)).sense_code(), kInvalidField);
+  EXPECT_EQ(h.run(kSolo, prevent_allow(2)).sense_code(), scsi::kInvalidFieldInCdb);
 }
 
 TEST_F(EmuTape, ModeSenseHasABlockDescriptorWithTheDensity) {
@@ -186,7 +183,7 @@ TEST_F(EmuTape, ModeSenseHasABlockDescriptorWithTheDensity) {
 TEST_F(EmuTape, DataCommandsAreRefusedAsUnsupported) {
   const Reply r = h.read(kSolo, cdb6(0x08, 0x01, 1), 512);  // READ(6), fixed, 1 block.
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kInvalidOpcode);
+  EXPECT_EQ(r.sense_code(), scsi::kInvalidOpcode);
 }
 
 TEST_F(EmuTape, MoveIntoTheDriveLoadsTheTapeLunWithAUnitAttention) {
@@ -194,7 +191,7 @@ TEST_F(EmuTape, MoveIntoTheDriveLoadsTheTapeLunWithAUnitAttention) {
   // The first command after the load reports NOT READY TO READY CHANGE, then it is ready.
   const Reply first = h.run(kTape, scsi::test_unit_ready());
   ASSERT_TRUE(first.check_condition());
-  EXPECT_EQ(first.sense_code(), kNotReadyToReadyChange);
+  EXPECT_EQ(first.sense_code(), scsi::kMediumMayHaveChanged);
   EXPECT_TRUE(h.run(kTape, scsi::test_unit_ready()).good());
   auto changer = h.emu->changer(kChanger);
   ASSERT_TRUE(changer);
@@ -210,13 +207,13 @@ TEST_F(EmuTape, MoveOutOfTheDriveEmptiesTheTapeLun) {
   (void)h.run(kTape, scsi::test_unit_ready());  // Consume the UNIT ATTENTION.
   // Loaded, not unloaded: the library unloads it itself.
   ASSERT_TRUE(move(h, kDrive0, kSlot3).good());
-  EXPECT_EQ(h.run(kTape, scsi::test_unit_ready()).sense_code(), kMediumNotPresent);
+  EXPECT_EQ(h.run(kTape, scsi::test_unit_ready()).sense_code(), scsi::kMediumNotPresent);
   // Unloaded first: the same.
   ASSERT_TRUE(move(h, kSlot3, kDrive0).good());
   (void)h.run(kTape, scsi::test_unit_ready());
   ASSERT_TRUE(h.run(kTape, load_unload(0x00)).good());
   ASSERT_TRUE(move(h, kDrive0, kSlot0).good());
-  EXPECT_EQ(h.run(kTape, scsi::test_unit_ready()).sense_code(), kMediumNotPresent);
+  EXPECT_EQ(h.run(kTape, scsi::test_unit_ready()).sense_code(), scsi::kMediumNotPresent);
 }
 
 TEST_F(EmuTape, PreventOnTheTapeLunRefusesTheMoveOut) {
@@ -225,11 +222,11 @@ TEST_F(EmuTape, PreventOnTheTapeLunRefusesTheMoveOut) {
   ASSERT_TRUE(h.run(kTape, prevent_allow(1)).good());
   const Reply r = move(h, kDrive0, kSlot3);
   ASSERT_TRUE(r.check_condition());
-  EXPECT_EQ(r.sense_code(), kRemovalPreventedByDrive);
+  EXPECT_EQ(r.sense_code(), scsi::kRemovalPreventedByDrive);
   EXPECT_TRUE(h.run(kTape, scsi::test_unit_ready()).good());  // Still loaded.
   // EXCHANGE is refused the same way.
   const Reply x = h.run(kChanger, smc::exchange_medium({0, kDrive0, 0x1001, kDrive0}));
-  EXPECT_EQ(x.sense_code(), kRemovalPreventedByDrive);
+  EXPECT_EQ(x.sense_code(), scsi::kRemovalPreventedByDrive);
   ASSERT_TRUE(h.run(kTape, prevent_allow(0)).good());
   EXPECT_TRUE(move(h, kDrive0, kSlot3).good());
 }
@@ -242,7 +239,7 @@ TEST_F(EmuTape, CartridgeAtPowerOnShowsInTheLinkedDrive) {
   EXPECT_EQ(d->primary_tag->identifier, "PRE001L6");
   EXPECT_TRUE(h.run(kPreloaded, scsi::test_unit_ready()).good());
   ASSERT_TRUE(move(h, kDrive1, kSlot3).good());
-  EXPECT_EQ(h.run(kPreloaded, scsi::test_unit_ready()).sense_code(), kMediumNotPresent);
+  EXPECT_EQ(h.run(kPreloaded, scsi::test_unit_ready()).sense_code(), scsi::kMediumNotPresent);
 }
 
 TEST_F(EmuTape, ExchangeSwapsTheCartridgeInTheDrive) {
@@ -252,7 +249,7 @@ TEST_F(EmuTape, ExchangeSwapsTheCartridgeInTheDrive) {
   ASSERT_TRUE(h.run(kChanger, smc::exchange_medium({0, 0x1001, kDrive0, 0x1001})).good());
   auto* changer = *h.emu->changer(kChanger);
   ASSERT_NE(changer, nullptr);
-  EXPECT_EQ(h.run(kTape, scsi::test_unit_ready()).sense_code(), kNotReadyToReadyChange);
+  EXPECT_EQ(h.run(kTape, scsi::test_unit_ready()).sense_code(), scsi::kMediumMayHaveChanged);
   EXPECT_TRUE(h.run(kTape, scsi::test_unit_ready()).good());
   smc::ElementStatusData data;
   const auto* d = drive(h, kDrive0, data);
@@ -269,7 +266,7 @@ TEST(EmuTapeMultipath, EveryPathOfTheLoadedDriveGetsTheUnitAttention) {
   ASSERT_TRUE(h.emu);
   ASSERT_TRUE(move(h, kSlot0, kDrive0).good());
   for (const LunAddress& port : {LunAddress{0, 1, 0}, LunAddress{0, 2, 0}}) {
-    EXPECT_EQ(h.run(port, scsi::test_unit_ready()).sense_code(), kNotReadyToReadyChange)
+    EXPECT_EQ(h.run(port, scsi::test_unit_ready()).sense_code(), scsi::kMediumMayHaveChanged)
         << port.target;
     EXPECT_TRUE(h.run(port, scsi::test_unit_ready()).good()) << port.target;
   }

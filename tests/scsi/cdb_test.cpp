@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "scsi/sense.h"
 #include "tests/scsi/oracle.h"
 
 namespace ucam::scsi {
@@ -13,9 +14,6 @@ namespace {
 std::string hex(const Cdb& c) {
   return hex_string(c.span());
 }
-
-constexpr SenseCode kInvalidField{0x05, 0x24, 0x00};
-constexpr SenseCode kInvalidOpcode{0x05, 0x20, 0x00};
 
 TEST(CdbBuild, EncodesKnownVectors) {
   EXPECT_EQ(hex(test_unit_ready()), "00 00 00 00 00 00");
@@ -84,7 +82,7 @@ TEST(InquiryCdbParse, RejectsPageCodeWithoutEvpdPointingAtByteTwo) {
   auto r = parse_inquiry_cdb(cdb);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind(), Error::Kind::Sense);
-  EXPECT_EQ(r.error().sense(), kInvalidField);
+  EXPECT_EQ(r.error().sense(), kInvalidFieldInCdb);
   auto fp = cdb_field_pointer(r.error());
   ASSERT_TRUE(fp.has_value());
   EXPECT_EQ(fp->byte, 2);
@@ -111,7 +109,7 @@ TEST(InquiryCdbParse, RejectsShortCdb) {
   const std::vector<std::uint8_t> cdb{0x12, 0x01, 0x83};
   auto r = parse_inquiry_cdb(cdb);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().sense(), kInvalidField);
+  EXPECT_EQ(r.error().sense(), kInvalidFieldInCdb);
 }
 
 TEST(RwCdbParse, DecodesAllSizes) {
@@ -167,7 +165,7 @@ TEST(ReportLunsCdbParse, DecodesAndChecksAllocationLength) {
   EXPECT_EQ(r->allocation_length, 16u);
   auto small = parse_report_luns_cdb(report_luns(SelectReport::All, 3).span());
   ASSERT_FALSE(small.has_value());
-  EXPECT_EQ(small.error().sense(), kInvalidField);
+  EXPECT_EQ(small.error().sense(), kInvalidFieldInCdb);
   EXPECT_EQ(cdb_field_pointer(small.error())->byte, 6);
 }
 
@@ -273,7 +271,7 @@ TEST(ReadCapacity16CdbParse, RejectsOtherServiceAction) {
   cdb.bytes[1] = 0x12;  // GET LBA STATUS
   auto bad = parse_read_capacity16_cdb(cdb.span());
   ASSERT_FALSE(bad.has_value());
-  EXPECT_EQ(bad.error().sense(), kInvalidField);
+  EXPECT_EQ(bad.error().sense(), kInvalidFieldInCdb);
   EXPECT_EQ(cdb_field_pointer(bad.error())->byte, 1);
 }
 

@@ -131,13 +131,13 @@ TEST_F(SgpTest, SenseIsCutToMxSbLen) {
 }
 
 TEST_F(SgpTest, UnitAttentionReachesTheCaller) {
-  ASSERT_TRUE(emulator().set_unit_attention(kLun, emu::kPowerOnReset));
+  ASSERT_TRUE(emulator().set_unit_attention(kLun, scsi::kPowerOnReset));
   auto io = tur();
   ASSERT_TRUE(handle.ioctl(io).has_value());
   EXPECT_EQ(io.reply.status, 0x02);
   const auto sense = scsi::parse_sense(io.reply.sense);
   ASSERT_TRUE(sense.has_value());
-  EXPECT_EQ(sense->code(), emu::kPowerOnReset);
+  EXPECT_EQ(sense->code(), scsi::kPowerOnReset);
 }
 
 TEST_F(SgpTest, CommandTimeoutIsDidTimeOut) {

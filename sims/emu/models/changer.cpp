@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scsi/opcodes.h"
+#include "scsi/sense.h"
 #include "scsi/vpd.h"
 #include "sims/emu/models/tape.h"
 
@@ -20,16 +21,6 @@ namespace {
 constexpr std::uint16_t kVersionSam5 = 0x00a0;
 constexpr std::uint16_t kVersionSpc4 = 0x0460;
 constexpr std::uint16_t kVersionSmc3 = 0x0480;
-
-// SMC-3 / SPC-5 additional sense codes.
-constexpr SenseCode kInvalidElementAddress{0x05, 0x21, 0x01};
-constexpr SenseCode kDestinationFull{0x05, 0x3b, 0x0d};
-constexpr SenseCode kSourceEmpty{0x05, 0x3b, 0x0e};
-constexpr SenseCode kManualIntervention{0x02, 0x04, 0x03};
-constexpr SenseCode kChangerError{0x04, 0x3b, 0x16};  // MECHANICAL POSITIONING OR CHANGER ERROR
-constexpr SenseCode kCommandSequenceError{0x05, 0x2c, 0x00};
-constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
-constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
 
 bool is_translate(smc::SendVolumeTagAction action) {
   return action == smc::SendVolumeTagAction::TranslatePrimary ||
@@ -443,7 +434,7 @@ Dispatch ChangerModel::execute(Command& command) {
   {
     std::lock_guard lock(m_lock);
     if (m_door == ChangerDoor::Open) {
-      command.check_condition(kManualIntervention);
+      command.check_condition(scsi::kManualIntervention);
       return Dispatch::Handled;
     }
     const bool motion = code == op(scsi::Opcode::MoveMedium) ||
@@ -525,7 +516,7 @@ void ChangerModel::read_element_status(Command& command) const {
       indexes.push_back(static_cast<std::size_t>(it - m_elements.begin()));
     }
     if (!any && request->number_of_elements != 0) {
-      command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
+      command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
       return;
     }
     data = report(indexes, voltag, dvcid);
@@ -625,7 +616,7 @@ void ChangerModel::transfer(Element& from, Element& to) {
 std::optional<SenseCode> ChangerModel::jammed() const {
   for (const Element& e : m_elements) {
     if (e.type == smc::ElementType::MediumTransport && e.except) {
-      return kChangerError;
+      return scsi::kChangerError;
     }
   }
   return std::nullopt;
@@ -665,8 +656,8 @@ void ChangerModel::jam(Element& from, std::uint16_t transport) {
     sync_tape(from);
   }
   picker.except = true;
-  picker.asc = kChangerError.asc;
-  picker.ascq = kChangerError.ascq;
+  picker.asc = scsi::kChangerError.asc;
+  picker.ascq = scsi::kChangerError.ascq;
 }
 
 void ChangerModel::move_medium(Command& command) {
@@ -679,25 +670,25 @@ void ChangerModel::move_medium(Command& command) {
   const auto source = find(request->source);
   const auto destination = find(request->destination);
   if (!valid_transport(request->transport)) {
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
     return;
   }
   if (!source) {
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{4, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{4, std::nullopt});
     return;
   }
   if (!destination) {
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{6, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{6, std::nullopt});
     return;
   }
   Element& from = m_elements[*source];
   Element& to = m_elements[*destination];
   if (!from.full) {
-    command.check_condition(kSourceEmpty);
+    command.check_condition(scsi::kSourceEmpty);
     return;
   }
   if (to.full) {
-    command.check_condition(kDestinationFull);
+    command.check_condition(scsi::kDestinationFull);
     return;
   }
   if (auto refused = removal_refused(from)) {
@@ -706,7 +697,7 @@ void ChangerModel::move_medium(Command& command) {
   }
   if (m_jam_armed) {
     jam(from, request->transport);
-    command.check_condition(kChangerError);
+    command.check_condition(scsi::kChangerError);
     return;
   }
   transfer(from, to);
@@ -729,20 +720,21 @@ void ChangerModel::exchange_medium(Command& command) {
   const auto first = find(request->first_destination);
   const auto second = find(request->second_destination);
   if (!valid_transport(request->transport)) {
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
     return;
   }
   if (!source || !first || !second) {
     const std::uint16_t byte = !source ? 4 : (!first ? 6 : 8);
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{byte, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress,
+                            scsi::CdbFieldPointer{byte, std::nullopt});
     return;
   }
   if (!m_elements[*source].full || !m_elements[*first].full) {
-    command.check_condition(kSourceEmpty);
+    command.check_condition(scsi::kSourceEmpty);
     return;
   }
   if (*source == *first || (*second != *source && m_elements[*second].full)) {
-    command.check_condition(kDestinationFull);
+    command.check_condition(scsi::kDestinationFull);
     return;
   }
   for (std::size_t index : {*source, *first}) {
@@ -753,7 +745,7 @@ void ChangerModel::exchange_medium(Command& command) {
   }
   if (m_jam_armed) {
     jam(m_elements[*source], request->transport);
-    command.check_condition(kChangerError);
+    command.check_condition(scsi::kChangerError);
     return;
   }
   // Take the first destination's medium out through a scratch element (the picker's hand),
@@ -781,11 +773,11 @@ void ChangerModel::position_to_element(Command& command) {
     return;
   }
   if (!valid_transport(request->transport)) {
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
     return;
   }
   if (!find(request->destination)) {  // Addresses never change: no lock needed.
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{4, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{4, std::nullopt});
     return;
   }
   command.complete_good();
@@ -798,7 +790,7 @@ void ChangerModel::initialize_element_status_with_range(Command& command) {
     return;
   }
   if (request->range == smc::ElementRangeSelect::Range && !find(request->starting_address)) {
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
     return;
   }
   std::lock_guard lock(m_lock);
@@ -860,7 +852,8 @@ void ChangerModel::send_volume_tag(Command& command) {
     const Bytes data = command.data_out();
     if (request->parameter_list_length < smc::kSendVolumeTagParametersLength ||
         data.size() < smc::kSendVolumeTagParametersLength) {
-      command.check_condition(kParameterListLengthError, scsi::CdbFieldPointer{8, std::nullopt});
+      command.check_condition(scsi::kParameterListLengthError,
+                              scsi::CdbFieldPointer{8, std::nullopt});
       return;
     }
     auto parsed = smc::parse_send_volume_tag_parameters(data);
@@ -896,12 +889,12 @@ void ChangerModel::send_volume_tag(Command& command) {
   }
   const auto index = find(request->element_address);
   if (!index) {
-    command.check_condition(kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
+    command.check_condition(scsi::kInvalidElementAddress, scsi::CdbFieldPointer{2, std::nullopt});
     return;
   }
   Element& e = m_elements[*index];
   if (!e.full) {
-    command.check_condition(kSourceEmpty);
+    command.check_condition(scsi::kSourceEmpty);
     return;
   }
   std::string& tag = alternate ? e.alternate_tag : e.tag;
@@ -915,13 +908,13 @@ void ChangerModel::send_volume_tag(Command& command) {
   }
   const std::string& value = parameters.volume_identification_template;
   if (value.empty() || value.find_first_of("*?") != std::string::npos) {
-    command.check_condition(kInvalidFieldInParameterList);
+    command.check_condition(scsi::kInvalidFieldInParameterList);
     return;
   }
   const bool assert_tag = request->action == smc::SendVolumeTagAction::AssertPrimary ||
                           request->action == smc::SendVolumeTagAction::AssertAlternate;
   if (assert_tag && defined) {
-    command.check_condition(kCommandSequenceError);
+    command.check_condition(scsi::kCommandSequenceError);
     return;
   }
   tag = value;
@@ -942,7 +935,7 @@ void ChangerModel::request_volume_element_address(Command& command) {
   {
     std::lock_guard lock(m_lock);
     if (!m_translation) {
-      command.check_condition(kCommandSequenceError);
+      command.check_condition(scsi::kCommandSequenceError);
       return;
     }
     std::vector<std::size_t> indexes;

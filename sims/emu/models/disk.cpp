@@ -4,12 +4,12 @@
 
 #include "scsi/opcodes.h"
 #include "scsi/read_capacity.h"
+#include "scsi/sense.h"
 
 namespace ucam::emu {
 
 namespace {
 
-constexpr SenseCode kLbaOutOfRange{0x05, 0x21, 0x00};
 constexpr std::uint16_t kVersionSam5 = 0x00a0;
 constexpr std::uint16_t kVersionSpc4 = 0x0460;
 constexpr std::uint16_t kVersionSbc3 = 0x04c0;
@@ -160,7 +160,7 @@ void DiskModel::read_write(Command& command) {
     return;
   }
   if (rw->lba > m_capacity || rw->blocks > m_capacity - rw->lba) {
-    command.check_condition(kLbaOutOfRange);
+    command.check_condition(scsi::kLbaOutOfRange);
     return;
   }
   const std::uint64_t bytes = std::uint64_t{rw->blocks} * m_block_size;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "scsi/cdb.h"
+#include "scsi/sense.h"
 
 namespace ucam::emu {
 
@@ -10,7 +11,6 @@ namespace {
 
 constexpr std::uint8_t kAllPages = 0x3f;
 constexpr std::uint8_t kAllSubpages = 0xff;
-constexpr SenseCode kSavingParametersNotSupported{0x05, 0x39, 0x00};
 constexpr std::size_t kPage0Header = 2;
 
 // The emulated pages are all page_0 format (subpage 0).
@@ -37,7 +37,7 @@ void execute_mode_sense(Command& command, const ModeSenseParameters& parameters)
     return;
   }
   if (cdb->pc == scsi::PageControl::Saved) {
-    command.check_condition(kSavingParametersNotSupported,
+    command.check_condition(scsi::kSavingParametersNotSupported,
                             scsi::CdbFieldPointer{2, std::uint8_t{7}});
     return;
   }

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "scsi/opcodes.h"
+#include "scsi/sense.h"
 #include "sims/emu/models/ses.h"
 
 namespace ucam::emu {
@@ -244,12 +245,12 @@ std::optional<ParameterListError> SafteEnclosure::write_command(
     const safte::WriteCommand& command) {
   std::lock_guard lock(m_lock);
   const auto invalid = [](std::uint16_t byte) {
-    return ParameterListError{kInvalidFieldInParameterList, byte, std::nullopt};
+    return ParameterListError{scsi::kInvalidFieldInParameterList, byte, std::nullopt};
   };
   if (const auto* w = std::get_if<safte::WriteSlotStatus>(&command)) {
     // The enclosure replaces the state of every slot: the list must name all of them.
     if (w->slots.size() != m_slots.size()) {
-      return ParameterListError{kParameterListLengthError, std::nullopt, std::nullopt};
+      return ParameterListError{scsi::kParameterListLengthError, std::nullopt, std::nullopt};
     }
     for (std::size_t i = 0; i < m_slots.size(); ++i) {
       m_slots[i].array = w->slots[i];
@@ -632,7 +633,7 @@ void SafteModel::write_buffer(Command& command) const {
   if (!parsed) {
     const SenseCode sense = parsed.error().kind() == Error::Kind::Sense
                                 ? parsed.error().sense()
-                                : kInvalidFieldInParameterList;
+                                : scsi::kInvalidFieldInParameterList;
     parameter_list_error(command, ParameterListError{sense, std::nullopt, std::nullopt});
     return;
   }

@@ -13,8 +13,6 @@ namespace {
 constexpr std::uint16_t kVersionSam5 = 0x00a0;
 constexpr std::uint16_t kVersionSpc4 = 0x0460;
 constexpr std::uint16_t kVersionSes2 = 0x0660;  // SES-2 (no version claimed)
-// 35h/02h ENCLOSURE SERVICES UNAVAILABLE: a LUN naming an enclosure nobody described.
-constexpr SenseCode kEnclosureServicesUnavailable{0x05, 0x35, 0x02};
 
 constexpr std::uint8_t op(scsi::Opcode opcode) {
   return static_cast<std::uint8_t>(opcode);
@@ -101,8 +99,8 @@ void SesModel::receive_diagnostic(Command& command) const {
     command.invalid_field_in_cdb(1, 0);
     return;
   }
-  if (!m_enclosure) {
-    command.check_condition(kEnclosureServicesUnavailable);
+  if (!m_enclosure) {  // a LUN naming an enclosure nobody described
+    command.check_condition(scsi::kEnclosureServicesUnavailable);
     return;
   }
   const auto page = m_enclosure->status_page(cdb->page_code, m_process);
@@ -144,11 +142,11 @@ void SesModel::send_diagnostic(Command& command) const {
   // SPC-5 7.3.1: the page is PAGE LENGTH + 4 bytes; a list that cuts it is a PARAMETER LIST
   // LENGTH ERROR, bytes after it are ignored.
   if (list.size() < 4 || list.size() < 4 + std::size_t{load_be16(list, 2)}) {
-    parameter_list_error(command, ParameterListError{kParameterListLengthError, {}, {}});
+    parameter_list_error(command, ParameterListError{scsi::kParameterListLengthError, {}, {}});
     return;
   }
   if (!m_enclosure) {
-    command.check_condition(kEnclosureServicesUnavailable);
+    command.check_condition(scsi::kEnclosureServicesUnavailable);
     return;
   }
   const Bytes page = list.first(4 + std::size_t{load_be16(list, 2)});

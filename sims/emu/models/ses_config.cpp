@@ -374,7 +374,7 @@ class GroupParser {
         if (!text) {
           return fail(text.error());
         }
-        auto pattern = DescriptorPattern::parse(*text);
+        auto pattern = parse_descriptor_pattern(*text);
         if (!pattern) {
           return fail(reader.error("descriptor", pattern.error().message()));
         }
@@ -827,91 +827,18 @@ Result<SlotDisksSpec> parse_slot_disks(ObjectReader& group, std::size_t count) {
   return spec;
 }
 
-Result<DescriptorPattern> DescriptorPattern::parse(std::string_view text) {
-  DescriptorPattern pattern;
-  std::string literal;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '}') {
-      if (i + 1 < text.size() && text[i + 1] == '}') {
-        literal += '}';
-        ++i;
-        continue;
-      }
-      return fail_invalid("unmatched '}' (write '}}' for a literal brace)");
-    }
-    if (c != '{') {
-      literal += c;
-      continue;
-    }
-    if (i + 1 < text.size() && text[i + 1] == '{') {
-      literal += '{';
-      ++i;
-      continue;
-    }
-    const auto close = text.find('}', i);
-    if (close == std::string_view::npos) {
-      return fail_invalid("unterminated placeholder (write '{{' for a literal brace)");
-    }
-    std::string_view spec = text.substr(i + 1, close - i - 1);
-    Segment segment;
-    segment.placeholder = true;
-    bool bad = false;
-    if (!spec.empty()) {
-      if (spec.front() != ':') {
-        bad = true;
-      } else {
-        spec.remove_prefix(1);
-        if (!spec.empty() && spec.back() == 'x') {
-          segment.hex = true;
-          spec.remove_suffix(1);
-        }
-        if (!spec.empty() && spec.front() == '0') {
-          segment.zero_pad = true;
-          spec.remove_prefix(1);
-        }
-        bad = spec.size() > 2;
-        for (const char d : spec) {
-          if (d < '0' || d > '9') {
-            bad = true;
-            break;
-          }
-          segment.width = segment.width * 10 + static_cast<std::size_t>(d - '0');
-        }
-      }
-    }
-    if (bad) {
-      return fail_invalid(
-          fmt::format("bad placeholder \"{}\": expected {{}} or {{:[0][width][x]}} such as {{:02}}",
-                      text.substr(i, close - i + 1)));
-    }
-    if (!literal.empty()) {
-      pattern.m_segments.push_back(Segment{std::move(literal)});
-      literal.clear();
-    }
-    pattern.m_segments.push_back(segment);
-    i = close;
-  }
-  if (!literal.empty()) {
-    pattern.m_segments.push_back(Segment{std::move(literal)});
-  }
-  return pattern;
+namespace {
+// The only placeholder of a descriptor pattern is the default one, the element's number.
+constexpr std::array<std::string_view, 1> kDescriptorPatternNames = {""};
+}  // namespace
+
+Result<TextTemplate> parse_descriptor_pattern(std::string_view text) {
+  return TextTemplate::parse(text, kDescriptorPatternNames);
 }
 
-std::string DescriptorPattern::expand(std::uint64_t number) const {
-  std::string out;
-  for (const auto& segment : m_segments) {
-    if (!segment.placeholder) {
-      out += segment.literal;
-      continue;
-    }
-    std::string digits = segment.hex ? fmt::format("{:x}", number) : fmt::format("{}", number);
-    if (digits.size() < segment.width) {
-      digits.insert(0, segment.width - digits.size(), segment.zero_pad ? '0' : ' ');
-    }
-    out += digits;
-  }
-  return out;
+std::string expand_descriptor_pattern(const TextTemplate& pattern, std::uint64_t number) {
+  const std::array<std::uint64_t, 1> values = {number};
+  return pattern.expand(values);
 }
 
 std::string_view element_group_name(std::uint8_t type) {

@@ -19,6 +19,7 @@
 #include "scsi/ses_pages.h"
 #include "sims/emu/json_reader.h"
 #include "sims/emu/scenario.h"
+#include "sims/emu/text_template.h"
 
 namespace ucam::emu {
 
@@ -53,25 +54,11 @@ struct SlotDisksSpec {
 // "targets" and "bus" (SAF-TE enclosures use the same keys).
 Result<SlotDisksSpec> parse_slot_disks(ObjectReader& group, std::size_t count);
 
-// An element descriptor pattern: literal text with "{}" or "{:[0][width][x]}" placeholders,
-// each replaced by the element's number (`first` + its index in the group); "{{" and "}}" are
-// literal braces. "Slot {:02}" gives "Slot 00", "Slot 01", ...
-class DescriptorPattern {
- public:
-  static Result<DescriptorPattern> parse(std::string_view text);
-  std::string expand(std::uint64_t number) const;
-  bool empty() const { return m_segments.empty(); }
-
- private:
-  struct Segment {
-    std::string literal;  // used when !placeholder
-    bool placeholder = false;
-    bool zero_pad = false;
-    bool hex = false;
-    std::size_t width = 0;
-  };
-  std::vector<Segment> m_segments;
-};
+// An element descriptor pattern (sims/emu/text_template.h) whose one placeholder is the default
+// "{}" or "{:[0][WIDTH][x|X]}": the element's number (`first` + its index in the group).
+// "Slot {:02}" gives "Slot 00", "Slot 01", ...
+Result<TextTemplate> parse_descriptor_pattern(std::string_view text);
+std::string expand_descriptor_pattern(const TextTemplate& pattern, std::uint64_t number);
 
 // One type descriptor header of the Configuration page and its elements.
 struct ElementGroupSpec {
@@ -81,7 +68,7 @@ struct ElementGroupSpec {
   std::string text;  // TYPE DESCRIPTOR TEXT
   // Element descriptors: either a pattern (used also for elements added at run time) or one
   // string per element.
-  std::optional<DescriptorPattern> pattern;
+  std::optional<TextTemplate> pattern;
   std::uint64_t first = 0;  // the number the pattern gives the first element
   std::vector<std::string> descriptors;
   std::string overall_descriptor;

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "base/log.h"
+#include "scsi/sense.h"
 #include "scsi/vpd.h"
 
 namespace ucam::emu {
@@ -147,7 +148,7 @@ std::vector<std::uint8_t> padded_nickname(std::string_view text) {
 }
 
 ParameterListError invalid_field(std::uint16_t byte, std::optional<std::uint8_t> bit = {}) {
-  return ParameterListError{kInvalidFieldInParameterList, byte, bit};
+  return ParameterListError{scsi::kInvalidFieldInParameterList, byte, bit};
 }
 
 Error no_such(std::string_view what) {
@@ -254,7 +255,7 @@ Result<std::shared_ptr<SesEnclosure>> SesEnclosure::create(std::string name,
         if (i < g.descriptors.size()) {
           el.descriptor = g.descriptors[i];
         } else if (g.pattern) {
-          el.descriptor = g.pattern->expand(g.first + i);
+          el.descriptor = expand_descriptor_pattern(*g.pattern, g.first + i);
         }
         if (g.type == type_code(ses::ElementType::SasExpander)) {
           el.sas_address = g.sas_address ? *g.sas_address + i : next_expander++;
@@ -578,7 +579,7 @@ std::optional<std::vector<std::uint8_t>> SesEnclosure::status_page(std::uint8_t 
 
 std::optional<ParameterListError> SesEnclosure::control_page(Bytes page) {
   if (page.size() < 4) {
-    return ParameterListError{kParameterListLengthError, std::nullopt, std::nullopt};
+    return ParameterListError{scsi::kParameterListLengthError, std::nullopt, std::nullopt};
   }
   std::lock_guard lock(m_lock);
   const auto check_generation = [&]() -> std::optional<ParameterListError> {
@@ -895,7 +896,8 @@ Result<std::vector<SlotContent>> SesEnclosure::reconfigure(const EnclosureReconf
     while (group.elements.size() < count) {
       Element el = group.prototype;
       if (group.pattern) {
-        el.descriptor = group.pattern->expand(group.first + group.elements.size());
+        el.descriptor =
+            expand_descriptor_pattern(*group.pattern, group.first + group.elements.size());
       }
       group.elements.push_back(std::move(el));
     }

@@ -41,9 +41,6 @@ struct ParameterListError {
   std::optional<std::uint8_t> bit;
 };
 
-inline constexpr SenseCode kInvalidFieldInParameterList{0x05, 0x26, 0x00};
-inline constexpr SenseCode kParameterListLengthError{0x05, 0x1a, 0x00};
-
 // The fault-injection side of an emulated enclosure (SES or SAF-TE), used by the Emulator.
 // Element and slot arguments are validated: a bad one is an ENODEV / EINVAL error.
 class EnclosureState {
@@ -127,7 +124,7 @@ class SesEnclosure final : public EnclosureState {
     std::uint8_t type = 0;
     std::uint8_t subenclosure = 0;
     std::string text;
-    std::optional<DescriptorPattern> pattern;
+    std::optional<TextTemplate> pattern;
     std::uint64_t first = 0;
     Element overall;
     std::vector<Element> elements;

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "scsi/opcodes.h"
+#include "scsi/sense.h"
 
 namespace ucam::emu {
 
@@ -88,9 +89,9 @@ void TapeModel::adjust_inquiry(scsi::StandardInquiry& inquiry) const {
 std::optional<SenseCode> TapeModel::not_ready() const {
   switch (m_medium) {
     case TapeMedium::Empty:
-      return kMediumNotPresent;
+      return scsi::kMediumNotPresent;
     case TapeMedium::Unloaded:
-      return kInitializingCommandRequired;
+      return scsi::kInitializingCommandRequired;
     case TapeMedium::Loaded:
       break;
   }
@@ -183,7 +184,7 @@ void TapeModel::load_unload(Command& command) {
   }
   std::lock_guard lock(m_lock);
   if (m_medium == TapeMedium::Empty) {
-    command.check_condition(kMediumNotPresent);
+    command.check_condition(scsi::kMediumNotPresent);
     return;
   }
   if (load) {
@@ -192,7 +193,7 @@ void TapeModel::load_unload(Command& command) {
     return;
   }
   if (m_prevent) {
-    command.check_condition(kMediumRemovalPrevented);
+    command.check_condition(scsi::kMediumRemovalPrevented);
     return;
   }
   m_medium = TapeMedium::Unloaded;
@@ -226,7 +227,7 @@ Result<void> TapeModel::insert_medium(const std::string& tag) {
     m_tag = tag;
   }
   if (m_attention) {
-    m_attention(kNotReadyToReadyChange);
+    m_attention(scsi::kMediumMayHaveChanged);
   }
   return {};
 }
@@ -237,7 +238,8 @@ Result<void> TapeModel::may_remove() const {
     return fail_invalid("tape: the drive holds no cartridge");
   }
   if (m_prevent) {
-    return fail(Error::from_sense(kRemovalPreventedByDrive, "tape: medium removal prevented"));
+    return fail(
+        Error::from_sense(scsi::kRemovalPreventedByDrive, "tape: medium removal prevented"));
   }
   return {};
 }
@@ -248,7 +250,8 @@ Result<void> TapeModel::remove_medium() {
     return fail_invalid("tape: the drive holds no cartridge");
   }
   if (m_prevent) {
-    return fail(Error::from_sense(kRemovalPreventedByDrive, "tape: medium removal prevented"));
+    return fail(
+        Error::from_sense(scsi::kRemovalPreventedByDrive, "tape: medium removal prevented"));
   }
   m_medium = TapeMedium::Empty;
   m_tag.clear();

@@ -60,13 +60,6 @@ std::unique_ptr<LunModel> create_tape(const LunSpec& spec);
 
 enum class TapeMedium : std::uint8_t { Empty, Loaded, Unloaded };
 
-// SSC / SPC sense codes the tape model and a changer moving its cartridge use.
-inline constexpr SenseCode kMediumNotPresent{0x02, 0x3a, 0x00};
-inline constexpr SenseCode kInitializingCommandRequired{0x02, 0x04, 0x02};
-inline constexpr SenseCode kMediumRemovalPrevented{0x05, 0x53, 0x02};
-inline constexpr SenseCode kRemovalPreventedByDrive{0x05, 0x53, 0x03};
-inline constexpr SenseCode kNotReadyToReadyChange{0x06, 0x28, 0x00};
-
 class TapeModel final : public LunModel {
  public:
   TapeModel(const LunSpec& spec, const TapeConfig& config);
