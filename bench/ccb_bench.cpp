@@ -2,6 +2,8 @@
 // the emulated SIM directly (a stub XPT that only marks the CCB done).
 #include <benchmark/benchmark.h>
 
+#include <vector>
+
 #include "cam/xpt.h"
 #include "sims/emu/embedded.h"
 #include "sims/emu/emu.h"
@@ -110,6 +112,76 @@ void BM_TurDirectToSim(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_TurDirectToSim)->Threads(1)->Threads(2)->UseRealTime();
+
+// Scaling: N threads (1, 2, 8, 32) issue TEST UNIT READY through the XPT, all on one device
+// or spread over 64 (thread i on device i % 64). Each thread keeps one CCB in flight (action +
+// counting callback; the emulated SIM completes inline), so the figure is the XPT's own
+// per-CCB cost and what it shares between threads: the device queue on one device, the bus's
+// statistics and the XPT's counters on many.
+const emu::Scenario& scaling_scenario() {
+  static const emu::Scenario s = *emu::parse_scenario(R"({
+    "name": "bench-64",
+    "buses": [{"transport": "SAS", "targets": {"count": 64, "luns_per_target": 1,
+      "template": {"type": "disk", "vendor": "ACME", "product": "BENCH", "serial": "B{target:03}",
+                   "naa": "5acde48200000000", "capacity": 2048}}}]})",
+                                                      "bench-64");
+  return s;
+}
+
+struct ScalingFixture {
+  std::unique_ptr<cam::Xpt> xpt;
+  std::unique_ptr<emu::Emulator> emu;
+  std::vector<cam::Path> paths;
+  ScalingFixture() {
+    xpt = cam::Xpt::create();
+    emu::EmulatorOptions o;
+    o.initial_scan = emu::InitialScan::None;
+    emu = std::move(*emu::Emulator::create(scaling_scenario(), *xpt, o));
+    (void)xpt->scan_all();
+    xpt->drain();
+    for (const auto& d : xpt->devices()) {
+      paths.push_back(d.path);
+    }
+  }
+  ~ScalingFixture() { emu->stop(); }
+};
+
+ScalingFixture& scaling_fixture() {
+  static ScalingFixture f;
+  return f;
+}
+
+void BM_TurXptScaling(benchmark::State& state) {
+  auto& f = scaling_fixture();
+  const auto devices = static_cast<std::size_t>(state.range(0));
+  if (f.paths.size() < devices) {
+    state.SkipWithError("the scenario has fewer devices than asked");
+    return;
+  }
+  const cam::Path path = f.paths.at(static_cast<std::size_t>(state.thread_index()) % devices);
+  std::uint64_t completed = 0;
+  auto ccb = make_tur(path);
+  ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
+  ccb.done_arg = &completed;
+  for (auto _ : state) {
+    f.xpt->action(ccb);
+  }
+  if (completed != static_cast<std::uint64_t>(state.iterations())) {
+    state.SkipWithError("not every CCB completed inline");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["devices"] =
+      benchmark::Counter(static_cast<double>(devices), benchmark::Counter::kAvgThreads);
+}
+BENCHMARK(BM_TurXptScaling)
+    ->ArgName("devices")
+    ->Arg(1)
+    ->Arg(64)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->Threads(32)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace ucam::bench

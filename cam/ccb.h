@@ -57,10 +57,12 @@ using CcbDone = void (*)(Ccb& ccb, void* arg);
 // XPT-private bookkeeping. SIMs and peripheral drivers never touch it.
 struct CcbXptPrivate {
   enum class State : std::uint8_t { Idle, Queued, InSim, Completing, Done };
-  State state = State::Idle;     // Informational; written by whoever owns the CCB at the time.
-  std::shared_ptr<void> device;  // The XPT device this CCB runs on (keeps it alive).
-  Ccb* next = nullptr;           // Intrusive links: device pending/in-flight lists,
-  Ccb* prev = nullptr;           //   done queues.
+  State state = State::Idle;  // Informational; written by whoever owns the CCB at the time.
+  // The XPT device this CCB runs on (keeps it alive). Kept after completion as a cache: the
+  // CCB's next action() on the same path skips the lookup (Xpt::resolve_device).
+  std::shared_ptr<void> device;
+  Ccb* next = nullptr;  // Intrusive links: device pending/in-flight lists,
+  Ccb* prev = nullptr;  //   done queues.
   // Both in the XPT's latency clock ticks (xpt.cpp: the TSC or steady_clock nanoseconds).
   std::uint64_t start_ticks = 0;     // When action() accepted it; kept across retries.
   std::uint64_t deadline_ticks = 0;  // When the current attempt times out.

@@ -226,6 +226,14 @@ Xpt::~Xpt() {
   // Buses should have been deregistered by their SIMs; drain what is left, then stop threads.
   drain();
   {
+    // CCBs may outlive this XPT holding one of its devices (xpt_priv.device): mark what is left
+    // gone, so that no other XPT built at this address later takes them for its own.
+    std::shared_lock lock(m_topology);
+    for (const auto& [path, device] : m_devices) {
+      device->gone.store(true, std::memory_order_release);
+    }
+  }
+  {
     std::scoped_lock lock(m_done_lock, m_event_lock, m_scan_lock, m_timer_lock);
     m_stopping = true;
   }
@@ -284,7 +292,9 @@ void Xpt::deregister_bus(std::uint32_t path_id) {
   // Wait until the SIM has handed back every CCB: after this the SIM may be destroyed.
   for (auto& device : devices) {
     std::unique_lock lock(device->lock);
+    ++device->idle_waiters;
     device->idle_cv.wait(lock, [&] { return device->active == 0; });
+    --device->idle_waiters;
   }
   bump_generation();
   post_async({AsyncCode::PathDeregistered, {path_id, Path::kWildcardTarget, Path::kWildcardLun}});
@@ -356,6 +366,25 @@ void Xpt::bump_generation() {
 // ---------------------------------------------------------------------------------------------
 // Devices
 
+// A CCB keeps the device it last ran on (xpt_priv.device) after it completes. Drivers reuse
+// their CCBs on one path, so the next action() usually finds its device there, and skips the
+// topology lock, the map lookup and the reference count, which cost more than the rest of a
+// TEST UNIT READY's trip together. The cached device is used only if it is this XPT's, for the
+// same path, and not lost: a lost device is never found again (it left m_devices first), and
+// whatever replaces it at that path is a new object, found by the lookup. A device lost after
+// this check is seen by dispatch() under the device lock, as for a looked-up one.
+XptDevice* Xpt::resolve_device(Ccb& ccb) const {
+  if (const auto& held = ccb.xpt_priv.device) {
+    auto* device = static_cast<XptDevice*>(held.get());
+    if (!device->gone.load(std::memory_order_acquire) && &device->xpt == this &&
+        device->path == ccb.path) {
+      return device;
+    }
+  }
+  ccb.xpt_priv.device = find_device(ccb.path);
+  return static_cast<XptDevice*>(ccb.xpt_priv.device.get());
+}
+
 std::shared_ptr<XptDevice> Xpt::find_device(const Path& path) const {
   std::shared_lock lock(m_topology);
   auto it = m_devices.find(path);
@@ -421,6 +450,7 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
       return;
     }
     device->invalid = true;
+    device->gone.store(true, std::memory_order_release);
     was_configured = device->configured;
     if (was_configured) {
       devid = device->info.devid;
@@ -615,7 +645,7 @@ Result<void> Xpt::release_devq(const Path& path) {
 // The CCB path
 
 void Xpt::action(Ccb& ccb) {
-  m_started.fetch_add(1, std::memory_order_relaxed);
+  m_started.add();
   // Also the time base of the first attempt's deadline, so one clock reading serves both.
   const std::uint64_t now = latency_ticks(m_latency_tsc);
   ccb.xpt_priv.start_ticks = now;
@@ -624,10 +654,10 @@ void Xpt::action(Ccb& ccb) {
   ccb.xpt_priv.timeout_pending = false;
   ++t_local.depth;
   if (ccb.func == FuncCode::Noop) {
+    ccb.xpt_priv.device.reset();  // Its completion must not be taken for another XPT's.
     complete_now(ccb, CamStatus::ReqCmp);
-  } else if (auto device = find_device(ccb.path)) {
-    ccb.xpt_priv.device = std::move(device);
-    XptDevice& d = device_of(ccb);
+  } else if (XptDevice* device = resolve_device(ccb)) {
+    XptDevice& d = *device;
     const std::uint32_t maxio = d.maxio;
     if (maxio != 0 && ccb.dxfer_len > maxio && ccb.func == FuncCode::ScsiIo) {
       // Never sent: the SIM could not carry it (xpt_action's CAM_REQ_TOO_BIG).
@@ -675,7 +705,7 @@ void Xpt::dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks) {
       next = !device.frozen() && device.active < device.openings ? Next::RunQueue : Next::Queued;
     } else {
       ++device.active;
-      device.in_sim_count.fetch_add(1, std::memory_order_relaxed);
+      device.in_sim_count.store(device.active, std::memory_order_relaxed);
       ccb.xpt_priv.state = CcbXptPrivate::State::InSim;  // Guarded by the device lock.
       ccb.xpt_priv.deadline_ticks = deadline_after(now_ticks, ccb.timeout);
       device.in_sim.link(ccb);
@@ -715,7 +745,7 @@ void Xpt::run_devq(XptDevice& device, QueueCheck check) {
       }
       device.pending_count.fetch_sub(1, std::memory_order_relaxed);
       ++device.active;
-      device.in_sim_count.fetch_add(1, std::memory_order_relaxed);
+      device.in_sim_count.store(device.active, std::memory_order_relaxed);
       next->xpt_priv.state = CcbXptPrivate::State::InSim;
       next->xpt_priv.deadline_ticks = deadline_after(latency_ticks(m_latency_tsc), next->timeout);
       device.in_sim.link(*next);
@@ -821,9 +851,10 @@ void Xpt::process_completion(Ccb& ccb) {
     }
     run_devq(device);
   }
-  ccb.xpt_priv.device.reset();
+  // xpt_priv.device stays: the next action() of this CCB on the same path reuses it
+  // (resolve_device()).
   ccb.xpt_priv.state = CcbXptPrivate::State::Done;
-  m_completed.fetch_add(1, std::memory_order_relaxed);
+  m_completed.add();
   // After this call the CCB belongs to its submitter again; do not touch it.
   if (ccb.done != nullptr) {
     ccb.done(ccb, ccb.done_arg);
@@ -851,10 +882,11 @@ void Xpt::count_completion(XptBus& bus, const Ccb& ccb) const {
   while (bucket < m_latency_bound_ticks.size() && elapsed > m_latency_bound_ticks[bucket]) {
     ++bucket;
   }
-  bus.stats.latency_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-  bus.stats.latency_sum_ticks.fetch_add(elapsed, std::memory_order_relaxed);
+  XptBusStats::Completions& mine = bus.stats.completions.mine();
+  mine.latency_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  mine.latency_sum_ticks.fetch_add(elapsed, std::memory_order_relaxed);
   if (ccb.status != CamStatus::ReqCmp) {
-    bus.stats.errors.fetch_add(1, std::memory_order_relaxed);
+    mine.errors.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -983,7 +1015,7 @@ void Xpt::check_timeouts() {
   // read first: a CCB in a SIM throughout this call started before it and has not completed,
   // so it keeps started > completed; one that slips past this tick is seen at the next.
   const std::uint64_t completed = m_completed.load();
-  if (m_started.load() == completed) {
+  if (m_started.load() <= completed) {
     return;
   }
   const std::uint64_t now = latency_ticks(m_latency_tsc);
@@ -1057,14 +1089,19 @@ std::vector<SimStats> Xpt::sim_stats() const {
     o.sim_name = bus->inquiry.sim_name;
     o.sim_unit = bus->inquiry.unit;
     o.sim_bus = bus->inquiry.bus;
-    for (std::size_t i = 0; i < o.latency_buckets.size(); ++i) {
-      o.latency_buckets[i] = s.latency_buckets[i].load(std::memory_order_relaxed);
-      o.ccbs += o.latency_buckets[i];
+    std::uint64_t latency_sum_ticks = 0;
+    for (std::size_t stripe = 0; stripe < kStripes; ++stripe) {
+      const XptBusStats::Completions& c = s.completions.at(stripe);
+      for (std::size_t i = 0; i < o.latency_buckets.size(); ++i) {
+        o.latency_buckets[i] += c.latency_buckets[i].load(std::memory_order_relaxed);
+      }
+      latency_sum_ticks += c.latency_sum_ticks.load(std::memory_order_relaxed);
+      o.errors += c.errors.load(std::memory_order_relaxed);
     }
-    o.latency_sum_seconds =
-        static_cast<double>(s.latency_sum_ticks.load(std::memory_order_relaxed)) *
-        m_seconds_per_tick;
-    o.errors = s.errors.load(std::memory_order_relaxed);
+    for (const std::uint64_t n : o.latency_buckets) {
+      o.ccbs += n;
+    }
+    o.latency_sum_seconds = static_cast<double>(latency_sum_ticks) * m_seconds_per_tick;
     o.timeouts = s.timeouts.load(std::memory_order_relaxed);
     o.retries = s.retries.load(std::memory_order_relaxed);
   }

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "cam/stripes.h"
 #include "cam/xpt_periph.h"
 #include "cam/xpt_sim.h"
 
@@ -139,6 +140,9 @@ class Xpt final : public XptSim, public XptPeriph {
   struct Subscriber;
 
   std::shared_ptr<XptDevice> find_device(const Path& path) const;
+  // The device `ccb` runs on: its cached one when still valid, else looked up (and cached);
+  // nullptr if there is none.
+  XptDevice* resolve_device(Ccb& ccb) const;
   std::shared_ptr<XptDevice> find_or_create_probe_device(const Path& path);
   // Starts `ccb` in the SIM, or queues it on the device; `now_ticks` (latency clock) is the time
   // base of its deadline.
@@ -214,7 +218,9 @@ class Xpt final : public XptSim, public XptPeriph {
   std::condition_variable m_timer_cv;
   std::vector<std::pair<std::chrono::steady_clock::time_point, Ccb*>> m_delayed;
 
-  std::atomic<std::uint64_t> m_started{0}, m_completed{0}, m_retries{0}, m_timeouts{0};
+  // Bumped by every CCB, so striped per thread (cam/stripes.h); retries and timeouts are rare.
+  StripedCounter m_started, m_completed;
+  std::atomic<std::uint64_t> m_retries{0}, m_timeouts{0};
   // The latency clock (xpt.cpp), also the time base of command deadlines: which one, the
   // length of a tick, kLatencyBounds and a millisecond in ticks. Read-only after construction.
   const bool m_latency_tsc;

@@ -9,6 +9,7 @@
 #include "cam/ccb.h"
 #include "cam/device_info.h"
 #include "cam/sim.h"
+#include "cam/stripes.h"
 #include "cam/xpt.h"
 
 namespace ucam::cam {
@@ -18,15 +19,20 @@ class Xpt;
 // Per-bus SCSI I/O counters behind Xpt::sim_stats(). Bumped with relaxed atomic adds by
 // whichever thread completes, times out or retries a CCB (no lock on the hot path), and read
 // field by field by sim_stats(), so a snapshot is not atomic as a whole. Relaxed is enough:
-// nothing else is published through them.
+// nothing else is published through them. What every completion bumps (its latency bucket and
+// sum, and errors) is striped per thread (cam/stripes.h), so that threads completing CCBs on
+// the same bus do not all write one cache line; sim_stats() sums the stripes.
 //
 // They live in XptBus, which every XptDevice holds by shared_ptr, and a CCB in flight holds its
 // device (CcbXptPrivate::device): a CCB that completes after its bus was deregistered still
 // counts into live memory, just no longer reported.
 struct XptBusStats {
-  std::array<std::atomic<std::uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
-  std::atomic<std::uint64_t> latency_sum_ticks{0};  // In latency clock ticks (see xpt.cpp).
-  std::atomic<std::uint64_t> errors{0};
+  struct Completions {
+    std::array<std::atomic<std::uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
+    std::atomic<std::uint64_t> latency_sum_ticks{0};  // In latency clock ticks (see xpt.cpp).
+    std::atomic<std::uint64_t> errors{0};
+  };
+  Striped<Completions> completions;
   std::atomic<std::uint64_t> timeouts{0};
   std::atomic<std::uint64_t> retries{0};
 };
@@ -132,15 +138,21 @@ class XptDevice {
   const std::uint32_t maxio;
 
   std::mutex lock;
-  std::condition_variable idle_cv;  // Signalled when in_sim drops to zero.
+  std::condition_variable idle_cv;  // Signalled when in_sim drops to zero, if anyone waits.
+  std::uint32_t idle_waiters = 0;   // Threads in idle_cv.wait(). Guarded by lock.
   std::uint32_t openings;           // Guarded by lock.
   std::uint32_t active = 0;         // CCBs inside the SIM. Guarded by lock.
   std::uint32_t freeze_count = 0;   // Guarded by lock.
   bool invalid = false;             // Lost: new CCBs complete with DevNotThere. Guarded by lock.
-  bool configured = false;          // In the database (not a probe entry). Guarded by lock.
-  CcbQueue pending;                 // Guarded by lock.
-  CcbList in_sim;                   // Guarded by lock.
-  std::atomic<std::uint32_t> in_sim_count{0};  // Mirror of active for lock-free timer scans.
+  // Mirror of `invalid`, set under lock (and by ~Xpt for what is left), read without it by
+  // Xpt::resolve_device() to decide whether a CCB's cached device may still be used.
+  std::atomic<bool> gone{false};
+  bool configured = false;  // In the database (not a probe entry). Guarded by lock.
+  CcbQueue pending;         // Guarded by lock.
+  CcbList in_sim;           // Guarded by lock.
+  // Mirror of active for lock-free timer scans. Written only under lock (a load and a store,
+  // not a locked read-modify-write), read without it.
+  std::atomic<std::uint32_t> in_sim_count{0};
   // Mirror of pending's length, written under lock: lets completions skip run_devq's lock when
   // nothing waits (they read it after taking and dropping the lock in done()).
   std::atomic<std::uint32_t> pending_count{0};
@@ -156,8 +168,8 @@ class XptDevice {
   void leave_sim(Ccb& ccb) {
     in_sim.unlink(ccb);
     --active;
-    in_sim_count.fetch_sub(1, std::memory_order_relaxed);
-    if (active == 0) {
+    in_sim_count.store(active, std::memory_order_relaxed);
+    if (active == 0 && idle_waiters != 0) {  // Skips the notify on every CCB's completion.
       idle_cv.notify_all();
     }
     ccb.xpt_priv.state = CcbXptPrivate::State::Completing;  // abort() reads it under `lock`.

@@ -567,6 +567,97 @@ TEST_F(XptTest, SimStatsOfAReregisteredBusStartFromZero) {
   EXPECT_EQ(s.latency_sum_seconds, 0.0);
 }
 
+// A CCB keeps the device it last ran on as a lookup cache (Xpt::resolve_device). The cache must
+// never outlive what it names: a device lost and found again at the same path is a new device.
+TEST_F(XptTest, ReusedCcbRunsOnTheDeviceThatReplacedALostOne) {
+  ASSERT_TRUE(xpt->scan_all());
+  Ccb ccb = tur({bus, 1, 1}, Recovery::None);
+  xpt->run_sync(ccb);
+  ASSERT_EQ(ccb.status, CamStatus::ReqCmp);
+  sim->remove_lun(1, 1);
+  ASSERT_TRUE(xpt->scan(Path{bus, 1, Path::kWildcardLun}));
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
+  sim->add_lun(1, 1, 3, "PROC2");
+  ASSERT_TRUE(xpt->scan(Path{bus, 1, Path::kWildcardLun}));
+  ASSERT_TRUE(xpt->device(Path{bus, 1, 1}));
+  const std::size_t seen = sim->commands_seen(0x00);
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+  EXPECT_EQ(sim->commands_seen(0x00), seen + 1);
+}
+
+TEST_F(XptTest, ReusedCcbOnAnotherPathRunsThere) {
+  ASSERT_TRUE(xpt->scan_all());
+  Ccb ccb = tur({bus, 0, 0}, Recovery::None);
+  xpt->run_sync(ccb);
+  ASSERT_EQ(ccb.status, CamStatus::ReqCmp);
+  ccb.path = {bus, 2, 0};  // Nothing there.
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
+  ccb.path = {bus, 1, 0};
+  const auto before = sim->commands().size();
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+  const auto commands = sim->commands();
+  ASSERT_EQ(commands.size(), before + 1);
+  EXPECT_EQ(commands.back().path, (Path{bus, 1, 0}));
+}
+
+// Completions from many threads on one bus are counted once each: the per-thread stripes of
+// the bus's statistics and of the XPT's counters add up.
+TEST_F(XptTest, SimStatsCountEveryCompletionFromManyThreads) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  const SimStats before = sim_stats_of(*xpt, bus);
+  const auto started = xpt->stats().ccbs_started;
+  constexpr int kThreads = 24;  // More than the stripes, so some threads share one.
+  constexpr int kEach = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Ccb ccb = tur({bus, static_cast<std::uint32_t>(t % 2), 0}, Recovery::None);
+      for (int i = 0; i < kEach; ++i) {
+        xpt->run_sync(ccb);
+        ASSERT_EQ(ccb.status, CamStatus::ReqCmp);
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  const SimStats d = delta(before, sim_stats_of(*xpt, bus));
+  EXPECT_EQ(d.ccbs, std::uint64_t{kThreads} * kEach);
+  EXPECT_EQ(bucket_total(d), d.ccbs);
+  EXPECT_EQ(d.errors, 0U);
+  const auto s = xpt->stats();
+  EXPECT_EQ(s.ccbs_started - started, std::uint64_t{kThreads} * kEach);
+  EXPECT_EQ(s.ccbs_outstanding, 0U);
+}
+
+// A CCB may outlive the XPT it last ran on, still holding one of its devices; another XPT,
+// possibly built at the same address, must look its own device up.
+TEST(XptCcbCache, ACcbThatOutlivedItsXptRunsOnTheNextOne) {
+  Ccb ccb = tur({0, 0, 0}, Recovery::None);
+  for (int round = 0; round < 3; ++round) {
+    auto xpt = Xpt::create(fast_config());
+    auto sim = std::make_unique<FakeSim>(*xpt);
+    sim->add_lun(0, 0, 0, "DISK" + std::to_string(round));
+    const std::uint32_t bus = sim->register_bus();
+    ASSERT_TRUE(xpt->scan_all());
+    ccb.path = {bus, 0, 0};
+    const std::size_t seen = sim->commands_seen(0x00);
+    const SimStats before = sim_stats_of(*xpt, bus);
+    xpt->run_sync(ccb);
+    EXPECT_EQ(ccb.status, CamStatus::ReqCmp) << "round " << round;
+    EXPECT_EQ(sim->commands_seen(0x00), seen + 1) << "round " << round;
+    EXPECT_EQ(delta(before, sim_stats_of(*xpt, bus)).ccbs, 1U) << "round " << round;
+    xpt->deregister_bus(bus);
+    sim.reset();
+    xpt.reset();
+  }
+}
+
 }  // namespace
 }  // namespace ucam::cam
 
