@@ -655,6 +655,7 @@ void Xpt::action(Ccb& ccb) {
   ++t_local.depth;
   if (ccb.func == FuncCode::Noop) {
     ccb.xpt_priv.device.reset();  // Its completion must not be taken for another XPT's.
+    m_completed.add();            // Here, see process_completion().
     complete_now(ccb, CamStatus::ReqCmp);
   } else if (XptDevice* device = resolve_device(ccb)) {
     XptDevice& d = *device;
@@ -668,6 +669,7 @@ void Xpt::action(Ccb& ccb) {
       dispatch(d, ccb, now);
     }
   } else {
+    m_completed.add();  // Here, see process_completion().
     complete_now(ccb, CamStatus::DevNotThere);
     if (ccb.func == FuncCode::ScsiIo) {
       // No device to hold the bus until the completion runs: count it now (its outcome is
@@ -850,11 +852,14 @@ void Xpt::process_completion(Ccb& ccb) {
       count_completion(*device.bus, ccb);
     }
     run_devq(device);
+    // A CCB without a device was counted by action(), on its own XPT: its completion may run
+    // on another XPT's thread (drain_local_completions() cannot tell whose it is), and a
+    // count there would make that XPT's timer believe its own CCBs had all completed.
+    m_completed.add();
   }
   // xpt_priv.device stays: the next action() of this CCB on the same path reuses it
   // (resolve_device()).
   ccb.xpt_priv.state = CcbXptPrivate::State::Done;
-  m_completed.add();
   // After this call the CCB belongs to its submitter again; do not touch it.
   if (ccb.done != nullptr) {
     ccb.done(ccb, ccb.done_arg);
@@ -1050,11 +1055,12 @@ void Xpt::check_timeouts() {
 
 XptStats Xpt::stats() const {
   XptStats s;
-  s.ccbs_started = m_started.load();
+  // Completed first: every CCB it counts was started before, so outstanding cannot wrap.
   s.ccbs_completed = m_completed.load();
+  s.ccbs_started = m_started.load();
   s.retries = m_retries.load();
   s.timeouts = m_timeouts.load();
-  s.ccbs_outstanding = s.ccbs_started - s.ccbs_completed;
+  s.ccbs_outstanding = s.ccbs_started >= s.ccbs_completed ? s.ccbs_started - s.ccbs_completed : 0;
   s.generation = m_generation.load();
   std::vector<std::shared_ptr<XptDevice>> all;
   {

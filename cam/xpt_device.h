@@ -23,9 +23,9 @@ class Xpt;
 // sum, and errors) is striped per thread (cam/stripes.h), so that threads completing CCBs on
 // the same bus do not all write one cache line; sim_stats() sums the stripes.
 //
-// They live in XptBus, which every XptDevice holds by shared_ptr, and a CCB in flight holds its
-// device (CcbXptPrivate::device): a CCB that completes after its bus was deregistered still
-// counts into live memory, just no longer reported.
+// They live in XptBus, which every XptDevice holds by shared_ptr, and a CCB holds its device
+// (CcbXptPrivate::device) in flight and after: a CCB that completes after its bus was
+// deregistered still counts into live memory, just no longer reported.
 struct XptBusStats {
   struct Completions {
     std::array<std::atomic<std::uint64_t>, kLatencyBounds.size() + 1> latency_buckets{};
@@ -130,7 +130,11 @@ class XptDevice {
             std::uint32_t maxio)
       : xpt(xpt), bus(std::move(bus)), path(path), maxio(maxio), openings(openings) {}
 
-  Xpt& xpt;  // Owns this device; outlives it.
+  // Owns this device, and outlives it while it is in m_devices or has CCBs in flight. A CCB
+  // keeps its last device after completing (Xpt::resolve_device), so a device may outlive its
+  // XPT, and then `xpt` dangles and bus->sim may too; `gone` is set by then (~Xpt), and nothing
+  // reads either once it is (resolve_device checks `gone` first; the destructors touch neither).
+  Xpt& xpt;
   const std::shared_ptr<XptBus> bus;
   const Path path;
   // The SIM's PathInquiry::maxio when this entry was created (not the bus's cached one: a SIM

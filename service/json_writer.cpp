@@ -96,6 +96,12 @@ JsonWriter& JsonWriter::number(std::int64_t value) {
   return *this;
 }
 
+JsonWriter& JsonWriter::unsigned_number(std::uint64_t value) {
+  before_value();
+  fmt::format_to(std::back_inserter(m_out), "{}", value);
+  return *this;
+}
+
 JsonWriter& JsonWriter::boolean(bool value) {
   before_value();
   m_out += value ? "true" : "false";

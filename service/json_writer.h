@@ -24,6 +24,7 @@ class JsonWriter {
   JsonWriter& key(std::string_view name);
   JsonWriter& string(std::string_view text);
   JsonWriter& number(std::int64_t value);
+  JsonWriter& unsigned_number(std::uint64_t value);  // Values above INT64_MAX, e.g. LUNs.
   JsonWriter& boolean(bool value);
   JsonWriter& null();
   // A value already rendered as JSON text (e.g. json::dump() of a small part).

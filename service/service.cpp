@@ -525,7 +525,10 @@ json Service::handle_one(Session& session, const json& request, Payload* payload
       response = error_response(id, rpc_error_from(result.error()));
     }
   }
-  return has_id ? response : json();  // A notification gets no answer, not even an error.
+  if (!has_id) {
+    return json();  // A notification gets no answer, not even an error.
+  }
+  return response;  // Moved, not copied (a conditional expression here copied every reply).
 }
 
 // The data-out of a method that takes binary data: the bytes that followed the request, else

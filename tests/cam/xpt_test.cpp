@@ -635,6 +635,51 @@ TEST_F(XptTest, SimStatsCountEveryCompletionFromManyThreads) {
   EXPECT_EQ(s.ccbs_outstanding, 0U);
 }
 
+// A completion callback on one XPT may issue a CCB on another, which then completes on the
+// first one's thread. Each XPT must still count its own: its timer skips the timeout walk when
+// every CCB it started has completed.
+TEST_F(XptTest, ANoopIssuedFromAnotherXptsCompletionCountsOnItsOwnXpt) {
+  auto other = Xpt::create(fast_config());
+  FakeSim other_sim(*other);
+  other_sim.add_lun(0, 0);
+  const std::uint32_t other_bus = other_sim.register_bus();
+  ASSERT_TRUE(other->scan_all());
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  other->drain();
+  struct Context {
+    Xpt* xpt = nullptr;
+    Ccb noop, absent;
+    std::atomic<int> done{0};
+  } context;
+  context.xpt = xpt.get();
+  context.noop.func = FuncCode::Noop;
+  context.noop.path = {bus, 0, 0};
+  context.absent = tur({bus, 2, 0}, Recovery::None);  // No device there.
+  for (Ccb* c : {&context.noop, &context.absent}) {
+    c->done = [](Ccb&, void* arg) { static_cast<Context*>(arg)->done.fetch_add(1); };
+    c->done_arg = &context;
+  }
+  Ccb first = tur({other_bus, 0, 0}, Recovery::None);
+  first.done = [](Ccb&, void* arg) {
+    auto* c = static_cast<Context*>(arg);
+    c->xpt->action(c->noop);
+    c->xpt->action(c->absent);
+  };
+  first.done_arg = &context;
+  other->action(first);
+  ASSERT_TRUE(wait_until([&] { return context.done.load() == 2; }));
+  EXPECT_EQ(context.absent.status, CamStatus::DevNotThere);
+  xpt->drain();
+  other->drain();
+  for (Xpt* x : {xpt.get(), other.get()}) {
+    const auto s = x->stats();
+    EXPECT_EQ(s.ccbs_started, s.ccbs_completed);
+    EXPECT_EQ(s.ccbs_outstanding, 0U);
+  }
+  other->deregister_bus(other_bus);
+}
+
 // A CCB may outlive the XPT it last ran on, still holding one of its devices; another XPT,
 // possibly built at the same address, must look its own device up.
 TEST(XptCcbCache, ACcbThatOutlivedItsXptRunsOnTheNextOne) {

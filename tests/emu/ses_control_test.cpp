@@ -372,5 +372,24 @@ TEST_F(SesControl, TestUnitReadyAndUnknownOpcodes) {
   EXPECT_EQ(r.sense_code(), (SenseCode{0x05, 0x20, 0x00}));
 }
 
+// Growing a group whose descriptors come from a pattern: the new elements' descriptors must
+// still fit the 128 bytes of a descriptor, or the change is refused and nothing changes.
+TEST(SesReconfigure, GrowingPastWhatThePatternCanDescribeIsRefused) {
+  Harness h{R"({"buses":[{"targets":[{"id":8,"luns":[{"type":"ses","enclosure":"shelf",
+    "naa":"5acde48000000f01","elements":[
+      {"type":"fans","count":2,"first":8,"descriptor":"{:64}{:63}{}"}]}]}]}]})"};
+  const auto before = read_config(h, kEs1);
+  // Elements 8 and 9 take 128 bytes; element 10 would take 129.
+  auto refused = h.emu->reconfigure_enclosure("shelf", {{{0, 3}}});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().errno_value(), EINVAL);
+  EXPECT_NE(refused.error().message().find("129 bytes for element number 10"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(read_config(h, kEs1).generation, before.generation);
+  // Shrinking, or growing no further than the pattern allows, is fine.
+  EXPECT_TRUE(h.emu->reconfigure_enclosure("shelf", {{{0, 1}}}));
+  EXPECT_TRUE(h.emu->reconfigure_enclosure("shelf", {{{0, 2}}}));
+}
+
 }  // namespace
 }  // namespace ucam::emu::testing

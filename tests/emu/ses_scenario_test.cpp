@@ -124,6 +124,13 @@ const BadCase kParseErrors[] = {
      "luns[0].elements[0].descriptor[0]: only printable ASCII characters are allowed"},
     {"BadPlaceholder", R"({"type":"ses","elements":[{"type":"fans","descriptor":"Fan {x}"}]})",
      R"(luns[0].elements[0].descriptor: bad placeholder "{x}")"},
+    {"DescriptorPatternExpandsPastTheLimit",
+     R"({"type":"ses","elements":[{"type":"fans","count":10,"descriptor":"{:64}{:64}{}"}]})",
+     "luns[0].elements[0].descriptor: the pattern expands to 129 bytes for element number 9"},
+    {"DescriptorPatternTooLongForTheLastNumber",
+     R"({"type":"ses","elements":[{"type":"fans","count":10,"first":999995,"descriptor":)"
+     R"("{:60}{:62}{}"}]})",
+     "the pattern expands to 129 bytes for element number 1000004, longer than the 128 bytes"},
     {"TemperatureRange", R"({"type":"ses","elements":{"temperature_sensors":{"celsius":300}}})",
      "elements.temperature_sensors.celsius: expected an integer in -19..235, got 300"},
     {"PerElementListLength", R"({"type":"ses","elements":{"fans":{"count":3,"rpm":[1,2]}}})",

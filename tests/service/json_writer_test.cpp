@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "base/check.h"
@@ -15,6 +16,13 @@ using json = nlohmann::json;
 
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+TEST(JsonWriter, UnsignedNumbersBeyondInt64MatchDump) {
+  const std::uint64_t big = 0xc000000000000001ULL;  // An extended-addressing LUN.
+  JsonWriter w;
+  w.begin_array().unsigned_number(big).unsigned_number(0).unsigned_number(UINT64_MAX).end_array();
+  EXPECT_EQ(w.take(), dump(json{big, 0U, UINT64_MAX}));
 }
 
 TEST(JsonWriter, NestedObjectsAndArraysMatchDump) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -464,6 +465,52 @@ TEST(ServiceProtocol, ResultTextIsTheResultAloneAndInBatches) {
   ASSERT_EQ(batch.size(), 2U) << batch;
   EXPECT_EQ(batch[0]["result"], (json{{"n", {1, 2}}, {"s", "x"}}));
   EXPECT_FALSE(batch[1]["result"].contains("n"));
+}
+
+// devices.list is written as text (JsonWriter); pass.get_device still builds its entry as a tree
+// (device_json). Both must say the same for every device, byte for byte once parsed, and what
+// they say must be the XPT's.
+TEST(ServiceDevices, ListIsTheXptDatabaseAndAgreesWithGetDevice) {
+  Harness h;
+  Client c(*h.service, root());
+  json list;
+  // The enclosure publishes its disks' physical paths shortly after the scan.
+  ASSERT_TRUE(wait_until([&] {
+    list = c.call("devices.list")["result"];
+    return std::any_of(list.begin(), list.end(),
+                       [](const json& d) { return d["physical_path"].is_string(); });
+  }));
+  const auto devices = h.stack->xpt().devices();
+  ASSERT_EQ(list.size(), devices.size());
+  std::size_t with_path = 0, compared = 0;
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    const json& entry = list[i];
+    const auto& d = devices[i];
+    EXPECT_EQ(entry["bus"], d.path.bus);
+    EXPECT_EQ(entry["target"], d.path.target);
+    EXPECT_EQ(entry["lun"], d.path.lun);
+    EXPECT_EQ(entry["vendor"], d.vendor);
+    EXPECT_EQ(entry["product"], d.product);
+    EXPECT_EQ(entry["serial"], d.serial);
+    EXPECT_EQ(entry["device_type"], d.device_type);
+    EXPECT_EQ(entry["periphs"], h.stack->periphs().names_for(d.path));
+    with_path += entry["physical_path"].is_string() ? 1 : 0;
+    for (const auto& name : entry["periphs"]) {
+      if (name.get<std::string>().rfind("pass", 0) != 0) {
+        continue;
+      }
+      json got = c.call("pass.get_device", {{"device", name}})["result"];
+      ASSERT_TRUE(got.is_object()) << name;
+      EXPECT_EQ(got["node"], name);
+      got.erase("node");
+      if (got["physical_path"] == entry["physical_path"]) {  // Not republished in between.
+        EXPECT_EQ(got.dump(), entry.dump()) << name;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(with_path, 0U);
+  EXPECT_GT(compared, 0U);
 }
 
 TEST(ServiceEvents, SubscribersGetEnclosureAndDeviceEventsAsTheyHappen) {

@@ -378,6 +378,10 @@ class GroupParser {
         if (!pattern) {
           return fail(reader.error("descriptor", pattern.error().message()));
         }
+        if (auto fits = check_descriptor_pattern_fits(*pattern, group.first + (n > 0 ? n - 1 : 0));
+            !fits) {
+          return fail(reader.error("descriptor", fits.error().message()));
+        }
         group.pattern = std::move(*pattern);
       }
     }
@@ -839,6 +843,17 @@ Result<TextTemplate> parse_descriptor_pattern(std::string_view text) {
 std::string expand_descriptor_pattern(const TextTemplate& pattern, std::uint64_t number) {
   const std::array<std::uint64_t, 1> values = {number};
   return pattern.expand(values);
+}
+
+Result<void> check_descriptor_pattern_fits(const TextTemplate& pattern, std::uint64_t last) {
+  const std::size_t length = expand_descriptor_pattern(pattern, last).size();
+  if (length > kMaxDescriptorLength) {
+    return fail(Error::described(
+        EINVAL, fmt::format("the pattern expands to {} bytes for element number {}, longer than "
+                            "the {} bytes of a descriptor",
+                            length, last, kMaxDescriptorLength)));
+  }
+  return {};
 }
 
 std::string_view element_group_name(std::uint8_t type) {

@@ -59,6 +59,9 @@ Result<SlotDisksSpec> parse_slot_disks(ObjectReader& group, std::size_t count);
 // "Slot {:02}" gives "Slot 00", "Slot 01", ...
 Result<TextTemplate> parse_descriptor_pattern(std::string_view text);
 std::string expand_descriptor_pattern(const TextTemplate& pattern, std::uint64_t number);
+// Whether the pattern's expansions up to element number `last` fit a descriptor (128 bytes).
+// Expansions only grow with the number, so the last one is the longest.
+Result<void> check_descriptor_pattern_fits(const TextTemplate& pattern, std::uint64_t last);
 
 // One type descriptor header of the Configuration page and its elements.
 struct ElementGroupSpec {

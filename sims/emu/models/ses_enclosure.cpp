@@ -887,6 +887,14 @@ Result<std::vector<SlotContent>> SesEnclosure::reconfigure(const EnclosureReconf
                                       m_name, header, groups.size())));
     }
     Group& group = groups[static_cast<std::size_t>(header)];
+    if (group.pattern && count > group.elements.size()) {
+      if (auto fits = check_descriptor_pattern_fits(*group.pattern, group.first + count - 1);
+          !fits) {
+        return fail(Error::described(EINVAL, fmt::format("enclosure \"{}\", type descriptor "
+                                                         "header {}: {}",
+                                                         m_name, header, fits.error().message())));
+      }
+    }
     while (group.elements.size() > count) {
       if (!group.elements.back().slot.empty()) {
         removed.push_back(group.elements.back().slot);
