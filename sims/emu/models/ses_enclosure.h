@@ -9,11 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -169,6 +171,11 @@ class SesEnclosure final : public EnclosureState {
   std::optional<std::uint64_t> m_expander_address;  // Immutable.
   std::vector<LunAddress> m_luns;                   // Guarded by m_lock.
   std::vector<std::uint64_t> m_process_addresses;   // Guarded by m_lock. Their SAS addresses.
+  // Pages already encoded, by page code and process, as status_page() returns them; every
+  // method that changes the enclosure clears them first. A driver that polls reads the same
+  // pages again and again, and encoding page 0x0A of a 100-slot enclosure costs more than the
+  // driver's whole refresh. Guarded by m_lock.
+  mutable std::map<std::pair<std::uint8_t, std::size_t>, std::vector<std::uint8_t>> m_pages;
 };
 
 }  // namespace ucam::emu
