@@ -96,9 +96,9 @@ BENCHMARK(BM_EncRefresh102Slots)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The emulated 102-slot enclosure of BM_EncRefresh102Slots (every slot holds a disk's SAS
 // address), answering RECEIVE DIAGNOSTIC RESULTS for page state.range(0). With
-// state.range(1) = 1 a power supply's status changes before each read, so the page is encoded
-// (what a real enclosure's firmware does); with 0 nothing changes and the enclosure answers
-// with the page it encoded before.
+// state.range(1) = 1 the disk of slot 0 is pulled and put back before each read (a change that
+// drops every encoded page), so the page is encoded (what a real enclosure's firmware does);
+// with 0 nothing changes and the enclosure answers with the page it encoded before.
 void BM_EmuSesPage102(benchmark::State& state) {
   auto scenario = emu::parse_scenario(jbod_scenario(1, 102), "bench");
   if (!scenario) {
@@ -130,13 +130,11 @@ void BM_EmuSesPage102(benchmark::State& state) {
   }
   const auto page = static_cast<std::uint8_t>(state.range(0));
   const bool change = state.range(1) != 0;
-  const auto psu = emu::EnclosureElement::of(scsi::ses::ElementType::PowerSupply, 0);
   std::size_t bytes = 0;
-  std::uint8_t code = 1;
   for (auto _ : state) {
     if (change) {
-      code = code == 1 ? 3 : 1;  // OK <-> Noncritical.
-      (void)(*enclosure)->set_element_status(psu, {code, 0, 0, 0});
+      (void)(*enclosure)->pull(0);
+      (void)(*enclosure)->insert(0, slots[0]);
     }
     auto data = (*enclosure)->status_page(page, 0);
     bytes = data ? data->size() : 0;

@@ -419,6 +419,12 @@ TEST(SesPagesAnsweredAgain, ShowEveryChangeMadeSinceTheLastRead) {
       "jbod", EnclosureElement::of(ses::ElementType::PowerSupply, 1), {0x02, 0, 0, 0x40}));
   EXPECT_EQ(ses::status_code(read_status(h, kEs1, config).elements.at(psu)), 2);
   EXPECT_EQ(ses::status_code(read_status(h, kEs2, config).elements.at(psu)), 2);
+  const int sensor = global_index(config, ses::ElementType::TemperatureSensor, 0);
+  ASSERT_TRUE(
+      h.emu->set_sensor("jbod", EnclosureElement::of(ses::ElementType::TemperatureSensor, 0), 45));
+  EXPECT_EQ(ses::decode_temperature_status(read_status(h, kEs1, config).elements.at(sensor))
+                .temperature_c,
+            45);
 
   const int slot = global_index(config, ses::ElementType::DeviceSlot, 0);
   ASSERT_NE(read_additional(h, kEs1, config).find(slot)->sas->phys.at(0).sas_address, 0U);

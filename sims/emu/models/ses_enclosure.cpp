@@ -583,6 +583,13 @@ std::optional<std::vector<std::uint8_t>> SesEnclosure::status_page(std::uint8_t 
   return std::move(*page);
 }
 
+void SesEnclosure::forget_status_pages_locked() {
+  for (auto it = m_pages.begin(); it != m_pages.end();) {
+    it = it->first.first == page_code_value(ses::PageCode::EnclosureStatus) ? m_pages.erase(it)
+                                                                            : std::next(it);
+  }
+}
+
 // --- Control --------------------------------------------------------------------------------
 
 std::optional<ParameterListError> SesEnclosure::control_page(Bytes page) {
@@ -790,7 +797,7 @@ SesEnclosure::Element* SesEnclosure::slot_locked(int slot) {
 Result<void> SesEnclosure::set_element_status(EnclosureElement element,
                                               const ses::ElementBytes& status) {
   std::lock_guard lock(m_lock);
-  m_pages.clear();  // What the pages say may change.
+  forget_status_pages_locked();  // Element status is on page 0x02 only.
   std::uint8_t type = 0;
   Element* el = find_locked(element, &type);
   if (el == nullptr) {
@@ -804,7 +811,7 @@ Result<void> SesEnclosure::set_element_status(EnclosureElement element,
 
 Result<void> SesEnclosure::set_sensor(EnclosureElement element, std::int32_t value) {
   std::lock_guard lock(m_lock);
-  m_pages.clear();  // What the pages say may change.
+  forget_status_pages_locked();  // Element status is on page 0x02 only.
   std::uint8_t type = 0;
   Element* el = find_locked(element, &type);
   if (el == nullptr) {
