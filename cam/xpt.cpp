@@ -359,8 +359,14 @@ Result<void> Xpt::release_simq(std::uint32_t path_id) {
   return {};
 }
 
+std::uint64_t Xpt::device_generation() const {
+  return m_generation.load(std::memory_order_acquire);
+}
+
 void Xpt::bump_generation() {
-  m_generation.fetch_add(1, std::memory_order_relaxed);
+  // Release: whoever reads the new value sees the change it follows (a change to the devid
+  // index is also ordered by m_devid_lock, which match_devid takes).
+  m_generation.fetch_add(1, std::memory_order_release);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ class Xpt final : public XptSim, public XptPeriph {
   std::vector<DeviceInfo> devices() const override;
   Result<void> set_advinfo(const Path& path, AdvinfoType type, Bytes value) override;
   std::vector<Path> match_devid(Bytes designator, std::optional<std::uint32_t> bus) const override;
+  std::uint64_t device_generation() const override;
   std::unique_ptr<Subscription> subscribe(std::uint32_t mask, const Path& filter,
                                           AsyncCallback callback) override;
   void post_async(const AsyncEvent& event) override;

@@ -57,6 +57,11 @@ class XptPeriph {
   // ignored). `designator` is one raw designation descriptor (4-byte header + identifier).
   virtual std::vector<Path> match_devid(Bytes designator,
                                         std::optional<std::uint32_t> bus) const = 0;
+  // The device table's generation: moves after every bus registration or removal and every
+  // device arrival, loss or re-probe (new INQUIRY / VPD data), not on set_advinfo(). Read it
+  // before calling match_devid(): while it has not moved since, match_devid() gives the same
+  // answers. Any thread; never blocks.
+  virtual std::uint64_t device_generation() const = 0;
 
   // Async events. `mask` is a bit set of AsyncCode; `filter` may wildcard. Callbacks run in
   // order on the XPT's event thread (they may block, and may issue and wait for commands).

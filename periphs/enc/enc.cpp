@@ -151,7 +151,9 @@ void adopt_peer_status(EncSoftc& sc) {
   if (peer_state) {
     sc.work.enclosure_status = peer_state->enclosure_status;
     for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
-      sc.work.elements[i].status = peer_state->elements[i].status;
+      if (sc.work.elements[i].status != peer_state->elements[i].status) {
+        sc.work.elements.mutate(i).status = peer_state->elements[i].status;
+      }
     }
   }
   sc.request(kPublish);
@@ -184,6 +186,9 @@ void post_changes(cam::Periph& periph, const EncState& before, const EncState& a
     return;  // A new configuration: element identities changed, nothing to diff.
   }
   for (std::size_t i = 0; i < after.elements.size(); ++i) {
+    if (after.elements.same_element(before.elements, i)) {
+      continue;  // Shared by both states: unchanged.
+    }
     const auto& a = before.elements[i];
     const auto& b = after.elements[i];
     const auto old_code = ses::status_code(a.status);
@@ -202,6 +207,8 @@ void step_publish(EncSoftc& sc) {
   cam::Periph& periph = sc.periph;
   sc.work.refresh++;
   sc.work.commands = sc.commands.load();
+  // Shares the elements with sc.work (and, for those no step changed, with `before`): the next
+  // change to one makes sc.work a copy of it first (EncElementList).
   auto next = std::make_shared<const EncState>(sc.work);
   std::shared_ptr<const EncState> before;
   {

@@ -31,7 +31,10 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -68,6 +71,136 @@ struct EncElement {
   std::string physical_path;       // What we publish for those disks ("" if none).
 };
 
+// The elements of an EncState, read as a const std::vector<EncElement> reads (size, [], at,
+// range for). Elements are shared between lists: copying a list copies pointers, not strings
+// and vectors, so a refresh that changed two elements publishes two new elements and shares the
+// rest with the state before it.
+//
+// Copy on write: mutate(i) gives the list's own copy of element i, copying it first unless this
+// list made it (push_back, or an earlier mutate) after it was last copied. Copying a list marks
+// every element of both lists as shared again: the source's marks are `mutable` for that, and a
+// list that other threads read (a published state's) never has a mark set, so copying it writes
+// nothing. Not thread-safe for writers: one thread (the enclosure's daemon) writes its own
+// working list; any number of threads may read and copy a published list.
+class EncElementList {
+ public:
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = EncElement;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const EncElement*;
+    using reference = const EncElement&;
+
+    const_iterator() = default;
+    reference operator*() const { return **m_it; }
+    pointer operator->() const { return m_it->get(); }
+    reference operator[](difference_type n) const { return *m_it[n]; }
+    const_iterator& operator++() {
+      ++m_it;
+      return *this;
+    }
+    const_iterator operator++(int) { return const_iterator(m_it++); }
+    const_iterator& operator--() {
+      --m_it;
+      return *this;
+    }
+    const_iterator operator--(int) { return const_iterator(m_it--); }
+    const_iterator& operator+=(difference_type n) {
+      m_it += n;
+      return *this;
+    }
+    const_iterator& operator-=(difference_type n) {
+      m_it -= n;
+      return *this;
+    }
+    friend const_iterator operator+(const_iterator i, difference_type n) { return i += n; }
+    friend const_iterator operator+(difference_type n, const_iterator i) { return i += n; }
+    friend const_iterator operator-(const_iterator i, difference_type n) { return i -= n; }
+    friend difference_type operator-(const const_iterator& a, const const_iterator& b) {
+      return a.m_it - b.m_it;
+    }
+    friend bool operator==(const const_iterator&, const const_iterator&) = default;
+    friend auto operator<=>(const const_iterator&, const const_iterator&) = default;
+
+   private:
+    friend class EncElementList;
+    using Base = std::vector<std::shared_ptr<EncElement>>::const_iterator;
+    explicit const_iterator(Base it) : m_it(it) {}
+    Base m_it;
+  };
+  using iterator = const_iterator;
+  using value_type = EncElement;
+  using size_type = std::size_t;
+
+  EncElementList() = default;
+  EncElementList(const EncElementList& other) : m_elements(other.m_elements) { other.disown(); }
+  EncElementList& operator=(const EncElementList& other) {
+    if (this != &other) {
+      m_elements = other.m_elements;
+      m_owned.clear();
+      other.disown();
+    }
+    return *this;
+  }
+  EncElementList(EncElementList&&) noexcept = default;
+  EncElementList& operator=(EncElementList&&) noexcept = default;
+  ~EncElementList() = default;
+
+  // Reading.
+  std::size_t size() const { return m_elements.size(); }
+  bool empty() const { return m_elements.empty(); }
+  const EncElement& operator[](std::size_t i) const { return *m_elements[i]; }
+  const EncElement& at(std::size_t i) const { return *m_elements.at(i); }  // std::out_of_range
+  const_iterator begin() const { return const_iterator(m_elements.begin()); }
+  const_iterator end() const { return const_iterator(m_elements.end()); }
+  // Whether element i of both lists is one shared object (unchanged since one list was copied
+  // from the other): what a diff may skip.
+  bool same_element(const EncElementList& other, std::size_t i) const {
+    return i < size() && i < other.size() && m_elements[i] == other.m_elements[i];
+  }
+
+  // Writing (the list's one writer).
+  void clear() {
+    m_elements.clear();
+    m_owned.clear();
+  }
+  void reserve(std::size_t n) {
+    m_elements.reserve(n);
+    m_owned.reserve(n);
+  }
+  void push_back(EncElement element) {
+    m_elements.push_back(std::make_shared<EncElement>(std::move(element)));
+    m_owned.resize(m_elements.size(), false);
+    m_owned.back() = true;
+  }
+  // This list's own element i, copied first when it is shared. Only for a change: an element
+  // asked for is published anew even when the caller writes what it held.
+  EncElement& mutate(std::size_t i) {
+    if (m_owned.size() < m_elements.size()) {
+      m_owned.resize(m_elements.size(), false);
+    }
+    if (!m_owned[i]) {
+      m_elements[i] = std::make_shared<EncElement>(*m_elements[i]);
+      m_owned[i] = true;
+    }
+    return *m_elements[i];
+  }
+
+ private:
+  // Every element is shared from now on (see the class comment).
+  void disown() const {
+    if (!m_owned.empty()) {
+      m_owned.clear();
+    }
+  }
+  // Never null. An element is written only through mutate() while m_owned marks it, that is
+  // while no other list holds it.
+  std::vector<std::shared_ptr<EncElement>> m_elements;
+  // m_owned[i]: this list made element i since it was last copied (absent entries: false).
+  mutable std::vector<bool> m_owned;
+};
+
 // The published cache: immutable once published (readers keep a shared_ptr).
 struct EncState {
   std::uint64_t refresh = 0;          // Bumped on every publish.
@@ -79,9 +212,9 @@ struct EncState {
   std::string name;                   // "<vendor> <product> <rev>" of subenclosure 0.
   std::vector<std::uint8_t> supported_pages;
   std::vector<std::string> type_texts;  // By type index.
-  std::vector<EncElement> elements;
-  std::vector<std::string> warnings;  // From the last refresh.
-  std::uint64_t commands = 0;         // RECEIVE/SEND DIAGNOSTIC commands issued so far.
+  EncElementList elements;              // Shared between states where unchanged.
+  std::vector<std::string> warnings;    // From the last refresh.
+  std::uint64_t commands = 0;           // RECEIVE/SEND DIAGNOSTIC commands issued so far.
   // Why the last status read through this SES device failed; "" when it succeeded.
   std::string path_error;
   // When that read failed: the SES device of the same enclosure whose status this state shows

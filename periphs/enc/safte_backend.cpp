@@ -161,7 +161,9 @@ void SafteBackend::step_status(EncSoftc& sc) {
   }
   sc.work.enclosure_status = view->enclosure_status;
   for (std::size_t i = 0; i < view->elements.size() && i < sc.work.elements.size(); ++i) {
-    sc.work.elements[i].status = view->elements[i].status;
+    if (sc.work.elements[i].status != view->elements[i].status) {
+      sc.work.elements.mutate(i).status = view->elements[i].status;
+    }
   }
   sc.request(kPublish);
 }

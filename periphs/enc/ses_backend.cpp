@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <set>
 
 #include "scsi/vpd.h"
 
@@ -116,6 +115,7 @@ void SesBackend::step_config(EncSoftc& sc) {
   sc.work.configured = true;
   sc.work.generation = config->generation;
   sc.work.elements.clear();
+  sc.work.elements.reserve(m_map.size());
   for (const auto& ref : m_map) {
     EncElement e;
     e.index = ref.global_index;
@@ -142,6 +142,10 @@ void SesBackend::step_config(EncSoftc& sc) {
   }
   sc.paths.join(sc.periph, sc.work.logical_id, m_own_id);
   m_status.reset();
+  m_descriptors_generation.reset();
+  m_additional_page.reset();
+  m_additional_warnings.clear();
+  m_matched_at.reset();
   sc.request(poll_actions() | kPublish);
 }
 
@@ -173,8 +177,10 @@ void SesBackend::step_status(EncSoftc& sc, Origin origin) {
   bool changed = sc.work.enclosure_status != status->flags || !sc.work.status_via.empty();
   sc.work.enclosure_status = status->flags;
   for (std::size_t i = 0; i < status->elements.size() && i < sc.work.elements.size(); ++i) {
-    changed = changed || sc.work.elements[i].status != status->elements[i];
-    sc.work.elements[i].status = status->elements[i];
+    if (sc.work.elements[i].status != status->elements[i]) {
+      changed = true;
+      sc.work.elements.mutate(i).status = status->elements[i];  // Only what changed is copied.
+    }
   }
   if (changed && m_status && origin == Origin::Own) {
     sc.notify_peers = true;
@@ -187,8 +193,8 @@ void SesBackend::step_status(EncSoftc& sc, Origin origin) {
 }
 
 void SesBackend::step_descriptors(EncSoftc& sc) {
-  if (!m_config) {
-    return;
+  if (!m_config || m_descriptors_generation == m_config->generation) {
+    return;  // Read for this configuration already (see m_descriptors_generation).
   }
   auto d = fetch_page(sc, 0x07, "element descriptor page", [&](Bytes page) {
     return ses::parse_ses_element_descriptors(page, *m_config);
@@ -201,15 +207,18 @@ void SesBackend::step_descriptors(EncSoftc& sc) {
     return;
   }
   for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
-    auto& e = sc.work.elements[i];
+    const auto& e = sc.work.elements[i];
     // The bytes as the page holds them: physical paths and the JSON contract are byte exact
     // (FreeBSD keeps trailing blanks and NUL padding); only text for people is trimmed.
-    std::string raw = i < d->raw.size() ? d->raw[i] : std::string();
+    std::string raw = i < d->raw.size() ? std::move(d->raw[i]) : std::string();
     if (raw != e.descriptor) {
-      e.descriptor = std::move(raw);
-      e.physical_path.clear();  // Recomputed by the next physical path step.
+      auto& changed = sc.work.elements.mutate(i);
+      changed.descriptor = std::move(raw);
+      changed.physical_path.clear();  // Recomputed by the next physical path step.
+      m_matched_at.reset();
     }
   }
+  m_descriptors_generation = m_config->generation;
   sc.request(kPublish);
 }
 
@@ -217,30 +226,63 @@ void SesBackend::step_additional(EncSoftc& sc) {
   if (!m_config) {
     return;
   }
-  auto aes = fetch_page(sc, 0x0a, "additional element status page", [&](Bytes page) {
-    return ses::parse_ses_additional_status(page, *m_config);
-  });
+  auto f = receive_diagnostic(sc, m_buffer, 0x0a);
+  if (f.status != CamStatus::ReqCmp) {
+    sc.work.warnings.push_back(
+        fmt::format("additional element status page: {}", cam_status_name(f.status)));
+    return;
+  }
+  if (m_additional_page == f.data) {
+    // What was applied last time, on this configuration (step_config clears the copy).
+    sc.work.warnings.insert(sc.work.warnings.end(), m_additional_warnings.begin(),
+                            m_additional_warnings.end());
+    sc.request(kPhysPaths | kPublish);
+    return;
+  }
+  auto aes = ses::parse_ses_additional_status(f.data, *m_config);
   if (!aes) {
+    sc.work.warnings.push_back(
+        fmt::format("additional element status page: {}", aes.error().message()));
     return;
   }
   if (aes->generation_mismatch) {
     sc.request(kConfig);
     return;
   }
-  for (auto& e : sc.work.elements) {
-    e.sas_addresses.clear();
-    e.device_slot_number.reset();
-    const auto* desc = aes->find(e.index);
-    if (desc == nullptr || !desc->sas || desc->sas->descriptor_type != 0) {
-      continue;
-    }
-    e.device_slot_number = desc->sas->device_slot_number;
-    for (const auto& phy : desc->sas->phys) {
-      if (phy.sas_address != 0) {
-        e.sas_addresses.push_back(phy.sas_address);
-      }
+  // SesAdditionalStatus::find() for every element at once: the first valid descriptor mapped
+  // to each global index.
+  const std::size_t n = sc.work.elements.size();
+  std::vector<const ses::AesDescriptor*> by_element(n, nullptr);
+  for (const auto& d : aes->descriptors) {
+    if (!d.invalid && d.global_index >= 0 && static_cast<std::size_t>(d.global_index) < n &&
+        by_element[static_cast<std::size_t>(d.global_index)] == nullptr) {
+      by_element[static_cast<std::size_t>(d.global_index)] = &d;
     }
   }
+  std::vector<std::uint64_t> addresses;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& e = sc.work.elements[i];
+    addresses.clear();
+    std::optional<std::uint8_t> slot_number;
+    const auto* desc = by_element[static_cast<std::size_t>(e.index)];
+    if (desc != nullptr && desc->sas && desc->sas->descriptor_type == 0) {
+      slot_number = desc->sas->device_slot_number;
+      for (const auto& phy : desc->sas->phys) {
+        if (phy.sas_address != 0) {
+          addresses.push_back(phy.sas_address);
+        }
+      }
+    }
+    if (e.sas_addresses != addresses || e.device_slot_number != slot_number) {
+      auto& changed = sc.work.elements.mutate(i);
+      changed.sas_addresses = addresses;
+      changed.device_slot_number = slot_number;
+      m_matched_at.reset();
+    }
+  }
+  sc.work.warnings.insert(sc.work.warnings.end(), aes->warnings.begin(), aes->warnings.end());
+  m_additional_warnings = std::move(aes->warnings);
+  m_additional_page = std::move(f.data);
   sc.request(kPhysPaths | kPublish);
 }
 
@@ -292,46 +334,70 @@ void SesBackend::step_control(EncSoftc& sc) {
 }
 
 // Matches every slot's phys against the disks' target-port designators and stores the
-// physical path on each match; clears the paths of disks that left.
+// physical path on each match; clears the paths of disks that left. Skipped when nothing it
+// reads changed since the last run (m_matched_at): the slots' SAS addresses and descriptors,
+// the enclosure id, and the XPT's devices.
 void SesBackend::step_physpaths(EncSoftc& sc) {
   auto& registry = sc.paths;
+  auto& xpt = sc.periph.xpt();
   const auto id = registry.canonical_id(sc.periph, sc.work.logical_id, m_own_id);
   if (id != sc.work.enclosure_id) {
     sc.work.enclosure_id = id;
-    for (auto& e : sc.work.elements) {
-      e.physical_path.clear();  // Recomputed below with the new id.
+    for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
+      if (!sc.work.elements[i].physical_path.empty()) {
+        sc.work.elements.mutate(i).physical_path.clear();  // Recomputed below with the new id.
+      }
     }
+    m_matched_at.reset();
   }
+  // Read before matching: a device that changes while we match moves it past what we record,
+  // so the next run matches again.
+  const std::uint64_t generation = xpt.device_generation();
+  if (m_matched_at == generation) {
+    sc.request(kPublish);
+    return;
+  }
+  const auto bus =
+      m_search_globally ? std::nullopt : std::optional<std::uint32_t>(sc.periph.path().bus);
   std::map<cam::Path, std::string> now;
-  for (auto& e : sc.work.elements) {
-    e.devices.clear();
-    if (!ses::is_slot_type(e.element_type) || e.index_in_type < 0 || e.sas_addresses.empty()) {
-      continue;
+  std::vector<cam::Path> matched;
+  for (std::size_t i = 0; i < sc.work.elements.size(); ++i) {
+    const auto& e = sc.work.elements[i];
+    matched.clear();
+    if (ses::is_slot_type(e.element_type) && e.index_in_type >= 0) {
+      for (std::uint64_t address : e.sas_addresses) {
+        // A target-port NAA designator with this SAS address (association and type are what
+        // the XPT compares, with the length and the identifier bytes).
+        std::array<std::uint8_t, 12> designator{0x61, 0x93, 0x00, 0x08};
+        store_be64(designator, 4, address);
+        for (const auto& p : xpt.match_devid(designator, bus)) {
+          matched.push_back(p);
+        }
+      }
+      std::sort(matched.begin(), matched.end());
+      matched.erase(std::unique(matched.begin(), matched.end()), matched.end());
     }
-    if (sc.work.enclosure_id != 0 && e.physical_path.empty()) {
-      e.physical_path = physical_path(sc.work.enclosure_id, e.type_index,
-                                      ses::type_element_index(m_map[e.index]), e.descriptor);
-    }
-    std::set<cam::Path> matched;
-    for (std::uint64_t address : e.sas_addresses) {
-      // A target-port NAA designator with this SAS address (association and type are what
-      // the XPT compares, with the length and the identifier bytes).
-      std::array<std::uint8_t, 12> designator{0x61, 0x93, 0x00, 0x08};
-      store_be64(designator, 4, address);
-      const auto bus =
-          m_search_globally ? std::nullopt : std::optional<std::uint32_t>(sc.periph.path().bus);
-      for (const auto& p : sc.periph.xpt().match_devid(designator, bus)) {
-        matched.insert(p);
+    const bool path_missing = ses::is_slot_type(e.element_type) && e.index_in_type >= 0 &&
+                              !e.sas_addresses.empty() && sc.work.enclosure_id != 0 &&
+                              e.physical_path.empty();
+    if (e.devices != matched || path_missing) {
+      auto& changed = sc.work.elements.mutate(i);
+      changed.devices = matched;
+      if (path_missing) {
+        changed.physical_path =
+            physical_path(sc.work.enclosure_id, changed.type_index,
+                          ses::type_element_index(m_map[changed.index]), changed.descriptor);
       }
     }
-    e.devices.assign(matched.begin(), matched.end());
-    if (!e.physical_path.empty()) {
-      for (const auto& p : matched) {
-        now[p] = e.physical_path;
+    const auto& after = sc.work.elements[i];
+    if (!after.physical_path.empty()) {
+      for (const auto& p : after.devices) {
+        now[p] = after.physical_path;
       }
     }
   }
-  registry.publish(sc.periph.xpt(), &sc.periph, now);
+  registry.publish(xpt, &sc.periph, now);
+  m_matched_at = generation;
   sc.request(kPublish);
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "periphs/enc/backend.h"
@@ -55,6 +56,25 @@ class SesBackend final : public Backend {
   std::vector<scsi::ses::ElementRef> m_map;
   std::optional<scsi::ses::SesStatus> m_status;
   std::uint64_t m_own_id = 0;  // This SES device's NAA (FreeBSD's enclosure id).
+  // What a refresh need not redo (each cleared by a new configuration):
+  // - The generation code the element descriptors (page 0x07) were last read for. They are
+  //   configuration data: the text naming each element, fixed until the generation code moves,
+  //   and a status page that reports a moved generation code sends us back to the
+  //   configuration, which clears this. So a poll reads page 0x07 once per configuration.
+  //   (FIXME: an enclosure that renames elements without moving its generation code shows the
+  //   old names until its next configuration change; FreeBSD re-reads the page every poll.)
+  std::optional<std::uint32_t> m_descriptors_generation;
+  // The last Additional Element Status page applied, byte for byte, and its parser's warnings:
+  // the same bytes on the same configuration decode to the same thing, so they are not decoded
+  // again.
+  std::optional<std::vector<std::uint8_t>> m_additional_page;
+  std::vector<std::string> m_additional_warnings;
+  // The XPT device generation (XptPeriph::device_generation()) the slots were last matched to
+  // disks and their physical paths published at; nullopt when something they depend on
+  // changed since (configuration, SAS addresses, descriptors; the enclosure id is compared
+  // in step_physpaths). With nothing changed, the match would find the same disks and the
+  // registry would store the same strings: both are skipped.
+  std::optional<std::uint64_t> m_matched_at;
   // The daemon's buffer, reused for every RECEIVE DIAGNOSTIC RESULTS it sends.
   std::vector<std::uint8_t> m_buffer;
 };

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "scsi/inquiry.h"
+#include "scsi/ses_element.h"
 #include "sims/emu/embedded.h"
 #include "sims/emu/models/ses_enclosure.h"
 #include "tests/emu/ses_harness.h"
@@ -400,6 +401,55 @@ TEST_F(SesPages, PcvZeroIsInvalidFieldPointingAtPcv) {
   EXPECT_EQ(r.sense_code(), (SenseCode{0x05, 0x24, 0x00}));
   ASSERT_TRUE(r.field_pointer());
   EXPECT_TRUE(*r.field_pointer() == (scsi::CdbFieldPointer{1, 0}));
+}
+
+// The enclosure answers a page it already encoded with the same bytes, until something
+// changes it: an injected status, a disk pulled, a control page, a new configuration. Each
+// enclosure service process keeps its own status page (its ESC element reports itself).
+TEST(SesPagesAnsweredAgain, ShowEveryChangeMadeSinceTheLastRead) {
+  Harness h{kJbod};
+  ASSERT_TRUE(h.emu);
+  const auto config = read_config(h, kEs1);
+  const auto status = page_bytes(h, kEs1, 0x02);
+  EXPECT_EQ(page_bytes(h, kEs1, 0x02), status);
+  EXPECT_NE(page_bytes(h, kEs2, 0x02), status);  // The other process's REPORT bit.
+
+  const int psu = global_index(config, ses::ElementType::PowerSupply, 1);
+  ASSERT_TRUE(h.emu->set_element_status(
+      "jbod", EnclosureElement::of(ses::ElementType::PowerSupply, 1), {0x02, 0, 0, 0x40}));
+  EXPECT_EQ(ses::status_code(read_status(h, kEs1, config).elements.at(psu)), 2);
+  EXPECT_EQ(ses::status_code(read_status(h, kEs2, config).elements.at(psu)), 2);
+  const int sensor = global_index(config, ses::ElementType::TemperatureSensor, 0);
+  ASSERT_TRUE(
+      h.emu->set_sensor("jbod", EnclosureElement::of(ses::ElementType::TemperatureSensor, 0), 45));
+  EXPECT_EQ(ses::decode_temperature_status(read_status(h, kEs1, config).elements.at(sensor))
+                .temperature_c,
+            45);
+
+  const int slot = global_index(config, ses::ElementType::DeviceSlot, 0);
+  ASSERT_NE(read_additional(h, kEs1, config).find(slot)->sas->phys.at(0).sas_address, 0U);
+  ASSERT_TRUE(h.emu->pull_disk("jbod", 0));
+  EXPECT_EQ(read_additional(h, kEs1, config).find(slot)->sas->phys.at(0).sas_address, 0U);
+
+  // IDENT on the second slot through SEND DIAGNOSTIC.
+  const int bay = global_index(config, ses::ElementType::DeviceSlot, 1);
+  const auto before = read_status(h, kEs1, config);
+  auto ident =
+      ses::slot_control(0x01, before.elements.at(bay), ses::SlotRequest::Ident, ses::Turn::On);
+  ASSERT_TRUE(ident);
+  ASSERT_TRUE(send_page(h, kEs1, control_page(before, {{bay, *ident}})).good());
+  EXPECT_TRUE(ses::decode_slot_status(0x01, read_status(h, kEs2, config).elements.at(bay)).ident);
+
+  const auto descriptors = page_bytes(h, kEs1, 0x07);
+  ASSERT_TRUE(h.emu->reconfigure_enclosure("jbod", {{{0, 9}}}));  // A ninth bay.
+  const auto grown = read_config(h, kEs1);
+  EXPECT_NE(grown.generation, config.generation);
+  auto names = ses::parse_ses_element_descriptors(page_bytes(h, kEs1, 0x07), grown);
+  ASSERT_TRUE(names) << names.error().message();
+  EXPECT_EQ(names->text.at(
+                static_cast<std::size_t>(global_index(grown, ses::ElementType::DeviceSlot, 8))),
+            "Bay 09");
+  EXPECT_NE(page_bytes(h, kEs1, 0x07), descriptors);
 }
 
 TEST(SesPagesEiioe, IndividualIndexesWithEiioeZero) {

@@ -282,6 +282,108 @@ TEST_F(EncTest, ASetNamingAStaleGenerationIsRefused) {
   EXPECT_EQ(state()->elements.size(), s->elements.size() + 1);
 }
 
+// What a refresh may skip, and what makes it redo it. The daemon never polls by itself here:
+// every read is an EncRefresh.
+class EncRefreshCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto scenario = emu::parse_scenario(kScenario, "enc-cache");
+    ASSERT_TRUE(scenario) << scenario.error().message();
+    StackOptions options;
+    options.xpt.timer_tick = std::chrono::milliseconds(2);
+    options.enc.poll_interval = std::chrono::hours(1);
+    auto s = Stack::create_emulated(*scenario, options);
+    ASSERT_TRUE(s) << s.error().message();
+    stack = std::move(*s);
+    auto h = stack->devfs().open("ses0");
+    ASSERT_TRUE(h);
+    node = std::move(*h);
+  }
+
+  // Refreshes and returns the state it published.
+  std::shared_ptr<const EncState> refresh() {
+    EncRefresh r;
+    EXPECT_TRUE(node->ioctl(r));
+    EncGetState get;
+    EXPECT_TRUE(node->ioctl(get));
+    return get.state;
+  }
+
+  std::unique_ptr<Stack> stack;
+  std::optional<devfs::FileHandle> node;
+};
+
+// Element descriptors (page 0x07) belong to the configuration: a refresh reads the status and
+// additional element status pages only, until the generation code moves; then the
+// configuration and the descriptors are read again, and the new elements have theirs.
+TEST_F(EncRefreshCache, DescriptorsAreReadOncePerConfigurationAndAgainWhenItsGenerationMoves) {
+  auto before = refresh();
+  auto after = refresh();
+  EXPECT_EQ(after->commands - before->commands, 2U);  // Pages 0x02 and 0x0a.
+  ASSERT_EQ(after->elements.size(), 13U);             // 1+4 slots, 1+2 PSUs, 1+2 fans, 1+1 sensor.
+
+  ASSERT_TRUE(stack->emulator()->reconfigure_enclosure("jbod", {{{0, 6}}}));  // 6 slots now.
+  auto moved = refresh();
+  EXPECT_NE(moved->generation, after->generation);
+  ASSERT_EQ(moved->elements.size(), 15U);
+  EXPECT_EQ(moved->elements[5].descriptor, "Slot 04");
+  EXPECT_EQ(moved->elements[6].descriptor, "Slot 05");
+  EXPECT_EQ(moved->elements[8].descriptor, "PSU A");  // Moved down by two.
+  // Status (which found the new generation code), configuration, status, descriptors,
+  // additional element status.
+  EXPECT_EQ(moved->commands - after->commands, 5U);
+  auto again = refresh();
+  EXPECT_EQ(again->commands - moved->commands, 2U);
+  EXPECT_EQ(again->elements[6].descriptor, "Slot 05");
+}
+
+// A published state is never changed: the next one has a new element where the status moved and
+// shares every other element with the state before it.
+TEST_F(EncRefreshCache, AChangedElementIsNewInTheNextStateAndTheOthersAreShared) {
+  auto before = refresh();
+  const auto old_status = before->elements[7].status;
+  auto psu = ses::ElementBytes{0x02, 0x00, 0x00, 0x40};  // Critical, FAIL.
+  ASSERT_TRUE(stack->emulator()->set_element_status(
+      "jbod", emu::EnclosureElement::of(ses::ElementType::PowerSupply, 1), psu));
+  auto after = refresh();
+  ASSERT_EQ(after->elements.size(), before->elements.size());
+  EXPECT_EQ(ses::status_code(after->elements[7].status), 2);
+  EXPECT_EQ(before->elements[7].status, old_status);  // The old state still shows the old one.
+  for (std::size_t i = 0; i < after->elements.size(); ++i) {
+    EXPECT_EQ(after->elements.same_element(before->elements, i), i != 7) << i;
+  }
+  // Nothing changed: every element is shared, the slots' disks and paths included.
+  auto same = refresh();
+  EXPECT_GT(same->refresh, after->refresh);
+  for (std::size_t i = 0; i < same->elements.size(); ++i) {
+    EXPECT_TRUE(same->elements.same_element(after->elements, i)) << i;
+  }
+  EXPECT_EQ(same->elements[1].devices, (std::vector<cam::Path>{{0, 0, 0}}));
+  EXPECT_EQ(same->elements[1].physical_path,
+            "id1,enc@n5000c50012345678/type@0/slot@1/elmdesc@Slot_00");
+}
+
+// A disk that arrives changes the XPT's device table: the next refresh matches the slots again
+// (the match is skipped only while the table and the slots' addresses stay the same).
+TEST_F(EncRefreshCache, ADiskInsertedIntoAnEmptySlotIsMatchedOnTheNextRefresh) {
+  auto before = refresh();
+  EXPECT_TRUE(before->elements[4].devices.empty());  // Slot 3 is empty.
+  ASSERT_TRUE(stack->emulator()->pull_disk("jbod", 2));
+  ASSERT_TRUE(wait_until([&] { return !stack->xpt().device({0, 2, 0}); }));
+  ASSERT_TRUE(stack->emulator()->insert_disk("jbod", 3, emu::SlotDevice::disk({0, 2, 0})));
+  ASSERT_TRUE(wait_until([&] { return stack->xpt().device({0, 2, 0}).has_value(); }));
+  EXPECT_TRUE(wait_until([&] {
+    auto s = refresh();
+    return s->elements[4].devices == std::vector<cam::Path>{{0, 2, 0}} &&
+           s->elements[3].devices.empty();
+  }));
+  auto info = stack->xpt().device({0, 2, 0});
+  ASSERT_TRUE(info);
+  const auto& path = info->advinfo.at(cam::AdvinfoType::PhysPath);
+  EXPECT_EQ(std::string(path.begin(), path.end()),
+            "id1,enc@n5000c50012345678/type@0/slot@4/elmdesc@Slot_03");
+}
+
 TEST_F(EncTest, DeviceNamesPerElementAndEnodevForEmptySlots) {
   auto h = stack->devfs().open("ses0");
   ASSERT_TRUE(h);

@@ -291,6 +291,7 @@ void SesEnclosure::renumber_locked() {
 void SesEnclosure::attach_processes(std::vector<LunAddress> luns,
                                     std::vector<std::uint64_t> sas_addresses) {
   std::lock_guard lock(m_lock);
+  m_pages.clear();  // What the pages say may change.
   m_luns = std::move(luns);
   m_process_addresses = std::move(sas_addresses);
 }
@@ -564,7 +565,14 @@ std::optional<std::vector<std::uint8_t>> SesEnclosure::status_page(std::uint8_t 
     return std::nullopt;
   }
   std::lock_guard lock(m_lock);
+  const auto key = std::make_pair(page_code, process);
+  if (const auto cached = m_pages.find(key); cached != m_pages.end()) {
+    return cached->second;
+  }
   auto page = encode_locked(page_code, process);
+  if (page) {
+    m_pages.emplace(key, *page);
+  }
   if (!page) {
     // create() and reconfigure() encode every page before they publish a state, so this is a
     // bug; answer with the empty page rather than nothing.
@@ -575,6 +583,13 @@ std::optional<std::vector<std::uint8_t>> SesEnclosure::status_page(std::uint8_t 
   return std::move(*page);
 }
 
+void SesEnclosure::forget_status_pages_locked() {
+  for (auto it = m_pages.begin(); it != m_pages.end();) {
+    it = it->first.first == page_code_value(ses::PageCode::EnclosureStatus) ? m_pages.erase(it)
+                                                                            : std::next(it);
+  }
+}
+
 // --- Control --------------------------------------------------------------------------------
 
 std::optional<ParameterListError> SesEnclosure::control_page(Bytes page) {
@@ -582,6 +597,7 @@ std::optional<ParameterListError> SesEnclosure::control_page(Bytes page) {
     return ParameterListError{scsi::kParameterListLengthError, std::nullopt, std::nullopt};
   }
   std::lock_guard lock(m_lock);
+  m_pages.clear();  // What the pages say may change.
   const auto check_generation = [&]() -> std::optional<ParameterListError> {
     if (page.size() < 8) {
       return invalid_field(2);  // PAGE LENGTH too short to hold a generation code
@@ -781,6 +797,7 @@ SesEnclosure::Element* SesEnclosure::slot_locked(int slot) {
 Result<void> SesEnclosure::set_element_status(EnclosureElement element,
                                               const ses::ElementBytes& status) {
   std::lock_guard lock(m_lock);
+  forget_status_pages_locked();  // Element status is on page 0x02 only.
   std::uint8_t type = 0;
   Element* el = find_locked(element, &type);
   if (el == nullptr) {
@@ -794,6 +811,7 @@ Result<void> SesEnclosure::set_element_status(EnclosureElement element,
 
 Result<void> SesEnclosure::set_sensor(EnclosureElement element, std::int32_t value) {
   std::lock_guard lock(m_lock);
+  forget_status_pages_locked();  // Element status is on page 0x02 only.
   std::uint8_t type = 0;
   Element* el = find_locked(element, &type);
   if (el == nullptr) {
@@ -829,6 +847,7 @@ Result<void> SesEnclosure::set_sensor(EnclosureElement element, std::int32_t val
 
 Result<SlotContent> SesEnclosure::pull(int slot) {
   std::lock_guard lock(m_lock);
+  m_pages.clear();  // What the pages say may change.
   Element* el = slot_locked(slot);
   if (el == nullptr) {
     return fail(no_such(fmt::format("enclosure \"{}\" has no slot {}", m_name, slot)));
@@ -847,6 +866,7 @@ Result<void> SesEnclosure::insert(int slot, const SlotContent& content) {
     return fail_invalid("a device in a slot needs a SAS address");
   }
   std::lock_guard lock(m_lock);
+  m_pages.clear();  // What the pages say may change.
   Element* el = slot_locked(slot);
   if (el == nullptr) {
     return fail(no_such(fmt::format("enclosure \"{}\" has no slot {}", m_name, slot)));
@@ -879,6 +899,7 @@ std::optional<int> SesEnclosure::slot_of(const LunAddress& disk) const {
 
 Result<std::vector<SlotContent>> SesEnclosure::reconfigure(const EnclosureReconfiguration& change) {
   std::lock_guard lock(m_lock);
+  m_pages.clear();  // What the pages say may change.
   std::vector<Group> groups = m_groups;
   std::vector<SlotContent> removed;
   for (const auto& [header, count] : change.element_counts) {

@@ -9,11 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -156,6 +158,9 @@ class SesEnclosure final : public EnclosureState {
   void renumber_locked();
   std::optional<ParameterListError> enclosure_control_locked(Bytes page);
   std::optional<ParameterListError> threshold_out_locked(Bytes page);
+  // Drops the encoded Enclosure Status pages (0x02) of every process: what an element status
+  // change (set_element_status, set_sensor) alters. Every other change drops every page.
+  void forget_status_pages_locked();
 
   const std::string m_name;
   mutable std::mutex m_lock;
@@ -169,6 +174,11 @@ class SesEnclosure final : public EnclosureState {
   std::optional<std::uint64_t> m_expander_address;  // Immutable.
   std::vector<LunAddress> m_luns;                   // Guarded by m_lock.
   std::vector<std::uint64_t> m_process_addresses;   // Guarded by m_lock. Their SAS addresses.
+  // Pages already encoded, by page code and process, as status_page() returns them; every
+  // method that changes the enclosure drops the ones it may alter first. A driver that polls reads
+  // the same pages again and again, and encoding page 0x0A of a 100-slot enclosure costs more than
+  // the driver's whole refresh. Guarded by m_lock.
+  mutable std::map<std::pair<std::uint8_t, std::size_t>, std::vector<std::uint8_t>> m_pages;
 };
 
 }  // namespace ucam::emu
