@@ -26,29 +26,49 @@ cam::Ccb make_tur(const cam::Path& path) {
   return ccb;
 }
 
+// An XPT over the emulated SIM running `scenario`, scanned; `paths` are its devices.
 struct Fixture {
   std::unique_ptr<cam::Xpt> xpt;
   std::unique_ptr<emu::Emulator> emu;
-  Fixture() {
+  std::vector<cam::Path> paths;
+  explicit Fixture(const emu::Scenario& scenario) {
     xpt = cam::Xpt::create();
     emu::EmulatorOptions o;
     o.initial_scan = emu::InitialScan::None;
-    emu = std::move(*emu::Emulator::create(scenario(), *xpt, o));
+    emu = std::move(*emu::Emulator::create(scenario, *xpt, o));
     (void)xpt->scan_all();
     xpt->drain();
+    for (const auto& d : xpt->devices()) {
+      paths.push_back(d.path);
+    }
   }
   ~Fixture() { emu->stop(); }
 };
 
 Fixture& fixture() {
-  static Fixture f;
+  static Fixture f(scenario());
   return f;
+}
+
+// action() with a counting callback on `path`, once per iteration: the pure CCB path.
+void run_actions(benchmark::State& state, cam::Xpt& xpt, const cam::Path& path) {
+  std::uint64_t completed = 0;
+  auto ccb = make_tur(path);
+  ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
+  ccb.done_arg = &completed;
+  for (auto _ : state) {
+    xpt.action(ccb);
+  }
+  if (completed != static_cast<std::uint64_t>(state.iterations())) {
+    state.SkipWithError("not every CCB completed inline");
+  }
+  state.SetItemsProcessed(state.iterations());
 }
 
 // Synchronous round trips (run_sync): what drivers and tools do.
 void BM_TurRunSyncThroughXpt(benchmark::State& state) {
   auto& f = fixture();
-  const cam::Path path = f.xpt->devices().at(0).path;
+  const cam::Path path = f.paths.at(0);
   for (auto _ : state) {
     auto ccb = make_tur(path);
     f.xpt->run_sync(ccb);
@@ -61,18 +81,7 @@ BENCHMARK(BM_TurRunSyncThroughXpt)->Threads(1)->Threads(2)->UseRealTime();
 // Asynchronous action() with a counting callback: the pure CCB path.
 void BM_TurActionThroughXpt(benchmark::State& state) {
   auto& f = fixture();
-  const cam::Path path = f.xpt->devices().at(0).path;
-  std::uint64_t completed = 0;
-  auto ccb = make_tur(path);
-  ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
-  ccb.done_arg = &completed;
-  for (auto _ : state) {
-    f.xpt->action(ccb);
-  }
-  if (completed != static_cast<std::uint64_t>(state.iterations())) {
-    state.SkipWithError("not every CCB completed inline");
-  }
-  state.SetItemsProcessed(state.iterations());
+  run_actions(state, *f.xpt, f.paths.at(0));
 }
 BENCHMARK(BM_TurActionThroughXpt)->Threads(1)->Threads(2)->UseRealTime();
 
@@ -128,26 +137,8 @@ const emu::Scenario& scaling_scenario() {
   return s;
 }
 
-struct ScalingFixture {
-  std::unique_ptr<cam::Xpt> xpt;
-  std::unique_ptr<emu::Emulator> emu;
-  std::vector<cam::Path> paths;
-  ScalingFixture() {
-    xpt = cam::Xpt::create();
-    emu::EmulatorOptions o;
-    o.initial_scan = emu::InitialScan::None;
-    emu = std::move(*emu::Emulator::create(scaling_scenario(), *xpt, o));
-    (void)xpt->scan_all();
-    xpt->drain();
-    for (const auto& d : xpt->devices()) {
-      paths.push_back(d.path);
-    }
-  }
-  ~ScalingFixture() { emu->stop(); }
-};
-
-ScalingFixture& scaling_fixture() {
-  static ScalingFixture f;
+Fixture& scaling_fixture() {
+  static Fixture f(scaling_scenario());
   return f;
 }
 
@@ -158,18 +149,7 @@ void BM_TurXptScaling(benchmark::State& state) {
     state.SkipWithError("the scenario has fewer devices than asked");
     return;
   }
-  const cam::Path path = f.paths.at(static_cast<std::size_t>(state.thread_index()) % devices);
-  std::uint64_t completed = 0;
-  auto ccb = make_tur(path);
-  ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
-  ccb.done_arg = &completed;
-  for (auto _ : state) {
-    f.xpt->action(ccb);
-  }
-  if (completed != static_cast<std::uint64_t>(state.iterations())) {
-    state.SkipWithError("not every CCB completed inline");
-  }
-  state.SetItemsProcessed(state.iterations());
+  run_actions(state, *f.xpt, f.paths.at(static_cast<std::size_t>(state.thread_index()) % devices));
   state.counters["devices"] =
       benchmark::Counter(static_cast<double>(devices), benchmark::Counter::kAvgThreads);
 }

@@ -72,15 +72,16 @@ struct Jbods {
   }
 };
 
-void BM_EncRefresh102Slots(benchmark::State& state) {
-  Jbods j(1, 102);
-  if (j.handles.size() != 1) {
-    state.SkipWithError("no enclosure");
-    return;
-  }
+// Refreshes the first enclosure of `j` once per iteration, each after `change()` (false stops
+// the run), and reports the process's CPU and the commands per refresh.
+template <class Change>
+void run_refreshes(benchmark::State& state, Jbods& j, Change change) {
   const auto before = j.commands();
   const double cpu_before = process_cpu_ms();
   for (auto _ : state) {
+    if (!change()) {
+      break;
+    }
     enc::EncRefresh refresh;
     if (!j.handles[0].ioctl(refresh)) {
       state.SkipWithError("refresh failed");
@@ -91,6 +92,15 @@ void BM_EncRefresh102Slots(benchmark::State& state) {
       (process_cpu_ms() - cpu_before) * 1e3 / static_cast<double>(state.iterations());
   state.counters["commands_per_refresh"] =
       static_cast<double>(j.commands() - before) / static_cast<double>(state.iterations());
+}
+
+void BM_EncRefresh102Slots(benchmark::State& state) {
+  Jbods j(1, 102);
+  if (j.handles.size() != 1) {
+    state.SkipWithError("no enclosure");
+    return;
+  }
+  run_refreshes(state, j, [] { return true; });
 }
 BENCHMARK(BM_EncRefresh102Slots)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -157,25 +167,15 @@ void BM_EncRefresh102SlotsOneChange(benchmark::State& state) {
   }
   auto* emulator = j.stack->emulator();
   const auto psu = emu::EnclosureElement::of(scsi::ses::ElementType::PowerSupply, 0);
-  const auto before = j.commands();
-  const double cpu_before = process_cpu_ms();
   std::uint8_t code = 1;
-  for (auto _ : state) {
+  run_refreshes(state, j, [&] {
     code = code == 1 ? 3 : 1;  // OK <-> Noncritical.
     if (!emulator->set_element_status("jbod0", psu, {code, 0, 0, 0})) {
       state.SkipWithError("no power supply");
-      break;
+      return false;
     }
-    enc::EncRefresh refresh;
-    if (!j.handles[0].ioctl(refresh)) {
-      state.SkipWithError("refresh failed");
-      break;
-    }
-  }
-  state.counters["process_cpu_us_per_refresh"] =
-      (process_cpu_ms() - cpu_before) * 1e3 / static_cast<double>(state.iterations());
-  state.counters["commands_per_refresh"] =
-      static_cast<double>(j.commands() - before) / static_cast<double>(state.iterations());
+    return true;
+  });
 }
 BENCHMARK(BM_EncRefresh102SlotsOneChange)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

@@ -186,18 +186,24 @@ Result<json> inquiry(devfs::FileHandle& file, const std::string& node, cam::Canc
               {"raw", raw}};
 }
 
-// device_json() as text, members in the order json::dump() sorts them (JsonWriter's contract).
-void write_device(JsonWriter& w, Stack& stack, const cam::DeviceInfo& d) {
+// One devices.list entry (pass.get_device adds the `node` it was asked through), written as
+// text with its members in the order json::dump() sorts them (JsonWriter's contract).
+void write_device(JsonWriter& w, Stack& stack, const cam::DeviceInfo& d,
+                  const std::string* node = nullptr) {
   w.begin_object();
   w.key("bus").unsigned_number(d.path.bus);
   w.key("device_type").unsigned_number(d.device_type);
   w.key("device_type_name").string(scsi::peripheral_type_name(d.device_type));
   w.key("lun").unsigned_number(d.path.lun);
+  if (node != nullptr) {
+    w.key("node").string(*node);
+  }
   w.key("periphs").begin_array();
   for (const auto& name : stack.periphs().names_for(d.path)) {
     w.string(name);
   }
   w.end_array();
+  // The enclosure slot, when an enclosure has published one (FreeBSD's physical path).
   w.key("physical_path");
   if (const auto phys = d.advinfo.find(cam::AdvinfoType::PhysPath); phys != d.advinfo.end()) {
     w.string({reinterpret_cast<const char*>(phys->second.data()), phys->second.size()});
@@ -212,27 +218,6 @@ void write_device(JsonWriter& w, Stack& stack, const cam::DeviceInfo& d) {
   w.key("target").unsigned_number(d.path.target);
   w.key("vendor").string(d.vendor);
   w.end_object();
-}
-
-json device_json(Stack& stack, const cam::DeviceInfo& d) {
-  json j = {{"bus", d.path.bus},
-            {"target", d.path.target},
-            {"lun", d.path.lun},
-            {"sim", fmt::format("{}{}", d.sim_name, d.sim_unit)},
-            {"sim_bus", d.sim_bus},
-            {"vendor", d.vendor},
-            {"product", d.product},
-            {"revision", d.revision},
-            {"device_type", d.device_type},
-            {"device_type_name", scsi::peripheral_type_name(d.device_type)},
-            {"serial", d.serial},
-            {"periphs", stack.periphs().names_for(d.path)}};
-  // The enclosure slot, when an enclosure has published one (FreeBSD's physical path).
-  const auto phys = d.advinfo.find(cam::AdvinfoType::PhysPath);
-  j["physical_path"] = phys == d.advinfo.end()
-                           ? json()
-                           : json(std::string(phys->second.begin(), phys->second.end()));
-  return j;
 }
 
 // An enclosure event's payload. Every event the enc driver posts carries one; an event posted
@@ -420,14 +405,15 @@ void register_device_methods(Service& service) {
       [&service, &stack](Session& session, const json& params) -> Result<json> {
         return with_node(
             service, session, params, "device",
-            [&stack](devfs::FileHandle& file, const std::string& node) -> Result<json> {
+            [&stack, &session](devfs::FileHandle& file, const std::string& node) -> Result<json> {
               pass::PassGetDevice get;
               if (auto r = file.ioctl(get); !r) {
                 return fail(named(r.error(), node));
               }
-              json j = device_json(stack, get.device);
-              j["node"] = node;
-              return j;
+              JsonWriter w;
+              write_device(w, stack, get.device, &node);
+              session.set_result_text(w.take());
+              return json();
             },
             Resolve::Pass);
       });

@@ -467,9 +467,8 @@ TEST(ServiceProtocol, ResultTextIsTheResultAloneAndInBatches) {
   EXPECT_FALSE(batch[1]["result"].contains("n"));
 }
 
-// devices.list is written as text (JsonWriter); pass.get_device still builds its entry as a tree
-// (device_json). Both must say the same for every device, byte for byte once parsed, and what
-// they say must be the XPT's.
+// devices.list and pass.get_device (which adds the node it was asked through) must say the same
+// for every device, byte for byte once parsed, and what they say must be the XPT's.
 TEST(ServiceDevices, ListIsTheXptDatabaseAndAgreesWithGetDevice) {
   Harness h;
   Client c(*h.service, root());

@@ -34,8 +34,9 @@ SgIo tur() {
 
 SgIo inquiry(std::span<std::uint8_t> buf) {
   SgIo io;
-  io.request.cdb = {0x12, 0, 0, static_cast<std::uint8_t>(buf.size() >> 8),
-                    static_cast<std::uint8_t>(buf.size()), 0};
+  io.request.cdb = {
+      0x12, 0, 0, static_cast<std::uint8_t>(buf.size() >> 8), static_cast<std::uint8_t>(buf.size()),
+      0};
   io.request.dxfer_direction = kDxferFromDev;
   io.request.data = buf;
   io.request.mx_sb_len = 64;
@@ -173,13 +174,14 @@ TEST_P(SgpTransportTest, TransportErrorIsASuccessfulCallWithHostStatus) {
   EXPECT_EQ(io.reply.resid, 36);
 }
 
-INSTANTIATE_TEST_SUITE_P(Emulated, SgpTransportTest,
-                         ::testing::Values(TransportRow{CamStatus::CmdTimeout, HostStatus::TimeOut},
-                                           TransportRow{CamStatus::SelTimeout, HostStatus::BadTarget},
-                                           TransportRow{CamStatus::ReqAborted, HostStatus::Abort},
-                                           TransportRow{CamStatus::ScsiBusReset, HostStatus::Reset},
-                                           TransportRow{CamStatus::Requeue, HostStatus::Requeue},
-                                           TransportRow{CamStatus::UnexpBusfree, HostStatus::Error}));
+INSTANTIATE_TEST_SUITE_P(
+    Emulated, SgpTransportTest,
+    ::testing::Values(TransportRow{CamStatus::CmdTimeout, HostStatus::TimeOut},
+                      TransportRow{CamStatus::SelTimeout, HostStatus::BadTarget},
+                      TransportRow{CamStatus::ReqAborted, HostStatus::Abort},
+                      TransportRow{CamStatus::ScsiBusReset, HostStatus::Reset},
+                      TransportRow{CamStatus::Requeue, HostStatus::Requeue},
+                      TransportRow{CamStatus::UnexpBusfree, HostStatus::Error}));
 
 TEST_F(SgpTest, BusyStatusIsReturned) {
   ASSERT_TRUE(emulator().inject(kLun, emu::Fault::status(cam::ScsiStatus::Busy)));
@@ -272,7 +274,7 @@ TEST_F(SgpTest, ScsiIdDescribesTheDevice) {
   EXPECT_EQ(get.id.channel, static_cast<int>(info->sim_bus));
   EXPECT_EQ(get.id.scsi_id, 0);
   EXPECT_EQ(get.id.lun, 0);
-  EXPECT_EQ(get.id.scsi_type, 0);  // Direct access.
+  EXPECT_EQ(get.id.scsi_type, 0);       // Direct access.
   EXPECT_EQ(get.id.h_cmd_per_lun, 64);  // The emulated bus's queue depth.
   EXPECT_EQ(get.id.d_queue_depth, 64);
 
@@ -325,8 +327,8 @@ TEST_F(SgpTest, VersionTimeoutAndReservedSizeAreLinuxs) {
   ASSERT_TRUE(handle.ioctl(reserved).has_value());
   EXPECT_EQ(reserved.value, 32768);
   SgSetReservedSize resize;
-  for (const auto& [asked, got] : std::vector<std::pair<int, int>>{
-           {0, 4096}, {1000, 4096}, {5000, 5120}, {65536, 65536}}) {
+  for (const auto& [asked, got] :
+       std::vector<std::pair<int, int>>{{0, 4096}, {1000, 4096}, {5000, 5120}, {65536, 65536}}) {
     resize.value = asked;
     ASSERT_TRUE(handle.ioctl(resize).has_value());
     ASSERT_TRUE(handle.ioctl(reserved).has_value());
