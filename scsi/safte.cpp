@@ -473,7 +473,7 @@ WriteCommandCode command_code(const WriteCommand& command) {
 Result<std::vector<std::uint8_t>> encode_write_command(const WriteCommand& command) {
   const auto op = static_cast<std::uint8_t>(command_code(command));
   if (const auto* w = std::get_if<WriteSlotStatus>(&command)) {
-    if (w->slots.size() > 0xff) {
+    if (w->slots.size() > kMaxSlots) {
       return fail_invalid("SAF-TE Write Device Slot Status: " + std::to_string(w->slots.size()) +
                           " slots (at most 255)");
     }
@@ -532,6 +532,11 @@ Result<WriteCommand> parse_write_command(Bytes p) {
         return parameter_error(kParameterListLengthError,
                                "Write Device Slot Status (10h) takes 1 + 3 bytes per slot, got " +
                                    std::to_string(p.size()));
+      }
+      if (const std::size_t n = (p.size() - 1) / kWriteSlotStatusBytesPerSlot; n > kMaxSlots) {
+        return parameter_error(kParameterListLengthError,
+                               "Write Device Slot Status (10h): " + std::to_string(n) +
+                                   " slots (at most 255)");
       }
       WriteSlotStatus w;
       for (std::size_t at = 1; at + 2 < p.size(); at += kWriteSlotStatusBytesPerSlot) {

@@ -285,6 +285,7 @@ inline constexpr std::size_t kSlotOperationLength = 64;
 inline constexpr std::size_t kShortCommandLength = 16;  // fan speed, power supply, global flags
 inline constexpr std::size_t kWriteSlotStatusBytesPerSlot = 3;
 inline constexpr std::uint8_t kMaxFanSpeed = 4;
+inline constexpr std::size_t kMaxSlots = 0xff;  // the configuration counts slots in one byte
 
 // 10h: 1 + 3 * slots bytes; per slot ArrayState bytes 0-1 and a reserved byte. The enclosure
 // replaces the state of every slot, so the list holds all of them in slot order.

@@ -561,6 +561,16 @@ TEST(SafteWriteCommand, RejectsBadFieldsAndUnknownCodes) {
   WriteSlotStatus too_many;
   too_many.slots.resize(256);
   EXPECT_FALSE(encode_write_command(too_many).has_value());
+  // The decoder refuses what the encoder cannot write back (found by safte_fuzz): 255 slots
+  // decode, 256 are a length error.
+  too_many.slots.resize(255);
+  const auto most = *encode_write_command(too_many);
+  EXPECT_EQ(parse_write_command(most), WriteCommand{too_many});
+  Vec over = most;
+  over.insert(over.end(), {0, 0, 0});
+  const auto refused = parse_write_command(over);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().sense(), (SenseCode{5, 0x1a, 0})) << refused.error().message();
   // One byte too many is a length error too.
   EXPECT_FALSE(parse_write_command(hex("15 00 00" + zeros12 + " 00")).has_value());
 }
