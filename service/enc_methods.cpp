@@ -12,6 +12,7 @@
 #include "scsi/ses.h"
 #include "scsi/ses_element.h"
 #include "scsi/ses_json.h"
+#include "service/json_writer.h"
 #include "service/service.h"
 
 namespace ucam::service {
@@ -196,47 +197,72 @@ std::vector<std::string> extra_status(const enc::EncElement& e) {
   return out;
 }
 
-json element_json(Enclosure& enc, const enc::EncElement& e) {
-  // Member by member: json's initializer lists build a [key, value] array per member first.
-  json j = json::object();
-  j["index"] = e.index;
-  j["type_index"] = e.type_index;
-  j["index_in_type"] = e.index_in_type;
-  j["element_type"] = e.element_type;
-  j["type"] = ses::element_type_name(e.element_type);
-  j["status_code"] = ses::status_code(e.status);
-  j["status"] = ses::element_status_name(ses::status_code(e.status));
-  j["bytes"] = hex_string(e.status);
-  j["descriptor"] = ses::descriptor_json(e.descriptor);
-  j["descriptor_hex"] = hex_string(as_bytes(e.descriptor));
-  j["extra"] = extra_status(e);
-  j["devices"] = devnames(enc, e.index);
-  if (!e.physical_path.empty() && !e.devices.empty()) {
-    j["physical_path"] = e.physical_path;
+// One element as enc.map and enc.set_element show it, written as text: enc.map of a 102-slot
+// enclosure was a json tree of ~2,000 std::map nodes built, dumped and freed per request. Members
+// are written in json::dump()'s order (sorted by key) so the text is what a tree would give.
+void write_element(JsonWriter& w, Enclosure& enc, const enc::EncElement& e) {
+  w.begin_object();
+  w.key("bytes").string(hex_string(e.status));
+  w.key("descriptor").string(ses::descriptor_json(e.descriptor));
+  w.key("descriptor_hex").string(hex_string(as_bytes(e.descriptor)));
+  w.key("device_slot_number");
+  if (e.device_slot_number) {
+    w.number(*e.device_slot_number);
+  } else {
+    w.null();
   }
-  json sas = json::array();
+  const std::string devices = devnames(enc, e.index);
+  w.key("devices").string(devices);
+  w.key("element_type").number(e.element_type);
+  w.key("extra").begin_array();
+  for (const auto& x : extra_status(e)) {
+    w.string(x);
+  }
+  w.end_array();
+  // Absent when the element has no decoded fields; a name given twice keeps its last value.
+  auto fields = ses::decode_element_fields(e.element_type, e.status);
+  std::stable_sort(fields.begin(), fields.end(),
+                   [](const auto& a, const auto& b) { return a.name < b.name; });
+  if (!fields.empty()) {
+    w.key("fields").begin_object();
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (i + 1 < fields.size() && fields[i + 1].name == fields[i].name) {
+        continue;
+      }
+      w.key(fields[i].name);
+      std::visit(
+          [&w](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::monostate>) {
+              w.null();
+            } else if constexpr (std::is_same_v<T, bool>) {
+              w.boolean(v);
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+              w.number(v);
+            } else {
+              w.string(v);
+            }
+          },
+          fields[i].value);
+    }
+    w.end_object();
+  }
+  w.key("index").number(e.index);
+  w.key("index_in_type").number(e.index_in_type);
+  if (!e.physical_path.empty() && !devices.empty()) {
+    w.key("physical_path").string(e.physical_path);
+  }
+  w.key("sas_addresses").begin_array();
   for (auto a : e.sas_addresses) {
-    sas.push_back(ses::hex64(a));
+    w.string(ses::hex64(a));
   }
-  j["sas_addresses"] = std::move(sas);
-  j["device_slot_number"] = e.device_slot_number ? json(*e.device_slot_number) : json();
-  json fields;  // Stays absent when the element has no decoded fields.
-  for (const auto& f : ses::decode_element_fields(e.element_type, e.status)) {
-    std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::monostate>) {
-            fields[std::string(f.name)] = nullptr;
-          } else {
-            fields[std::string(f.name)] = v;
-          }
-        },
-        f.value);
-  }
-  if (!fields.is_null()) {
-    j["fields"] = std::move(fields);
-  }
-  return j;
+  w.end_array();
+  const auto code = ses::status_code(e.status);
+  w.key("status").string(ses::element_status_name(code));
+  w.key("status_code").number(code);
+  w.key("type").string(ses::element_type_name(e.element_type));
+  w.key("type_index").number(e.type_index);
+  w.end_object();
 }
 
 std::string humanize_bytes(std::uint64_t bytes) {
@@ -567,23 +593,29 @@ void register_enc_methods(Service& service) {
         if (!encs) {
           return fail(encs.error());
         }
-        json out = json::array();
+        JsonWriter w;
+        w.begin_array();
         for (auto& e : *encs) {
           const auto& s = *e.state;
-          json elements = json::array();
+          w.begin_object();  // Members in json::dump()'s (sorted) order.
+          w.key("elements").begin_array();
           for (const auto& el : s.elements) {
-            elements.push_back(element_json(e, el));
+            write_element(w, e, el);
           }
-          json one = json::object();
-          one["enclosure"] = e.name;
-          one["name"] = s.name;
-          one["id"] = ses::hex64(s.logical_id);
-          one["generation"] = s.generation;
-          one["elements"] = std::move(elements);
-          out.push_back(std::move(one));
-          add_path_state(out.back(), s);
+          w.end_array();
+          w.key("enclosure").string(e.name);
+          w.key("generation").unsigned_number(s.generation);
+          w.key("id").string(ses::hex64(s.logical_id));
+          w.key("name").string(s.name);
+          w.key("path_error");
+          s.path_error.empty() ? w.null() : w.string(s.path_error);
+          w.key("status_via");
+          s.status_via.empty() ? w.null() : w.string(s.status_via);
+          w.end_object();
         }
-        return out;
+        w.end_array();
+        session.set_result_text(w.take());
+        return json();
       });
   service.add_method(
       "enc.show", Right::Read,
@@ -819,7 +851,10 @@ void register_enc_methods(Service& service) {
         if (auto r = load_state(e); !r) {
           return fail(r.error());
         }
-        return element_json(e, e.state->elements.at(static_cast<std::size_t>(*element)));
+        JsonWriter w;
+        write_element(w, e, e.state->elements.at(static_cast<std::size_t>(*element)));
+        session.set_result_text(w.take());
+        return json();
       });
   service.add_method(
       "enc.set_enclosure_status", Right::Admin,

@@ -660,5 +660,57 @@ TEST(ServiceConcurrency, SessionsRaceHotPlugAndEveryReferenceReturns) {
   }
 }
 
+// enc.map and enc.set_element write their results as text (JsonWriter) rather than as a tree:
+// the text must be what json::dump() gives for the same values (sorted members, escapes), and
+// carry what the enclosure daemon published (decoded fields, physical paths, SAS addresses).
+TEST(ServiceEnc, MapAndSetElementTextIsWhatATreeDumps) {
+  Harness h("builtin:jbod-102");
+  ASSERT_TRUE(h.stack);
+  h.stack->settle();
+  Client c(*h.service, root());
+  auto round_trips = [](const std::string& line) {
+    const json reply = json::parse(line);
+    EXPECT_EQ(reply.dump(), line.substr(0, line.find_last_not_of('\n') + 1));
+    return reply;
+  };
+  const json map = round_trips(h.service->handle_line(*c.session, request(1, "enc.map")));
+  ASSERT_EQ(code(map), 0) << map.dump();
+  ASSERT_FALSE(map["result"].empty());
+  const json& elements = map["result"][0]["elements"];
+  std::size_t with_fields = 0, with_paths = 0, with_sas = 0;
+  for (const auto& e : elements) {
+    with_fields += e.contains("fields") ? 1 : 0;
+    with_paths += e.contains("physical_path") ? 1 : 0;
+    with_sas += e["sas_addresses"].empty() ? 0 : 1;
+  }
+  EXPECT_GT(with_fields, 0U);
+  EXPECT_GE(with_paths, 100U);  // 102 occupied slots, each with its disk's physical path.
+  EXPECT_GE(with_sas, 100U);
+  EXPECT_EQ(map["result"][0]["enclosure"], "ses0");
+
+  // enc.set_element replies with the element as enc.map shows it, after the change: locate on
+  // the first slot.
+  int slot = -1;
+  for (const auto& e : elements) {
+    if (slot < 0 && (e["element_type"] == 0x01 || e["element_type"] == 0x17) &&
+        e["index_in_type"] == 0) {
+      slot = e["index"].get<int>();
+    }
+  }
+  ASSERT_GE(slot, 0) << elements.dump();
+  const json set = round_trips(h.service->handle_line(
+      *c.session, request(2, "enc.set_element",
+                          {{"enclosure", "ses0"}, {"element", slot}, {"control", "80 00 02 00"}})));
+  ASSERT_EQ(code(set), 0) << set.dump();
+  EXPECT_EQ(set["result"]["index"], slot);
+  EXPECT_NE(std::find(set["result"]["extra"].begin(), set["result"]["extra"].end(), "LED=locate"),
+            set["result"]["extra"].end())
+      << set.dump();
+  EXPECT_EQ(set["result"]["bytes"].get<std::string>().size(),
+            elements[static_cast<std::size_t>(slot)]["bytes"].get<std::string>().size());
+  EXPECT_EQ(set["result"]["sas_addresses"],
+            elements[static_cast<std::size_t>(slot)]["sas_addresses"]);
+}
+
 }  // namespace
 }  // namespace ucam::service
