@@ -400,9 +400,10 @@ void register_emu_methods(Service& service) {
         if (!ref || !element || !status) {
           return fail(!ref ? ref.error() : !element ? element.error() : status.error());
         }
-        auto bytes = parse_hex(*status);
+        auto bytes = parse_hex(*status, HexTokens::AllowRuns);
         if (!bytes || bytes->size() != 4) {
-          return fail_invalid("params.status: expected 4 bytes of hex, e.g. \"02 00 00 00\"");
+          return fail_invalid(
+              "params.status: expected 4 bytes of hex, e.g. \"02 00 00 00\" or \"02000000\"");
         }
         scsi::ses::ElementBytes b{};
         std::copy(bytes->begin(), bytes->end(), b.begin());

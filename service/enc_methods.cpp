@@ -822,9 +822,10 @@ void register_enc_methods(Service& service) {
         if (!element || !control || !generation) {
           return fail(!element ? element.error() : !control ? control.error() : generation.error());
         }
-        auto bytes = parse_hex(*control);
+        auto bytes = parse_hex(*control, HexTokens::AllowRuns);
         if (!bytes || bytes->size() != 4) {
-          return fail_invalid("params.control: expected 4 bytes of hex, e.g. \"80 00 02 00\"");
+          return fail_invalid(
+              "params.control: expected 4 bytes of hex, e.g. \"80 00 02 00\" or \"80000200\"");
         }
         auto encs = enclosures_for(stack, session, params, Need::One);
         if (!encs) {

@@ -700,7 +700,9 @@ TEST(ServiceEnc, MapAndSetElementTextIsWhatATreeDumps) {
   ASSERT_GE(slot, 0) << elements.dump();
   const json set = round_trips(h.service->handle_line(
       *c.session, request(2, "enc.set_element",
-                          {{"enclosure", "ses0"}, {"element", slot}, {"control", "80 00 02 00"}})));
+                          {{"enclosure", "ses0"},
+                           {"element", slot},
+                           {"control", "80000200"}})));  // A run of pairs, as in a CDB.
   ASSERT_EQ(code(set), 0) << set.dump();
   EXPECT_EQ(set["result"]["index"], slot);
   EXPECT_NE(std::find(set["result"]["extra"].begin(), set["result"]["extra"].end(), "LED=locate"),
