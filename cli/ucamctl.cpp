@@ -240,6 +240,8 @@ int main(int argc, char** argv) {
                   "  ucamctl --json events --count 1 --timeout 30\n\n") +
       kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ucamctl ") + UCAM_VERSION,
+                       "Print the version and exit");
   // Global options go anywhere: a subcommand hands the options it does not know to its parent
   // (CLI11's fallthrough), up to this app. Subcommands inherit the setting when they are added,
   // so it is set before any is. An option's value is taken before this applies: in
