@@ -152,6 +152,9 @@ std::string render_params(const json& r) {
 ChCommand::ChCommand(CLI::App& app) {
   m_ch = app.add_subcommand(
       "ch", "Medium changers (ch): element status, move, exchange, load/unload (chio, mtx)");
+}
+
+void ChCommand::build() {
   m_ch->require_subcommand(1);
   const char* env = std::getenv("CHANGER");
   m_device = env != nullptr && *env != '\0' ? env : "ch0";

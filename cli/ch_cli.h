@@ -13,8 +13,11 @@ namespace ucam::cli {
 
 class ChCommand {
  public:
-  // Adds `ch` and its subcommands to `app`. `app` must outlast this object.
+  // Adds the `ch` command to `app`; build() adds its options and subcommands (ucamctl does so
+  // only when the command line names `ch`). `app` must outlast this object.
   explicit ChCommand(CLI::App& app);
+  CLI::App* command() const { return m_ch; }
+  void build();
   // Whether `ch` was given on the command line (after app.parse()).
   bool parsed() const;
   // Runs the parsed subcommand. `exit_for` maps an RPC error to ucamctl's exit status; returns

@@ -51,6 +51,30 @@ constexpr const char* kGlobalOptionsText =
     "  --log-level LEVEL (ucamctl --help) may come before or after the command and its\n"
     "  arguments.\n";
 
+// Every help of `command` and of its subcommands says where the global options go.
+void note_globals(CLI::App& command) {
+  command.footer(command.get_footer() + kGlobalOptionsText);
+  for (CLI::App* sub : command.get_subcommands([](CLI::App*) { return true; })) {
+    note_globals(*sub);
+  }
+}
+
+// Runs `build` (adding `command`'s options, subcommands and footers) only when the command line
+// names `command`: CLI11 calls a subcommand's preparse callback before it parses the
+// subcommand's arguments. So a run builds the one command it runs (start time, issue 11), and
+// the command's --help still shows everything.
+void build_on_use(CLI::App* command, std::function<void()> build) {
+  command->preparse_callback([command, build = std::move(build)](std::size_t) {
+    build();
+    note_globals(*command);
+  });
+}
+
+// Whether the command line chose `command` (null: its parent was not built, so not chosen).
+bool chosen(const CLI::App* command) {
+  return command != nullptr && command->parsed();
+}
+
 struct Options {
   std::string emulate;             // "" = no emulated SIM.
   std::vector<std::string> sg;     // --sg [FILTER], repeatable ("" = every device).
@@ -147,13 +171,19 @@ int cmd_enc_decode(const Options& opt, const std::string& file, bool raw) {
     }
     bytes = std::move(*parsed);
   }
-  auto decoded = scsi::ses::render_ses_pages(bytes);
+  auto decoded = scsi::ses::decode_ses_pages(bytes);
   if (!decoded) {
     return report_error(decoded.error().with_context(file).message(), kExitUsage);
   }
-  // The document is valid UTF-8 by construction (docs/ses-json.md); replace, never throw, if not.
-  std::cout << (opt.json ? decoded->json.dump(2, ' ', false, json::error_handler_t::replace) + "\n"
-                         : decoded->text);
+  // Only the form printed is rendered.
+  if (opt.json) {
+    // Valid UTF-8 by construction (docs/ses-json.md); replace, never throw, if not.
+    std::cout << scsi::ses::ses_to_json(*decoded).dump(2, ' ', false,
+                                                       json::error_handler_t::replace)
+              << "\n";
+  } else {
+    std::cout << scsi::ses::ses_to_text(*decoded);
+  }
   return kExitOk;
 }
 
@@ -240,6 +270,8 @@ int main(int argc, char** argv) {
                   "  ucamctl --json events --count 1 --timeout 30\n\n") +
       kExitCodesText + "\nSEE ALSO\n  ucamd(8), docs/ucamctl.md, docs/api.md\n");
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ucamctl ") + UCAM_VERSION,
+                       "Print the version and exit");
   // Global options go anywhere: a subcommand hands the options it does not know to its parent
   // (CLI11's fallthrough), up to this app. Subcommands inherit the setting when they are added,
   // so it is set before any is. An option's value is taken before this applies: in
@@ -278,140 +310,196 @@ int main(int argc, char** argv) {
       ->multi_option_policy(last);
 
   const std::string dev_help = "passN, sesN, /dev/passN or bus:target:lun";
+  // Every command's options (and subcommands) are added when the command line names it, so a
+  // run builds only the command it runs (build_on_use); --help of a command still sees them.
   bool verbose = false;
   auto* devlist = app.add_subcommand("devlist", "List devices, like camcontrol devlist");
-  devlist->add_flag("-v,--verbose", verbose, "Also print a line per bus");
+  build_on_use(devlist, [&] {
+    devlist->add_flag("-v,--verbose", verbose, "Also print a line per bus");
+    devlist->footer(
+        "\nOne line per device: <vendor product revision>, its path (scbus, target, lun in hex)\n"
+        "and its periph names (pass for every device, da for disks, pt for processors, ses for\n"
+        "enclosures).\n"
+        "--json adds the SIM, inquiry fields, serial number and the physical path (enclosure\n"
+        "slot) the enclosure daemon published.\n\nEXAMPLES\n  ucamctl devlist -v\n"
+        "  ucamctl --json devlist | jq '.[] | select(.physical_path) | {periphs, "
+        "physical_path}'\n");
+  });
 
   std::string dev;
   auto* inquiry = app.add_subcommand(
       "inquiry", "Show standard INQUIRY data and VPD pages 0x00, 0x80 and 0x83, decoded");
-  inquiry->add_option("device", dev, dev_help)->required();
+  build_on_use(inquiry, [&] {
+    inquiry->add_option("device", dev, dev_help)->required();
+    inquiry->footer(
+        "\nSends INQUIRY for the standard data and VPD pages 0x00, 0x80 and 0x83 and decodes\n"
+        "every designator. --json includes the raw pages in hex (sg_inq --inhex, sg_vpd --inhex\n"
+        "read them).\n\nEXAMPLES\n  ucamctl inquiry da0\n  ucamctl --json inquiry 1:4:0\n");
+  });
 
   auto* tur = app.add_subcommand("tur", "TEST UNIT READY; exit status 0 when the unit is ready");
-  tur->add_option("device", dev, dev_help)->required();
+  build_on_use(tur, [&] {
+    tur->add_option("device", dev, dev_help)->required();
+    tur->footer(
+        "\nTEST UNIT READY with ucam's recovery (UNIT ATTENTION and BUSY are retried). Prints\n"
+        "'unit is ready' or the decoded sense; exit 0 when ready, 1 when not.\n\n"
+        "EXAMPLES\n  ucamctl tur da3 && echo ready\n");
+  });
 
   CmdArgs cargs;
   auto* cmd = app.add_subcommand(
       "cmd", "Send a raw CDB and show status, sense and data (needs the admin right)");
-  cmd->add_option("device", dev, dev_help)->required();
-  cmd->add_option("--cdb", cargs.cdb, "CDB bytes in hex, e.g. \"12 00 00 00 24 00\"")->required();
-  auto* in_opt = cmd->add_option("--in", cargs.in, "Read N bytes of data in (hex dump printed)")
-                     ->check(CLI::Range(1U, 16U * 1024 * 1024));
-  auto* out_opt = cmd->add_option("--out", cargs.out_hex, "Data out, in hex");
-  auto* out_file = cmd->add_option("--out-file", cargs.out_file, "Data out, from a file")
-                       ->check(CLI::ExistingFile);
-  in_opt->excludes(out_opt)->excludes(out_file);
-  out_opt->excludes(out_file);
-  cmd->add_option("--timeout", cargs.timeout_ms, "Timeout in milliseconds (default 60000)")
-      ->check(CLI::Range(1U, 3'600'000U));
-  cmd->add_flag("--recover", cargs.recover,
-                "Let ucam retry UNIT ATTENTION, BUSY and transport errors (default: report them)");
-  cmd->footer(
-      "\nThe CDB goes to the device's pass node whatever name you give (da3 -> its passN).\n"
-      "Prints the CAM status, the SCSI status, the residual, the sense decoded in one line,\n"
-      "and a hex dump of the data in. Exit 0 when the command completed, 1 when it did not.\n\n"
-      "EXAMPLES\n"
-      "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36       # INQUIRY\n"
-      "  ucamctl cmd da3 --cdb \"25 00 00 00 00 00 00 00 00 00\" --in 8   # READ CAPACITY(10)\n"
-      "  ucamctl --json cmd 1:4:0 --cdb \"00 00 00 00 00 00\"        # TEST UNIT READY\n");
+  build_on_use(cmd, [&] {
+    cmd->add_option("device", dev, dev_help)->required();
+    cmd->add_option("--cdb", cargs.cdb, "CDB bytes in hex, e.g. \"12 00 00 00 24 00\"")->required();
+    auto* in_opt = cmd->add_option("--in", cargs.in, "Read N bytes of data in (hex dump printed)")
+                       ->check(CLI::Range(1U, 16U * 1024 * 1024));
+    auto* out_opt = cmd->add_option("--out", cargs.out_hex, "Data out, in hex");
+    auto* out_file = cmd->add_option("--out-file", cargs.out_file, "Data out, from a file")
+                         ->check(CLI::ExistingFile);
+    in_opt->excludes(out_opt)->excludes(out_file);
+    out_opt->excludes(out_file);
+    cmd->add_option("--timeout", cargs.timeout_ms, "Timeout in milliseconds (default 60000)")
+        ->check(CLI::Range(1U, 3'600'000U));
+    cmd->add_flag(
+        "--recover", cargs.recover,
+        "Let ucam retry UNIT ATTENTION, BUSY and transport errors (default: report them)");
+    cmd->footer(
+        "\nThe CDB goes to the device's pass node whatever name you give (da3 -> its passN).\n"
+        "Prints the CAM status, the SCSI status, the residual, the sense decoded in one line,\n"
+        "and a hex dump of the data in. Exit 0 when the command completed, 1 when it did not.\n\n"
+        "EXAMPLES\n"
+        "  ucamctl cmd pass0 --cdb \"12 00 00 00 24 00\" --in 36       # INQUIRY\n"
+        "  ucamctl cmd da3 --cdb \"25 00 00 00 00 00 00 00 00 00\" --in 8   # READ CAPACITY(10)\n"
+        "  ucamctl --json cmd 1:4:0 --cdb \"00 00 00 00 00 00\"        # TEST UNIT READY\n");
+  });
 
-  auto* pt = app.add_subcommand(
-      "pt", "SCSI processor devices (pt): send and receive messages (needs the admin right)");
-  pt->require_subcommand(1);
   std::string pt_hex, pt_file;
   std::uint32_t pt_length = 4096;
   std::uint32_t pt_timeout_ms = 60'000;
-  const std::string pt_dev_help =
-      "ptN, /dev/ptN, or any name of the processor device (passN, bus:target:lun)";
-  auto* pt_send = pt->add_subcommand("send", "Send one message to a processor device (SEND)");
-  pt_send->add_option("device", dev, pt_dev_help)->required();
-  auto* pt_hex_opt = pt_send->add_option(
-      "data", pt_hex, "The message in hex, e.g. \"48 65 6c 6c 6f\" or 48656c6c6f; \"\" sends none");
-  auto* pt_file_opt = pt_send->add_option("-f,--file", pt_file, "The message: a file's bytes")
-                          ->check(CLI::ExistingFile);
-  pt_hex_opt->excludes(pt_file_opt);
-  pt_send->add_option("--timeout", pt_timeout_ms, "Timeout in milliseconds (default 60000)")
-      ->check(CLI::Range(1U, 3'600'000U));
-  auto* pt_receive =
-      pt->add_subcommand("receive", "Receive one message from a processor device (RECEIVE)");
-  pt_receive->add_option("device", dev, pt_dev_help)->required();
-  pt_receive
-      ->add_option("-l,--length", pt_length,
-                   "Receive at most N bytes (default 4096, 0 to 16777215); a longer message is\n"
-                   "cut by the device")
-      ->check(CLI::Range(0U, 16'777'215U));
-  pt_receive->add_option("--timeout", pt_timeout_ms, "Timeout in milliseconds (default 60000)")
-      ->check(CLI::Range(1U, 3'600'000U));
-  const char* pt_notes =
-      "\nA processor device (SCSI peripheral type 03h, not a SAF-TE enclosure) exchanges\n"
-      "messages: SEND hands it one, RECEIVE takes back the oldest it holds. One message is one\n"
-      "command, never split: at most 16777215 bytes (the 24-bit length of SPC-2), and at most\n"
-      "what the device's bus carries per command (maxio; larger is refused, nothing sent).\n\n"
-      "A pt node takes one opener at a time (as FreeBSD's pt): while another client holds it\n"
-      "open (a handle from 'ucamctl call open'), send and receive fail with exit status 1 and\n"
-      "say so. A device that answers BUSY to SEND (its message queue is full) fails the same\n"
-      "way, after 4 retries: receive messages, then send again.\n\n"
-      "EXIT STATUS (pt)\n"
-      "  0  sent; received (also when the device had no message: 'no message')\n"
-      "  1  the device refused or failed (CHECK CONDITION, BUSY, timeout), pt is held open, or\n"
-      "     the message exceeds what the bus carries per command (maxio)\n"
-      "  2  bad arguments: bad hex, an unreadable file, a message or length out of range\n"
-      "  3  no such device, or it is not a processor device\n";
-  pt_send->footer(std::string(pt_notes) +
-                  "\nEXAMPLES\n"
-                  "  ucamctl pt send pt0 \"48 65 6c 6c 6f\"\n"
-                  "  ucamctl pt send 0:8:0 --file message.bin\n"
-                  "  ucamctl pt send pt0 \"\"                 # an empty message\n");
-  pt_receive->footer(std::string(pt_notes) +
-                     "\nPrints the byte count and a hex dump, or 'no message'. --json gives\n"
-                     "{device, length, received, data (hex)}.\n\n"
-                     "EXAMPLES\n"
-                     "  ucamctl pt receive pt0\n"
-                     "  ucamctl pt receive pt0 --length 64 --json\n");
+  CLI::App *pt_send = nullptr, *pt_receive = nullptr;
+  CLI::Option *pt_hex_opt = nullptr, *pt_file_opt = nullptr;
+  auto* pt = app.add_subcommand(
+      "pt", "SCSI processor devices (pt): send and receive messages (needs the admin right)");
+  build_on_use(pt, [&] {
+    pt->require_subcommand(1);
+    const std::string pt_dev_help =
+        "ptN, /dev/ptN, or any name of the processor device (passN, bus:target:lun)";
+    pt_send = pt->add_subcommand("send", "Send one message to a processor device (SEND)");
+    pt_send->add_option("device", dev, pt_dev_help)->required();
+    pt_hex_opt = pt_send->add_option(
+        "data", pt_hex,
+        "The message in hex, e.g. \"48 65 6c 6c 6f\" or 48656c6c6f; \"\" sends none");
+    pt_file_opt = pt_send->add_option("-f,--file", pt_file, "The message: a file's bytes")
+                      ->check(CLI::ExistingFile);
+    pt_hex_opt->excludes(pt_file_opt);
+    pt_send->add_option("--timeout", pt_timeout_ms, "Timeout in milliseconds (default 60000)")
+        ->check(CLI::Range(1U, 3'600'000U));
+    pt_receive =
+        pt->add_subcommand("receive", "Receive one message from a processor device (RECEIVE)");
+    pt_receive->add_option("device", dev, pt_dev_help)->required();
+    pt_receive
+        ->add_option("-l,--length", pt_length,
+                     "Receive at most N bytes (default 4096, 0 to 16777215); a longer message is\n"
+                     "cut by the device")
+        ->check(CLI::Range(0U, 16'777'215U));
+    pt_receive->add_option("--timeout", pt_timeout_ms, "Timeout in milliseconds (default 60000)")
+        ->check(CLI::Range(1U, 3'600'000U));
+    const char* pt_notes =
+        "\nA processor device (SCSI peripheral type 03h, not a SAF-TE enclosure) exchanges\n"
+        "messages: SEND hands it one, RECEIVE takes back the oldest it holds. One message is one\n"
+        "command, never split: at most 16777215 bytes (the 24-bit length of SPC-2), and at most\n"
+        "what the device's bus carries per command (maxio; larger is refused, nothing sent).\n\n"
+        "A pt node takes one opener at a time (as FreeBSD's pt): while another client holds it\n"
+        "open (a handle from 'ucamctl call open'), send and receive fail with exit status 1 and\n"
+        "say so. A device that answers BUSY to SEND (its message queue is full) fails the same\n"
+        "way, after 4 retries: receive messages, then send again.\n\n"
+        "EXIT STATUS (pt)\n"
+        "  0  sent; received (also when the device had no message: 'no message')\n"
+        "  1  the device refused or failed (CHECK CONDITION, BUSY, timeout), pt is held open, or\n"
+        "     the message exceeds what the bus carries per command (maxio)\n"
+        "  2  bad arguments: bad hex, an unreadable file, a message or length out of range\n"
+        "  3  no such device, or it is not a processor device\n";
+    pt_send->footer(std::string(pt_notes) +
+                    "\nEXAMPLES\n"
+                    "  ucamctl pt send pt0 \"48 65 6c 6c 6f\"\n"
+                    "  ucamctl pt send 0:8:0 --file message.bin\n"
+                    "  ucamctl pt send pt0 \"\"                 # an empty message\n");
+    pt_receive->footer(std::string(pt_notes) +
+                       "\nPrints the byte count and a hex dump, or 'no message'. --json gives\n"
+                       "{device, length, received, data (hex)}.\n\n"
+                       "EXAMPLES\n"
+                       "  ucamctl pt receive pt0\n"
+                       "  ucamctl pt receive pt0 --length 64 --json\n");
+  });
 
-  auto* enc = app.add_subcommand(
-      "enc", "Enclosure services (SES, SAF-TE): list, map, show, status, locate, fault, decode");
-  enc->require_subcommand(1);
   std::string enclosure, target, state, file;
   bool raw = false;
-  const std::string enc_help = "Enclosure node (sesN); default: every enclosure";
-  auto* enc_list = enc->add_subcommand("list", "One line per enclosure: name, id, slots, status");
-  auto* enc_map = enc->add_subcommand(
-      "map", "Every element: type, status bytes, descriptor, device names, extra status");
-  enc_map->add_option("enclosure", enclosure, enc_help);
-  auto* enc_show = enc->add_subcommand(
-      "show",
-      "Slots with device, model, serial, size and status; temperatures, fans, PSUs, voltages");
-  enc_show->add_option("enclosure", enclosure, enc_help);
-  auto* enc_status = enc->add_subcommand(
-      "status", "Overall enclosure status; exit status 1 unless every enclosure is OK");
-  enc_status->add_option("enclosure", enclosure, enc_help);
-  auto add_led = [&](const char* name, const char* help) {
-    auto* c = enc->add_subcommand(name, help);
-    c->add_option("target", target,
-                  "A disk (passN, /dev/passN, bus:target:lun), a slot name (\"Slot 03\" or "
-                  "slot_03), sesN:ELEMENT (element index), sesN:SLOTNAME, or all")
-        ->required();
-    c->add_option("state", state,
-                  "on or off (needs the admin right); omit to read the LED state back")
-        ->check(CLI::IsMember({"on", "off"}));
-    c->add_option("-u,--enclosure", enclosure, enc_help);
-    c->footer(
-        std::string("\nReads the LED back from the enclosure after setting it. Exit 3 when the\n"
-                    "target is in no slot, 2 for a bad element, 4 without the admin right.\n\n"
-                    "EXAMPLES\n  ucamctl enc ") +
-        name + " da3 on\n  ucamctl enc " + name + " \"Slot 07\" on\n  ucamctl enc " + name +
-        " ses0:3 off\n  ucamctl enc " + name + " all off\n  ucamctl enc " + name + " pass9\n");
-    return c;
-  };
-  auto* enc_locate = add_led("locate", "Turn a slot's locate (ident) LED on or off, or read it");
-  auto* enc_fault = add_led("fault", "Turn a slot's fault LED on or off, or read it");
-  auto* enc_decode = enc->add_subcommand(
-      "decode", "Decode SES diagnostic pages from a file offline (sg_ses --inhex format)");
-  enc_decode->add_option("file", file, "Hex text (or binary with --raw): whole pages back to back")
-      ->required()
-      ->check(CLI::ExistingFile);
-  enc_decode->add_flag("--raw", raw, "The file is binary, not hex text");
+  CLI::App *enc_list = nullptr, *enc_map = nullptr, *enc_show = nullptr, *enc_status = nullptr,
+           *enc_locate = nullptr, *enc_fault = nullptr, *enc_decode = nullptr;
+  auto* enc = app.add_subcommand(
+      "enc", "Enclosure services (SES, SAF-TE): list, map, show, status, locate, fault, decode");
+  build_on_use(enc, [&] {
+    enc->require_subcommand(1);
+    const std::string enc_help = "Enclosure node (sesN); default: every enclosure";
+    enc_list = enc->add_subcommand("list", "One line per enclosure: name, id, slots, status");
+    enc_map = enc->add_subcommand(
+        "map", "Every element: type, status bytes, descriptor, device names, extra status");
+    enc_map->add_option("enclosure", enclosure, enc_help);
+    enc_show = enc->add_subcommand(
+        "show",
+        "Slots with device, model, serial, size and status; temperatures, fans, PSUs, voltages");
+    enc_show->add_option("enclosure", enclosure, enc_help);
+    enc_status = enc->add_subcommand(
+        "status", "Overall enclosure status; exit status 1 unless every enclosure is OK");
+    enc_status->add_option("enclosure", enclosure, enc_help);
+    auto add_led = [&](const char* name, const char* help) {
+      auto* c = enc->add_subcommand(name, help);
+      c->add_option("target", target,
+                    "A disk (passN, /dev/passN, bus:target:lun), a slot name (\"Slot 03\" or "
+                    "slot_03), sesN:ELEMENT (element index), sesN:SLOTNAME, or all")
+          ->required();
+      c->add_option("state", state,
+                    "on or off (needs the admin right); omit to read the LED state back")
+          ->check(CLI::IsMember({"on", "off"}));
+      c->add_option("-u,--enclosure", enclosure, enc_help);
+      c->footer(
+          std::string("\nReads the LED back from the enclosure after setting it. Exit 3 when the\n"
+                      "target is in no slot, 2 for a bad element, 4 without the admin right.\n\n"
+                      "EXAMPLES\n  ucamctl enc ") +
+          name + " da3 on\n  ucamctl enc " + name + " \"Slot 07\" on\n  ucamctl enc " + name +
+          " ses0:3 off\n  ucamctl enc " + name + " all off\n  ucamctl enc " + name + " pass9\n");
+      return c;
+    };
+    enc_locate = add_led("locate", "Turn a slot's locate (ident) LED on or off, or read it");
+    enc_fault = add_led("fault", "Turn a slot's fault LED on or off, or read it");
+    enc_decode = enc->add_subcommand(
+        "decode", "Decode SES diagnostic pages from a file offline (sg_ses --inhex format)");
+    enc_decode
+        ->add_option("file", file, "Hex text (or binary with --raw): whole pages back to back")
+        ->required()
+        ->check(CLI::ExistingFile);
+    enc_decode->add_flag("--raw", raw, "The file is binary, not hex text");
+    enc_list->footer("\nEXAMPLES\n  ucamctl enc list\n  ucamctl --json enc list\n");
+    enc_map->footer(
+        "\nEvery element of each enclosure, as sesutil map shows them: type, status and its four\n"
+        "bytes, descriptor, devices in the slot, and extra status (LEDs, speeds, temperatures,\n"
+        "voltages). --json adds every decoded field, SAS addresses and physical paths.\n\n"
+        "EXAMPLES\n  ucamctl enc map ses0\n");
+    enc_show->footer(
+        "\nThe bays: descriptor, disk name, model, serial, size or status with LEDs; then\n"
+        "temperatures, fans, power supplies and voltages. Comes from the enclosure daemon's\n"
+        "cache: no command is sent to the enclosure.\n\nEXAMPLES\n  ucamctl enc show\n"
+        "  ucamctl --json enc show | jq '.[].slots[] | {descriptor, devices, physical_path}'\n");
+    enc_status->footer(
+        "\nOK, or the overall status bits set (INFO, NONCRITICAL, CRITICAL, UNRECOV, INVOP).\n"
+        "Exit 1 unless every enclosure is OK; INFO alone counts as OK. For monitoring scripts.\n");
+    enc_decode->footer(
+        "\nDecodes whole SES diagnostic pages (configuration, status, element descriptors,\n"
+        "additional element status...) from a capture, with no device. Input is sg_ses --inhex\n"
+        "text (hex bytes, '#' comments) or binary with --raw. --json follows docs/ses-json.md.\n\n"
+        "EXAMPLES\n  ucamctl enc decode examples/ses-testjbod4.hex\n");
+  });
 
   int count = 0;
   double timeout_s = 0;
@@ -420,107 +508,72 @@ int main(int argc, char** argv) {
       "events",
       "Stream async events as they happen (devices found and lost, UNIT ATTENTIONs, physical\n"
       "paths, enclosure element and status changes): one line each, or JSON lines with --json");
-  events->add_option("-n,--count", count, "Exit after N events")->check(CLI::PositiveNumber);
-  events->add_option("-t,--timeout", timeout_s, "Exit after this many seconds")
-      ->check(CLI::PositiveNumber);
-  events->add_option("--codes", codes,
-                     "Only these events, e.g. FoundDevice LostDevice ElementStatusChanged");
-  events->footer(
-      "\nEvents: FoundDevice, LostDevice, InquiryChanged, AdvinfoChanged (a physical path was\n"
-      "published), UnitAttention, PathRegistered, PathDeregistered, BusReset, SentBdr,\n"
-      "ElementStatusChanged, EnclosureStatusChanged, SlotDeviceChanged, ScsiAen (a command\n"
-      "sent through a pass or sg node may have changed the device's state). Runs until --count\n"
-      "events or --timeout seconds (exit 1 if --count was not reached), or until interrupted.\n"
-      "With --json each event is one JSON object per line (docs/api.md, \"Events\").\n\n"
-      "EXAMPLES\n  ucamctl events\n"
-      "  ucamctl --json events --codes LostDevice FoundDevice | jq .\n");
+  build_on_use(events, [&] {
+    events->add_option("-n,--count", count, "Exit after N events")->check(CLI::PositiveNumber);
+    events->add_option("-t,--timeout", timeout_s, "Exit after this many seconds")
+        ->check(CLI::PositiveNumber);
+    events->add_option("--codes", codes,
+                       "Only these events, e.g. FoundDevice LostDevice ElementStatusChanged");
+    events->footer(
+        "\nEvents: FoundDevice, LostDevice, InquiryChanged, AdvinfoChanged (a physical path was\n"
+        "published), UnitAttention, PathRegistered, PathDeregistered, BusReset, SentBdr,\n"
+        "ElementStatusChanged, EnclosureStatusChanged, SlotDeviceChanged, ScsiAen (a command\n"
+        "sent through a pass or sg node may have changed the device's state). Runs until --count\n"
+        "events or --timeout seconds (exit 1 if --count was not reached), or until interrupted.\n"
+        "With --json each event is one JSON object per line (docs/api.md, \"Events\").\n\n"
+        "EXAMPLES\n  ucamctl events\n"
+        "  ucamctl --json events --codes LostDevice FoundDevice | jq .\n");
+  });
 
   auto* status = app.add_subcommand(
       "status", "ucamd's state: clients, handles, periph references, CCB counters");
+  build_on_use(status, [&] {
+    status->footer(
+        "\nucamd's version, socket, clients and limits, handles opened and closed, live periphs,\n"
+        "CCB counters, and each session's pid, uid, rights and handles. Every handle a client\n"
+        "held is back when its session is gone.\n");
+  });
 
   std::string method, params_text;
   auto* call = app.add_subcommand(
       "call", "Call any JSON-RPC method (docs/api.md) and print its result as JSON");
-  call->add_option("method", method, "Method name, e.g. enc.map (ucamctl call rpc.methods)")
-      ->required();
-  call->add_option("params", params_text,
-                   "Parameters as a JSON object, e.g. '{\"node\":\"pass0\"}'");
+  build_on_use(call, [&] {
+    call->add_option("method", method, "Method name, e.g. enc.map (ucamctl call rpc.methods)")
+        ->required();
+    call->add_option("params", params_text,
+                     "Parameters as a JSON object, e.g. '{\"node\":\"pass0\"}'");
+  });
 
   ChCommand ch_command(app);
+  build_on_use(ch_command.command(), [&] { ch_command.build(); });
 
-  auto* emu = app.add_subcommand(
-      "emu", "Drive the emulated hardware (hot-plug, disks in slots); needs the admin right");
-  emu->require_subcommand(1);
   std::string address, enc_name;
   int slot = 0;
-  auto* emu_remove =
-      emu->add_subcommand("remove-lun", "Hot-remove a LUN (scenario bus:target:lun)");
-  emu_remove->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
-  auto* emu_insert = emu->add_subcommand("insert-lun", "Re-insert a removed LUN");
-  emu_insert->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
-  auto* emu_pull = emu->add_subcommand("pull-disk", "Pull the disk out of an enclosure slot");
-  emu_pull->add_option("enclosure", enc_name, "Scenario enclosure name (see 'call emu.enclosures')")
-      ->required();
-  emu_pull->add_option("slot", slot, "Slot number, from 0")->required();
-  auto* emu_put = emu->add_subcommand("insert-disk", "Insert a scenario LUN into an empty slot");
-  emu_put->add_option("enclosure", enc_name, "Scenario enclosure name")->required();
-  emu_put->add_option("slot", slot, "Slot number, from 0")->required();
-  emu_put->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
-
-  // Man-page style detail for the commands whose help is not set above.
-  devlist->footer(
-      "\nOne line per device: <vendor product revision>, its path (scbus, target, lun in hex)\n"
-      "and its periph names (pass for every device, da for disks, pt for processors, ses for\n"
-      "enclosures).\n"
-      "--json adds the SIM, inquiry fields, serial number and the physical path (enclosure\n"
-      "slot) the enclosure daemon published.\n\nEXAMPLES\n  ucamctl devlist -v\n"
-      "  ucamctl --json devlist | jq '.[] | select(.physical_path) | {periphs, physical_path}'\n");
-  inquiry->footer(
-      "\nSends INQUIRY for the standard data and VPD pages 0x00, 0x80 and 0x83 and decodes\n"
-      "every designator. --json includes the raw pages in hex (sg_inq --inhex, sg_vpd --inhex\n"
-      "read them).\n\nEXAMPLES\n  ucamctl inquiry da0\n  ucamctl --json inquiry 1:4:0\n");
-  tur->footer(
-      "\nTEST UNIT READY with ucam's recovery (UNIT ATTENTION and BUSY are retried). Prints\n"
-      "'unit is ready' or the decoded sense; exit 0 when ready, 1 when not.\n\n"
-      "EXAMPLES\n  ucamctl tur da3 && echo ready\n");
-  enc_list->footer("\nEXAMPLES\n  ucamctl enc list\n  ucamctl --json enc list\n");
-  enc_map->footer(
-      "\nEvery element of each enclosure, as sesutil map shows them: type, status and its four\n"
-      "bytes, descriptor, devices in the slot, and extra status (LEDs, speeds, temperatures,\n"
-      "voltages). --json adds every decoded field, SAS addresses and physical paths.\n\n"
-      "EXAMPLES\n  ucamctl enc map ses0\n");
-  enc_show->footer(
-      "\nThe bays: descriptor, disk name, model, serial, size or status with LEDs; then\n"
-      "temperatures, fans, power supplies and voltages. Comes from the enclosure daemon's\n"
-      "cache: no command is sent to the enclosure.\n\nEXAMPLES\n  ucamctl enc show\n"
-      "  ucamctl --json enc show | jq '.[].slots[] | {descriptor, devices, physical_path}'\n");
-  enc_status->footer(
-      "\nOK, or the overall status bits set (INFO, NONCRITICAL, CRITICAL, UNRECOV, INVOP).\n"
-      "Exit 1 unless every enclosure is OK; INFO alone counts as OK. For monitoring scripts.\n");
-  enc_decode->footer(
-      "\nDecodes whole SES diagnostic pages (configuration, status, element descriptors,\n"
-      "additional element status...) from a capture, with no device. Input is sg_ses --inhex\n"
-      "text (hex bytes, '#' comments) or binary with --raw. --json follows docs/ses-json.md.\n\n"
-      "EXAMPLES\n  ucamctl enc decode examples/ses-testjbod4.hex\n");
-  status->footer(
-      "\nucamd's version, socket, clients and limits, handles opened and closed, live periphs,\n"
-      "CCB counters, and each session's pid, uid, rights and handles. Every handle a client\n"
-      "held is back when its session is gone.\n");
-  emu->footer(
-      "\nOnly when the stack runs on the emulated SIM. Addresses use the scenario's numbering\n"
-      "(bus index in the scenario file), enclosures their scenario names (ucamctl call\n"
-      "emu.enclosures). Faults, sensors and whole buses: ucamctl call emu.* (docs/api.md).\n\n"
-      "EXAMPLES\n  ucamctl emu pull-disk jbod4 0\n  ucamctl emu insert-disk jbod4 0 1:4:0\n"
-      "  ucamctl emu remove-lun 0:3:0\n");
-
-  // Every command's --help says where the global options go.
-  const std::function<void(CLI::App&)> note_globals = [&](CLI::App& parent) {
-    for (CLI::App* sub : parent.get_subcommands([](CLI::App*) { return true; })) {
-      sub->footer(sub->get_footer() + kGlobalOptionsText);
-      note_globals(*sub);
-    }
-  };
-  note_globals(app);
+  CLI::App *emu_remove = nullptr, *emu_insert = nullptr, *emu_pull = nullptr, *emu_put = nullptr;
+  auto* emu = app.add_subcommand(
+      "emu", "Drive the emulated hardware (hot-plug, disks in slots); needs the admin right");
+  build_on_use(emu, [&] {
+    emu->require_subcommand(1);
+    emu_remove = emu->add_subcommand("remove-lun", "Hot-remove a LUN (scenario bus:target:lun)");
+    emu_remove->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
+    emu_insert = emu->add_subcommand("insert-lun", "Re-insert a removed LUN");
+    emu_insert->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
+    emu_pull = emu->add_subcommand("pull-disk", "Pull the disk out of an enclosure slot");
+    emu_pull
+        ->add_option("enclosure", enc_name, "Scenario enclosure name (see 'call emu.enclosures')")
+        ->required();
+    emu_pull->add_option("slot", slot, "Slot number, from 0")->required();
+    emu_put = emu->add_subcommand("insert-disk", "Insert a scenario LUN into an empty slot");
+    emu_put->add_option("enclosure", enc_name, "Scenario enclosure name")->required();
+    emu_put->add_option("slot", slot, "Slot number, from 0")->required();
+    emu_put->add_option("lun", address, "bus:target:lun, scenario numbering")->required();
+    emu->footer(
+        "\nOnly when the stack runs on the emulated SIM. Addresses use the scenario's numbering\n"
+        "(bus index in the scenario file), enclosures their scenario names (ucamctl call\n"
+        "emu.enclosures). Faults, sensors and whole buses: ucamctl call emu.* (docs/api.md).\n\n"
+        "EXAMPLES\n  ucamctl emu pull-disk jbod4 0\n  ucamctl emu insert-disk jbod4 0 1:4:0\n"
+        "  ucamctl emu remove-lun 0:3:0\n");
+  });
 
   try {
     app.parse(argc, argv);
@@ -532,7 +585,7 @@ int main(int argc, char** argv) {
                 : opt.log_level == "info"  ? LogLevel::Info
                 : opt.log_level == "error" ? LogLevel::Error
                                            : LogLevel::Warning);
-  if (enc_decode->parsed()) {
+  if (chosen(enc_decode)) {
     return cmd_enc_decode(opt, file, raw);  // Offline: no stack needed.
   }
   json cmd_params;
@@ -552,7 +605,7 @@ int main(int argc, char** argv) {
     }
   }
   json lun;
-  if (emu_remove->parsed() || emu_insert->parsed() || emu_put->parsed()) {
+  if (chosen(emu_remove) || chosen(emu_insert) || chosen(emu_put)) {
     lun = lun_params(address);
     if (lun.is_null()) {
       return report_error("'" + address + "': expected bus:target:lun, e.g. 1:4:0", kExitUsage);
@@ -633,8 +686,8 @@ int main(int argc, char** argv) {
     std::cout << (opt.json ? r->dump(2) + "\n" : render_command(*r));
     return (*r)["ok"].get<bool>() ? kExitOk : kExitDeviceError;
   }
-  if (pt_send->parsed() || pt_receive->parsed()) {
-    const bool sending = pt_send->parsed();
+  if (chosen(pt_send) || chosen(pt_receive)) {
+    const bool sending = chosen(pt_send);
     json params = {{"device", dev}, {"timeout_ms", pt_timeout_ms}};
     if (sending) {
       std::vector<std::uint8_t> bytes;
@@ -683,16 +736,16 @@ int main(int argc, char** argv) {
   if (ch_command.parsed()) {
     return ch_command.run(*client, opt.json, exit_for);
   }
-  if (enc_list->parsed()) {
+  if (chosen(enc_list)) {
     return run.show("enc.list", none, render_enc_list);
   }
-  if (enc_map->parsed()) {
+  if (chosen(enc_map)) {
     return run.show("enc.map", which, render_enc_map);
   }
-  if (enc_show->parsed()) {
+  if (chosen(enc_show)) {
     return run.show("enc.show", which, render_enc_show);
   }
-  if (enc_status->parsed()) {
+  if (chosen(enc_status)) {
     auto r = run.call("enc.status", which);
     if (!r) {
       return run.status;
@@ -704,8 +757,8 @@ int main(int argc, char** argv) {
     }
     return all_ok ? kExitOk : kExitDeviceError;
   }
-  if (enc_locate->parsed() || enc_fault->parsed()) {
-    const bool fault = enc_fault->parsed();
+  if (chosen(enc_locate) || chosen(enc_fault)) {
+    const bool fault = chosen(enc_fault);
     json params = {{"target", target}, {"kind", fault ? "fault" : "locate"}};
     if (!enclosure.empty()) {
       params["enclosure"] = enclosure;
@@ -770,16 +823,16 @@ int main(int argc, char** argv) {
   auto done = [&](const char* what) {
     return [what](const json&) { return std::string(what) + "\n"; };
   };
-  if (emu_remove->parsed()) {
+  if (chosen(emu_remove)) {
     return run.show("emu.remove_lun", lun, done("removed"));
   }
-  if (emu_insert->parsed()) {
+  if (chosen(emu_insert)) {
     return run.show("emu.insert_lun", lun, done("inserted"));
   }
-  if (emu_pull->parsed()) {
+  if (chosen(emu_pull)) {
     return run.show("emu.pull_disk", {{"enclosure", enc_name}, {"slot", slot}}, done("pulled"));
   }
-  if (emu_put->parsed()) {
+  if (chosen(emu_put)) {
     json p = lun;
     p["enclosure"] = enc_name;
     p["slot"] = slot;

@@ -6,6 +6,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libexpected-dev
   libiscsi-dev sg3-utils libsystemd-dev curl util-linux
+  # The iSCSI SIM dlopen()s libiscsi.so.7 at run time (libiscsi-dev depends on it too).
+  libiscsi7
   clang clang-format clang-tidy libclang-rt-14-dev
   # Peers for the interop tests: tgt (iSCSI target on loopback) and a real Linux SCSI stack in
   # a VM (../shared/peers/linux-vm.sh). The kernel package takes minutes to install once.

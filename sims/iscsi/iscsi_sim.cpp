@@ -1,8 +1,6 @@
 #include "sims/iscsi/iscsi_sim.h"
 
 #include <fmt/format.h>
-#include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -15,6 +13,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "sims/iscsi/libiscsi_api.h"
 #include "sims/iscsi/outcome.h"
 
 namespace ucam::iscsi {
@@ -48,8 +47,9 @@ iscsi_header_digest to_libiscsi(HeaderDigest digest) {
 
 // libiscsi's last error, trimmed; `fallback` when it has none. With its own reconnect turned
 // off, a lost connection leaves "... Can not reconnect right now." there, which would mislead.
-std::string libiscsi_error(iscsi_context* context, std::string_view fallback) {
-  const char* raw = context != nullptr ? iscsi_get_error(context) : nullptr;
+std::string libiscsi_error(const LibiscsiApi& lib, iscsi_context* context,
+                           std::string_view fallback) {
+  const char* raw = context != nullptr ? lib.iscsi_get_error(context) : nullptr;
   std::string text = raw != nullptr ? raw : "";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '.')) {
     text.pop_back();
@@ -146,8 +146,8 @@ std::string Description::text() const {
 // ---------------------------------------------------------------------------------------------
 // Creation and stop
 
-IscsiSim::IscsiSim(cam::XptSim& xpt, Config config, Url url)
-    : m_xpt(xpt), m_config(std::move(config)), m_url(std::move(url)) {
+IscsiSim::IscsiSim(cam::XptSim& xpt, const LibiscsiApi& lib, Config config, Url url)
+    : m_xpt(xpt), m_lib(lib), m_config(std::move(config)), m_url(std::move(url)) {
 }
 
 Result<std::unique_ptr<IscsiSim>> IscsiSim::create(cam::XptSim& xpt, Config config) {
@@ -190,7 +190,13 @@ Result<std::unique_ptr<IscsiSim>> IscsiSim::create(cam::XptSim& xpt, Config conf
     return bad("queue_depth must be at least 1");
   }
 
-  std::unique_ptr<IscsiSim> sim(new IscsiSim(xpt, std::move(config), std::move(*url)));
+  // libiscsi is loaded by the first SIM created, not when the process starts.
+  auto lib = libiscsi();
+  if (!lib) {
+    return fail(lib.error());
+  }
+
+  std::unique_ptr<IscsiSim> sim(new IscsiSim(xpt, **lib, std::move(config), std::move(*url)));
   sim->m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (sim->m_wake_fd < 0) {
     return fail_errno(errno, "iSCSI SIM: eventfd");
@@ -390,8 +396,8 @@ void IscsiSim::action(cam::Ccb& ccb) {
     if (m_socket_failed) {
       no_sigpipe.write_failed();
     }
-    wake_loop =
-        m_socket_failed || (m_context != nullptr && (iscsi_which_events(m_context) & POLLOUT) != 0);
+    wake_loop = m_socket_failed ||
+                (m_context != nullptr && (m_lib.iscsi_which_events(m_context) & POLLOUT) != 0);
     finished = take_finished_locked();
     context.unlock();
   }
@@ -419,8 +425,8 @@ void IscsiSim::submit_locked(std::unique_ptr<Command> command) {
   const int direction = command->dir == cam::DataDir::In    ? SCSI_XFER_READ
                         : command->dir == cam::DataDir::Out ? SCSI_XFER_WRITE
                                                             : SCSI_XFER_NONE;
-  scsi_task* task = scsi_create_task(command->cdb_len, command->cdb.data(), direction,
-                                     static_cast<int>(command->length));
+  scsi_task* task = m_lib.scsi_create_task(command->cdb_len, command->cdb.data(), direction,
+                                           static_cast<int>(command->length));
   if (task == nullptr) {
     Command* c = command.release();
     finish_locked(*c, take(*c), SCSI_STATUS_ERROR);
@@ -429,10 +435,10 @@ void IscsiSim::submit_locked(std::unique_ptr<Command> command) {
   command->task = task;
   if (command->length > 0) {
     const int added = command->dir == cam::DataDir::In
-                          ? scsi_task_add_data_in_buffer(task, static_cast<int>(command->length),
-                                                         command->buffer.get())
-                          : scsi_task_add_data_out_buffer(task, static_cast<int>(command->length),
-                                                          command->buffer.get());
+                          ? m_lib.scsi_task_add_data_in_buffer(
+                                task, static_cast<int>(command->length), command->buffer.get())
+                          : m_lib.scsi_task_add_data_out_buffer(
+                                task, static_cast<int>(command->length), command->buffer.get());
     if (added != 0) {
       Command* c = command.release();
       finish_locked(*c, take(*c), SCSI_STATUS_ERROR);
@@ -441,8 +447,8 @@ void IscsiSim::submit_locked(std::unique_ptr<Command> command) {
   }
   Command* raw = command.release();  // Owned by libiscsi's callback from here.
   m_in_libiscsi.insert(raw);
-  if (iscsi_scsi_command_async(m_context, raw->lun, task, &IscsiSim::command_done, nullptr, raw) !=
-      0) {
+  if (m_lib.iscsi_scsi_command_async(m_context, raw->lun, task, &IscsiSim::command_done, nullptr,
+                                     raw) != 0) {
     // Not queued: no callback will come.
     m_in_libiscsi.erase(raw);
     finish_locked(*raw, take(*raw), SCSI_STATUS_ERROR);
@@ -453,12 +459,12 @@ void IscsiSim::flush_locked() {
   if (m_context == nullptr || m_socket_failed) {
     return;
   }
-  if ((iscsi_which_events(m_context) & POLLOUT) == 0) {
+  if ((m_lib.iscsi_which_events(m_context) & POLLOUT) == 0) {
     return;
   }
-  if (iscsi_service(m_context, POLLOUT) < 0) {
+  if (m_lib.iscsi_service(m_context, POLLOUT) < 0) {
     m_socket_failed = true;
-    m_failure = libiscsi_error(m_context, "write to the target failed");
+    m_failure = libiscsi_error(m_lib, m_context, "write to the target failed");
   }
 }
 
@@ -502,7 +508,7 @@ void IscsiSim::finish_locked(Command& command, cam::Ccb* ccb, int status) {
     m_finished.push_back(ccb);
   }
   if (command.task != nullptr) {
-    scsi_free_scsi_task(command.task);
+    m_lib.scsi_free_scsi_task(command.task);
     command.task = nullptr;
   }
 }
@@ -526,7 +532,7 @@ void IscsiSim::destroy_context_locked(CamStatus cancelled) {
   if (m_context != nullptr) {
     // Commands libiscsi holds are cancelled through their callbacks (when it still counts the
     // session as logged in)...
-    iscsi_destroy_context(m_context);
+    m_lib.iscsi_destroy_context(m_context);
     m_context = nullptr;
   }
   // ... and those it dropped without a callback are finished here.
@@ -551,8 +557,8 @@ void IscsiSim::destroy_context_locked(CamStatus cancelled) {
 
 void IscsiSim::refresh_poll_locked() {
   if (m_context != nullptr) {
-    m_poll_fd = iscsi_get_fd(m_context);
-    m_poll_events = static_cast<short>(iscsi_which_events(m_context));
+    m_poll_fd = m_lib.iscsi_get_fd(m_context);
+    m_poll_events = static_cast<short>(m_lib.iscsi_which_events(m_context));
   } else {
     m_poll_fd = -1;
     m_poll_events = 0;
@@ -580,7 +586,7 @@ void IscsiSim::connect_done(iscsi_context* context, int status, void* /*command_
   }
   // Connecting failed, or (called a second time) the connection broke.
   sim.m_socket_failed = true;
-  sim.m_failure = libiscsi_error(context, "connection failed");
+  sim.m_failure = libiscsi_error(sim.m_lib, context, "connection failed");
 }
 
 void IscsiSim::login_done(iscsi_context* context, int status, void* /*command_data*/,
@@ -589,7 +595,7 @@ void IscsiSim::login_done(iscsi_context* context, int status, void* /*command_da
   sim.m_login_done = true;
   sim.m_login_ok = status == SCSI_STATUS_GOOD;
   if (!sim.m_login_ok) {
-    sim.m_failure = libiscsi_error(context, "login failed");
+    sim.m_failure = libiscsi_error(sim.m_lib, context, "login failed");
   }
 }
 
@@ -615,12 +621,12 @@ void IscsiSim::run() {
     } else if (m_phase == Phase::LoggedIn && m_config.nop_interval.count() > 0 &&
                now >= m_next_nop) {
       std::lock_guard context(m_context_lock);
-      if (iscsi_get_nops_in_flight(m_context) >= kMaxNopsInFlight) {
+      if (m_lib.iscsi_get_nops_in_flight(m_context) >= kMaxNopsInFlight) {
         m_socket_failed = true;
         m_failure = fmt::format("no answer to {} NOP-Outs", kMaxNopsInFlight);
-      } else if (iscsi_nop_out_async(m_context, nullptr, nullptr, 0, nullptr) != 0) {
+      } else if (m_lib.iscsi_nop_out_async(m_context, nullptr, nullptr, 0, nullptr) != 0) {
         m_socket_failed = true;
-        m_failure = libiscsi_error(m_context, "NOP-Out failed");
+        m_failure = libiscsi_error(m_lib, m_context, "NOP-Out failed");
       } else {
         flush_locked();
       }
@@ -666,18 +672,18 @@ void IscsiSim::run() {
     {
       std::lock_guard context(m_context_lock);
       if (m_context != nullptr && fds[1].fd >= 0 && fds[1].revents != 0 &&
-          iscsi_get_fd(m_context) == fds[1].fd && !m_socket_failed) {
-        if (iscsi_service(m_context, fds[1].revents) < 0) {
+          m_lib.iscsi_get_fd(m_context) == fds[1].fd && !m_socket_failed) {
+        if (m_lib.iscsi_service(m_context, fds[1].revents) < 0) {
           m_socket_failed = true;
           if (m_failure.empty()) {
-            m_failure = libiscsi_error(m_context, "the connection was closed");
+            m_failure = libiscsi_error(m_lib, m_context, "the connection was closed");
           }
         }
       }
       if (m_phase == Phase::Connecting && m_connected && !m_socket_failed) {
-        if (iscsi_login_async(m_context, &IscsiSim::login_done, this) != 0) {
+        if (m_lib.iscsi_login_async(m_context, &IscsiSim::login_done, this) != 0) {
           m_socket_failed = true;
-          m_failure = libiscsi_error(m_context, "cannot start the login");
+          m_failure = libiscsi_error(m_lib, m_context, "cannot start the login");
         } else {
           m_phase = Phase::LoggingIn;
         }
@@ -733,29 +739,29 @@ void IscsiSim::start_attempt(Clock::time_point now) {
     std::lock_guard context(m_context_lock);
     m_connected = m_login_done = m_login_ok = m_socket_failed = false;
     m_failure.clear();
-    m_context = iscsi_create_context(m_config.initiator_name.c_str());
+    m_context = m_lib.iscsi_create_context(m_config.initiator_name.c_str());
     if (m_context == nullptr) {
       failure = "cannot create a libiscsi context";
     } else {
       // Our own reconnect (with our back-off, our queue freeze and our loss timeout), never
       // libiscsi's: it would replay commands on the new session behind our back.
-      iscsi_set_noautoreconnect(m_context, 1);
-      iscsi_set_reconnect_max_retries(m_context, 0);
-      iscsi_set_session_type(m_context, ISCSI_SESSION_NORMAL);
-      iscsi_set_header_digest(m_context, to_libiscsi(m_config.header_digest));
-      if (iscsi_set_targetname(m_context, m_url.target.c_str()) != 0) {
-        failure = libiscsi_error(m_context, "bad target name");
+      m_lib.iscsi_set_noautoreconnect(m_context, 1);
+      m_lib.iscsi_set_reconnect_max_retries(m_context, 0);
+      m_lib.iscsi_set_session_type(m_context, ISCSI_SESSION_NORMAL);
+      m_lib.iscsi_set_header_digest(m_context, to_libiscsi(m_config.header_digest));
+      if (m_lib.iscsi_set_targetname(m_context, m_url.target.c_str()) != 0) {
+        failure = libiscsi_error(m_lib, m_context, "bad target name");
       } else if (!m_url.user.empty() &&
-                 iscsi_set_initiator_username_pwd(m_context, m_url.user.c_str(),
-                                                  m_url.password.c_str()) != 0) {
+                 m_lib.iscsi_set_initiator_username_pwd(m_context, m_url.user.c_str(),
+                                                        m_url.password.c_str()) != 0) {
         failure = "cannot set the CHAP credentials";
       } else if (!m_config.target_chap_user.empty() &&
-                 iscsi_set_target_username_pwd(m_context, m_config.target_chap_user.c_str(),
-                                               m_config.target_chap_secret.c_str()) != 0) {
+                 m_lib.iscsi_set_target_username_pwd(m_context, m_config.target_chap_user.c_str(),
+                                                     m_config.target_chap_secret.c_str()) != 0) {
         failure = "cannot set the target's CHAP credentials";
-      } else if (iscsi_connect_async(m_context, m_url.portal().c_str(), &IscsiSim::connect_done,
-                                     this) != 0) {
-        failure = libiscsi_error(m_context, "cannot connect");
+      } else if (m_lib.iscsi_connect_async(m_context, m_url.portal().c_str(),
+                                           &IscsiSim::connect_done, this) != 0) {
+        failure = libiscsi_error(m_lib, m_context, "cannot connect");
       }
     }
     m_phase = Phase::Connecting;
@@ -928,14 +934,15 @@ void IscsiSim::shut_down() {
       const auto logout_done = [](iscsi_context*, int, void*, void* flag) {
         *static_cast<bool*>(flag) = true;
       };
-      if (iscsi_logout_async(m_context, logout_done, &logged_out) == 0) {
+      if (m_lib.iscsi_logout_async(m_context, logout_done, &logged_out) == 0) {
         const auto deadline = Clock::now() + kLogoutTimeout;
         while (!logged_out && Clock::now() < deadline) {
-          pollfd fd{iscsi_get_fd(m_context), static_cast<short>(iscsi_which_events(m_context)), 0};
+          pollfd fd{m_lib.iscsi_get_fd(m_context),
+                    static_cast<short>(m_lib.iscsi_which_events(m_context)), 0};
           if (::poll(&fd, 1, poll_timeout_ms(Clock::now(), deadline)) <= 0) {
             continue;
           }
-          if (iscsi_service(m_context, fd.revents) < 0) {
+          if (m_lib.iscsi_service(m_context, fd.revents) < 0) {
             break;
           }
         }

@@ -57,6 +57,8 @@ struct iscsi_context;
 
 namespace ucam::iscsi {
 
+struct LibiscsiApi;  // libiscsi_api.h
+
 // iSCSI HeaderDigest negotiation (RFC 7143 13.1): what the initiator offers.
 enum class HeaderDigest : std::uint8_t {
   None,          // "None" only.
@@ -132,9 +134,11 @@ class IscsiSim final : public cam::Sim {
  public:
   // Checks `config`, logs in to the target (failing after login_timeout, or at once when the
   // target refuses us), registers the bus with `xpt` and, with InitialScan::Request, asks for a
-  // scan. `xpt` must outlast the SIM. Errors: EINVAL (bad configuration, message says what),
-  // ECONNREFUSED (nothing at the portal), EACCES (login refused: authentication, unknown
-  // target), ETIMEDOUT; no message contains a secret.
+  // scan. `xpt` must outlast the SIM. The first SIM created loads libiscsi (libiscsi_api.h).
+  // Errors: EINVAL (bad configuration, message says what), ELIBACC (libiscsi.so.7 missing or
+  // incomplete; the message names the Debian package), ECONNREFUSED (nothing at the portal),
+  // EACCES (login refused: authentication, unknown target), ETIMEDOUT; no message contains a
+  // secret.
   static Result<std::unique_ptr<IscsiSim>> create(cam::XptSim& xpt, Config config);
 
   ~IscsiSim() override;  // stop()
@@ -164,7 +168,7 @@ class IscsiSim final : public cam::Sim {
   // The loop's view of the connection (guarded by m_context_lock).
   enum class Phase : std::uint8_t { Idle, Connecting, LoggingIn, LoggedIn };
 
-  IscsiSim(cam::XptSim& xpt, Config config, Url url);
+  IscsiSim(cam::XptSim& xpt, const LibiscsiApi& lib, Config config, Url url);
 
   void run();
   // Each returns with m_context_lock released.
@@ -202,6 +206,7 @@ class IscsiSim final : public cam::Sim {
                          void* private_data);
 
   cam::XptSim& m_xpt;
+  const LibiscsiApi& m_lib;  // libiscsi's functions (loaded once per process, never unloaded).
   const Config m_config;
   const Url m_url;  // Credentials resolved from the URL and the config.
   static constexpr std::uint64_t kNoPathId = ~std::uint64_t{0};

@@ -109,8 +109,9 @@ TEST_P(UcamctlDevlist, ListsTheBuiltInTopologyLikeCamcontrol) {
   auto r = run("devlist -v");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("scbus0 on emu0 bus 0:"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("<ACME AX4000S A110>                at scbus0 target 0 lun 0 (pass0,da0,sg0)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("<ACME AX4000S A110>                at scbus0 target 0 lun 0 (pass0,da0,sg0)"),
+      std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("at scbus1 target 0 lun 5 (pass8,da7,sg8)"), std::string::npos) << r.out;
 }
@@ -309,6 +310,15 @@ TEST(UcamctlOffline, ScenarioOverTheLunLimitIsRefusedByCount) {
                               Stderr::Merged, ucamd());
   EXPECT_EQ(daemon.status, 2) << daemon.out;
   EXPECT_NE(daemon.out.find("more than 100000 LUNs"), std::string::npos) << daemon.out;
+}
+
+TEST(UcamctlOffline, VersionPrintsTheProjectVersionAndExitsZero) {
+  const auto ctl = run_raw("--version", Stderr::Dropped);
+  EXPECT_EQ(ctl.status, 0) << ctl.out;
+  EXPECT_EQ(ctl.out, "ucamctl " UCAM_TEST_VERSION "\n");
+  const auto daemon = run_raw("--version", Stderr::Dropped, ucamd());
+  EXPECT_EQ(daemon.status, 0) << daemon.out;
+  EXPECT_EQ(daemon.out, "ucamd " UCAM_TEST_VERSION "\n");
 }
 
 TEST(UcamctlOffline, BadArgumentsAreUsageErrors) {
