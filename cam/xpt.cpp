@@ -204,10 +204,13 @@ Xpt::Xpt(XptConfig config)
     : m_config(config),
       m_latency_tsc(latency_clock().tsc),
       m_seconds_per_tick(latency_clock().seconds_per_tick) {
-  m_ticks_per_ms = std::max<std::uint64_t>(1, std::llround(1e-3 / m_seconds_per_tick));
+  // Positive values rounded to the nearest tick (not std::llround: nothing else here needs libm).
+  auto ticks = [this](double seconds) {
+    return static_cast<std::uint64_t>(seconds / m_seconds_per_tick + 0.5);
+  };
+  m_ticks_per_ms = std::max<std::uint64_t>(1, ticks(1e-3));
   for (std::size_t i = 0; i < kLatencyBounds.size(); ++i) {
-    m_latency_bound_ticks[i] =
-        static_cast<std::uint64_t>(std::llround(kLatencyBounds[i] / m_seconds_per_tick));
+    m_latency_bound_ticks[i] = ticks(kLatencyBounds[i]);
   }
 }
 

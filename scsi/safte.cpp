@@ -230,13 +230,21 @@ Result<std::array<std::uint8_t, kConfigLength>> encode_config(const Config& c) {
 
 // ---- Temperatures -------------------------------------------------------------------------------
 
+namespace {
+// Rounds half away from zero, as std::lround does, for the small values here; written out so the
+// installed binaries need nothing from libm (a shared library mapped at every start).
+long round_half_away(double x) {
+  return x < 0 ? -static_cast<long>(0.5 - x) : static_cast<long>(x + 0.5);
+}
+}  // namespace
+
 double temperature_celsius(std::uint8_t raw, TemperatureUnit unit) {
   const double degrees = temperature_degrees(raw);
   return unit == TemperatureUnit::Celsius ? degrees : (degrees - 32.0) * 5.0 / 9.0;
 }
 
 std::uint8_t temperature_ses_byte(std::uint8_t raw, TemperatureUnit unit) {
-  const long c = std::lround(temperature_celsius(raw, unit));
+  const long c = round_half_away(temperature_celsius(raw, unit));
   return static_cast<std::uint8_t>(std::clamp(c + 20, 1L, 255L));
 }
 
@@ -245,9 +253,9 @@ std::uint8_t temperature_raw(double celsius, TemperatureUnit unit) {
     return 0;
   }
   double degrees = unit == TemperatureUnit::Celsius ? celsius : celsius * 9.0 / 5.0 + 32.0;
-  // Clamp before rounding so an infinite or huge value cannot overflow lround.
+  // Clamp before rounding so an infinite or huge value cannot overflow the conversion.
   degrees = std::clamp(degrees - kTemperatureOffset, 0.0, 255.0);
-  return static_cast<std::uint8_t>(std::lround(degrees));
+  return static_cast<std::uint8_t>(round_half_away(degrees));
 }
 
 // ---- Enclosure status ---------------------------------------------------------------------------
