@@ -234,7 +234,14 @@ namespace {
 // Rounds half away from zero, as std::lround does, for the small values here; written out so the
 // installed binaries need nothing from libm (a shared library mapped at every start).
 long round_half_away(double x) {
-  return x < 0 ? -static_cast<long>(0.5 - x) : static_cast<long>(x + 0.5);
+  long r = static_cast<long>(x);  // Toward zero; the fraction below is exact in this range.
+  const double fraction = x - static_cast<double>(r);
+  if (fraction >= 0.5) {
+    ++r;
+  } else if (fraction <= -0.5) {
+    --r;
+  }
+  return r;
 }
 }  // namespace
 
@@ -542,9 +549,9 @@ Result<WriteCommand> parse_write_command(Bytes p) {
                                    std::to_string(p.size()));
       }
       if (const std::size_t n = (p.size() - 1) / kWriteSlotStatusBytesPerSlot; n > kMaxSlots) {
-        return parameter_error(kParameterListLengthError,
-                               "Write Device Slot Status (10h): " + std::to_string(n) +
-                                   " slots (at most 255)");
+        return parameter_error(
+            kParameterListLengthError,
+            "Write Device Slot Status (10h): " + std::to_string(n) + " slots (at most 255)");
       }
       WriteSlotStatus w;
       for (std::size_t at = 1; at + 2 < p.size(); at += kWriteSlotStatusBytesPerSlot) {

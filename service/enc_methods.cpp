@@ -249,7 +249,7 @@ void write_element(JsonWriter& w, Enclosure& enc, const enc::EncElement& e) {
   }
   w.key("index").number(e.index);
   w.key("index_in_type").number(e.index_in_type);
-  if (!e.physical_path.empty() && !devices.empty()) {
+  if (!e.physical_path.empty() && !e.devices.empty()) {
     w.key("physical_path").string(e.physical_path);
   }
   w.key("sas_addresses").begin_array();

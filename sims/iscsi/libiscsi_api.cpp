@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <mutex>
+#include <optional>
 #include <string>
 
 namespace ucam::iscsi {
@@ -46,9 +48,17 @@ Result<LibiscsiApi> load_libiscsi(const char* soname) {
 }
 
 Result<const LibiscsiApi*> libiscsi() {
-  static const Result<LibiscsiApi> loaded = load_libiscsi(kLibiscsiSoname);
+  // A success is kept for the life of the process; a failure is not, so a long-running ucamd
+  // finds libiscsi7 once the administrator installs it, as the error message asks.
+  static std::mutex lock;
+  static std::optional<LibiscsiApi> loaded;
+  const std::lock_guard guard(lock);
   if (!loaded) {
-    return fail(loaded.error());
+    auto api = load_libiscsi(kLibiscsiSoname);
+    if (!api) {
+      return fail(api.error());
+    }
+    loaded = *api;
   }
   return &*loaded;
 }

@@ -58,8 +58,8 @@ inline constexpr const char* kLibiscsiSoname = "libiscsi.so.7";
 // Thread-safe. For tests and libiscsi() below; the SIM uses libiscsi().
 Result<LibiscsiApi> load_libiscsi(const char* soname);
 
-// The process's table: load_libiscsi(kLibiscsiSoname) the first time (once, thread-safe),
-// the same outcome ever after. The pointer stays valid until the process exits.
+// The process's table: load_libiscsi(kLibiscsiSoname) until it succeeds (thread-safe), the
+// same table ever after. The pointer stays valid until the process exits.
 Result<const LibiscsiApi*> libiscsi();
 
 }  // namespace ucam::iscsi

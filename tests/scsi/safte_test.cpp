@@ -289,6 +289,12 @@ TEST(SafteTemperature, RawFromCelsiusInvertsAndClamps) {
   EXPECT_EQ(temperature_raw(-100.0, TemperatureUnit::Celsius), 0);
   EXPECT_EQ(temperature_raw(1e300, TemperatureUnit::Fahrenheit), 255);
   EXPECT_EQ(temperature_raw(std::nan(""), TemperatureUnit::Celsius), 0);
+  // Halves round away from zero (raw = degrees + 10); just below a half rounds down.
+  EXPECT_EQ(temperature_raw(25.5, TemperatureUnit::Celsius), 36);
+  EXPECT_EQ(temperature_raw(25.499999, TemperatureUnit::Celsius), 35);
+  EXPECT_EQ(temperature_raw(-9.5, TemperatureUnit::Celsius), 1);  // degrees 0.5
+  EXPECT_EQ(temperature_raw(std::nextafter(-9.5, 0.0), TemperatureUnit::Celsius), 1);
+  EXPECT_EQ(temperature_raw(-9.51, TemperatureUnit::Celsius), 0);
 }
 
 // ---- Enclosure status ---------------------------------------------------------------------------
