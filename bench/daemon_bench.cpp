@@ -5,6 +5,9 @@
 //    to a spawned ucamd (builtin:default), doing `open` {node: "pass0"} then `close` {handle}
 //    in a loop. items/s = open+close round trip pairs per second, all clients together;
 //    counters: CPU time of ucamd and of this process (the clients) per pair.
+//  - BM_DaemonOpenCloseMany/connections:N: the same pairs over N connections (1, 64, 1,000)
+//    driven by one client thread with epoll, one request in flight on each: the client costs
+//    little, so the figure is ucamd's (the 2 cores are shared).
 //  - BM_UcamctlEncMap*: posix_spawn + wait of build/.../cli/ucamctl with stdout on /dev/null,
 //    against a spawned ucamd (builtin:jbod-102: one 102-slot enclosure), text and --json; and
 //    the in-process mode (--emulate builtin:jbod-102: the whole stack built per run). For the
@@ -21,9 +24,14 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -59,8 +67,11 @@ struct SpawnedDaemon {
   std::vector<std::unique_ptr<RpcConnection>> connections;  // Closed before the daemon stops.
   std::string error;
 
-  SpawnedDaemon(const std::string& scenario, int connection_count) {
-    daemon = Daemon::start({"--emulate", scenario});
+  SpawnedDaemon(const std::string& scenario, int connection_count,
+                std::vector<std::string> extra_args = {}) {
+    std::vector<std::string> args = {"--emulate", scenario};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    daemon = Daemon::start(args);
     if (!daemon) {
       error = "ucamd (" + testing::build_dir() + "/daemon/ucamd --emulate " + scenario +
               ") did not start";
@@ -94,6 +105,21 @@ struct SpawnedDaemon {
 
 SpawnedDaemon& default_daemon() {
   static SpawnedDaemon d("builtin:default", kMaxOpenCloseClients);
+  return d;
+}
+
+// For BM_DaemonOpenCloseMany: room for 1,000 connections and more.
+SpawnedDaemon& fleet_daemon() {
+  static const std::string config = [] {
+    const std::string path = testing::temp_dir() + "/ucamd-fleet.json";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (f != nullptr) {
+      std::fputs(R"({"max_clients": 2048})", f);
+      std::fclose(f);
+    }
+    return path;
+  }();
+  static SpawnedDaemon d("builtin:default", 1, {"--config", config});
   return d;
 }
 
@@ -169,6 +195,192 @@ BENCHMARK(BM_DaemonOpenClose)
     ->Threads(1)
     ->Threads(8)
     ->Threads(kMaxOpenCloseClients);
+
+// N connections driven by one client thread with epoll, one request in flight on each
+// (open, then close of the handle it returned, and again): what ucamd serves when its clients
+// cost next to nothing. The request lines are written by hand and a reply is only searched for
+// its "handle", so the client's CPU is a small part of the 2 cores and the figure is ucamd's.
+class OpenCloseFleet {
+ public:
+  OpenCloseFleet(const std::string& socket, int count) {
+    raise_descriptor_limit(static_cast<rlim_t>(count) + 64);
+    m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    for (int i = 0; i < count; ++i) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+      if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        error = "connect " + std::to_string(i) + ": " + std::strerror(errno);
+        if (fd >= 0) {
+          ::close(fd);
+        }
+        return;
+      }
+      m_conns.push_back(Conn{fd, {}, 0, false});
+      epoll_event ev{EPOLLIN, {}};
+      ev.data.u64 = static_cast<std::uint64_t>(i);
+      ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev);
+    }
+  }
+  ~OpenCloseFleet() {
+    for (const auto& c : m_conns) {
+      ::close(c.fd);
+    }
+    if (m_epoll >= 0) {
+      ::close(m_epoll);
+    }
+  }
+  std::string error;
+
+  // Starts a request on every idle connection (when `more`), then handles replies until at
+  // least one open+close pair completed or nothing is in flight; returns the pairs completed.
+  std::uint64_t step(bool more) {
+    if (more) {
+      for (auto& c : m_conns) {
+        if (!c.busy) {
+          send_open(c);
+        }
+      }
+    }
+    std::uint64_t pairs = 0;
+    std::array<epoll_event, 256> ready{};
+    while (pairs == 0 && in_flight() > 0 && error.empty()) {
+      const int n = ::epoll_wait(m_epoll, ready.data(), static_cast<int>(ready.size()), 30000);
+      if (n <= 0) {
+        error = n == 0 ? "no reply within 30 s" : std::string("epoll_wait: ") + std::strerror(errno);
+        break;
+      }
+      for (int i = 0; i < n; ++i) {
+        pairs += on_readable(m_conns[ready[static_cast<std::size_t>(i)].data.u64], more);
+      }
+    }
+    return pairs;
+  }
+  // Lets every request in flight finish (a handle opened is closed), starting no new pair.
+  void drain() {
+    while (in_flight() > 0 && error.empty()) {
+      step(false);
+    }
+  }
+
+ private:
+  struct Conn {
+    int fd;
+    std::string in;
+    std::int64_t handle;  // 0: an open is in flight; else the close of this handle is.
+    bool busy;
+  };
+  static void raise_descriptor_limit(rlim_t want) {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < want) {
+      lim.rlim_cur = std::min(want, lim.rlim_max);
+      ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+  }
+  std::size_t in_flight() const {
+    return static_cast<std::size_t>(
+        std::count_if(m_conns.begin(), m_conns.end(), [](const Conn& c) { return c.busy; }));
+  }
+  void send_line(Conn& c, const std::string& line) {
+    if (::send(c.fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+      error = std::string("send: ") + std::strerror(errno);
+    }
+    c.busy = true;
+  }
+  void send_open(Conn& c) {
+    c.handle = 0;
+    send_line(c, R"({"jsonrpc":"2.0","id":1,"method":"open","params":{"node":"pass0"}})" "\n");
+  }
+  std::uint64_t on_readable(Conn& c, bool more) {
+    char buf[4096];
+    const ssize_t n = ::read(c.fd, buf, sizeof(buf));
+    if (n <= 0) {
+      error = "ucamd closed a connection";
+      return 0;
+    }
+    c.in.append(buf, static_cast<std::size_t>(n));
+    std::uint64_t pairs = 0;
+    std::size_t nl = 0;
+    while ((nl = c.in.find('\n')) != std::string::npos) {
+      const std::string line = c.in.substr(0, nl);
+      c.in.erase(0, nl + 1);
+      if (line.find("\"result\"") == std::string::npos) {
+        error = "error reply: " + line;
+        return pairs;
+      }
+      c.busy = false;
+      if (c.handle == 0) {
+        const auto at = line.find("\"handle\":");
+        c.handle = at == std::string::npos ? -1 : std::atoll(line.c_str() + at + 9);
+        if (c.handle <= 0) {
+          error = "open reply without a handle: " + line;
+          return pairs;
+        }
+        send_line(c, R"({"jsonrpc":"2.0","id":2,"method":"close","params":{"handle":)" +
+                         std::to_string(c.handle) + "}}\n");
+      } else {
+        ++pairs;
+        if (more) {
+          send_open(c);
+        }
+      }
+    }
+    return pairs;
+  }
+  int m_epoll = -1;
+  std::vector<Conn> m_conns;
+};
+
+void BM_DaemonOpenCloseMany(benchmark::State& state) {
+  SpawnedDaemon& d = fleet_daemon();
+  if (!d.error.empty()) {
+    state.SkipWithError(d.error.c_str());
+    return;
+  }
+  static std::unique_ptr<OpenCloseFleet> fleet;  // Connected once per size, outside the timing.
+  static int fleet_size = 0;
+  const int count = static_cast<int>(state.range(0));
+  if (!fleet || fleet_size != count) {
+    fleet.reset();
+    fleet = std::make_unique<OpenCloseFleet>(d.daemon->socket(), count);
+    fleet_size = count;
+  }
+  if (!fleet->error.empty()) {
+    state.SkipWithError(fleet->error.c_str());
+    return;
+  }
+  const double daemon_before = process_cpu_us(d.daemon->pid());
+  const double self_before = process_cpu_us(::getpid());
+  std::uint64_t pairs = 0;
+  std::uint64_t credit = 0;  // Pairs completed beyond the iterations counted so far.
+  for (auto _ : state) {
+    while (credit == 0 && fleet->error.empty()) {
+      credit += fleet->step(true);
+    }
+    if (credit > 0) {
+      --credit;
+      ++pairs;
+    }
+  }
+  fleet->drain();
+  if (!fleet->error.empty()) {
+    state.SkipWithError(fleet->error.c_str());
+    return;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(pairs));
+  state.counters["ucamd_cpu_us_per_pair"] =
+      (process_cpu_us(d.daemon->pid()) - daemon_before) / static_cast<double>(pairs);
+  state.counters["client_cpu_us_per_pair"] =
+      (process_cpu_us(::getpid()) - self_before) / static_cast<double>(pairs);
+}
+BENCHMARK(BM_DaemonOpenCloseMany)
+    ->ArgName("connections")
+    ->Arg(1)
+    ->Arg(64)
+    ->Arg(1000)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // Runs `argv` with stdout on /dev/null and waits; its exit status, or -1.
 int run_quietly(const std::vector<std::string>& argv) {

@@ -23,7 +23,7 @@ struct DaemonConfig {
   std::string socket_group;  // "" = the daemon's own group.
   std::string admin_group;   // "" = only root and the daemon's own user may change things.
   LogLevel log_level = LogLevel::Info;
-  std::size_t max_clients = 128;
+  std::size_t max_clients = 1024;
   std::size_t max_clients_per_uid = 32;    // Per user without the admin right.
   std::size_t reserved_admin_clients = 8;  // Of max_clients, kept for admin sessions.
   std::size_t max_handles_per_client = 1024;

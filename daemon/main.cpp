@@ -220,6 +220,8 @@ int run(const Flags& flags) {
         {"reloads", reloads},
         {"clients", (*server)->clients()},
         {"clients_refused", (*server)->clients_refused()},
+        {"clients_backlogged", (*server)->clients_backlogged()},
+        {"workers", (*server)->workers()},
         {"max_clients", config->max_clients},
         {"max_clients_per_uid", config->max_clients_per_uid},
         {"reserved_admin_clients", config->reserved_admin_clients},

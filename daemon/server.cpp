@@ -1,7 +1,8 @@
 #include "daemon/server.h"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,9 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -22,33 +23,6 @@
 namespace ucam::daemon {
 
 using service::json;
-
-struct Server::Client {
-  int fd = -1;
-  int wake_fd = -1;  // eventfd: an event was queued.
-  service::Peer peer;
-  std::shared_ptr<service::Session> session;
-  std::mutex queue_lock;
-  std::deque<std::string> queue;  // Guarded by queue_lock.
-  std::uint64_t lost = 0;         // Guarded by queue_lock.
-  std::size_t max_queued = 0;     // Guarded by queue_lock.
-  std::thread thread;
-  std::atomic<bool> done{false};
-  std::atomic<bool> busy{false};       // Inside a request.
-  std::atomic<bool> cancelled{false};  // Its commands were aborted: the peer process died.
-
-  ~Client() {
-    if (thread.joinable()) {
-      thread.join();
-    }
-    if (fd >= 0) {
-      ::close(fd);
-    }
-    if (wake_fd >= 0) {
-      ::close(wake_fd);
-    }
-  }
-};
 
 namespace {
 
@@ -70,9 +44,41 @@ std::optional<std::uint64_t> binary_length(std::string_view line) {
   return b->get<std::uint64_t>();
 }
 
+Result<void> set_nonblocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    return fail_errno(errno, "fcntl O_NONBLOCK");
+  }
+  return {};
+}
+
+// Raises the soft descriptor limit so that `max_clients` connections fit beside what the stack
+// itself opens (up to the hard limit; a warning if that is too low).
+void fit_descriptor_limit(std::size_t max_clients) {
+  constexpr rlim_t kSpare = 256;  // The stack's own: devices, eventfds, the metrics listener.
+  const rlim_t want = static_cast<rlim_t>(max_clients) + kSpare;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= want) {
+    return;
+  }
+  const rlim_t soft = lim.rlim_max == RLIM_INFINITY ? want : std::min(want, lim.rlim_max);
+  if (soft > lim.rlim_cur) {
+    rlimit raised{soft, lim.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      lim.rlim_cur = soft;
+    }
+  }
+  if (lim.rlim_cur < want) {
+    log_warning("the descriptor limit ({}) is below max_clients ({}) + {}: connections beyond "
+                "it wait until others close (raise LimitNOFILE or ulimit -n)",
+                lim.rlim_cur, max_clients, kSpare);
+  }
+}
+
+// For a refusal on a fresh connection: its socket buffer is empty, so one line fits.
 bool send_all(int fd, std::string_view data) {
   while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -119,14 +125,193 @@ service::Peer peer_of(int fd) {
   return peer;
 }
 
+// False once the process is gone or a zombie (killed, not yet reaped by its parent).
+bool process_alive(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text;
+  if (!stat || !std::getline(stat, text)) {
+    return false;
+  }
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= text.size()) {
+    return true;  // Unreadable: assume alive.
+  }
+  const char state = text[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
+}  // namespace
+
+// What the leader framed from a connection, for a worker to run or send, in arrival order.
+struct Server::Item {
+  enum class Kind {
+    Run,           // A request line.
+    RunBinary,     // A request line and the binary data it announced.
+    Reply,         // A reply made by the framing (a limit error): sent in its turn.
+    ReplyThenEnd,  // The same, and nothing more is read from the connection.
+  };
+  Kind kind = Kind::Run;
+  std::string line;
+  service::Payload payload;
+  std::size_t bytes() const { return line.size() + payload.in.size(); }
+};
+
+struct Server::Conn {
+  int fd = -1;
+  service::Peer peer;
+  std::shared_ptr<service::Session> session;
+
+  // The leader's own.
+  std::string in;         // Bytes read, not yet framed.
+  bool skipping = false;  // Discarding the rest of an oversized line.
+  struct Pending {        // A request line whose binary data is still arriving.
+    std::string line;
+    std::size_t bytes = 0;
+  };
+  std::optional<Pending> pending;
+  std::uint32_t interest = EPOLLIN;  // What epoll watches for.
+  bool in_epoll = true;
+
+  std::mutex lock;
+  // Guarded by `lock`.
+  std::deque<Item> items;
+  std::size_t item_bytes = 0;
+  bool read_paused = false;  // Too much framed and not yet run: the leader stopped reading.
+  bool queued = false;       // In the run queue, or a worker has it.
+  bool running = false;      // A worker is inside a request.
+  std::chrono::steady_clock::time_point started;
+  bool input_done = false;  // EOF, stop(), or a fatal framing error: no more items.
+  bool broken = false;      // Hung up or a write failed: nothing more is sent.
+  bool cancelled = false;   // Its commands were aborted: the peer is gone.
+  bool ended = false;       // end_session() done (or being done).
+  std::string out;          // Bytes to send, from out_off.
+  std::size_t out_off = 0;
+  bool want_out = false;  // The socket was full: the leader waits until it is writable.
+  bool backlogged = false;  // kMaxOutPending or more unsent: its requests wait (counted).
+  std::deque<std::string> events;
+  std::uint64_t lost = 0;
+  std::size_t max_queued = 0;
+
+  ~Conn() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+  bool out_empty() const { return out_off == out.size() && events.empty() && lost == 0; }
+  std::size_t out_pending() const { return out.size() - out_off; }
+  // Nothing more will run: time to end the session.
+  bool finished() const { return (input_done || broken) && items.empty() && !running; }
+  void drop_items() {
+    items.clear();
+    item_bytes = 0;
+  }
+  void drop_output() {
+    out.clear();
+    out_off = 0;
+    events.clear();
+    lost = 0;
+    want_out = false;
+  }
+  // Sends what is queued until done or the socket is full (want_out). Needs `lock`.
+  void flush() {
+    while (!broken) {
+      if (out_off == out.size()) {
+        out.clear();
+        out_off = 0;
+        if (events.empty() && lost == 0) {
+          break;
+        }
+        for (auto& l : events) {
+          out += l;
+          out += '\n';
+        }
+        events.clear();
+        if (lost > 0) {
+          out += service::notification("events.lost", {{"count", lost}}).dump() + "\n";
+          lost = 0;
+        }
+      }
+      const ssize_t n =
+          ::send(fd, out.data() + out_off, out.size() - out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        out_off += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        want_out = true;
+        return;
+      } else {
+        broken = true;  // The peer is gone (EPIPE, ECONNRESET).
+        drop_items();
+        drop_output();
+        return;
+      }
+    }
+    want_out = false;
+  }
+};
+
+namespace {
+
+// Read no more from a connection while this much is framed and waiting for a worker.
+constexpr std::size_t kMaxItems = 128;
+constexpr std::size_t kMaxItemBytes = 1 << 20;
+// Run no more of a session's requests while this much of its output is unsent.
+constexpr std::size_t kMaxOutPending = 1 << 20;
+// No worker watched the sockets, or took a queued request, for this long: every worker is in a
+// slow command, and another is woken or started.
+constexpr auto kStarved = std::chrono::milliseconds(2);
+// How often the monitor looks while requests run, and how long it stays awake after the last.
+constexpr auto kTick = std::chrono::milliseconds(1);
+constexpr auto kIdle = std::chrono::milliseconds(100);
+// How often running commands are checked for a client process that died.
+constexpr auto kOrphanCheck = std::chrono::milliseconds(200);
+
 }  // namespace
 
 Server::Server(service::Service& service, SocketOptions socket, ServerLimits limits)
-    : m_service(service), m_socket(std::move(socket)), m_limits(limits) {
+    : m_service(service),
+      m_socket(std::move(socket)),
+      m_limits(limits),
+      m_max_workers(std::max<std::size_t>(limits.max_clients, 2)) {
+}
+
+Server::~Server() {
+  if (m_started) {
+    stop();
+    disconnect_all();
+    // Every session ends once its command (if any) returns: wait for that.
+    std::unique_lock lock(m_lock);
+    m_cv.wait(lock, [&] { return m_live == 0; });
+  }
+  m_io_exit = true;
+  const std::uint64_t one = 1;
+  (void)!::write(m_wake_fd, &one, sizeof(one));  // The leader leaves epoll_wait.
+  {
+    std::lock_guard lock(m_run_lock);
+    m_workers_exit = true;
+  }
+  m_run_cv.notify_all();
+  m_monitor_cv.notify_all();
+  if (m_monitor.joinable()) {
+    m_monitor.join();
+  }
+  for (auto& t : m_workers) {  // No worker starts any more: m_workers_exit.
+    t.join();
+  }
+  m_conns.clear();
+  m_runq.clear();
+  m_attention.clear();
+  for (const int fd : {m_listen_fd, m_epoll_fd, m_wake_fd}) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
 }
 
 Result<std::unique_ptr<Server>> Server::create(service::Service& service, SocketOptions socket,
                                                ServerLimits limits) {
+  fit_descriptor_limit(limits.max_clients);
   std::unique_ptr<Server> server(new Server(service, std::move(socket), limits));
   const std::string& path = server->m_socket.path;
   sockaddr_un addr{};
@@ -174,23 +359,40 @@ Result<std::unique_ptr<Server>> Server::create(service::Service& service, Socket
     ::unlink(path.c_str());
     return fail_errno(errno, "listen " + path);
   }
-  server->m_stop_fd = ::eventfd(0, EFD_CLOEXEC);
-  if (server->m_stop_fd < 0) {
+  if (auto r = set_nonblocking(fd); !r) {
     ::unlink(path.c_str());
-    return fail_errno(errno, "eventfd");
+    return fail(r.error());
   }
-  server->m_accept_thread = std::thread([s = server.get()] { s->accept_main(); });
+  server->m_wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  server->m_epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (server->m_wake_fd < 0 || server->m_epoll_fd < 0) {
+    const int e = errno;
+    ::unlink(path.c_str());
+    return fail_errno(e, "eventfd/epoll_create1");
+  }
+  // data.fd: which descriptor is ready (a connection's is looked up in m_conns).
+  epoll_event wake{EPOLLIN, {}};
+  wake.data.fd = server->m_wake_fd;
+  epoll_event listen{EPOLLIN, {}};
+  listen.data.fd = fd;
+  if (::epoll_ctl(server->m_epoll_fd, EPOLL_CTL_ADD, server->m_wake_fd, &wake) != 0 ||
+      ::epoll_ctl(server->m_epoll_fd, EPOLL_CTL_ADD, fd, &listen) != 0) {
+    const int e = errno;
+    ::unlink(path.c_str());
+    return fail_errno(e, "epoll_ctl");
+  }
+  {
+    std::lock_guard lock(server->m_run_lock);
+    server->m_last_led = std::chrono::steady_clock::now();
+    server->m_last_pick = server->m_last_led;
+    const unsigned cores = std::max(2U, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < cores; ++i) {
+      server->m_workers.emplace_back([s = server.get()] { s->worker_main(); });
+    }
+  }
+  server->m_monitor = std::thread([s = server.get()] { s->monitor_main(); });
+  server->m_started = true;
   return server;
-}
-
-Server::~Server() {
-  stop();
-  wait(std::chrono::milliseconds(0));
-  disconnect_all();
-  reap(true);
-  if (m_stop_fd >= 0) {
-    ::close(m_stop_fd);
-  }
 }
 
 Result<void> Server::set_socket_access(mode_t mode, std::optional<gid_t> group) {
@@ -207,21 +409,17 @@ Result<void> Server::set_socket_access(mode_t mode, std::optional<gid_t> group) 
 }
 
 void Server::set_limits(ServerLimits limits) {
+  fit_descriptor_limit(limits.max_clients);
+  m_max_workers = std::max<std::size_t>(limits.max_clients, 2);
   std::lock_guard lock(m_lock);
   m_limits = limits;
-}
-
-std::size_t Server::running_locked() const {
-  return static_cast<std::size_t>(std::count_if(m_clients.begin(), m_clients.end(),
-                                                [](const auto& c) { return !c->done.load(); }));
 }
 
 std::optional<Server::Refusal> Server::refusal_locked(const service::Peer& peer, bool admin) const {
   if (m_stopping) {
     return Refusal{"ucamd is shutting down"};
   }
-  const std::size_t running = running_locked();
-  if (running >= m_limits.max_clients) {
+  if (m_live >= m_limits.max_clients) {
     return Refusal{
         fmt::format("too many clients (the limit is {}); try again later", m_limits.max_clients),
         "max_clients"};
@@ -229,16 +427,15 @@ std::optional<Server::Refusal> Server::refusal_locked(const service::Peer& peer,
   if (admin) {
     return std::nullopt;  // Neither limited per uid nor kept out of the reserved connections.
   }
-  const auto same_uid = static_cast<std::size_t>(
-      std::count_if(m_clients.begin(), m_clients.end(),
-                    [&](const auto& c) { return !c->done.load() && c->peer.uid == peer.uid; }));
+  const auto it = m_live_per_uid.find(peer.uid);
+  const std::size_t same_uid = it == m_live_per_uid.end() ? 0 : it->second;
   if (same_uid >= m_limits.max_clients_per_uid) {
     return Refusal{fmt::format("too many connections from uid {}: the limit per user is {}; "
                                "close one first",
                                peer.uid, m_limits.max_clients_per_uid),
                    "max_clients_per_uid"};
   }
-  if (running + m_limits.reserved_admin_clients >= m_limits.max_clients) {
+  if (m_live + m_limits.reserved_admin_clients >= m_limits.max_clients) {
     return Refusal{fmt::format("too many clients: the last {} of the {} connections are kept for "
                                "root and the admin group; try again later",
                                m_limits.reserved_admin_clients, m_limits.max_clients),
@@ -249,334 +446,700 @@ std::optional<Server::Refusal> Server::refusal_locked(const service::Peer& peer,
 
 std::size_t Server::clients() const {
   std::lock_guard lock(m_lock);
-  return running_locked();
+  return m_live;
+}
+
+std::size_t Server::workers() const {
+  std::lock_guard lock(m_run_lock);
+  return m_workers.size();
 }
 
 void Server::stop() {
-  {
-    std::lock_guard lock(m_lock);
-    if (m_stopping) {
-      return;
-    }
-    m_stopping = true;
-    // Each client finishes the request in hand, answers it, then reads EOF.
-    for (const auto& c : m_clients) {
-      ::shutdown(c->fd, SHUT_RD);
-    }
+  if (!m_started) {
+    return;  // create() failed: nothing was accepted.
   }
   const std::uint64_t one = 1;
-  (void)!::write(m_stop_fd, &one, sizeof(one));
-  if (m_accept_thread.joinable()) {
-    m_accept_thread.join();
+  std::unique_lock lock(m_lock);
+  if (!m_stopping) {
+    m_stopping = true;
+    (void)!::write(m_wake_fd, &one, sizeof(one));
   }
-  if (m_listen_fd >= 0) {
-    ::close(m_listen_fd);
-    m_listen_fd = -1;
-    ::unlink(m_socket.path.c_str());
-  }
+  // The leader closes the listening socket; then no connection is accepted any more.
+  m_cv.wait(lock, [&] { return m_listen_closed; });
 }
 
 std::size_t Server::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(m_lock);
-  m_cv.wait_for(lock, timeout, [&] { return running_locked() == 0; });
-  return running_locked();
+  m_cv.wait_for(lock, timeout, [&] { return m_live == 0; });
+  return m_live;
 }
 
 void Server::disconnect_all() {
+  const std::uint64_t one = 1;
   std::lock_guard lock(m_lock);
-  for (const auto& c : m_clients) {
-    ::shutdown(c->fd, SHUT_RDWR);
-  }
+  ++m_disconnects;
+  (void)!::write(m_wake_fd, &one, sizeof(one));
 }
 
-void Server::reap(bool all) {
-  std::list<std::unique_ptr<Client>> finished;
+// ---- Scheduling (any thread) -------------------------------------------------------------
+
+void Server::enqueue(ConnPtr c) {
+  // Only the leader (after its round) and a worker that just served (next) take from the queue
+  // here: neither needs a wake-up. worker_main() wakes a follower when more is queued.
+  std::lock_guard lock(m_run_lock);
+  m_runq.emplace_back(std::move(c), std::chrono::steady_clock::now());
+}
+
+void Server::schedule_if_ready(const ConnPtr& c) {
   {
-    std::lock_guard lock(m_lock);
-    for (auto it = m_clients.begin(); it != m_clients.end();) {
-      if (all || (*it)->done.load()) {
-        finished.push_back(std::move(*it));
-        it = m_clients.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  finished.clear();  // Joins their threads, outside the lock.
-}
-
-namespace {
-
-// False once the process is gone or a zombie (killed, not yet reaped by its parent).
-bool process_alive(pid_t pid) {
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string text;
-  if (!stat || !std::getline(stat, text)) {
-    return false;
-  }
-  const auto paren = text.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= text.size()) {
-    return true;  // Unreadable: assume alive.
-  }
-  const char state = text[paren + 2];
-  return state != 'Z' && state != 'X';
-}
-
-// Why the command a busy client runs is to be aborted, or nullptr. The peer has closed its
-// socket (close(), or shutdown(SHUT_RDWR)): POLLHUP, as the reply can no longer be read. A
-// half-close (shutdown(SHUT_WR), POLLRDHUP alone) is not: it means "no more requests", and the
-// replies are still wanted. Or the peer process died; its socket may live on in a child.
-const char* orphaned(int fd, pid_t pid) {
-  pollfd p{fd, POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) {
-    return "closed its connection";
-  }
-  if (pid > 0 && !process_alive(pid)) {
-    return "died";
-  }
-  return nullptr;
-}
-
-}  // namespace
-
-void Server::abort_orphaned_commands() {
-  // A client thread inside a command cannot see its peer go; this thread looks for it. The
-  // commands of a client that is gone are aborted, so its session ends now rather than at the
-  // command's timeout.
-  std::lock_guard lock(m_lock);
-  for (const auto& c : m_clients) {
-    if (!c->busy.load() || c->cancelled.load()) {
-      continue;
-    }
-    if (const char* why = orphaned(c->fd, c->peer.pid)) {
-      c->cancelled = true;
-      log_info("client {} (pid {}) {} inside a command: aborting it", c->session->id(), c->peer.pid,
-               why);
-      m_service.cancel_session(*c->session);
-    }
-  }
-}
-
-void Server::accept_main() {
-  while (true) {
-    pollfd fds[2] = {{m_listen_fd, POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
-    if (::poll(fds, 2, 200) < 0 && errno != EINTR) {
-      log_error("poll: {}", std::strerror(errno));
+    std::lock_guard lock(c->lock);
+    if (c->queued || c->ended) {
       return;
     }
-    reap(false);
-    abort_orphaned_commands();
-    if ((fds[1].revents & POLLIN) != 0) {
+    const bool runnable =
+        !c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending;
+    if (!runnable && !c->finished()) {
       return;
     }
-    if ((fds[0].revents & POLLIN) == 0) {
+    c->queued = true;
+  }
+  enqueue(c);
+}
+
+void Server::attention(const ConnPtr& c) {
+  bool first = false;
+  {
+    std::lock_guard lock(m_attention_lock);
+    first = m_attention.empty();
+    m_attention.push_back(c);
+  }
+  if (first) {
+    const std::uint64_t one = 1;
+    (void)!::write(m_wake_fd, &one, sizeof(one));
+  }
+}
+
+// ---- Workers ---------------------------------------------------------------------------------
+
+void Server::worker_main() {
+  std::unique_lock lock(m_run_lock);
+  while (!m_workers_exit) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!m_runq.empty()) {
+      ConnPtr c = std::move(m_runq.front().first);
+      m_runq.pop_front();
+      m_last_pick = now;
+      if (!m_runq.empty() && m_idle_workers > 0) {
+        m_run_cv.notify_one();  // More than this worker can take.
+      }
+      if (m_monitor_sleeping) {
+        m_monitor_sleeping = false;  // Someone must notice if this request blocks.
+        m_monitor_cv.notify_one();
+      }
+      lock.unlock();
+      serve(c);
+      lock.lock();
       continue;
     }
-    const int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
-        log_warning("accept: {}", std::strerror(errno));
-      }
+    if (!m_leader && !m_io_exit) {
+      // Leader: watch every socket until something is ready, frame it, then serve it (the next
+      // round's leader is whoever is free first: no hand-off on the request's path).
+      m_leader = true;
+      m_last_led = now;
+      lock.unlock();
+      io_round();
+      lock.lock();
+      m_leader = false;
+      m_last_led = std::chrono::steady_clock::now();
       continue;
     }
-    auto client = std::make_unique<Client>();
-    client->fd = fd;
-    client->peer = peer_of(fd);
-    const bool admin = m_service.is_admin(client->peer);
-    std::lock_guard lock(m_lock);
-    if (const auto refusal = refusal_locked(client->peer, admin)) {
-      m_refused.fetch_add(1);
-      // data.refused tells a client that it was turned away, not that a request failed.
-      json data = {{"refused", true}};
-      if (refusal->limit != nullptr) {
-        data["limit"] = refusal->limit;
-      }
-      (void)send_all(fd, limit_line(refusal->message, std::move(data)));
-      log_warning("refused a client (pid {} uid {}): {}", client->peer.pid, client->peer.uid,
-                  refusal->message);
-      continue;  // ~Client closes fd.
+    ++m_idle_workers;
+    m_run_cv.wait(lock);
+    --m_idle_workers;
+  }
+}
+
+void Server::monitor_main() {
+  // Wakes every kTick while requests run: if no worker has watched the sockets, or taken a
+  // queued request, for kStarved (every worker is inside a slow command), it wakes a sleeping
+  // worker or starts one more; every kOrphanCheck it has the leader look for dead clients.
+  // Sleeps when the server has been idle for kIdle.
+  std::unique_lock lock(m_run_lock);
+  auto last_busy = std::chrono::steady_clock::now();
+  auto next_orphan_check = last_busy + kOrphanCheck;
+  while (!m_workers_exit) {
+    if (m_monitor_sleeping) {
+      m_monitor_cv.wait(lock);
+      last_busy = std::chrono::steady_clock::now();
+      continue;
     }
-    client->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    client->max_queued = m_limits.max_queued_events;
-    Client* c = client.get();
-    Client* cp = c;
-    c->session = m_service.begin_session(c->peer, [cp](std::string line) {
-      // On the XPT's event thread: queue and wake, never block.
-      {
-        std::lock_guard lock(cp->queue_lock);
-        if (cp->queue.size() >= cp->max_queued) {
-          ++cp->lost;
-          return;
-        }
-        cp->queue.push_back(std::move(line));
-      }
+    m_monitor_cv.wait_for(lock, kTick);
+    if (m_workers_exit) {
+      break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool running = m_running.load() > 0;
+    if (running || !m_runq.empty()) {
+      last_busy = now;
+    }
+    const bool leaderless = !m_leader && !m_io_exit && now - m_last_led >= kStarved;
+    const bool starved = !m_runq.empty() && now - m_last_pick >= kStarved;
+    if ((leaderless || starved) && m_idle_workers > 0) {
+      m_run_cv.notify_one();
+    } else if ((leaderless || starved) && m_workers.size() < m_max_workers.load()) {
+      m_workers.emplace_back([this] { worker_main(); });
+      m_last_led = now;  // One more per kStarved at most.
+      m_last_pick = now;
+    }
+    if (running && now >= next_orphan_check) {
+      next_orphan_check = now + kOrphanCheck;
+      m_orphan_check_due = true;
       const std::uint64_t one = 1;
-      (void)!::write(cp->wake_fd, &one, sizeof(one));
-    });
-
-    m_clients.push_back(std::move(client));
-    c->thread = std::thread([this, c] { client_main(*c); });
+      (void)!::write(m_wake_fd, &one, sizeof(one));
+    }
+    if (!running && m_runq.empty() && m_leader && now - last_busy >= kIdle) {
+      m_monitor_sleeping = true;
+    }
   }
 }
 
-void Server::client_main(Client& c) {
-  log_debug("client {} connected: pid {} uid {} gid {}{}", c.session->id(), c.peer.pid, c.peer.uid,
-            c.peer.gid, c.session->admin() ? " (admin)" : "");
-  std::string buffer;
-  bool skipping = false;  // Discarding the rest of an oversized line.
-  std::vector<char> chunk(65536);
-  bool alive = true;
-  auto flush_events = [&] {
-    std::uint64_t counter = 0;
-    (void)!::read(c.wake_fd, &counter, sizeof(counter));
-    std::deque<std::string> lines;
-    std::uint64_t lost = 0;
-    {
-      std::lock_guard lock(c.queue_lock);
-      lines.swap(c.queue);
-      lost = std::exchange(c.lost, 0);
-    }
-    std::string out;
-    for (auto& l : lines) {
-      out += l;
-      out += '\n';
-    }
-    if (lost > 0) {
-      out += service::notification("events.lost", {{"count", lost}}).dump() + "\n";
-    }
-    return out.empty() || send_all(c.fd, out);
-  };
-  // A request whose binary data is still arriving.
-  struct Pending {
-    std::string line;
-    std::size_t bytes = 0;
-  };
-  std::optional<Pending> pending;
-  // Runs one request line; false when the connection is to end.
-  auto run = [&](std::string_view line, service::Payload* payload) {
-    c.busy = true;
-    // Every request on the socket may ask for a binary reply; only announced ones bring data.
-    service::Payload none;
-    std::string reply =
-        m_service.handle_line(*c.session, line, payload != nullptr ? *payload : none);
-    if (payload == nullptr) {
-      payload = &none;
-    }
-    c.busy = false;
-    bool ok = true;
-    if (!reply.empty()) {
-      reply += '\n';  // In place: a reply may be max_reply_bytes long.
-      ok = send_all(c.fd, reply);
-      if (ok && payload != nullptr && !payload->out.empty()) {
-        ok = send_all(c.fd, std::string_view(reinterpret_cast<const char*>(payload->out.data()),
-                                             payload->out.size()));
+// One request of `c` (or the end of its session), then `c` goes back to the queue's end if it
+// has more: sessions take turns.
+void Server::serve(const ConnPtr& c) {
+  std::optional<Item> item;
+  bool look = false;  // The leader must look at c again.
+  {
+    std::lock_guard lock(c->lock);
+    if (!c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending) {
+      item = std::move(c->items.front());
+      c->items.pop_front();
+      c->item_bytes -= item->bytes();
+      c->running = true;
+      c->started = std::chrono::steady_clock::now();
+      if (c->read_paused && c->items.size() < kMaxItems / 2 &&
+          c->item_bytes < kMaxItemBytes / 2) {
+        c->read_paused = false;
+        look = true;
       }
-    }
-    if (c.cancelled.load()) {
-      ok = false;  // Its client is gone: later requests would only be refused.
-    }
-    return ok;
-  };
-  while (alive) {
-    pollfd fds[2] = {{c.fd, POLLIN, 0}, {c.wake_fd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      break;
-    }
-    if ((fds[1].revents & POLLIN) != 0 && !flush_events()) {
-      break;
-    }
-    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
-      continue;
-    }
-    const ssize_t n = ::read(c.fd, chunk.data(), chunk.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      break;  // EOF: the client closed, died, or the daemon is stopping.
-    }
-    std::size_t max_request = 0;
-    {
-      std::lock_guard lock(m_lock);
-      max_request = m_limits.max_request_bytes;
-    }
-    buffer.append(chunk.data(), static_cast<std::size_t>(n));
-    std::size_t start = 0;
-    while (alive) {
-      if (pending) {
-        // A request line that announced binary data: run it once all of its bytes are here.
-        if (buffer.size() - start < pending->bytes) {
-          break;
-        }
-        service::Payload payload;
-        payload.in.assign(buffer.begin() + static_cast<std::ptrdiff_t>(start),
-                          buffer.begin() + static_cast<std::ptrdiff_t>(start + pending->bytes));
-        start += pending->bytes;
-        const std::string line = std::move(pending->line);
-        pending.reset();
-        alive = run(line, &payload);
-        continue;
-      }
-      const auto nl = buffer.find('\n', start);
-      if (nl == std::string::npos) {
-        break;
-      }
-      std::string_view line(buffer.data() + start, nl - start);
-      start = nl + 1;
-      if (skipping) {
-        skipping = false;
-        continue;
-      }
-      if (line.size() > max_request) {
-        const auto reply =
-            limit_line(fmt::format("request of {} bytes exceeds the limit "
-                                   "of {} bytes",
-                                   line.size(), max_request));
-        alive = send_all(c.fd, reply);
-        continue;
-      }
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
-        continue;  // Blank lines are keep-alives.
-      }
-      if (auto announced = binary_length(line)) {
-        const auto limit = m_service.limits().max_binary_bytes;
-        if (*announced > limit) {
-          // The bytes that follow cannot be told from the next request without reading them
-          // all: refuse, then end the connection.
-          (void)send_all(c.fd, limit_line(fmt::format("binary data of {} bytes exceeds the "
-                                                      "limit of {} bytes (max_binary_bytes); "
-                                                      "closing the connection",
-                                                      *announced, limit)));
-          alive = false;
-          break;
-        }
-        pending = Pending{std::string(line), static_cast<std::size_t>(*announced)};
-        continue;
-      }
-      alive = run(line, nullptr);
-    }
-    buffer.erase(0, start);
-    if (!pending && buffer.size() > max_request) {
-      // No newline within the limit: answer once, then drop bytes up to the next newline.
-      const auto reply =
-          limit_line(fmt::format("request exceeds the limit of {} bytes (requests "
-                                 "are one line of JSON each)",
-                                 max_request));
-      alive = alive && (skipping || send_all(c.fd, reply));
-      buffer.clear();
-      skipping = true;
     }
   }
-  const auto closed = m_service.end_session(*c.session);
-  log_debug("client {} (pid {}) gone; {} handle(s) closed", c.session->id(), c.peer.pid, closed);
+  if (item) {
+    ++m_running;
+    std::string reply;
+    service::Payload none;
+    service::Payload* payload = &none;
+    switch (item->kind) {
+      case Item::Kind::Run:
+        // Every request on the socket may ask for a binary reply; only announced ones bring data.
+        reply = m_service.handle_line(*c->session, item->line, none);
+        break;
+      case Item::Kind::RunBinary:
+        payload = &item->payload;
+        reply = m_service.handle_line(*c->session, item->line, *payload);
+        break;
+      case Item::Kind::Reply:
+      case Item::Kind::ReplyThenEnd:
+        reply = std::move(item->line);
+        break;
+    }
+    --m_running;
+    std::lock_guard lock(c->lock);
+    c->running = false;
+    if (!c->broken && !reply.empty()) {
+      if (reply.back() != '\n') {
+        reply += '\n';  // In place: a reply may be max_reply_bytes long.
+      }
+      if (c->out_pending() == 0) {
+        c->out = std::move(reply);
+        c->out_off = 0;
+      } else {
+        c->out += reply;
+      }
+      c->out.append(reinterpret_cast<const char*>(payload->out.data()), payload->out.size());
+      const bool wanted = c->want_out;
+      if (!wanted) {
+        c->flush();
+      }
+      note_backlog(*c);
+      look = look || c->want_out != wanted || c->broken;
+    }
+    if (item->kind == Item::Kind::ReplyThenEnd || c->cancelled) {
+      // Its client is gone (cancelled): later requests would only be refused.
+      c->input_done = true;
+      c->drop_items();
+      look = true;
+    }
+  }
+  bool finish = false;
+  bool again = false;
+  {
+    std::lock_guard lock(c->lock);
+    if (c->finished() && !c->ended) {
+      c->ended = true;
+      finish = true;
+    } else if (!c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending) {
+      again = true;  // Stays queued.
+    } else {
+      c->queued = false;
+    }
+  }
+  if (finish) {
+    end(c);
+    look = true;
+  }
+  if (look) {
+    attention(c);
+  }
+  if (again) {
+    enqueue(c);
+  } else if (finish) {
+    std::lock_guard lock(c->lock);
+    c->queued = false;
+  }
+}
+
+void Server::note_backlog(Conn& c) {
+  const bool now = c.out_pending() >= kMaxOutPending;
+  if (now != c.backlogged) {
+    c.backlogged = now;
+    if (now) {
+      m_backlogged.fetch_add(1);
+    } else {
+      m_backlogged.fetch_sub(1);
+    }
+  }
+}
+
+void Server::end(const ConnPtr& c) {
+  const auto closed = m_service.end_session(*c->session);
+  log_debug("client {} (pid {}) gone; {} handle(s) closed", c->session->id(), c->peer.pid,
+            closed);
   {
     std::lock_guard lock(m_lock);
-    c.done = true;
+    --m_live;
+    if (--m_live_per_uid[c->peer.uid] == 0) {
+      m_live_per_uid.erase(c->peer.uid);
+    }
   }
   m_cv.notify_all();
+}
+
+// ---- The leader: one worker at a time watches the sockets ------------------------------
+
+void Server::io_round() {
+  std::array<epoll_event, 256> ready{};
+  const int timeout = m_accept_backoff ? 100 : -1;
+  const int n = ::epoll_wait(m_epoll_fd, ready.data(), static_cast<int>(ready.size()), timeout);
+  if (n < 0 && errno != EINTR) {
+    log_error("epoll_wait: {}", std::strerror(errno));
+    return;
+  }
+  for (int i = 0; i < n; ++i) {
+    const epoll_event& ev = ready[static_cast<std::size_t>(i)];
+    if (ev.data.fd == m_wake_fd) {
+      std::uint64_t counter = 0;
+      (void)!::read(m_wake_fd, &counter, sizeof(counter));
+      continue;
+    }
+    if (ev.data.fd == m_listen_fd) {
+      accept_ready();
+      continue;
+    }
+    const auto it = m_conns.find(ev.data.fd);
+    if (it == m_conns.end()) {
+      continue;
+    }
+    const ConnPtr c = it->second;
+    if ((ev.events & (EPOLLHUP | EPOLLERR)) != 0) {
+      hung_up(c);
+      continue;
+    }
+    if ((ev.events & EPOLLIN) != 0) {
+      read_ready(c);
+    }
+    if ((ev.events & EPOLLOUT) != 0) {
+      write_ready(c);
+    }
+  }
+  if (m_io_exit) {
+    return;
+  }
+  bool stop_now = false;
+  bool disconnect_now = false;
+  {
+    std::lock_guard lock(m_lock);
+    stop_now = m_stopping && !m_listen_closed;
+    disconnect_now = m_disconnects > m_disconnects_done;
+    m_disconnects_done = m_disconnects;
+  }
+  if (stop_now) {
+    (void)::epoll_ctl(m_epoll_fd, EPOLL_CTL_DEL, m_listen_fd, nullptr);
+    ::close(m_listen_fd);
+    m_listen_fd = -1;
+    ::unlink(m_socket.path.c_str());
+    stop_all_input();
+    {
+      std::lock_guard lock(m_lock);
+      m_listen_closed = true;
+    }
+    m_cv.notify_all();
+  }
+  if (disconnect_now) {
+    drop_all_connections();
+  }
+  std::vector<ConnPtr> look;
+  {
+    std::lock_guard lock(m_attention_lock);
+    look.swap(m_attention);
+  }
+  for (const auto& c : look) {
+    update_interest(c);
+    schedule_if_ready(c);
+  }
+  if (m_accept_backoff && std::chrono::steady_clock::now() >= *m_accept_backoff &&
+      m_listen_fd >= 0) {
+    m_accept_backoff.reset();
+    epoll_event ev{EPOLLIN, {}};
+    ev.data.fd = m_listen_fd;
+    (void)::epoll_ctl(m_epoll_fd, EPOLL_CTL_MOD, m_listen_fd, &ev);
+  }
+  if (m_orphan_check_due.exchange(false)) {
+    check_orphans();
+  }
+}
+
+void Server::accept_ready() {
+  for (int round = 0; round < 64; ++round) {
+    const int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of descriptors: the connection waits in the backlog. Say so once per burst.
+        log_warning("accept: {} (raise the descriptor limit, or lower max_clients)",
+                    std::strerror(errno));
+        m_accept_backoff = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        epoll_event ev{0, {}};
+        ev.data.fd = m_listen_fd;
+        (void)::epoll_ctl(m_epoll_fd, EPOLL_CTL_MOD, m_listen_fd, &ev);
+      } else if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+        log_warning("accept: {}", std::strerror(errno));
+      }
+      return;
+    }
+    auto c = std::make_shared<Conn>();
+    c->fd = fd;
+    c->peer = peer_of(fd);
+    const bool admin = m_service.is_admin(c->peer);
+    {
+      std::lock_guard lock(m_lock);
+      if (const auto refusal = refusal_locked(c->peer, admin)) {
+        m_refused.fetch_add(1);
+        // data.refused tells a client that it was turned away, not that a request failed.
+        json data = {{"refused", true}};
+        if (refusal->limit != nullptr) {
+          data["limit"] = refusal->limit;
+        }
+        (void)send_all(fd, limit_line(refusal->message, std::move(data)));
+        log_warning("refused a client (pid {} uid {}): {}", c->peer.pid, c->peer.uid,
+                    refusal->message);
+        continue;  // ~Conn closes fd.
+      }
+      ++m_live;
+      ++m_live_per_uid[c->peer.uid];
+      c->max_queued = m_limits.max_queued_events;
+    }
+    std::weak_ptr<Conn> weak = c;
+    c->session = m_service.begin_session(c->peer, [this, weak](std::string line) {
+      // On the XPT's event thread: queue, and write only what the socket takes now.
+      const ConnPtr conn = weak.lock();
+      if (!conn) {
+        return;
+      }
+      bool look = false;
+      {
+        std::lock_guard lock(conn->lock);
+        if (conn->broken || conn->ended) {
+          return;
+        }
+        if (conn->events.size() >= conn->max_queued) {
+          ++conn->lost;
+          return;
+        }
+        conn->events.push_back(std::move(line));
+        if (!conn->want_out) {
+          conn->flush();
+          note_backlog(*conn);
+          look = conn->want_out || conn->broken;
+        }
+      }
+      if (look) {
+        attention(conn);
+      }
+    });
+    epoll_event ev{EPOLLIN, {}};
+    ev.data.fd = fd;
+    if (::epoll_ctl(m_epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      log_warning("epoll_ctl: {}", std::strerror(errno));
+      std::lock_guard lock(c->lock);
+      c->broken = true;
+      c->in_epoll = false;
+    }
+    m_conns[fd] = c;
+    log_debug("client {} connected: pid {} uid {} gid {}{}", c->session->id(), c->peer.pid,
+              c->peer.uid, c->peer.gid, c->session->admin() ? " (admin)" : "");
+    schedule_if_ready(c);  // Ends it at once if epoll refused it.
+  }
+}
+
+void Server::read_ready(const ConnPtr& c) {
+  std::size_t max_request = 0;
+  {
+    std::lock_guard lock(m_lock);
+    max_request = m_limits.max_request_bytes;
+  }
+  char chunk[65536];
+  const ssize_t n = ::read(c->fd, chunk, sizeof(chunk));
+  if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+    return;
+  }
+  if (n < 0) {
+    hung_up(c);
+    return;
+  }
+  if (n == 0) {
+    // EOF: the client half-closed ("no more requests"); what it sent is still answered.
+    {
+      std::lock_guard lock(c->lock);
+      c->input_done = true;
+    }
+    update_interest(c);
+    schedule_if_ready(c);
+    return;
+  }
+  c->in.append(chunk, static_cast<std::size_t>(n));
+  std::vector<Item> framed;
+  bool fatal = false;
+  std::size_t start = 0;
+  while (!fatal) {
+    if (c->pending) {
+      // A request line that announced binary data: run it once all of its bytes are here.
+      if (c->in.size() - start < c->pending->bytes) {
+        break;
+      }
+      Item item{Item::Kind::RunBinary, std::move(c->pending->line), {}};
+      item.payload.in.assign(c->in.begin() + static_cast<std::ptrdiff_t>(start),
+                             c->in.begin() + static_cast<std::ptrdiff_t>(start + c->pending->bytes));
+      start += c->pending->bytes;
+      c->pending.reset();
+      framed.push_back(std::move(item));
+      continue;
+    }
+    const auto nl = c->in.find('\n', start);
+    if (nl == std::string::npos) {
+      break;
+    }
+    std::string_view line(c->in.data() + start, nl - start);
+    start = nl + 1;
+    if (c->skipping) {
+      c->skipping = false;
+      continue;
+    }
+    if (line.size() > max_request) {
+      framed.push_back({Item::Kind::Reply,
+                        limit_line(fmt::format("request of {} bytes exceeds the limit of {} bytes",
+                                               line.size(), max_request)),
+                        {}});
+      continue;
+    }
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+      continue;  // Blank lines are keep-alives.
+    }
+    if (auto announced = binary_length(line)) {
+      const auto limit = m_service.limits().max_binary_bytes;
+      if (*announced > limit) {
+        // The bytes that follow cannot be told from the next request without reading them
+        // all: refuse, then end the connection.
+        framed.push_back({Item::Kind::ReplyThenEnd,
+                          limit_line(fmt::format("binary data of {} bytes exceeds the limit of {} "
+                                                 "bytes (max_binary_bytes); closing the "
+                                                 "connection",
+                                                 *announced, limit)),
+                          {}});
+        fatal = true;
+        break;
+      }
+      c->pending = Conn::Pending{std::string(line), static_cast<std::size_t>(*announced)};
+      continue;
+    }
+    framed.push_back({Item::Kind::Run, std::string(line), {}});
+  }
+  c->in.erase(0, start);
+  if (!fatal && !c->pending && c->in.size() > max_request) {
+    // No newline within the limit: answer once, then drop bytes up to the next newline.
+    if (!c->skipping) {
+      framed.push_back({Item::Kind::Reply,
+                        limit_line(fmt::format("request exceeds the limit of {} bytes (requests "
+                                               "are one line of JSON each)",
+                                               max_request)),
+                        {}});
+    }
+    c->in.clear();
+    c->skipping = true;
+  }
+  if (fatal) {
+    c->in.clear();
+    c->pending.reset();
+  }
+  {
+    std::lock_guard lock(c->lock);
+    if (!c->broken && !c->input_done) {
+      for (auto& item : framed) {
+        c->item_bytes += item.bytes();
+        c->items.push_back(std::move(item));
+      }
+    }
+    if (fatal) {
+      c->input_done = true;
+    }
+    if (c->items.size() >= kMaxItems || c->item_bytes >= kMaxItemBytes) {
+      c->read_paused = true;
+    }
+  }
+  update_interest(c);
+  schedule_if_ready(c);
+}
+
+void Server::write_ready(const ConnPtr& c) {
+  {
+    std::lock_guard lock(c->lock);
+    c->flush();
+    note_backlog(*c);
+  }
+  update_interest(c);
+  schedule_if_ready(c);
+}
+
+void Server::hung_up(const ConnPtr& c) {
+  // The peer closed its socket (close(), shutdown(SHUT_RDWR), or it died and the kernel closed
+  // it): the replies can no longer be read. What it runs is aborted, the rest dropped.
+  bool cancel = false;
+  {
+    std::lock_guard lock(c->lock);
+    c->broken = true;
+    c->drop_items();
+    c->drop_output();
+    note_backlog(*c);
+    if (c->running && !c->cancelled) {
+      c->cancelled = true;
+      cancel = true;
+    }
+  }
+  if (cancel) {
+    log_info("client {} (pid {}) closed its connection inside a command: aborting it",
+             c->session->id(), c->peer.pid);
+    m_service.cancel_session(*c->session);
+  }
+  update_interest(c);
+  schedule_if_ready(c);
+}
+
+void Server::update_interest(const ConnPtr& c) {
+  bool remove = false;
+  bool detach = false;
+  std::uint32_t want = 0;
+  {
+    std::lock_guard lock(c->lock);
+    if (c->ended && (c->broken || c->out_empty())) {
+      remove = true;
+    } else if (c->broken) {
+      detach = true;  // Its hang-up would be reported again and again.
+    } else {
+      want = (!c->input_done && !c->read_paused ? EPOLLIN : 0U) | (c->want_out ? EPOLLOUT : 0U);
+    }
+  }
+  if (remove || detach) {
+    if (c->in_epoll) {
+      (void)::epoll_ctl(m_epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
+      c->in_epoll = false;
+    }
+    if (remove) {
+      const auto it = m_conns.find(c->fd);
+      if (it != m_conns.end() && it->second == c) {
+        m_conns.erase(it);  // ~Conn closes the socket once no worker holds it.
+      }
+    }
+    return;
+  }
+  if (c->in_epoll && want != c->interest) {
+    epoll_event ev{want, {}};
+    ev.data.fd = c->fd;
+    if (::epoll_ctl(m_epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0) {
+      c->interest = want;
+    }
+  }
+}
+
+void Server::stop_all_input() {
+  std::vector<ConnPtr> all;  // update_interest() may erase from m_conns.
+  for (const auto& [fd, c] : m_conns) {
+    all.push_back(c);
+  }
+  for (const auto& c : all) {
+    {
+      std::lock_guard lock(c->lock);
+      c->input_done = true;
+      c->drop_items();  // Not started: dropped. The one running is answered.
+    }
+    update_interest(c);
+    schedule_if_ready(c);
+  }
+}
+
+void Server::drop_all_connections() {
+  std::vector<ConnPtr> all;  // update_interest() may erase from m_conns.
+  for (const auto& [fd, c] : m_conns) {
+    all.push_back(c);
+  }
+  for (const auto& c : all) {
+    ::shutdown(c->fd, SHUT_RDWR);
+    {
+      std::lock_guard lock(c->lock);
+      c->broken = true;
+      c->input_done = true;
+      c->drop_items();
+      c->drop_output();
+      note_backlog(*c);
+    }
+    update_interest(c);
+    schedule_if_ready(c);
+  }
+}
+
+void Server::check_orphans() {
+  // A client process that died while its socket lives on (in a child it forked, say) does not
+  // hang up: the commands it runs are aborted when its process is gone.
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [fd, c] : m_conns) {
+    {
+      std::lock_guard lock(c->lock);
+      if (!c->running || c->cancelled || now - c->started < kOrphanCheck / 2 ||
+          c->peer.pid <= 0) {
+        continue;
+      }
+    }
+    if (process_alive(c->peer.pid)) {
+      continue;
+    }
+    {
+      std::lock_guard lock(c->lock);
+      if (c->cancelled) {
+        continue;
+      }
+      c->cancelled = true;
+    }
+    log_info("client {} (pid {}) died inside a command: aborting it", c->session->id(),
+             c->peer.pid);
+    m_service.cancel_session(*c->session);
+  }
 }
 
 }  // namespace ucam::daemon

@@ -11,7 +11,7 @@ TEST(DaemonConfig, EmptyObjectGivesTheDefaults) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->socket, "/run/ucam/ucamd.sock");
   EXPECT_EQ(c->socket_mode, 0660U);
-  EXPECT_EQ(c->max_clients, 128U);
+  EXPECT_EQ(c->max_clients, 1024U);
   EXPECT_EQ(c->max_clients_per_uid, 32U);
   EXPECT_EQ(c->reserved_admin_clients, 8U);
   EXPECT_EQ(c->max_batch_requests, 64U);
