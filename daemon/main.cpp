@@ -327,9 +327,16 @@ int run(const Flags& flags) {
   (*server)->disconnect_all();
   running = (*server)->wait(std::chrono::seconds(5));
   if (running > 0) {
-    log_error("{} client thread(s) did not finish", running);
+    log_error("{} client session(s) did not finish", running);
   }
-  metrics.reset();
+  {
+    // The metrics thread reads `metrics` in the status hook, under state_lock.
+    std::unique_ptr<MetricsHttp> stopping;
+    {
+      std::lock_guard lock(state_lock);
+      stopping = std::move(metrics);
+    }
+  }
   server->reset();
   service.set_status_hook(nullptr);
   const auto st = service.status();
