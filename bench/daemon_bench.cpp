@@ -248,7 +248,8 @@ class OpenCloseFleet {
     while (pairs == 0 && in_flight() > 0 && error.empty()) {
       const int n = ::epoll_wait(m_epoll, ready.data(), static_cast<int>(ready.size()), 30000);
       if (n <= 0) {
-        error = n == 0 ? "no reply within 30 s" : std::string("epoll_wait: ") + std::strerror(errno);
+        error =
+            n == 0 ? "no reply within 30 s" : std::string("epoll_wait: ") + std::strerror(errno);
         break;
       }
       for (int i = 0; i < n; ++i) {
@@ -290,7 +291,8 @@ class OpenCloseFleet {
   }
   void send_open(Conn& c) {
     c.handle = 0;
-    send_line(c, R"({"jsonrpc":"2.0","id":1,"method":"open","params":{"node":"pass0"}})" "\n");
+    send_line(c, R"({"jsonrpc":"2.0","id":1,"method":"open","params":{"node":"pass0"}})"
+                 "\n");
   }
   std::uint64_t on_readable(Conn& c, bool more) {
     char buf[4096];

@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +16,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <system_error>
 
 #include "base/json_nesting.h"
 #include "base/log.h"
@@ -69,9 +70,10 @@ void fit_descriptor_limit(std::size_t max_clients) {
     }
   }
   if (lim.rlim_cur < want) {
-    log_warning("the descriptor limit ({}) is below max_clients ({}) + {}: connections beyond "
-                "it wait until others close (raise LimitNOFILE or ulimit -n)",
-                lim.rlim_cur, max_clients, kSpare);
+    log_warning(
+        "the descriptor limit ({}) is below max_clients ({}) + {}: connections beyond "
+        "it wait until others close (raise LimitNOFILE or ulimit -n)",
+        lim.rlim_cur, max_clients, kSpare);
   }
 }
 
@@ -113,11 +115,15 @@ service::Peer peer_of(int fd) {
   }
   std::vector<gid_t> groups(64);
   socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0 && errno == ERANGE) {
-    groups.resize(glen / sizeof(gid_t) + 1);
-    glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0) {
-      glen = 0;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0) {
+    if (errno == ERANGE) {  // More groups than room: glen now says how much is needed.
+      groups.resize(glen / sizeof(gid_t) + 1);
+      glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+      if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0) {
+        glen = 0;
+      }
+    } else {
+      glen = 0;  // No groups known: never 64 zeros, which would read as membership of gid 0.
     }
   }
   groups.resize(glen / sizeof(gid_t));
@@ -186,7 +192,7 @@ struct Server::Conn {
   bool ended = false;       // end_session() done (or being done).
   std::string out;          // Bytes to send, from out_off.
   std::size_t out_off = 0;
-  bool want_out = false;  // The socket was full: the leader waits until it is writable.
+  bool want_out = false;    // The socket was full: the leader waits until it is writable.
   bool backlogged = false;  // kMaxOutPending or more unsent: its requests wait (counted).
   std::deque<std::string> events;
   std::uint64_t lost = 0;
@@ -273,7 +279,7 @@ Server::Server(service::Service& service, SocketOptions socket, ServerLimits lim
     : m_service(service),
       m_socket(std::move(socket)),
       m_limits(limits),
-      m_max_workers(std::max<std::size_t>(limits.max_clients, 2)) {
+      m_max_workers(limits.max_clients + 2) {
 }
 
 Server::~Server() {
@@ -386,11 +392,23 @@ Result<std::unique_ptr<Server>> Server::create(service::Service& service, Socket
     server->m_last_led = std::chrono::steady_clock::now();
     server->m_last_pick = server->m_last_led;
     const unsigned cores = std::max(2U, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < cores; ++i) {
-      server->m_workers.emplace_back([s = server.get()] { s->worker_main(); });
+    try {
+      for (unsigned i = 0; i < cores; ++i) {
+        server->m_workers.emplace_back([s = server.get()] { s->worker_main(); });
+      }
+    } catch (const std::system_error& e) {
+      if (server->m_workers.empty()) {
+        ::unlink(path.c_str());
+        return fail(Error::described(EAGAIN, fmt::format("starting a worker: {}", e.what())));
+      }
     }
   }
-  server->m_monitor = std::thread([s = server.get()] { s->monitor_main(); });
+  try {
+    server->m_monitor = std::thread([s = server.get()] { s->monitor_main(); });
+  } catch (const std::system_error& e) {
+    ::unlink(path.c_str());
+    return fail(Error::described(EAGAIN, fmt::format("starting the monitor: {}", e.what())));
+  }
   server->m_started = true;
   return server;
 }
@@ -410,7 +428,7 @@ Result<void> Server::set_socket_access(mode_t mode, std::optional<gid_t> group) 
 
 void Server::set_limits(ServerLimits limits) {
   fit_descriptor_limit(limits.max_clients);
-  m_max_workers = std::max<std::size_t>(limits.max_clients, 2);
+  m_max_workers = limits.max_clients + 2;  // A leader besides every session's command.
   std::lock_guard lock(m_lock);
   m_limits = limits;
 }
@@ -487,7 +505,7 @@ void Server::enqueue(ConnPtr c) {
   // Only the leader (after its round) and a worker that just served (next) take from the queue
   // here: neither needs a wake-up. worker_main() wakes a follower when more is queued.
   std::lock_guard lock(m_run_lock);
-  m_runq.emplace_back(std::move(c), std::chrono::steady_clock::now());
+  m_runq.push_back(std::move(c));
 }
 
 void Server::schedule_if_ready(const ConnPtr& c) {
@@ -496,8 +514,7 @@ void Server::schedule_if_ready(const ConnPtr& c) {
     if (c->queued || c->ended) {
       return;
     }
-    const bool runnable =
-        !c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending;
+    const bool runnable = !c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending;
     if (!runnable && !c->finished()) {
       return;
     }
@@ -525,8 +542,23 @@ void Server::worker_main() {
   std::unique_lock lock(m_run_lock);
   while (!m_workers_exit) {
     const auto now = std::chrono::steady_clock::now();
+    const bool may_lead = !m_leader && !m_io_exit;
+    if (may_lead && (m_runq.empty() || m_lead_wanted)) {
+      // Leader: watch every socket until something is ready, frame it, then serve it (the next
+      // round's leader is whoever is free first: no hand-off on the request's path). When the
+      // monitor found nobody leading, a free worker leads before it takes queued work.
+      m_leader = true;
+      m_lead_wanted = false;
+      m_last_led = now;
+      lock.unlock();
+      io_round();
+      lock.lock();
+      m_leader = false;
+      m_last_led = std::chrono::steady_clock::now();
+      continue;
+    }
     if (!m_runq.empty()) {
-      ConnPtr c = std::move(m_runq.front().first);
+      ConnPtr c = std::move(m_runq.front());
       m_runq.pop_front();
       m_last_pick = now;
       if (!m_runq.empty() && m_idle_workers > 0) {
@@ -539,18 +571,6 @@ void Server::worker_main() {
       lock.unlock();
       serve(c);
       lock.lock();
-      continue;
-    }
-    if (!m_leader && !m_io_exit) {
-      // Leader: watch every socket until something is ready, frame it, then serve it (the next
-      // round's leader is whoever is free first: no hand-off on the request's path).
-      m_leader = true;
-      m_last_led = now;
-      lock.unlock();
-      io_round();
-      lock.lock();
-      m_leader = false;
-      m_last_led = std::chrono::steady_clock::now();
       continue;
     }
     ++m_idle_workers;
@@ -567,6 +587,7 @@ void Server::monitor_main() {
   std::unique_lock lock(m_run_lock);
   auto last_busy = std::chrono::steady_clock::now();
   auto next_orphan_check = last_busy + kOrphanCheck;
+  auto wanted_since = last_busy;
   while (!m_workers_exit) {
     if (m_monitor_sleeping) {
       m_monitor_cv.wait(lock);
@@ -582,14 +603,29 @@ void Server::monitor_main() {
     if (running || !m_runq.empty()) {
       last_busy = now;
     }
+    // Nobody has watched the sockets for kStarved: the next free worker is to lead, and if none
+    // is free for another kStarved, one more is started. Queued requests that no worker took for
+    // kStarved: the same.
     const bool leaderless = !m_leader && !m_io_exit && now - m_last_led >= kStarved;
     const bool starved = !m_runq.empty() && now - m_last_pick >= kStarved;
+    if (leaderless && !m_lead_wanted) {
+      m_lead_wanted = true;
+      wanted_since = now;
+    }
+    const bool stuck = (leaderless && now - wanted_since >= kStarved) || starved;
     if ((leaderless || starved) && m_idle_workers > 0) {
       m_run_cv.notify_one();
-    } else if ((leaderless || starved) && m_workers.size() < m_max_workers.load()) {
-      m_workers.emplace_back([this] { worker_main(); });
+    } else if (stuck && m_workers.size() < m_max_workers.load()) {
+      try {
+        m_workers.emplace_back([this] { worker_main(); });
+      } catch (const std::system_error& e) {
+        // Out of threads (RLIMIT_NPROC, pids.max): the workers there are must do.
+        log_warning("cannot start another worker ({} running): {}", m_workers.size(), e.what());
+        m_max_workers = m_workers.size();
+      }
       m_last_led = now;  // One more per kStarved at most.
       m_last_pick = now;
+      wanted_since = now;
     }
     if (running && now >= next_orphan_check) {
       next_orphan_check = now + kOrphanCheck;
@@ -616,8 +652,7 @@ void Server::serve(const ConnPtr& c) {
       c->item_bytes -= item->bytes();
       c->running = true;
       c->started = std::chrono::steady_clock::now();
-      if (c->read_paused && c->items.size() < kMaxItems / 2 &&
-          c->item_bytes < kMaxItemBytes / 2) {
+      if (c->read_paused && c->items.size() < kMaxItems / 2 && c->item_bytes < kMaxItemBytes / 2) {
         c->read_paused = false;
         look = true;
       }
@@ -643,19 +678,23 @@ void Server::serve(const ConnPtr& c) {
         break;
     }
     --m_running;
+    if (!reply.empty()) {
+      // Made whole before the lock is taken (the event thread takes it too): in place, as a
+      // reply may be max_reply_bytes long.
+      if (reply.back() != '\n') {
+        reply += '\n';
+      }
+      reply.append(reinterpret_cast<const char*>(payload->out.data()), payload->out.size());
+    }
     std::lock_guard lock(c->lock);
     c->running = false;
     if (!c->broken && !reply.empty()) {
-      if (reply.back() != '\n') {
-        reply += '\n';  // In place: a reply may be max_reply_bytes long.
-      }
       if (c->out_pending() == 0) {
         c->out = std::move(reply);
         c->out_off = 0;
       } else {
-        c->out += reply;
+        c->out += reply;  // Only when the client is slow to read.
       }
-      c->out.append(reinterpret_cast<const char*>(payload->out.data()), payload->out.size());
       const bool wanted = c->want_out;
       if (!wanted) {
         c->flush();
@@ -712,13 +751,17 @@ void Server::note_backlog(Conn& c) {
 
 void Server::end(const ConnPtr& c) {
   const auto closed = m_service.end_session(*c->session);
-  log_debug("client {} (pid {}) gone; {} handle(s) closed", c->session->id(), c->peer.pid,
-            closed);
+  log_debug("client {} (pid {}) gone; {} handle(s) closed", c->session->id(), c->peer.pid, closed);
+}
+
+void Server::closed(const Conn& c) {
+  // Counted until now, not until its session ended: a connection whose last reply is not yet
+  // read still holds a descriptor and its output (max_clients, max_clients_per_uid).
   {
     std::lock_guard lock(m_lock);
     --m_live;
-    if (--m_live_per_uid[c->peer.uid] == 0) {
-      m_live_per_uid.erase(c->peer.uid);
+    if (--m_live_per_uid[c.peer.uid] == 0) {
+      m_live_per_uid.erase(c.peer.uid);
     }
   }
   m_cv.notify_all();
@@ -731,7 +774,9 @@ void Server::io_round() {
   const int timeout = m_accept_backoff ? 100 : -1;
   const int n = ::epoll_wait(m_epoll_fd, ready.data(), static_cast<int>(ready.size()), timeout);
   if (n < 0 && errno != EINTR) {
+    // Cannot happen with a valid epoll set; if it does, do not spin on it.
     log_error("epoll_wait: {}", std::strerror(errno));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return;
   }
   for (int i = 0; i < n; ++i) {
@@ -812,10 +857,13 @@ void Server::accept_ready() {
   for (int round = 0; round < 64; ++round) {
     const int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        // Out of descriptors: the connection waits in the backlog. Say so once per burst.
-        log_warning("accept: {} (raise the descriptor limit, or lower max_clients)",
-                    std::strerror(errno));
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: the connection waits in the backlog and the listener
+        // rests for 100 ms (it would be ready again at once). Said once per pause.
+        log_warning("accept: {}; pausing new connections for 100 ms{}", std::strerror(errno),
+                    errno == EMFILE || errno == ENFILE
+                        ? " (raise the descriptor limit, or lower max_clients)"
+                        : "");
         m_accept_backoff = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
         epoll_event ev{0, {}};
         ev.data.fd = m_listen_fd;
@@ -926,8 +974,9 @@ void Server::read_ready(const ConnPtr& c) {
         break;
       }
       Item item{Item::Kind::RunBinary, std::move(c->pending->line), {}};
-      item.payload.in.assign(c->in.begin() + static_cast<std::ptrdiff_t>(start),
-                             c->in.begin() + static_cast<std::ptrdiff_t>(start + c->pending->bytes));
+      item.payload.in.assign(
+          c->in.begin() + static_cast<std::ptrdiff_t>(start),
+          c->in.begin() + static_cast<std::ptrdiff_t>(start + c->pending->bytes));
       start += c->pending->bytes;
       c->pending.reset();
       framed.push_back(std::move(item));
@@ -1065,6 +1114,7 @@ void Server::update_interest(const ConnPtr& c) {
       const auto it = m_conns.find(c->fd);
       if (it != m_conns.end() && it->second == c) {
         m_conns.erase(it);  // ~Conn closes the socket once no worker holds it.
+        closed(*c);
       }
     }
     return;
@@ -1121,8 +1171,7 @@ void Server::check_orphans() {
   for (const auto& [fd, c] : m_conns) {
     {
       std::lock_guard lock(c->lock);
-      if (!c->running || c->cancelled || now - c->started < kOrphanCheck / 2 ||
-          c->peer.pid <= 0) {
+      if (!c->running || c->cancelled || now - c->started < kOrphanCheck / 2 || c->peer.pid <= 0) {
         continue;
       }
     }

@@ -17,8 +17,8 @@
 //
 // A monitor thread wakes every millisecond while requests run: if no worker has led, or taken a
 // queued request, for 2 ms (each is inside a slow command), it wakes or starts one more, up to
-// one per connection; so a slow command delays other clients by about 2 ms at most. It also has
-// the leader check, every 200 ms, whether the process behind a running command has died.
+// one per connection (and two); so a slow command delays other clients by about 2 ms at most. It
+// also has the leader check, every 200 ms, whether the process behind a running command has died.
 //
 // Event notifications reach a client through a bounded queue (the XPT's event thread never
 // blocks); past `max_queued_events` they are dropped and the client is told how many in an
@@ -35,12 +35,12 @@
 #include <cstddef>
 #include <deque>
 #include <map>
-#include <vector>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/result.h"
 #include "service/service.h"
@@ -80,7 +80,8 @@ class Server {
   // dropped; each session finishes the request it is running, its reply is still sent, and the
   // session ends.
   void stop();
-  // Waits for sessions to end, up to `timeout`; returns how many have not.
+  // Waits for connections to close (their sessions ended and last replies written), up to
+  // `timeout`; returns how many have not.
   std::size_t wait(std::chrono::milliseconds timeout);
   // Shuts every remaining connection down completely: output not yet written is dropped, and
   // each session ends once the command it runs (if any) returns.
@@ -88,10 +89,12 @@ class Server {
 
   void set_limits(ServerLimits limits);
   Result<void> set_socket_access(mode_t mode, std::optional<gid_t> group);
-  std::size_t clients() const;  // Sessions not yet ended.
+  std::size_t clients() const;  // Connections not yet closed (a session ended, its last reply
+                                // not yet written, still counts).
   std::uint64_t clients_refused() const { return m_refused.load(); }
   const std::string& path() const { return m_socket.path; }
-  std::size_t workers() const;  // Worker threads started so far.
+  std::size_t workers() const;                              // Worker threads started so far.
+  std::size_t running() const { return m_running.load(); }  // Requests being run now.
   // Sessions not served for now because their client does not read its replies (1 MiB or more
   // unsent).
   std::size_t clients_backlogged() const { return m_backlogged.load(); }
@@ -119,6 +122,7 @@ class Server {
   void serve(const ConnPtr& c);
   void end(const ConnPtr& c);
   void note_backlog(Conn& c);  // Needs c.lock.
+  void closed(const Conn& c);  // The leader removed `c`: it no longer counts.
   void monitor_main();
   // Any thread: the leader is to look at `c` again.
   void attention(const ConnPtr& c);
@@ -134,17 +138,17 @@ class Server {
   SocketOptions m_socket;
   int m_listen_fd = -1;
   int m_epoll_fd = -1;
-  int m_wake_fd = -1;  // eventfd: stop, disconnect, exit, or attention wanted.
+  int m_wake_fd = -1;      // eventfd: stop, disconnect, exit, or attention wanted.
   bool m_started = false;  // create() succeeded.
   std::thread m_monitor;
 
   mutable std::mutex m_lock;
-  std::condition_variable m_cv;  // A session ended; the leader acknowledged stop().
-  ServerLimits m_limits;         // Guarded by m_lock.
-  bool m_stopping = false;       // Guarded by m_lock.
-  bool m_listen_closed = false;  // Guarded by m_lock.
+  std::condition_variable m_cv;     // A session ended; the leader acknowledged stop().
+  ServerLimits m_limits;            // Guarded by m_lock.
+  bool m_stopping = false;          // Guarded by m_lock.
+  bool m_listen_closed = false;     // Guarded by m_lock.
   std::uint64_t m_disconnects = 0;  // Guarded by m_lock: disconnect_all() calls.
-  std::size_t m_live = 0;        // Guarded by m_lock: sessions not yet ended.
+  std::size_t m_live = 0;           // Guarded by m_lock: connections accepted and not yet closed.
   std::map<uid_t, std::size_t> m_live_per_uid;  // Guarded by m_lock.
   std::atomic<std::uint64_t> m_refused{0};
 
@@ -159,12 +163,13 @@ class Server {
 
   mutable std::mutex m_run_lock;
   std::condition_variable m_run_cv;
-  std::deque<std::pair<ConnPtr, std::chrono::steady_clock::time_point>> m_runq;  // m_run_lock.
+  std::deque<ConnPtr> m_runq;          // Guarded by m_run_lock: sessions with a request to run.
   std::vector<std::thread> m_workers;  // Guarded by m_run_lock.
   std::size_t m_idle_workers = 0;      // Guarded by m_run_lock.
   bool m_workers_exit = false;         // Guarded by m_run_lock.
   std::chrono::steady_clock::time_point m_last_pick;  // m_run_lock: a worker last took work.
-  bool m_leader = false;                // Guarded by m_run_lock: a worker is in io_round().
+  bool m_leader = false;       // Guarded by m_run_lock: a worker is in io_round().
+  bool m_lead_wanted = false;  // Guarded by m_run_lock: the monitor found no leader.
   std::chrono::steady_clock::time_point m_last_led;  // m_run_lock: a leader last started/ended.
   bool m_monitor_sleeping = false;                   // Guarded by m_run_lock.
   std::condition_variable m_monitor_cv;              // With m_run_lock.

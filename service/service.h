@@ -270,8 +270,8 @@ class Session {
   // callback under Service::m_lock.
   std::atomic<std::uint32_t> m_event_mask{0};
   bool m_ended = false;  // Guarded by m_lock.
-  // The running request's binary data (requests of one session run one at a time, on its
-  // connection's thread).
+  // The running request's binary data (requests of one session run one at a time: ucamd runs a
+  // session on at most one worker at once).
   Payload* m_payload = nullptr;
   bool m_binary_in = false;
   bool m_binary_reply = false;

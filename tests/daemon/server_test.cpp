@@ -7,8 +7,8 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,8 +139,8 @@ TEST(DaemonServer, SlowCommandsOnEveryWorkerDelayNoOtherClient) {
         const json r = observer.call("devices.list");
         for (const auto& dev : is_result(r) ? r["result"] : json::array()) {
           for (const auto& p : dev["periphs"]) {
-            if (p.get<std::string>().starts_with("da") && dev["bus"] == 0 &&
-                dev["target"] == 0 && dev["lun"] == 0) {
+            if (p.get<std::string>().starts_with("da") && dev["bus"] == 0 && dev["target"] == 0 &&
+                dev["lun"] == 0) {
               disk = p.get<std::string>();
             }
           }
@@ -157,9 +157,9 @@ TEST(DaemonServer, SlowCommandsOnEveryWorkerDelayNoOtherClient) {
   std::vector<std::unique_ptr<RpcConnection>> hung;
   for (int i = 0; i < kHung; ++i) {
     hung.push_back(std::make_unique<RpcConnection>(d->socket()));
-    ASSERT_TRUE(hung.back()->send_raw(request_line(1, "open", {{"node", disk}}) +
-                                      request_line(2, "da.read",
-                                                   {{"handle", 1}, {"lba", 0}, {"blocks", 1}})));
+    ASSERT_TRUE(hung.back()->send_raw(
+        request_line(1, "open", {{"node", disk}}) +
+        request_line(2, "da.read", {{"handle", 1}, {"lba", 0}, {"blocks", 1}})));
   }
   json st;
   ASSERT_TRUE(wait_until(
@@ -222,8 +222,11 @@ TEST(DaemonServer, AClientThatDoesNotReadIsHeldBackAndLosesNothing) {
       << st.dump();
   // Held back: other clients are served, and the daemon holds a bounded backlog.
   EXPECT_TRUE(is_result(observer.call("devices.list")));
+#if !defined(__SANITIZE_ADDRESS__)
+  // (Under AddressSanitizer freed memory stays resident in its quarantine: no figure to check.)
   const std::uint64_t rss_held = rss_kib(d->pid());
   EXPECT_LT(rss_held, rss_before + 24 * 1024) << "KiB: the daemon buffers what is not read";
+#endif
   // Every reply, in order.
   for (std::uint64_t id = 1; id <= count; ++id) {
     const auto line = greedy.read_line(60s);
