@@ -14,6 +14,7 @@
 #include "service/service.h"
 #include "stack/stack.h"
 #include "tests/daemon_harness.h"
+#include "tests/wait.h"
 
 namespace ucam::daemon {
 namespace {
@@ -21,21 +22,10 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::RpcConnection;
+using testing::wait_until;
 
 std::string request_line(int id, const std::string& method, const json& params) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump() + "\n";
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::yield();
-  }
-  return pred();
 }
 
 struct InProcess {

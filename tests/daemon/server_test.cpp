@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/daemon_harness.h"
+#include "tests/wait.h"
 
 namespace {
 
@@ -21,6 +22,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using ucam::testing::Daemon;
 using ucam::testing::RpcConnection;
+using ucam::testing::wait_until;
 
 bool is_result(const json& r) {
   return r.is_object() && r.contains("result");
@@ -34,18 +36,6 @@ std::string request_line(std::uint64_t id, const std::string& method,
 json status(RpcConnection& c) {
   const json r = c.call("daemon.status");
   return is_result(r) ? r["result"] : json();
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::yield();
-  }
-  return pred();
 }
 
 // Resident set of `pid` in KiB (VmRSS), or 0.
