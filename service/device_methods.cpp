@@ -292,9 +292,8 @@ void register_device_methods(Service& service) {
         // device) was the largest thing in the process after the devices themselves.
         JsonWriter w;
         w.begin_array();
-        for (const auto& d : stack.xpt().devices()) {
-          write_device(w, stack, d);
-        }
+        // One device copied at a time: a copy of all was 40 MB on 100,000 LUNs.
+        stack.xpt().for_each_device([&](const cam::DeviceInfo& d) { write_device(w, stack, d); });
         w.end_array();
         session.set_result_text(w.take());
         return json();
