@@ -508,6 +508,11 @@ std::vector<DeviceInfo> Xpt::devices() const {
   return out;
 }
 
+std::size_t Xpt::device_entries() const {
+  std::shared_lock lock(m_topology);
+  return m_devices.size();
+}
+
 void Xpt::for_each_device(const std::function<void(const DeviceInfo&)>& visit) const {
   std::vector<std::shared_ptr<XptDevice>> all;
   {

@@ -116,6 +116,9 @@ class Xpt final : public XptSim, public XptPeriph {
   // given to `visit` with no lock held (visit may call into the XPT or the periphs). For a long
   // list, without a copy of every device at once.
   void for_each_device(const std::function<void(const DeviceInfo&)>& visit) const;
+  // Entries in the device table, probe entries included: at least devices().size() at the
+  // time, to size a buffer.
+  std::size_t device_entries() const;
   Result<void> set_advinfo(const Path& path, AdvinfoType type, Bytes value) override;
   std::vector<Path> match_devid(Bytes designator, std::optional<std::uint32_t> bus) const override;
   std::uint64_t device_generation() const override;
