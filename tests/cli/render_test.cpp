@@ -66,7 +66,7 @@ TEST(StreamedDevlist, IsTheSameAsTheWholeResultOnTheBuiltInScenarios) {
 TEST(StreamedDevlist, IsTheSameAsTheWholeResultWithOddStrings) {
   const std::string path = ::testing::TempDir() + "odd-strings.json";
   std::ofstream(path) << R"({"buses": [{"targets": [
-      {"luns": [{"vendor": "A\"B\\C", "product": "{x}[y],\"z\" :", "revision": " 1 ",
+      {"luns": [{"vendor": "A\"B\\C", "product": "[y],\"z\" :<>&", "revision": " 1 ",
                  "serial": "\\\"\\"}]},
       {"luns": [{"vendor": " ", "product": "p", "serial": "s 1"}, {"lun": 3}]}]},
     {"targets": [{}]}]})";
