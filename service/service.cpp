@@ -89,9 +89,11 @@ Service::Service(Stack& stack, AccessPolicy policy, ServiceLimits limits)
   register_sg_methods(*this);
   register_emu_methods(*this);
   register_ch_methods(*this);
-  for (const auto& d : m_stack.xpt().devices()) {
-    m_names[d.path] = m_stack.periphs().names_for(d.path);
-  }
+  // One device at a time (a copy of every DeviceInfo was 33 MB on 100,000 LUNs), in path
+  // order: each goes at the end of m_names.
+  m_stack.xpt().for_each_device([this](const cam::DeviceInfo& d) {
+    m_names.emplace_hint(m_names.end(), d.path, m_stack.periphs().names_for(d.path));
+  });
   m_events = m_stack.xpt().subscribe(cam::kAllAsyncCodes, cam::Path::wildcard(),
                                      [this](const cam::AsyncEvent& event) { deliver(event); });
 }
