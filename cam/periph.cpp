@@ -164,36 +164,48 @@ PeriphManager::~PeriphManager() {
 
 template <class Fn>
 void PeriphManager::for_each_covered(const Path& path, Fn&& fn) {
-  if (path.bus == Path::kWildcardBus) {
-    // Every bus: rare (shutdown), one pass over the index.
-    for (auto& [key, periph] : m_by_path) {
-      if (path.matches(key.second)) {
-        fn(*periph);
-      }
+  if (path.bus != Path::kWildcardBus && path.target != Path::kWildcardTarget &&
+      path.lun != Path::kWildcardLun) {
+    // One device: its periphs are neighbours in the index, in driver order.
+    for (auto it = m_by_path.lower_bound({path, 0});
+         it != m_by_path.end() && it->first.first == path; ++it) {
+      fn(*it->second);
     }
     return;
   }
-  // One bus, target or device: the index is ordered by driver, then bus, target and LUN, so
-  // each driver's periphs there are one range (a bus's events do not visit other buses).
+  // Every bus (rare: shutdown), or the range of one bus or target (the index is ordered by bus,
+  // target and LUN, so a bus's events do not visit other buses); visited in driver order, then
+  // path order.
+  std::vector<std::pair<std::size_t, Periph*>> covered;
   const bool one_target = path.target != Path::kWildcardTarget;
-  for (const auto& driver : m_drivers) {
-    if (one_target && path.lun != Path::kWildcardLun) {
-      if (auto it = m_by_path.find({driver.get(), path}); it != m_by_path.end()) {
-        fn(*it->second);
-      }
-      continue;
+  auto it = path.bus == Path::kWildcardBus
+                ? m_by_path.begin()
+                : m_by_path.lower_bound({Path{path.bus, one_target ? path.target : 0, 0}, 0});
+  for (; it != m_by_path.end(); ++it) {
+    const Path& p = it->first.first;
+    if (path.bus != Path::kWildcardBus &&
+        (p.bus != path.bus || (one_target && p.target != path.target))) {
+      break;
     }
-    const Path first{path.bus, one_target ? path.target : 0, 0};
-    for (auto it = m_by_path.lower_bound({driver.get(), first});
-         it != m_by_path.end() && it->first.first == driver.get() &&
-         it->first.second.bus == path.bus &&
-         (!one_target || it->first.second.target == path.target);
-         ++it) {
-      if (path.matches(it->first.second)) {
-        fn(*it->second);
-      }
+    if (path.matches(p)) {
+      covered.emplace_back(it->first.second, it->second);
     }
   }
+  std::stable_sort(covered.begin(), covered.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [driver, periph] : covered) {
+    fn(*periph);
+  }
+}
+
+std::size_t PeriphManager::index_of(const PeriphDriver& driver) const {
+  for (std::size_t i = 0; i < m_drivers.size(); ++i) {
+    if (m_drivers[i].get() == &driver) {
+      return i;
+    }
+  }
+  report_violation("PeriphManager: a periph of a driver it does not have");
+  return m_drivers.size();
 }
 
 void PeriphManager::on_event(const AsyncEvent& event) {
@@ -227,7 +239,8 @@ void PeriphManager::attach_drivers(const Path& path) {
   if (!info) {
     return;  // Gone again before we got to it.
   }
-  for (auto& driver : m_drivers) {
+  for (std::size_t index = 0; index < m_drivers.size(); ++index) {
+    auto& driver = m_drivers[index];
     if (!driver->matches(*info)) {
       continue;
     }
@@ -235,7 +248,7 @@ void PeriphManager::attach_drivers(const Path& path) {
     {
       std::lock_guard lock(m_lock);
       auto& units = m_units[driver.get()];
-      auto existing = m_by_path.find({driver.get(), path});
+      auto existing = m_by_path.find({path, index});
       if (existing != m_by_path.end()) {
         Periph* p = existing->second;
         if ((p->m_flags & Periph::kInvalid) != 0) {
@@ -254,7 +267,7 @@ void PeriphManager::attach_drivers(const Path& path) {
       auto owned = std::unique_ptr<Periph>(new Periph(*this, *driver, unit, path));
       periph = owned.get();
       units.emplace(unit, std::move(owned));
-      m_by_path.emplace(std::make_pair(driver.get(), path), periph);
+      m_by_path.emplace(std::make_pair(path, index), periph);
       ++m_stats.created;
       ++m_stats.live;
     }
@@ -308,7 +321,7 @@ void PeriphManager::free_periph(Periph& periph, bool attached) {
     reattach = (periph.m_flags & Periph::kNewDevFound) != 0;
     owned = std::move(it->second);
     units.erase(it);
-    m_by_path.erase({&periph.m_driver, path});
+    m_by_path.erase({path, index_of(periph.m_driver)});
     auto& hint = m_unit_hint[&periph.m_driver];
     hint = std::min(hint, periph.m_unit);
     ++m_stats.freed;
@@ -355,9 +368,10 @@ PeriphRef PeriphManager::acquire(std::string_view name) {
 std::vector<std::string> PeriphManager::names_for(const Path& path) const {
   std::vector<std::string> out;
   std::lock_guard lock(m_lock);
-  for (const auto& driver : m_drivers) {
-    auto it = m_by_path.find({driver.get(), path});
-    if (it != m_by_path.end() && (it->second->m_flags & Periph::kInvalid) == 0) {
+  // One search: the device's periphs are neighbours, in driver order.
+  for (auto it = m_by_path.lower_bound({path, 0}); it != m_by_path.end() && it->first.first == path;
+       ++it) {
+    if ((it->second->m_flags & Periph::kInvalid) == 0) {
       out.push_back(it->second->m_name);
     }
   }

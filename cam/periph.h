@@ -198,6 +198,8 @@ class PeriphManager {
   // bus one pass. Caller holds m_lock.
   template <class Fn>
   void for_each_covered(const Path& path, Fn&& fn);
+  // The index of `driver` in m_drivers.
+  std::size_t index_of(const PeriphDriver& driver) const;
 
   XptPeriph& m_xpt;
   std::vector<std::unique_ptr<PeriphDriver>> m_drivers;  // Immutable after construction.
@@ -207,10 +209,11 @@ class PeriphManager {
   std::map<const PeriphDriver*, std::map<std::uint32_t, std::unique_ptr<Periph>>> m_units;
   // Per driver: no unit below this is free (keeps allocation O(1) amortized). Guarded by m_lock.
   std::map<const PeriphDriver*, std::uint32_t> m_unit_hint;
-  // (driver, path) -> the periph not yet freed there (at most one: attach_drivers does not
-  // create a second while one is in m_units). The index of m_units by path, so that per-device
-  // lookups (names, events, invalidation) do not scan every periph. Guarded by m_lock.
-  std::map<std::pair<const PeriphDriver*, Path>, Periph*> m_by_path;
+  // (path, driver's index in m_drivers) -> the periph not yet freed there (at most one:
+  // attach_drivers does not create a second while one is in m_units). The index of m_units by
+  // path, so that per-device lookups (names, events, invalidation) do not scan every periph;
+  // a device's periphs are neighbours, in driver order. Guarded by m_lock.
+  std::map<std::pair<Path, std::size_t>, Periph*> m_by_path;
   PeriphStats m_stats;  // Guarded by m_lock.
   std::unique_ptr<Subscription> m_subscription;
 };

@@ -503,6 +503,17 @@ std::optional<DeviceInfo> Xpt::device(const Path& path) const {
 }
 
 std::vector<DeviceInfo> Xpt::devices() const {
+  std::vector<DeviceInfo> out;
+  for_each_device([&](const DeviceInfo& info) { out.push_back(info); });
+  return out;
+}
+
+std::size_t Xpt::device_entries() const {
+  std::shared_lock lock(m_topology);
+  return m_devices.size();
+}
+
+void Xpt::for_each_device(const std::function<void(const DeviceInfo&)>& visit) const {
   std::vector<std::shared_ptr<XptDevice>> all;
   {
     std::shared_lock lock(m_topology);
@@ -511,15 +522,18 @@ std::vector<DeviceInfo> Xpt::devices() const {
       all.push_back(d);
     }
   }
-  std::vector<DeviceInfo> out;
-  out.reserve(all.size());
   for (auto& d : all) {
-    std::lock_guard lock(d->lock);
-    if (d->configured) {
-      out.push_back(d->info);
+    std::optional<DeviceInfo> info;
+    {
+      std::lock_guard lock(d->lock);
+      if (d->configured) {
+        info = d->info;
+      }
+    }
+    if (info) {
+      visit(*info);
     }
   }
-  return out;
 }
 
 Result<void> Xpt::set_advinfo(const Path& path, AdvinfoType type, Bytes value) {

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,6 +112,13 @@ class Xpt final : public XptSim, public XptPeriph {
   Result<void> release_devq(const Path& path) override;
   std::optional<DeviceInfo> device(const Path& path) const override;
   std::vector<DeviceInfo> devices() const override;
+  // devices() one at a time: each configured device, in path order, copied under its lock and
+  // given to `visit` with no lock held (visit may call into the XPT or the periphs). For a long
+  // list, without a copy of every device at once.
+  void for_each_device(const std::function<void(const DeviceInfo&)>& visit) const;
+  // Entries in the device table, probe entries included: at least devices().size() at the
+  // time, to size a buffer.
+  std::size_t device_entries() const;
   Result<void> set_advinfo(const Path& path, AdvinfoType type, Bytes value) override;
   std::vector<Path> match_devid(Bytes designator, std::optional<std::uint32_t> bus) const override;
   std::uint64_t device_generation() const override;

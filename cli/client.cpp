@@ -23,6 +23,52 @@ std::string default_socket() {
   return env != nullptr && *env != '\0' ? env : "/run/ucam/ucamd.sock";
 }
 
+json parse_message(std::string_view text, std::int64_t id, const ElementSink* each) {
+  if (each == nullptr) {
+    return json::parse(text);
+  }
+  // Depth 0 is the message, 1 its members, 2 the elements of the result array. The id is
+  // written before "result" (members in json's order); when it is not, the elements are kept
+  // and given to `each` after the parse.
+  std::string key;         // The message member being parsed.
+  bool ours = false;       // The "id" seen so far is `id`.
+  bool streaming = false;  // Inside our result array.
+  const json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
+    using E = json::parse_event_t;
+    if (depth == 1) {
+      if (event == E::key) {
+        key = parsed.get<std::string>();
+      } else if (event == E::value && key == "id") {
+        ours = parsed == json(id);
+      } else if (event == E::array_start && key == "result" && ours) {
+        streaming = true;
+      } else if (event == E::array_end) {
+        streaming = false;
+      }
+      return true;
+    }
+    if (depth == 2 && streaming &&
+        (event == E::object_end || event == E::array_end || event == E::value)) {
+      (*each)(parsed);
+      return false;  // Not kept.
+    }
+    return true;
+  };
+  json message = json::parse(text, cb);
+  if (message.is_object()) {
+    // Members in another order: the elements were kept.
+    if (const auto result = message.find("result"); result != message.end() && result->is_array() &&
+                                                    !result->empty() &&
+                                                    message.value("id", json()) == json(id)) {
+      for (const auto& element : *result) {
+        (*each)(element);
+      }
+      *result = json::array();
+    }
+  }
+  return message;
+}
+
 namespace {
 
 RpcResult unpack(json response) {
@@ -62,10 +108,10 @@ class InProcessClient final : public Client {
   ~InProcessClient() override { m_service.end_session(*m_session); }
 
   RpcResult call(const std::string& method, json params) override {
-    const json request = {
-        {"jsonrpc", "2.0"}, {"id", ++m_id}, {"method", method}, {"params", std::move(params)}};
-    // Through the same text path as ucamd, so both modes answer alike.
-    return unpack(json::parse(m_service.handle_line(*m_session, request.dump())));
+    return call_with(method, std::move(params), nullptr);
+  }
+  RpcResult call_each(const std::string& method, json params, const ElementSink& each) override {
+    return call_with(method, std::move(params), &each);
   }
 
   Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) override {
@@ -81,6 +127,18 @@ class InProcessClient final : public Client {
   std::string describe() const override { return "in-process " + m_scenario; }
 
  private:
+  RpcResult call_with(const std::string& method, json params, const ElementSink* each) {
+    const json request = {
+        {"jsonrpc", "2.0"}, {"id", ++m_id}, {"method", method}, {"params", std::move(params)}};
+    // Through the same text path as ucamd, so both modes answer alike.
+    json response;
+    {
+      // The text is freed before the result is used.
+      const std::string text = m_service.handle_line(*m_session, request.dump());
+      response = parse_message(text, m_id, each);
+    }
+    return unpack(std::move(response));
+  }
   static service::AccessPolicy policy() {
     // The process owns its own stack: it may do everything.
     service::AccessPolicy p;
@@ -105,47 +163,10 @@ class SocketClient final : public Client {
   ~SocketClient() override { ::close(m_fd); }
 
   RpcResult call(const std::string& method, json params) override {
-    const auto id = ++m_id;
-    const std::string line =
-        json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}
-            .dump() +
-        "\n";
-    std::string_view rest = line;
-    while (!rest.empty()) {
-      const ssize_t n = ::send(m_fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        const int e = errno;
-        // Refused at a connection limit, ucamd wrote why and hung up before we wrote.
-        if (auto refusal = pending_refusal()) {
-          return tl::unexpected(std::move(*refusal));
-        }
-        return tl::unexpected(lost(e));
-      }
-      rest.remove_prefix(static_cast<std::size_t>(n));
-    }
-    while (true) {
-      auto message = read_message(-1);
-      if (!message) {
-        return tl::unexpected(lost(message.error().errno_value()));
-      }
-      if (!*message) {
-        continue;
-      }
-      json& m = **message;
-      if (m.contains("method")) {
-        m_notifications.push_back(std::move(m));  // An event that arrived first.
-        continue;
-      }
-      if (m.value("id", json()) == json(id) || m.value("id", json()).is_null()) {
-        if (auto refusal = as_refusal(m)) {
-          return tl::unexpected(std::move(*refusal));
-        }
-        return unpack(std::move(m));
-      }
-    }
+    return call_with(method, std::move(params), nullptr);
+  }
+  RpcResult call_each(const std::string& method, json params, const ElementSink& each) override {
+    return call_with(method, std::move(params), &each);
   }
 
   Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) override {
@@ -172,6 +193,50 @@ class SocketClient final : public Client {
   std::string describe() const override { return "ucamd at " + m_path; }
 
  private:
+  RpcResult call_with(const std::string& method, json params, const ElementSink* each) {
+    const auto id = ++m_id;
+    const std::string line =
+        json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}
+            .dump() +
+        "\n";
+    std::string_view rest = line;
+    while (!rest.empty()) {
+      const ssize_t n = ::send(m_fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        const int e = errno;
+        // Refused at a connection limit, ucamd wrote why and hung up before we wrote.
+        if (auto refusal = pending_refusal()) {
+          return tl::unexpected(std::move(*refusal));
+        }
+        return tl::unexpected(lost(e));
+      }
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    while (true) {
+      auto message = read_message(-1, id, each);
+      if (!message) {
+        return tl::unexpected(lost(message.error().errno_value()));
+      }
+      if (!*message) {
+        continue;
+      }
+      json& m = **message;
+      if (m.contains("method")) {
+        m_notifications.push_back(std::move(m));  // An event that arrived first.
+        continue;
+      }
+      if (m.value("id", json()) == json(id) || m.value("id", json()).is_null()) {
+        if (auto refusal = as_refusal(m)) {
+          return tl::unexpected(std::move(*refusal));
+        }
+        return unpack(std::move(m));
+      }
+    }
+  }
+
   service::RpcError lost(int e) const {
     return service::rpc_error(service::RpcCode::InternalError,
                               fmt::format("lost the connection to ucamd at {}: {}", m_path,
@@ -204,19 +269,31 @@ class SocketClient final : public Client {
     return as_refusal(**message);
   }
 
-  // One line as JSON; nullopt when `timeout_ms` passed with no complete line.
-  Result<std::optional<json>> read_message(int timeout_ms) {
+  // One line as JSON; nullopt when `timeout_ms` passed with no complete line. With `each`, the
+  // elements of the reply to `id` go there (parse_message).
+  Result<std::optional<json>> read_message(int timeout_ms, std::int64_t id = 0,
+                                           const ElementSink* each = nullptr) {
     while (true) {
-      const auto nl = m_buffer.find('\n');
+      const auto nl = m_buffer.find('\n', m_scanned);
       if (nl != std::string::npos) {
-        std::string line = m_buffer.substr(0, nl);
-        m_buffer.erase(0, nl + 1);
+        std::optional<json> message;
+        std::optional<std::string> error;
         try {
-          return std::optional<json>(json::parse(line));
+          message = parse_message(std::string_view(m_buffer).substr(0, nl), id, each);
         } catch (const json::exception& e) {
-          return fail(Error::described(EPROTO, fmt::format("ucamd sent bad JSON: {}", e.what())));
+          error = fmt::format("ucamd sent bad JSON: {}", e.what());
         }
+        m_buffer.erase(0, nl + 1);
+        m_scanned = 0;
+        if (m_buffer.empty()) {
+          std::string().swap(m_buffer);  // A long reply's memory goes back now.
+        }
+        if (error) {
+          return fail(Error::described(EPROTO, *error));
+        }
+        return message;
       }
+      m_scanned = m_buffer.size();
       pollfd p{m_fd, POLLIN, 0};
       const int r = ::poll(&p, 1, timeout_ms);
       if (r < 0 && errno == EINTR) {
@@ -241,6 +318,7 @@ class SocketClient final : public Client {
   std::string m_path;
   std::int64_t m_id = 0;
   std::string m_buffer;
+  std::size_t m_scanned = 0;  // m_buffer has no newline before this.
   std::deque<json> m_notifications;
 };
 

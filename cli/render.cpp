@@ -64,22 +64,48 @@ std::string join(const json& array, const char* sep) {
 
 }  // namespace
 
+std::string DevlistRenderer::next(const json& d) {
+  std::string out;
+  const auto bus = d["bus"].get<std::uint32_t>();
+  if (m_verbose && m_last_bus != bus) {
+    out += fmt::format("scbus{} on {} bus {}:\n", bus, str(d, "sim"), d.value("sim_bus", 0));
+    m_last_bus = bus;
+  }
+  const auto id =
+      fmt::format("<{} {} {}>", str(d, "vendor"), str(d, "product"), str(d, "revision"));
+  out += fmt::format("{:<33s}  at scbus{} target {} lun {:x} ({})\n", id, bus,
+                     d["target"].get<std::uint32_t>(), d["lun"].get<std::uint64_t>(),
+                     join(d["periphs"], ","));
+  return out;
+}
+
 std::string render_devlist(const json& devices, bool verbose) {
   std::string out;
-  std::optional<std::uint32_t> last_bus;
+  DevlistRenderer renderer(verbose);
   for (const auto& d : devices) {
-    const auto bus = d["bus"].get<std::uint32_t>();
-    if (verbose && last_bus != bus) {
-      out += fmt::format("scbus{} on {} bus {}:\n", bus, str(d, "sim"), d.value("sim_bus", 0));
-      last_bus = bus;
-    }
-    const auto id =
-        fmt::format("<{} {} {}>", str(d, "vendor"), str(d, "product"), str(d, "revision"));
-    out += fmt::format("{:<33s}  at scbus{} target {} lun {:x} ({})\n", id, bus,
-                       d["target"].get<std::uint32_t>(), d["lun"].get<std::uint64_t>(),
-                       join(d["periphs"], ","));
+    out += renderer.next(d);
   }
   return out;
+}
+
+std::string PrettyArrayWriter::next(const json& element) {
+  // An element of an array is dumped two spaces further in: every line of its own dump(2)
+  // indented by two (a newline is only ever between lines: strings have theirs escaped).
+  const std::string text = element.dump(2);
+  std::string out = m_empty ? "[\n  " : ",\n  ";
+  m_empty = false;
+  out.reserve(out.size() + text.size() + text.size() / 8);
+  for (const char c : text) {
+    out += c;
+    if (c == '\n') {
+      out += "  ";
+    }
+  }
+  return out;
+}
+
+std::string PrettyArrayWriter::finish() {
+  return m_empty ? "[]" : "\n]";
 }
 
 std::string render_inquiry(const json& q) {

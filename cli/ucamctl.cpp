@@ -142,6 +142,32 @@ struct Runner {
     }
     return kExitOk;
   }
+  // show() for a result that is a long array, never held whole (Client::call_each): each
+  // element is printed as it is parsed, as JSON with --json, else as `renderer.next(element)`.
+  // `render` is show()'s, for a result that is not an array.
+  template <class Renderer, class Render>
+  int show_each(const std::string& method, json params, Renderer& renderer, Render render) {
+    std::string out;  // Printed in pieces.
+    PrettyArrayWriter pretty;
+    auto r = client.call_each(method, std::move(params), [&](const json& element) {
+      out += opt.json ? pretty.next(element) : renderer.next(element);
+      if (out.size() >= kPrintChunk) {
+        std::cout << out;
+        out.clear();
+      }
+    });
+    if (!r) {
+      status = report_error(r.error().message, exit_for(r.error()));
+      return status;
+    }
+    if (!r->is_array()) {
+      std::cout << (opt.json ? r->dump(2) + "\n" : render(*r));
+      return kExitOk;
+    }
+    std::cout << out << (opt.json ? pretty.finish() + "\n" : "");
+    return kExitOk;
+  }
+  static constexpr std::size_t kPrintChunk = 1 << 16;
 };
 
 json lun_params(const std::string& address) {
@@ -664,8 +690,10 @@ int main(int argc, char** argv) {
   const json which = enclosure.empty() ? none : json{{"enclosure", enclosure}};
 
   if (devlist->parsed()) {
-    return run.show("devices.list", none,
-                    [&](const json& r) { return render_devlist(r, verbose); });
+    // Streamed: on 100,000 LUNs the whole result as a tree was 100 MiB more.
+    DevlistRenderer renderer(verbose);
+    return run.show_each("devices.list", none, renderer,
+                         [&](const json& r) { return render_devlist(r, verbose); });
   }
   if (inquiry->parsed()) {
     return run.show("device.inquiry", {{"device", dev}}, render_inquiry);

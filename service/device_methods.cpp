@@ -290,11 +290,14 @@ void register_device_methods(Service& service) {
       [&stack](Session& session, const json& /*params*/) -> Result<json> {
         // Written as text, not built as a tree: with 100,000 LUNs the tree (a std::map per
         // device) was the largest thing in the process after the devices themselves.
+        // A device's entry is about 400 bytes; room for more costs nothing until written,
+        // while growing the text as it comes copies it (twice its size at a time).
+        constexpr std::size_t kRoomPerDevice = 1024;
         JsonWriter w;
+        w.reserve(stack.xpt().device_entries() * kRoomPerDevice + 4096);
         w.begin_array();
-        for (const auto& d : stack.xpt().devices()) {
-          write_device(w, stack, d);
-        }
+        // One device copied at a time: a copy of all was 40 MB on 100,000 LUNs.
+        stack.xpt().for_each_device([&](const cam::DeviceInfo& d) { write_device(w, stack, d); });
         w.end_array();
         session.set_result_text(w.take());
         return json();

@@ -120,6 +120,11 @@ JsonWriter& JsonWriter::raw(std::string_view json_text) {
   return *this;
 }
 
+JsonWriter& JsonWriter::reserve(std::size_t bytes) {
+  m_out.reserve(bytes);
+  return *this;
+}
+
 std::string JsonWriter::take() {
   std::string out = std::move(m_out);
   m_out.clear();

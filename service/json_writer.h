@@ -30,6 +30,10 @@ class JsonWriter {
   // A value already rendered as JSON text (e.g. json::dump() of a small part).
   JsonWriter& raw(std::string_view json_text);
 
+  // Room for `bytes` of text in all, so that a long text is not copied as it grows (memory
+  // reserved and never written is not touched, so costs no RSS).
+  JsonWriter& reserve(std::size_t bytes);
+
   // The text so far; the writer is empty afterwards.
   std::string take();
 

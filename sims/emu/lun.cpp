@@ -130,7 +130,7 @@ void EmuLun::arm(const Fault& fault) {
 void EmuLun::queue_unit_attention(SenseCode sense) {
   std::lock_guard lock(m_lock);
   if (m_attentions.size() >= kMaxAttentions) {
-    m_attentions.pop_front();
+    m_attentions.erase(m_attentions.begin());
   }
   m_attentions.push_back(sense);
   update_armed();
@@ -174,7 +174,7 @@ Outcome EmuLun::execute(cam::Ccb& ccb, const EmuTarget& target) {
     const bool executes = !fault || fault->action == Fault::Action::Delay;
     if (executes && !exempt && !m_attentions.empty()) {
       attention = m_attentions.front();
-      m_attentions.pop_front();
+      m_attentions.erase(m_attentions.begin());
     }
     update_armed();
   }

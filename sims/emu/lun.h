@@ -10,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,8 +93,10 @@ class EmuLun {
   // Number of armed faults plus queued UNIT ATTENTIONs. Zero keeps commands off m_lock.
   std::atomic<std::uint32_t> m_armed{0};
   mutable std::mutex m_lock;
-  std::vector<Fault> m_faults;         // Guarded by m_lock. `count` is what remains.
-  std::deque<SenseCode> m_attentions;  // Guarded by m_lock. Oldest first.
+  std::vector<Fault> m_faults;  // Guarded by m_lock. `count` is what remains.
+  // Guarded by m_lock. Oldest first; a few at most (a std::deque allocates 576 bytes empty,
+  // 58 MB on 100,000 LUNs).
+  std::vector<SenseCode> m_attentions;
 };
 
 class EmuTarget {
