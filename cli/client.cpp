@@ -107,13 +107,6 @@ class InProcessClient final : public Client {
   }
   ~InProcessClient() override { m_service.end_session(*m_session); }
 
-  RpcResult call(const std::string& method, json params) override {
-    return call_with(method, std::move(params), nullptr);
-  }
-  RpcResult call_each(const std::string& method, json params, const ElementSink& each) override {
-    return call_with(method, std::move(params), &each);
-  }
-
   Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(m_lock);
     if (!m_cv.wait_for(lock, timeout, [&] { return !m_events.empty(); })) {
@@ -127,14 +120,14 @@ class InProcessClient final : public Client {
   std::string describe() const override { return "in-process " + m_scenario; }
 
  private:
-  RpcResult call_with(const std::string& method, json params, const ElementSink* each) {
-    const json request = {
+  RpcResult request(const std::string& method, json params, const ElementSink* each) override {
+    const json line = {
         {"jsonrpc", "2.0"}, {"id", ++m_id}, {"method", method}, {"params", std::move(params)}};
     // Through the same text path as ucamd, so both modes answer alike.
     json response;
     {
       // The text is freed before the result is used.
-      const std::string text = m_service.handle_line(*m_session, request.dump());
+      const std::string text = m_service.handle_line(*m_session, line.dump());
       response = parse_message(text, m_id, each);
     }
     return unpack(std::move(response));
@@ -162,13 +155,6 @@ class SocketClient final : public Client {
   SocketClient(int fd, std::string path) : m_fd(fd), m_path(std::move(path)) {}
   ~SocketClient() override { ::close(m_fd); }
 
-  RpcResult call(const std::string& method, json params) override {
-    return call_with(method, std::move(params), nullptr);
-  }
-  RpcResult call_each(const std::string& method, json params, const ElementSink& each) override {
-    return call_with(method, std::move(params), &each);
-  }
-
   Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (m_notifications.empty()) {
@@ -193,7 +179,7 @@ class SocketClient final : public Client {
   std::string describe() const override { return "ucamd at " + m_path; }
 
  private:
-  RpcResult call_with(const std::string& method, json params, const ElementSink* each) {
+  RpcResult request(const std::string& method, json params, const ElementSink* each) override {
     const auto id = ++m_id;
     const std::string line =
         json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}

@@ -25,19 +25,27 @@ class Client {
  public:
   virtual ~Client() = default;
   // One request; the result, or the error the service answered.
-  virtual RpcResult call(const std::string& method, json params = json::object()) = 0;
+  RpcResult call(const std::string& method, json params = json::object()) {
+    return request(method, std::move(params), nullptr);
+  }
   // As call(), for a result that is a long array (devices.list on 100,000 LUNs): each element
   // goes to `each` as soon as it is parsed, in order, and is not kept, so that at most one
   // element's tree exists at a time. On success the result returned is an empty array when the
   // result was an array (its elements went to `each`), else the result as call() gives it. On
   // an error, `each` was not called, except when the reply turned out not to be valid JSON
   // after some elements (a broken daemon).
-  virtual RpcResult call_each(const std::string& method, json params, const ElementSink& each) = 0;
+  RpcResult call_each(const std::string& method, json params, const ElementSink& each) {
+    return request(method, std::move(params), &each);
+  }
   // The next "event"-style notification, waiting up to `timeout`; nullopt on timeout. An
   // error when the connection is gone.
   virtual Result<std::optional<json>> next_notification(std::chrono::milliseconds timeout) = 0;
   // Where we are connected ("ucamd at /run/ucam/ucamd.sock", "in-process builtin:default").
   virtual std::string describe() const = 0;
+
+ protected:
+  // call() (`each` null) and call_each().
+  virtual RpcResult request(const std::string& method, json params, const ElementSink* each) = 0;
 };
 
 // Connects to ucamd. ECONNREFUSED/ENOENT errors say how to start it or use --emulate.

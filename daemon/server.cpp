@@ -148,11 +148,28 @@ bool process_alive(pid_t pid) {
 
 }  // namespace
 
+namespace {
+
+// Read no more from a connection while this much is framed and waiting for a worker.
+constexpr std::size_t kMaxItems = 128;
+constexpr std::size_t kMaxItemBytes = 1 << 20;
+// Run no more of a session's requests while this much of its output is unsent.
+constexpr std::size_t kMaxOutPending = 1 << 20;
+// No worker watched the sockets, or took a queued request, for this long: every worker is in a
+// slow command, and another is woken or started.
+constexpr auto kStarved = std::chrono::milliseconds(2);
+// How often the monitor looks while requests run, and how long it stays awake after the last.
+constexpr auto kTick = std::chrono::milliseconds(1);
+constexpr auto kIdle = std::chrono::milliseconds(100);
+// How often running commands are checked for a client process that died.
+constexpr auto kOrphanCheck = std::chrono::milliseconds(200);
+
+}  // namespace
+
 // What the leader framed from a connection, for a worker to run or send, in arrival order.
 struct Server::Item {
   enum class Kind {
-    Run,           // A request line.
-    RunBinary,     // A request line and the binary data it announced.
+    Run,           // A request line (and in payload.in the binary data it announced, if any).
     Reply,         // A reply made by the framing (a limit error): sent in its turn.
     ReplyThenEnd,  // The same, and nothing more is read from the connection.
   };
@@ -207,6 +224,8 @@ struct Server::Conn {
   std::size_t out_pending() const { return out.size() - out_off; }
   // Nothing more will run: time to end the session.
   bool finished() const { return (input_done || broken) && items.empty() && !running; }
+  // A request waits and the client reads its replies.
+  bool runnable() const { return !broken && !items.empty() && out_pending() < kMaxOutPending; }
   void drop_items() {
     items.clear();
     item_bytes = 0;
@@ -257,24 +276,6 @@ struct Server::Conn {
   }
 };
 
-namespace {
-
-// Read no more from a connection while this much is framed and waiting for a worker.
-constexpr std::size_t kMaxItems = 128;
-constexpr std::size_t kMaxItemBytes = 1 << 20;
-// Run no more of a session's requests while this much of its output is unsent.
-constexpr std::size_t kMaxOutPending = 1 << 20;
-// No worker watched the sockets, or took a queued request, for this long: every worker is in a
-// slow command, and another is woken or started.
-constexpr auto kStarved = std::chrono::milliseconds(2);
-// How often the monitor looks while requests run, and how long it stays awake after the last.
-constexpr auto kTick = std::chrono::milliseconds(1);
-constexpr auto kIdle = std::chrono::milliseconds(100);
-// How often running commands are checked for a client process that died.
-constexpr auto kOrphanCheck = std::chrono::milliseconds(200);
-
-}  // namespace
-
 Server::Server(service::Service& service, SocketOptions socket, ServerLimits limits)
     : m_service(service),
       m_socket(std::move(socket)),
@@ -291,8 +292,7 @@ Server::~Server() {
     m_cv.wait(lock, [&] { return m_live == 0; });
   }
   m_io_exit = true;
-  const std::uint64_t one = 1;
-  (void)!::write(m_wake_fd, &one, sizeof(one));  // The leader leaves epoll_wait.
+  wake_leader();  // The leader leaves epoll_wait.
   {
     std::lock_guard lock(m_run_lock);
     m_workers_exit = true;
@@ -392,15 +392,11 @@ Result<std::unique_ptr<Server>> Server::create(service::Service& service, Socket
     server->m_last_led = std::chrono::steady_clock::now();
     server->m_last_pick = server->m_last_led;
     const unsigned cores = std::max(2U, std::thread::hardware_concurrency());
-    try {
-      for (unsigned i = 0; i < cores; ++i) {
-        server->m_workers.emplace_back([s = server.get()] { s->worker_main(); });
-      }
-    } catch (const std::system_error& e) {
-      if (server->m_workers.empty()) {
-        ::unlink(path.c_str());
-        return fail(Error::described(EAGAIN, fmt::format("starting a worker: {}", e.what())));
-      }
+    while (server->m_workers.size() < cores && server->start_worker_locked()) {
+    }
+    if (server->m_workers.empty()) {
+      ::unlink(path.c_str());
+      return fail(Error::described(EAGAIN, "cannot start a worker thread"));
     }
   }
   try {
@@ -476,11 +472,10 @@ void Server::stop() {
   if (!m_started) {
     return;  // create() failed: nothing was accepted.
   }
-  const std::uint64_t one = 1;
   std::unique_lock lock(m_lock);
   if (!m_stopping) {
     m_stopping = true;
-    (void)!::write(m_wake_fd, &one, sizeof(one));
+    wake_leader();
   }
   // The leader closes the listening socket; then no connection is accepted any more.
   m_cv.wait(lock, [&] { return m_listen_closed; });
@@ -493,9 +488,13 @@ std::size_t Server::wait(std::chrono::milliseconds timeout) {
 }
 
 void Server::disconnect_all() {
-  const std::uint64_t one = 1;
   std::lock_guard lock(m_lock);
   ++m_disconnects;
+  wake_leader();
+}
+
+void Server::wake_leader() const {
+  const std::uint64_t one = 1;
   (void)!::write(m_wake_fd, &one, sizeof(one));
 }
 
@@ -514,8 +513,7 @@ void Server::schedule_if_ready(const ConnPtr& c) {
     if (c->queued || c->ended) {
       return;
     }
-    const bool runnable = !c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending;
-    if (!runnable && !c->finished()) {
+    if (!c->runnable() && !c->finished()) {
       return;
     }
     c->queued = true;
@@ -531,12 +529,22 @@ void Server::attention(const ConnPtr& c) {
     m_attention.push_back(c);
   }
   if (first) {
-    const std::uint64_t one = 1;
-    (void)!::write(m_wake_fd, &one, sizeof(one));
+    wake_leader();
   }
 }
 
 // ---- Workers ---------------------------------------------------------------------------------
+
+bool Server::start_worker_locked() {
+  try {
+    m_workers.emplace_back([this] { worker_main(); });
+    return true;
+  } catch (const std::system_error& e) {
+    // Out of threads (RLIMIT_NPROC, pids.max).
+    log_warning("cannot start another worker ({} running): {}", m_workers.size(), e.what());
+    return false;
+  }
+}
 
 void Server::worker_main() {
   std::unique_lock lock(m_run_lock);
@@ -616,12 +624,8 @@ void Server::monitor_main() {
     if ((leaderless || starved) && m_idle_workers > 0) {
       m_run_cv.notify_one();
     } else if (stuck && m_workers.size() < m_max_workers.load()) {
-      try {
-        m_workers.emplace_back([this] { worker_main(); });
-      } catch (const std::system_error& e) {
-        // Out of threads (RLIMIT_NPROC, pids.max): the workers there are must do.
-        log_warning("cannot start another worker ({} running): {}", m_workers.size(), e.what());
-        m_max_workers = m_workers.size();
+      if (!start_worker_locked()) {
+        m_max_workers = m_workers.size();  // The workers there are must do.
       }
       m_last_led = now;  // One more per kStarved at most.
       m_last_pick = now;
@@ -630,8 +634,7 @@ void Server::monitor_main() {
     if (running && now >= next_orphan_check) {
       next_orphan_check = now + kOrphanCheck;
       m_orphan_check_due = true;
-      const std::uint64_t one = 1;
-      (void)!::write(m_wake_fd, &one, sizeof(one));
+      wake_leader();
     }
     if (!running && m_runq.empty() && m_leader && now - last_busy >= kIdle) {
       m_monitor_sleeping = true;
@@ -646,7 +649,7 @@ void Server::serve(const ConnPtr& c) {
   bool look = false;  // The leader must look at c again.
   {
     std::lock_guard lock(c->lock);
-    if (!c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending) {
+    if (c->runnable()) {
       item = std::move(c->items.front());
       c->items.pop_front();
       c->item_bytes -= item->bytes();
@@ -660,23 +663,12 @@ void Server::serve(const ConnPtr& c) {
   }
   if (item) {
     ++m_running;
-    std::string reply;
-    service::Payload none;
-    service::Payload* payload = &none;
-    switch (item->kind) {
-      case Item::Kind::Run:
-        // Every request on the socket may ask for a binary reply; only announced ones bring data.
-        reply = m_service.handle_line(*c->session, item->line, none);
-        break;
-      case Item::Kind::RunBinary:
-        payload = &item->payload;
-        reply = m_service.handle_line(*c->session, item->line, *payload);
-        break;
-      case Item::Kind::Reply:
-      case Item::Kind::ReplyThenEnd:
-        reply = std::move(item->line);
-        break;
-    }
+    // Every request on the socket may ask for a binary reply (payload.out); only announced
+    // ones bring data (payload.in).
+    service::Payload& payload = item->payload;
+    std::string reply = item->kind == Item::Kind::Run
+                            ? m_service.handle_line(*c->session, item->line, payload)
+                            : std::move(item->line);
     --m_running;
     if (!reply.empty()) {
       // Made whole before the lock is taken (the event thread takes it too): in place, as a
@@ -684,7 +676,7 @@ void Server::serve(const ConnPtr& c) {
       if (reply.back() != '\n') {
         reply += '\n';
       }
-      reply.append(reinterpret_cast<const char*>(payload->out.data()), payload->out.size());
+      reply.append(reinterpret_cast<const char*>(payload.out.data()), payload.out.size());
     }
     std::lock_guard lock(c->lock);
     c->running = false;
@@ -716,7 +708,7 @@ void Server::serve(const ConnPtr& c) {
     if (c->finished() && !c->ended) {
       c->ended = true;
       finish = true;
-    } else if (!c->broken && !c->items.empty() && c->out_pending() < kMaxOutPending) {
+    } else if (c->runnable()) {
       again = true;  // Stays queued.
     } else {
       c->queued = false;
@@ -735,6 +727,13 @@ void Server::serve(const ConnPtr& c) {
     std::lock_guard lock(c->lock);
     c->queued = false;
   }
+}
+
+void Server::sever(Conn& c) {
+  c.broken = true;
+  c.drop_items();
+  c.drop_output();
+  note_backlog(c);
 }
 
 void Server::note_backlog(Conn& c) {
@@ -838,8 +837,7 @@ void Server::io_round() {
     look.swap(m_attention);
   }
   for (const auto& c : look) {
-    update_interest(c);
-    schedule_if_ready(c);
+    revisit(c);
   }
   if (m_accept_backoff && std::chrono::steady_clock::now() >= *m_accept_backoff &&
       m_listen_fd >= 0) {
@@ -959,8 +957,7 @@ void Server::read_ready(const ConnPtr& c) {
       std::lock_guard lock(c->lock);
       c->input_done = true;
     }
-    update_interest(c);
-    schedule_if_ready(c);
+    revisit(c);
     return;
   }
   c->in.append(chunk, static_cast<std::size_t>(n));
@@ -973,7 +970,7 @@ void Server::read_ready(const ConnPtr& c) {
       if (c->in.size() - start < c->pending->bytes) {
         break;
       }
-      Item item{Item::Kind::RunBinary, std::move(c->pending->line), {}};
+      Item item{Item::Kind::Run, std::move(c->pending->line), {}};
       item.payload.in.assign(
           c->in.begin() + static_cast<std::ptrdiff_t>(start),
           c->in.begin() + static_cast<std::ptrdiff_t>(start + c->pending->bytes));
@@ -1053,8 +1050,7 @@ void Server::read_ready(const ConnPtr& c) {
       c->read_paused = true;
     }
   }
-  update_interest(c);
-  schedule_if_ready(c);
+  revisit(c);
 }
 
 void Server::write_ready(const ConnPtr& c) {
@@ -1063,8 +1059,7 @@ void Server::write_ready(const ConnPtr& c) {
     c->flush();
     note_backlog(*c);
   }
-  update_interest(c);
-  schedule_if_ready(c);
+  revisit(c);
 }
 
 void Server::hung_up(const ConnPtr& c) {
@@ -1073,10 +1068,7 @@ void Server::hung_up(const ConnPtr& c) {
   bool cancel = false;
   {
     std::lock_guard lock(c->lock);
-    c->broken = true;
-    c->drop_items();
-    c->drop_output();
-    note_backlog(*c);
+    sever(*c);
     if (c->running && !c->cancelled) {
       c->cancelled = true;
       cancel = true;
@@ -1087,8 +1079,7 @@ void Server::hung_up(const ConnPtr& c) {
              c->session->id(), c->peer.pid);
     m_service.cancel_session(*c->session);
   }
-  update_interest(c);
-  schedule_if_ready(c);
+  revisit(c);
 }
 
 void Server::update_interest(const ConnPtr& c) {
@@ -1128,39 +1119,40 @@ void Server::update_interest(const ConnPtr& c) {
   }
 }
 
-void Server::stop_all_input() {
-  std::vector<ConnPtr> all;  // update_interest() may erase from m_conns.
+void Server::revisit(const ConnPtr& c) {
+  update_interest(c);
+  schedule_if_ready(c);
+}
+
+std::vector<Server::ConnPtr> Server::connections() const {
+  std::vector<ConnPtr> all;
+  all.reserve(m_conns.size());
   for (const auto& [fd, c] : m_conns) {
     all.push_back(c);
   }
-  for (const auto& c : all) {
+  return all;
+}
+
+void Server::stop_all_input() {
+  for (const auto& c : connections()) {  // A copy: revisit() may erase from m_conns.
     {
       std::lock_guard lock(c->lock);
       c->input_done = true;
       c->drop_items();  // Not started: dropped. The one running is answered.
     }
-    update_interest(c);
-    schedule_if_ready(c);
+    revisit(c);
   }
 }
 
 void Server::drop_all_connections() {
-  std::vector<ConnPtr> all;  // update_interest() may erase from m_conns.
-  for (const auto& [fd, c] : m_conns) {
-    all.push_back(c);
-  }
-  for (const auto& c : all) {
+  for (const auto& c : connections()) {  // A copy: revisit() may erase from m_conns.
     ::shutdown(c->fd, SHUT_RDWR);
     {
       std::lock_guard lock(c->lock);
-      c->broken = true;
       c->input_done = true;
-      c->drop_items();
-      c->drop_output();
-      note_backlog(*c);
+      sever(*c);
     }
-    update_interest(c);
-    schedule_if_ready(c);
+    revisit(c);
   }
 }
 

@@ -114,6 +114,8 @@ class Server {
   void stop_all_input();
   void drop_all_connections();
   void update_interest(const ConnPtr& c);
+  void revisit(const ConnPtr& c);            // update_interest(), then schedule_if_ready().
+  std::vector<ConnPtr> connections() const;  // A copy of m_conns' values.
   void schedule_if_ready(const ConnPtr& c);
   void enqueue(ConnPtr c);
   void check_orphans();
@@ -122,10 +124,13 @@ class Server {
   void serve(const ConnPtr& c);
   void end(const ConnPtr& c);
   void note_backlog(Conn& c);  // Needs c.lock.
+  void sever(Conn& c);         // Needs c.lock: nothing more is sent or run.
   void closed(const Conn& c);  // The leader removed `c`: it no longer counts.
   void monitor_main();
-  // Any thread: the leader is to look at `c` again.
+  // Any thread: the leader is to look at `c` again; the leader is to leave epoll_wait.
   void attention(const ConnPtr& c);
+  void wake_leader() const;
+  bool start_worker_locked();  // Needs m_run_lock; false (logged) if no thread could start.
 
   struct Refusal {
     std::string message;

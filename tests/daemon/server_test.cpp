@@ -203,13 +203,11 @@ TEST(DaemonServer, AClientThatDoesNotReadIsHeldBackAndLosesNothing) {
     }
   });
   json st;
-  EXPECT_TRUE(wait_until(
-      [&] {
-        st = status(observer);
-        return st.is_object() && st["daemon"]["clients_backlogged"] == 1;
-      },
-      60s))
-      << st.dump();
+  const auto backlogged_is = [&](int n) {
+    st = status(observer);
+    return st.is_object() && st["daemon"]["clients_backlogged"] == n;
+  };
+  EXPECT_TRUE(wait_until([&] { return backlogged_is(1); }, 60s)) << st.dump();
   // Held back: other clients are served, and the daemon holds a bounded backlog.
   EXPECT_TRUE(is_result(observer.call("devices.list")));
 #if !defined(__SANITIZE_ADDRESS__)
@@ -226,13 +224,7 @@ TEST(DaemonServer, AClientThatDoesNotReadIsHeldBackAndLosesNothing) {
     ASSERT_EQ(r["id"], id);
   }
   sender.join();
-  EXPECT_TRUE(wait_until(
-      [&] {
-        st = status(observer);
-        return st.is_object() && st["daemon"]["clients_backlogged"] == 0;
-      },
-      30s))
-      << st.dump();
+  EXPECT_TRUE(wait_until([&] { return backlogged_is(0); }, 30s)) << st.dump();
   EXPECT_EQ(d->stop(), 0) << d->log();
 }
 
