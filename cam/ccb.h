@@ -57,7 +57,10 @@ using CcbDone = void (*)(Ccb& ccb, void* arg);
 // XPT-private bookkeeping. SIMs and peripheral drivers never touch it.
 struct CcbXptPrivate {
   enum class State : std::uint8_t { Idle, Queued, InSim, Completing, Done };
-  State state = State::Idle;  // Informational; written by whoever owns the CCB at the time.
+  // Written by whoever owns the CCB at the time, read by abort() from any thread: both through
+  // std::atomic_ref (cam/xpt_device.h), which keeps the CCB copyable.
+  State state = State::Idle;
+  std::uint8_t sim_link = 0;  // Whether the SIM held it after action() (xpt_device.h, SimLink).
   // The XPT device this CCB runs on (keeps it alive). Kept after completion as a cache: the
   // CCB's next action() on the same path skips the lookup (Xpt::resolve_device).
   std::shared_ptr<void> device;
@@ -67,7 +70,6 @@ struct CcbXptPrivate {
   std::uint64_t start_ticks = 0;     // When action() accepted it; kept across retries.
   std::uint64_t deadline_ticks = 0;  // When the current attempt times out.
   std::uint8_t retries_left = 0;
-  bool timeout_pending = false;  // The timeout scan picked it; guarded by the device lock.
 };
 
 struct Ccb {

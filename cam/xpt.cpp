@@ -35,6 +35,10 @@ struct LocalCompletions {
   int depth = 0;          // Nesting of action()/drain on this thread.
   bool draining = false;  // The outermost frame is running completions.
   CcbQueue queue;
+  // The CCB whose Sim::action() this thread is inside (Xpt::start), and whether the SIM has
+  // completed it there: then it was never linked into the device's in-SIM list.
+  Ccb* acting = nullptr;
+  bool acting_done = false;
 };
 thread_local LocalCompletions t_local;
 
@@ -43,9 +47,8 @@ thread_local LocalCompletions t_local;
 // through the XPT. Where the kernel itself keeps time with the TSC (clocksource "tsc": constant
 // rate, synchronised across CPUs, so a CCB may start on one CPU and complete on another), read
 // the TSC directly (~10 ns, no vDSO call, not serialising) and convert with a rate measured once
-// per process; anywhere else use steady_clock in nanoseconds. The reading taken when action()
-// accepts a CCB is also the base of its first deadline, which replaces the coarse clock reading
-// dispatch() used to take, so the hot path pays for one extra reading, not two.
+// per process; anywhere else use steady_clock in nanoseconds. A deadline needs a third reading,
+// taken only for a CCB the SIM still holds when its action() returns (Xpt::start).
 struct LatencyClock {
   bool tsc = false;
   double seconds_per_tick = 1e-9;
@@ -295,9 +298,13 @@ void Xpt::deregister_bus(std::uint32_t path_id) {
   // Wait until the SIM has handed back every CCB: after this the SIM may be destroyed.
   for (auto& device : devices) {
     std::unique_lock lock(device->lock);
-    ++device->idle_waiters;
-    device->idle_cv.wait(lock, [&] { return device->active == 0; });
-    --device->idle_waiters;
+    if (++device->idle_waiters == 1) {
+      device->gate.fetch_or(XptDevice::kIdleWaited, std::memory_order_seq_cst);
+    }
+    device->idle_cv.wait(lock, [&] { return device->admitted() == 0; });
+    if (--device->idle_waiters == 0) {
+      device->gate.fetch_and(~XptDevice::kIdleWaited, std::memory_order_seq_cst);
+    }
   }
   bump_generation();
   post_async({AsyncCode::PathDeregistered, {path_id, Path::kWildcardTarget, Path::kWildcardLun}});
@@ -460,16 +467,17 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
     }
     device->invalid = true;
     device->gone.store(true, std::memory_order_release);
+    device->update_gate();
     was_configured = device->configured;
     if (was_configured) {
       devid = device->info.devid;
     }
     device->configured = false;
     while (Ccb* c = device->pending.pop()) {
-      c->xpt_priv.state = CcbXptPrivate::State::Completing;
+      set_state(*c, CcbXptPrivate::State::Completing);
       finished.push_back(c);
     }
-    device->pending_count.store(0, std::memory_order_relaxed);
+    device->pending_count.store(0, std::memory_order_seq_cst);
     for (Ccb* c = device->in_sim.head(); c != nullptr;) {
       Ccb* next = c->xpt_priv.next;
       if (device->bus->sim->abort(*c)) {
@@ -640,6 +648,7 @@ Result<void> Xpt::freeze_devq(const Path& path) {
   }
   std::lock_guard lock(d->lock);
   ++d->freeze_count;
+  d->update_gate();
   return {};
 }
 
@@ -654,6 +663,7 @@ Result<void> Xpt::release_devq(const Path& path) {
       return fail_errno(EINVAL, to_string(path) + ": device queue is not frozen");
     }
     --d->freeze_count;
+    d->update_gate();
   }
   ++t_local.depth;
   run_devq(*d);
@@ -669,12 +679,9 @@ Result<void> Xpt::release_devq(const Path& path) {
 
 void Xpt::action(Ccb& ccb) {
   m_started.add();
-  // Also the time base of the first attempt's deadline, so one clock reading serves both.
-  const std::uint64_t now = latency_ticks(m_latency_tsc);
-  ccb.xpt_priv.start_ticks = now;
+  ccb.xpt_priv.start_ticks = latency_ticks(m_latency_tsc);
   ccb.reset_result();
   ccb.xpt_priv.retries_left = ccb.retry_count;
-  ccb.xpt_priv.timeout_pending = false;
   ++t_local.depth;
   if (ccb.func == FuncCode::Noop) {
     ccb.xpt_priv.device.reset();  // Its completion must not be taken for another XPT's.
@@ -689,7 +696,7 @@ void Xpt::action(Ccb& ccb) {
                 ccb.dxfer_len, maxio);
       complete_now(ccb, CamStatus::ReqTooBig);
     } else {
-      dispatch(d, ccb, now);
+      dispatch(d, ccb);
     }
   } else {
     m_completed.add();  // Here, see process_completion().
@@ -715,26 +722,34 @@ void Xpt::action(Ccb& ccb) {
   }
 }
 
-void Xpt::dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks) {
+// The fast path admits with one compare-and-swap on the device's gate and no lock: the gate is
+// open (not frozen, not lost, nothing pending), the SIM queue is not frozen, and there is an
+// opening. Anything else takes the device lock and queues or completes as before.
+void Xpt::dispatch(XptDevice& device, Ccb& ccb) {
+  if (device.bus->simq_freeze_count.load(std::memory_order_seq_cst) == 0 &&
+      device.try_admit(false)) {
+    start(device, ccb);
+    return;
+  }
   enum class Next : std::uint8_t { Lost, Start, Queued, RunQueue } next = Next::Lost;
   {
     std::lock_guard lock(device.lock);
     if (device.invalid) {
       next = Next::Lost;  // Completed below, outside the lock.
-    } else if (device.frozen() || device.active >= device.openings ||
-               device.pending_count.load(std::memory_order_relaxed) > 0) {
-      // Behind whatever already waits, so a released queue starts CCBs in arrival order.
-      ccb.xpt_priv.state = CcbXptPrivate::State::Queued;
-      device.pending.push(ccb);
-      device.pending_count.fetch_add(1, std::memory_order_relaxed);
-      next = !device.frozen() && device.active < device.openings ? Next::RunQueue : Next::Queued;
-    } else {
-      ++device.active;
-      device.in_sim_count.store(device.active, std::memory_order_relaxed);
-      ccb.xpt_priv.state = CcbXptPrivate::State::InSim;  // Guarded by the device lock.
-      ccb.xpt_priv.deadline_ticks = deadline_after(now_ticks, ccb.timeout);
-      device.in_sim.link(ccb);
+    } else if (!device.frozen() && device.pending.empty() && device.try_admit(true)) {
       next = Next::Start;
+    } else {
+      // Behind whatever already waits, so a released queue starts CCBs in arrival order.
+      set_state(ccb, CcbXptPrivate::State::Queued);
+      device.pending.push(ccb);
+      device.pending_count.fetch_add(1, std::memory_order_seq_cst);
+      device.update_gate();
+      // A completion hands back its admission without the lock and then looks for pending
+      // CCBs: it wrote the count before reading pending_count, we wrote pending_count before
+      // reading the count (all seq_cst), so at least one of us sees the other and runs the
+      // queue.
+      next =
+          !device.frozen() && device.admitted() < device.openings ? Next::RunQueue : Next::Queued;
     }
   }
   switch (next) {
@@ -742,7 +757,7 @@ void Xpt::dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks) {
       complete_now(ccb, CamStatus::DevNotThere);
       return;
     case Next::Start:
-      device.bus->sim->action(ccb);  // No lock held.
+      start(device, ccb);
       return;
     case Next::RunQueue:
       // A queue that is open but not empty (a release raced with us): start it in order.
@@ -753,29 +768,65 @@ void Xpt::dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks) {
   }
 }
 
+void Xpt::start(XptDevice& device, Ccb& ccb) {
+  set_state(ccb, CcbXptPrivate::State::InSim);
+  sim_link(ccb).store(kUnlinked, std::memory_order_relaxed);  // The SIM has not seen it yet.
+  Ccb* const outer = t_local.acting;
+  const bool outer_done = t_local.acting_done;
+  t_local.acting = &ccb;
+  t_local.acting_done = false;
+  device.bus->sim->action(ccb);  // No lock held.
+  const bool done_inside = t_local.acting_done;
+  t_local.acting = outer;
+  t_local.acting_done = outer_done;
+  if (done_inside) {
+    return;  // Completed inside action(): queued on this thread, never linked.
+  }
+  // The SIM still holds it, or another thread completed it meanwhile (DoneEarly: then that
+  // thread left it to us and we complete it). Until its completion runs, which only we or a
+  // later done() can queue, the CCB stays valid.
+  bool lost = false;
+  bool done_early = false;
+  {
+    std::lock_guard lock(device.lock);
+    std::uint8_t link = kUnlinked;
+    if (sim_link(ccb).compare_exchange_strong(link, kLinked, std::memory_order_acq_rel)) {
+      ccb.xpt_priv.deadline_ticks = deadline_after(latency_ticks(m_latency_tsc), ccb.timeout);
+      device.in_sim.link(ccb);
+      // Lost while in action(): lose_device() could not see it; abort it as it would have.
+      if (device.invalid && device.bus->sim->abort(ccb)) {
+        device.leave_sim(ccb);
+        lost = true;
+      }
+    } else {
+      done_early = true;
+    }
+  }
+  if (lost) {
+    complete_now(ccb, CamStatus::DevNotThere);
+  } else if (done_early) {
+    set_state(ccb, CcbXptPrivate::State::Completing);
+    device.release_admission();
+    queue_completion(ccb);
+  }
+}
+
 void Xpt::run_devq(XptDevice& device, QueueCheck check) {
-  if (check == QueueCheck::Fast && device.pending_count.load(std::memory_order_relaxed) == 0) {
+  if (check == QueueCheck::Fast && device.pending_count.load(std::memory_order_seq_cst) == 0) {
     return;  // The common case: nothing waits, no lock needed.
   }
   for (;;) {
     Ccb* next = nullptr;
     {
       std::lock_guard lock(device.lock);
-      if (device.invalid || device.frozen() || device.active >= device.openings) {
+      if (device.invalid || device.frozen() || device.pending.empty() || !device.try_admit(true)) {
         return;
       }
       next = device.pending.pop();
-      if (next == nullptr) {
-        return;
-      }
-      device.pending_count.fetch_sub(1, std::memory_order_relaxed);
-      ++device.active;
-      device.in_sim_count.store(device.active, std::memory_order_relaxed);
-      next->xpt_priv.state = CcbXptPrivate::State::InSim;
-      next->xpt_priv.deadline_ticks = deadline_after(latency_ticks(m_latency_tsc), next->timeout);
-      device.in_sim.link(*next);
+      device.pending_count.fetch_sub(1, std::memory_order_seq_cst);
+      device.update_gate();
     }
-    device.bus->sim->action(*next);
+    start(device, *next);
   }
 }
 
@@ -789,10 +840,16 @@ CamStatus Xpt::abort(Ccb& ccb) {
   bool aborted = false;
   {
     std::lock_guard lock(device.lock);
-    if (ccb.xpt_priv.state == CcbXptPrivate::State::Queued && device.pending.remove(ccb)) {
-      device.pending_count.fetch_sub(1, std::memory_order_relaxed);
+    const auto state = state_of(ccb);
+    if (state == CcbXptPrivate::State::Queued && device.pending.remove(ccb)) {
+      device.pending_count.fetch_sub(1, std::memory_order_seq_cst);
+      device.update_gate();
       aborted = true;
-    } else if (ccb.xpt_priv.state == CcbXptPrivate::State::InSim && device.bus->sim->abort(ccb)) {
+    } else if (state == CcbXptPrivate::State::InSim &&
+               sim_link(ccb).load(std::memory_order_acquire) == kLinked &&
+               device.bus->sim->abort(ccb)) {
+      // Only a linked CCB: one still inside (or just out of) the SIM's action() cannot be
+      // aborted yet; run_sync() aborts again after action() returns if it was cancelled.
       device.leave_sim(ccb);
       aborted = true;
     }
@@ -809,20 +866,33 @@ CamStatus Xpt::abort(Ccb& ccb) {
   return CamStatus::ReqCmp;
 }
 
-void Xpt::done(Ccb& ccb) {
+bool Xpt::take_back(Ccb& ccb) {
   XptDevice& device = device_of(ccb);
-  {
-    std::lock_guard lock(device.lock);
-    device.leave_sim(ccb);
+  if (t_local.acting == &ccb) {
+    // Inside the action() that started it, on this thread: never linked, so no lock.
+    t_local.acting_done = true;
+    set_state(ccb, CcbXptPrivate::State::Completing);
+    device.release_admission();
+    return true;
   }
-  queue_completion(ccb);
+  std::uint8_t link = kUnlinked;
+  if (sim_link(ccb).compare_exchange_strong(link, kDoneEarly, std::memory_order_acq_rel)) {
+    return false;  // Its dispatching thread has not linked it yet: it completes it (start()).
+  }
+  std::lock_guard lock(device.lock);
+  device.leave_sim(ccb);
+  return true;
+}
+
+void Xpt::done(Ccb& ccb) {
+  if (take_back(ccb)) {
+    queue_completion(ccb);
+  }
 }
 
 void Xpt::done_direct(Ccb& ccb) {
-  XptDevice& device = device_of(ccb);
-  {
-    std::lock_guard lock(device.lock);
-    device.leave_sim(ccb);
+  if (!take_back(ccb)) {
+    return;
   }
   if (t_local.depth > 0 || t_local.draining) {
     t_local.queue.push(ccb);  // Inside action() or a callback: runs when that frame unwinds.
@@ -882,7 +952,7 @@ void Xpt::process_completion(Ccb& ccb) {
   }
   // xpt_priv.device stays: the next action() of this CCB on the same path reuses it
   // (resolve_device()).
-  ccb.xpt_priv.state = CcbXptPrivate::State::Done;
+  set_state(ccb, CcbXptPrivate::State::Done);
   // After this call the CCB belongs to its submitter again; do not touch it.
   if (ccb.done != nullptr) {
     ccb.done(ccb, ccb.done_arg);
@@ -950,7 +1020,7 @@ bool Xpt::apply_recovery(Ccb& ccb) {
     m_timer_cv.notify_one();
     return true;
   }
-  dispatch(device_of(ccb), ccb, latency_ticks(m_latency_tsc));
+  dispatch(device_of(ccb), ccb);
   return true;
 }
 
@@ -1024,7 +1094,7 @@ void Xpt::timer_thread_main() {
     lock.unlock();
     for (Ccb* c : due) {
       ++t_local.depth;
-      dispatch(device_of(*c), *c, latency_ticks(m_latency_tsc));
+      dispatch(device_of(*c), *c);
       --t_local.depth;
       drain_local_completions();
     }
@@ -1051,7 +1121,7 @@ void Xpt::check_timeouts() {
   {
     std::shared_lock topo(m_topology);
     for (const auto& [path, device] : m_devices) {
-      if (device->in_sim_count.load(std::memory_order_relaxed) == 0) {
+      if (device->admitted() == 0) {
         continue;
       }
       std::lock_guard lock(device->lock);

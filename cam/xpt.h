@@ -153,12 +153,16 @@ class Xpt final : public XptSim, public XptPeriph {
   // nullptr if there is none.
   XptDevice* resolve_device(Ccb& ccb) const;
   std::shared_ptr<XptDevice> find_or_create_probe_device(const Path& path);
-  // Starts `ccb` in the SIM, or queues it on the device; `now_ticks` (latency clock) is the time
-  // base of its deadline.
-  void dispatch(XptDevice& device, Ccb& ccb, std::uint64_t now_ticks);
+  // Starts `ccb` in the SIM, or queues it on the device.
+  void dispatch(XptDevice& device, Ccb& ccb);
+  // Hands an admitted `ccb` to the SIM; afterwards links it into the device's in-SIM list (with
+  // its deadline) unless it has completed.
+  void start(XptDevice& device, Ccb& ccb);
+  // done()'s first half: takes `ccb` back from the SIM's accounting. False if the thread that
+  // started it has not linked it yet, which then completes it itself.
+  bool take_back(Ccb& ccb);
   // now_ticks + timeout in latency clock ticks, saturating.
   std::uint64_t deadline_after(std::uint64_t now_ticks, std::chrono::milliseconds timeout) const;
-  void start_in_sim(Ccb& ccb);
   // Starts the CCBs waiting on `device` while its queue and its bus's SIM queue are open and it
   // has openings. Skips the lock when its mirror says nothing waits, unless `check` is Locked (a
   // release must see a CCB queued by a dispatch that raced with it).

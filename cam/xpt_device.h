@@ -124,6 +124,24 @@ class CcbList {
   Ccb* m_head = nullptr;
 };
 
+// A CCB's XPT state, read by abort() from any thread while its owner moves it along.
+inline void set_state(Ccb& ccb, CcbXptPrivate::State state) {
+  std::atomic_ref(ccb.xpt_priv.state).store(state, std::memory_order_relaxed);
+}
+inline CcbXptPrivate::State state_of(Ccb& ccb) {
+  return std::atomic_ref(ccb.xpt_priv.state).load(std::memory_order_relaxed);
+}
+
+// CcbXptPrivate::sim_link: what became of an admitted CCB when the SIM's action() returned.
+// The dispatching thread links it into XptDevice::in_sim (Unlinked -> Linked, under the device
+// lock) unless the SIM completed it inside action() on that thread (never linked) or on
+// another thread meanwhile (Unlinked -> DoneEarly, by that thread's done(); the dispatching
+// thread then completes it, so nobody touches a CCB whose callback may have run).
+enum SimLink : std::uint8_t { kUnlinked = 0, kLinked = 1, kDoneEarly = 2 };
+inline std::atomic_ref<std::uint8_t> sim_link(Ccb& ccb) {
+  return std::atomic_ref(ccb.xpt_priv.sim_link);
+}
+
 class XptDevice {
  public:
   XptDevice(Xpt& xpt, std::shared_ptr<XptBus> bus, const Path& path, std::uint32_t openings,
@@ -141,11 +159,21 @@ class XptDevice {
   // whose limit shrinks as devices arrive reports the smaller one for the devices found since).
   const std::uint32_t maxio;
 
+  // Admission word: the fast path of dispatch() admits a CCB with one compare-and-swap here,
+  // without `lock`. Low 32 bits (kAdmittedMask): CCBs admitted to the SIM and not yet handed back,
+  // against `openings`. kClosed: the fast path is closed (the device queue is frozen, the device
+  // is lost, or CCBs wait in `pending`), so dispatch() takes `lock`; set and cleared only under
+  // `lock` (update_gate()). kIdleWaited: a thread waits for the count to reach zero
+  // (deregister_bus); whoever hands back the last CCB then takes `lock` and notifies idle_cv.
+  static constexpr std::uint64_t kAdmittedMask = 0xffff'ffffULL;
+  static constexpr std::uint64_t kClosed = 1ULL << 32;
+  static constexpr std::uint64_t kIdleWaited = 1ULL << 33;
+  std::atomic<std::uint64_t> gate{0};
+  const std::uint32_t openings;
+
   std::mutex lock;
-  std::condition_variable idle_cv;  // Signalled when in_sim drops to zero, if anyone waits.
+  std::condition_variable idle_cv;  // Signalled when the admitted count drops to zero.
   std::uint32_t idle_waiters = 0;   // Threads in idle_cv.wait(). Guarded by lock.
-  std::uint32_t openings;           // Guarded by lock.
-  std::uint32_t active = 0;         // CCBs inside the SIM. Guarded by lock.
   std::uint32_t freeze_count = 0;   // Guarded by lock.
   bool invalid = false;             // Lost: new CCBs complete with DevNotThere. Guarded by lock.
   // Mirror of `invalid`, set under lock (and by ~Xpt for what is left), read without it by
@@ -153,30 +181,70 @@ class XptDevice {
   std::atomic<bool> gone{false};
   bool configured = false;  // In the database (not a probe entry). Guarded by lock.
   CcbQueue pending;         // Guarded by lock.
-  CcbList in_sim;           // Guarded by lock.
-  // Mirror of active for lock-free timer scans. Written only under lock (a load and a store,
-  // not a locked read-modify-write), read without it.
-  std::atomic<std::uint32_t> in_sim_count{0};
+  // Admitted CCBs that the SIM still holds after its action() returned (the timeout scan and
+  // abort() look for them here). A CCB the SIM completes inside action() is never linked.
+  CcbList in_sim;  // Guarded by lock.
   // Mirror of pending's length, written under lock: lets completions skip run_devq's lock when
-  // nothing waits (they read it after taking and dropping the lock in done()).
+  // nothing waits. Written and read seq_cst, against the admitted count (see dispatch()).
   std::atomic<std::uint32_t> pending_count{0};
   DeviceInfo info;  // Guarded by lock.
+
+  std::uint32_t admitted() const {
+    return static_cast<std::uint32_t>(gate.load(std::memory_order_seq_cst) & kAdmittedMask);
+  }
 
   // Whether the device queue or its bus's SIM queue holds CCBs back. Call with `lock` held.
   bool frozen() const {
     return freeze_count > 0 || bus->simq_freeze_count.load(std::memory_order_seq_cst) > 0;
   }
 
-  // Takes `ccb` back from the SIM's accounting (it completed, was aborted or timed out) and
-  // marks it Completing. Call with `lock` held.
-  void leave_sim(Ccb& ccb) {
-    in_sim.unlink(ccb);
-    --active;
-    in_sim_count.store(active, std::memory_order_relaxed);
-    if (active == 0 && idle_waiters != 0) {  // Skips the notify on every CCB's completion.
+  // Opens or closes the fast path after a change to what it depends on. Call with `lock` held.
+  void update_gate() {
+    if (invalid || freeze_count > 0 || !pending.empty()) {
+      gate.fetch_or(kClosed, std::memory_order_seq_cst);
+    } else {
+      gate.fetch_and(~kClosed, std::memory_order_seq_cst);
+    }
+  }
+
+  // Admits one CCB if the count is below `openings` and, unless `locked` (the caller holds
+  // `lock` and has checked the rest), the fast path is open. Never exceeds `openings`.
+  bool try_admit(bool locked) {
+    std::uint64_t v = gate.load(std::memory_order_relaxed);
+    for (;;) {
+      if ((!locked && (v & kClosed) != 0) || (v & kAdmittedMask) >= openings) {
+        return false;
+      }
+      if (gate.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst)) {
+        return true;
+      }
+    }
+  }
+
+  // Hands back one admitted CCB (it completed, was aborted or timed out); wakes idle waiters
+  // when the count reaches zero, taking `lock` only then. Call without `lock`.
+  void release_admission() {
+    if (hand_back()) {
+      std::lock_guard guard(lock);
       idle_cv.notify_all();
     }
-    ccb.xpt_priv.state = CcbXptPrivate::State::Completing;  // abort() reads it under `lock`.
+  }
+
+  // Takes a linked CCB back from the SIM (it completed, was aborted or timed out), hands back
+  // its admission and marks it Completing. Call with `lock` held.
+  void leave_sim(Ccb& ccb) {
+    in_sim.unlink(ccb);
+    if (hand_back()) {
+      idle_cv.notify_all();
+    }
+    set_state(ccb, CcbXptPrivate::State::Completing);  // abort() reads it under `lock`.
+  }
+
+ private:
+  // Decrements the admitted count; true if it reached zero while someone waits for that.
+  bool hand_back() {
+    const std::uint64_t v = gate.fetch_sub(1, std::memory_order_seq_cst) - 1;
+    return (v & kAdmittedMask) == 0 && (v & kIdleWaited) != 0;
   }
 };
 

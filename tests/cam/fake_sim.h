@@ -1,6 +1,7 @@
 // A table-driven fake SIM for testing the XPT and the layers above it against the SIM
 // contract: LUNs can be added and removed, every CDB is recorded, and outcomes can be scripted
-// per LUN (check condition, busy, selection timeout, park forever, complete from a thread).
+// per LUN (check condition, busy, selection timeout, park forever, complete from a thread,
+// complete from a thread before action() returns, hold action() until released).
 #pragma once
 
 #include <condition_variable>
@@ -9,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -23,7 +25,19 @@ namespace ucam::testing {
 
 class FakeSim final : public cam::Sim {
  public:
-  enum class Outcome { Good, CheckCondition, Busy, SelTimeout, Park, Async };
+  // Park: kept until aborted or flush_parked(). Async: completed by the worker thread.
+  // AsyncBeforeReturn: completed by the worker thread while action() waits for it to finish.
+  // Hold: parked, and action() does not return until release_hold().
+  enum class Outcome {
+    Good,
+    CheckCondition,
+    Busy,
+    SelTimeout,
+    Park,
+    Async,
+    AsyncBeforeReturn,
+    Hold
+  };
   struct Script {
     Outcome outcome = Outcome::Good;
     std::uint8_t key = 0, asc = 0, ascq = 0;
@@ -68,6 +82,17 @@ class FakeSim final : public cam::Sim {
     std::lock_guard lock(m_lock);
     m_maxio = maxio;
   }
+  // Sets PathInquiry::device_queue_depth (the XPT's openings per device): before register_bus().
+  void set_queue_depth(std::uint32_t depth) {
+    std::lock_guard lock(m_lock);
+    m_queue_depth = depth;
+  }
+  // The most commands this SIM held at once: from action() until it called done() or gave the
+  // command back to abort().
+  std::size_t max_in_flight() const {
+    std::lock_guard lock(m_lock);
+    return m_max_in_flight;
+  }
   // Makes list_targets() answer `targets` (std::nullopt: the default, probe every id).
   void set_listed_targets(std::optional<std::vector<std::uint32_t>> targets) {
     std::lock_guard lock(m_lock);
@@ -101,6 +126,19 @@ class FakeSim final : public cam::Sim {
     std::lock_guard lock(m_lock);
     return m_parked.size();
   }
+  // Whether an action() is blocked in a Hold outcome.
+  bool holding() const {
+    std::lock_guard lock(m_lock);
+    return m_holding;
+  }
+  // Lets every action() blocked in a Hold outcome return (and later ones not block).
+  void release_hold() {
+    {
+      std::lock_guard lock(m_lock);
+      m_hold_released = true;
+    }
+    m_cv.notify_all();
+  }
   std::size_t aborts() const {
     std::lock_guard lock(m_lock);
     return m_aborts;
@@ -111,6 +149,7 @@ class FakeSim final : public cam::Sim {
     {
       std::lock_guard lock(m_lock);
       ccbs.swap(m_parked);
+      m_in_flight -= ccbs.size();
     }
     for (auto* c : ccbs) {
       c->complete_status(status);
@@ -127,6 +166,7 @@ class FakeSim final : public cam::Sim {
     inq.transport = "SAS";
     std::lock_guard lock(m_lock);
     inq.maxio = m_maxio;
+    inq.device_queue_depth = m_queue_depth;
     return inq;
   }
 
@@ -141,8 +181,9 @@ class FakeSim final : public cam::Sim {
     bool target_present = false;
     std::vector<std::uint64_t> luns_on_target;
     {
-      std::lock_guard lock(m_lock);
+      std::unique_lock lock(m_lock);
       m_seen.push_back(ccb.cdb[0]);
+      m_max_in_flight = std::max(m_max_in_flight, ++m_in_flight);
       auto cdb = ccb.cdb_bytes();
       m_commands.push_back({ccb.path, {cdb.begin(), cdb.end()}, ccb.dxfer_len});
       for (const auto& [key, l] : m_luns) {
@@ -165,14 +206,33 @@ class FakeSim final : public cam::Sim {
         m_parked.push_back(&ccb);
         return;
       }
-      if (script && script->outcome == Outcome::Async) {
+      if (script && script->outcome == Outcome::Hold) {
+        m_parked.push_back(&ccb);
+        m_holding = true;
+        m_cv.wait(lock, [&] { return m_hold_released; });
+        m_holding = false;
+        return;  // The CCB may be gone: aborted meanwhile, or completed by flush_parked().
+      }
+      if (script &&
+          (script->outcome == Outcome::Async || script->outcome == Outcome::AsyncBeforeReturn)) {
         fill(ccb, lun, target_present, luns_on_target, std::nullopt);
-        m_async.push_back(&ccb);
+        const bool wait = script->outcome == Outcome::AsyncBeforeReturn;
+        m_async.push_back({&ccb, wait});
         m_cv.notify_all();
+        if (wait) {
+          // The worker's done() returns before we do; the CCB is not ours to touch after it.
+          const cam::Ccb* const key = &ccb;
+          m_cv.wait(lock, [&] { return m_stop || m_completed_early.count(key) != 0; });
+          m_completed_early.erase(key);
+        }
         return;
       }
     }
     fill(ccb, lun, target_present, luns_on_target, script);
+    {
+      std::lock_guard lock(m_lock);
+      --m_in_flight;
+    }
     m_xpt.done(ccb);
   }
 
@@ -183,13 +243,15 @@ class FakeSim final : public cam::Sim {
       for (auto it = list->begin(); it != list->end(); ++it) {
         if (*it == &ccb) {
           list->erase(it);
+          --m_in_flight;
           return true;
         }
       }
     }
     for (auto it = m_async.begin(); it != m_async.end(); ++it) {
-      if (*it == &ccb) {
+      if (it->first == &ccb) {
         m_async.erase(it);
+        --m_in_flight;
         return true;
       }
     }
@@ -273,8 +335,9 @@ class FakeSim final : public cam::Sim {
       if (m_stop) {
         return;
       }
-      cam::Ccb* c = m_async.front();
+      const auto [c, waited_for] = m_async.front();
       m_async.pop_front();
+      --m_in_flight;
       const bool direct = m_direct;
       lock.unlock();  // Never call the XPT with our lock held (Sim::abort contract).
       if (direct) {
@@ -283,6 +346,10 @@ class FakeSim final : public cam::Sim {
         m_xpt.done(*c);
       }
       lock.lock();
+      if (waited_for) {
+        m_completed_early.insert(c);  // Only the address: its action() waits for it.
+        m_cv.notify_all();
+      }
     }
   }
 
@@ -296,9 +363,15 @@ class FakeSim final : public cam::Sim {
   std::vector<std::uint8_t> m_seen;
   std::vector<Command> m_commands;
   std::uint32_t m_maxio = 0;
+  std::uint32_t m_queue_depth = cam::PathInquiry{}.device_queue_depth;
+  std::size_t m_in_flight = 0;
+  std::size_t m_max_in_flight = 0;
   std::optional<std::vector<std::uint32_t>> m_listed;
   std::vector<cam::Ccb*> m_parked;
-  std::deque<cam::Ccb*> m_async;
+  std::deque<std::pair<cam::Ccb*, bool>> m_async;  // And whether its action() waits for it.
+  std::multiset<const cam::Ccb*> m_completed_early;
+  bool m_holding = false;
+  bool m_hold_released = false;
   std::size_t m_aborts = 0;
   bool m_direct = false;
   bool m_stop = false;

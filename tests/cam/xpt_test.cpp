@@ -278,6 +278,112 @@ TEST_F(XptTest, AbortCompletesQueuedAndInSimCommandsWithReqAborted) {
   EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
 }
 
+// A SIM may complete a CCB on another thread before its action() has returned, while the XPT
+// has not yet recorded the CCB as held by the SIM. The completion must run exactly once, with
+// the SIM's result, whether the SIM calls done() or done_direct().
+TEST_F(XptTest, ACompletionFromAnotherThreadBeforeActionReturnsRunsOnce) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  for (const bool direct : {false, true}) {
+    sim->set_direct_completion(direct);
+    sim->script(0, 0, {FakeSim::Outcome::AsyncBeforeReturn}, 3);
+    std::atomic<int> calls{0};
+    for (int i = 0; i < 3; ++i) {
+      Ccb ccb = tur({bus, 0, 0});
+      ccb.done = [](Ccb&, void* arg) { static_cast<std::atomic<int>*>(arg)->fetch_add(1); };
+      ccb.done_arg = &calls;
+      xpt->action(ccb);  // Returns only after the SIM's thread called done() for it.
+      ASSERT_TRUE(wait_until([&] { return calls.load() == i + 1; })) << "direct " << direct;
+      EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+    }
+    // Synchronous too: run_sync() returns once, with the result.
+    sim->script(0, 0, {FakeSim::Outcome::AsyncBeforeReturn});
+    Ccb sync = tur({bus, 0, 0});
+    xpt->run_sync(sync);
+    EXPECT_EQ(sync.status, CamStatus::ReqCmp);
+    EXPECT_EQ(calls.load(), 3);
+    EXPECT_TRUE(wait_until([&] { return xpt->stats().ccbs_outstanding == 0; }));
+  }
+  EXPECT_EQ(sim->max_in_flight(), 1U);
+}
+
+// While the SIM is still inside action() the CCB cannot be aborted (the SIM may be completing
+// it), nor seen by a device loss; once action() returns, a CCB the SIM kept is aborted for the
+// loss it missed.
+TEST_F(XptTest, ACcbInsideTheSimsActionIsAbortedForALossOnlyAfterItReturns) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  sim->script(1, 1, {FakeSim::Outcome::Hold});
+  std::atomic<bool> finished{false};
+  Ccb ccb = tur({bus, 1, 1});
+  ccb.done = [](Ccb&, void* arg) { static_cast<std::atomic<bool>*>(arg)->store(true); };
+  ccb.done_arg = &finished;
+  std::thread issuer([&] { xpt->action(ccb); });
+  ASSERT_TRUE(wait_until([&] { return sim->holding(); }));
+  EXPECT_EQ(xpt->abort(ccb), CamStatus::UaAbort);
+  EXPECT_EQ(xpt->stats().ccbs_outstanding, 1U);
+  sim->remove_lun(1, 1);
+  ASSERT_TRUE(xpt->scan(Path{bus, 1, Path::kWildcardLun}));
+  EXPECT_FALSE(xpt->device({bus, 1, 1}));
+  EXPECT_FALSE(finished.load());
+  EXPECT_EQ(sim->parked(), 1U);  // The loss could not abort what it could not see.
+  sim->release_hold();
+  issuer.join();
+  ASSERT_TRUE(wait_until([&] { return finished.load(); }));
+  EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
+  EXPECT_EQ(sim->parked(), 0U);
+  EXPECT_TRUE(wait_until([&] { return xpt->stats().ccbs_outstanding == 0; }));
+}
+
+// Admission without the device lock: many threads on one device with two openings, while the
+// device queue is frozen and released and the SIM completes some CCBs inside action() and the
+// rest on its own thread (some before action() returns). The SIM never holds more than the
+// openings, and every CCB completes once, in order of admission within a thread.
+TEST(XptGate, ManyThreadsNeverExceedTheOpeningsAndAllComplete) {
+  auto xpt = Xpt::create(fast_config());
+  FakeSim sim(*xpt);
+  sim.set_queue_depth(2);
+  sim.add_lun(0, 0);
+  const std::uint32_t bus = sim.register_bus();
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  const Path path{bus, 0, 0};
+  constexpr int kThreads = 6;
+  constexpr int kEach = 300;
+  std::atomic<bool> stop{false};
+  std::thread freezer([&] {
+    while (!stop.load()) {
+      ASSERT_TRUE(xpt->freeze_devq(path));
+      std::this_thread::yield();
+      ASSERT_TRUE(xpt->release_devq(path));
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Ccb ccb = tur(path, Recovery::None);
+      for (int i = 0; i < kEach; ++i) {
+        if (i % 3 != 0) {
+          sim.script(0, 0,
+                     {i % 3 == 1 ? FakeSim::Outcome::Async : FakeSim::Outcome::AsyncBeforeReturn});
+        }
+        xpt->run_sync(ccb);
+        ASSERT_EQ(ccb.status, CamStatus::ReqCmp) << "thread " << t << " command " << i;
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  stop = true;
+  freezer.join();
+  EXPECT_LE(sim.max_in_flight(), 2U);
+  EXPECT_GE(sim.max_in_flight(), 1U);
+  EXPECT_EQ(sim.commands_seen(0x00), std::size_t{kThreads} * kEach);
+  EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
+  xpt->deregister_bus(bus);
+}
+
 TEST_F(XptTest, AsynchronousCompletionRunsInNoBlockContext) {
   ASSERT_TRUE(xpt->scan_all());
   sim->script(0, 0, {FakeSim::Outcome::Async});
