@@ -36,3 +36,14 @@ inline std::string to_string(const Path& p) {
 }
 
 }  // namespace ucam::cam
+
+// Formats a Path as to_string() does, so that a log line builds the text only when it is
+// written (log_info("{}", path)); to_string(path) as an argument is built even when it is not.
+template <>
+struct fmt::formatter<ucam::cam::Path> {
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+  template <class FormatContext>
+  auto format(const ucam::cam::Path& p, FormatContext& ctx) const {
+    return fmt::format_to(ctx.out(), "scbus{} target {} lun {:x}", p.bus, p.target, p.lun);
+  }
+};

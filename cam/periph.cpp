@@ -102,7 +102,7 @@ void Periph::invalidate() {
     call_driver = (m_flags & kAttached) != 0;
   }
   m_manager.m_cv.notify_all();  // Wake hold() waiters: they fail with ENXIO.
-  log_info("{}: invalidated ({})", m_name, to_string(m_path));
+  log_info("{}: invalidated ({})", m_name, m_path);
   if (call_driver) {
     m_driver.invalidate(*this);
   }
@@ -280,7 +280,7 @@ void PeriphManager::attach_drivers(const Path& path) {
       std::lock_guard lock(m_lock);
       periph->m_flags |= Periph::kAttached;
     }
-    log_info("{} at {}: {} {}", periph->name(), to_string(path), info->vendor, info->product);
+    log_info("{} at {}: {} {}", periph->name(), path, info->vendor, info->product);
     // A LostDevice may have raced with attach: it is delivered after us on this same thread,
     // so it will find the periph attached and invalidate it then.
   }
@@ -326,7 +326,9 @@ void PeriphManager::free_periph(Periph& periph, bool attached) {
     hint = std::min(hint, periph.m_unit);
     ++m_stats.freed;
     --m_stats.live;
-    m_cv.notify_all();
+    if (m_stats.live == 0) {
+      m_cv.notify_all();  // wait_all_freed(); hold() waiters do not wait for frees.
+    }
   }
   log_info("{}: periph destroyed", name);
   owned.reset();

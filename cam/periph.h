@@ -204,7 +204,7 @@ class PeriphManager {
   XptPeriph& m_xpt;
   std::vector<std::unique_ptr<PeriphDriver>> m_drivers;  // Immutable after construction.
   mutable std::mutex m_lock;                             // The topology lock.
-  std::condition_variable m_cv;                          // hold() waiters, frees.
+  std::condition_variable m_cv;  // hold() waiters; wait_all_freed() (notified at the last free).
   // Per driver: unit -> periph. Guarded by m_lock.
   std::map<const PeriphDriver*, std::map<std::uint32_t, std::unique_ptr<Periph>>> m_units;
   // Per driver: no unit below this is free (keeps allocation O(1) amortized). Guarded by m_lock.

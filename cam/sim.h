@@ -38,7 +38,8 @@ class Sim {
   virtual ~Sim() = default;
 
   // At registration, and (for maxio) each time the XPT creates a device entry: then with the
-  // XPT's topology lock held, so it must not block for long and must not call the XPT.
+  // XPT's topology lock held (shared: several threads may call it at once), so it must not
+  // block for long and must not call the XPT.
   virtual PathInquiry path_inquiry() const = 0;
 
   // Starts `ccb`. The SIM completes it exactly once through `XptSim::done()`, from any thread,

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -388,7 +389,7 @@ void Xpt::bump_generation() {
 // TEST UNIT READY's trip together. The cached device is used only if it is this XPT's, for the
 // same path, and not lost: a lost device is never found again (it left m_devices first), and
 // whatever replaces it at that path is a new object, found by the lookup. A device lost after
-// this check is seen by dispatch() under the device lock, as for a looked-up one.
+// this check is seen by dispatch(), as for a looked-up one: its admission word is closed.
 XptDevice* Xpt::resolve_device(Ccb& ccb) const {
   if (const auto& held = ccb.xpt_priv.device) {
     auto* device = static_cast<XptDevice*>(held.get());
@@ -408,29 +409,69 @@ std::shared_ptr<XptDevice> Xpt::find_device(const Path& path) const {
 }
 
 std::shared_ptr<XptDevice> Xpt::find_or_create_probe_device(const Path& path) {
+  return std::move(find_or_create_probe_devices(path.bus, {&path, 1}).front());
+}
+
+// Looked up under the shared topology lock, built with no lock, and inserted under one
+// exclusive acquisition, so that readers (the event thread attaching periphs, the timer) wait
+// only for the insertions, not for the allocations, and a scan takes the lock exclusively once
+// per target rather than once per LUN. The shared lock is enough to read the SIM's maxio:
+// deregister_bus() takes the lock exclusively, so the SIM cannot be destroyed meanwhile.
+// Between the two locks another thread may insert one of the paths (scans are serialised by
+// m_scan_run_lock, but not every caller is a scan), or the bus may go: the insertion re-checks
+// both, and keeps the entry already there.
+std::vector<std::shared_ptr<XptDevice>> Xpt::find_or_create_probe_devices(
+    std::uint32_t bus_id, std::span<const Path> paths) {
+  std::vector<std::shared_ptr<XptDevice>> out(paths.size());
+  std::shared_ptr<XptBus> bus;
+  std::uint32_t maxio = 0;
+  {
+    std::shared_lock lock(m_topology);
+    auto b = m_buses.find(bus_id);
+    if (b == m_buses.end()) {
+      return out;
+    }
+    bool missing = false;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      auto it = m_devices.find(paths[i]);
+      if (it != m_devices.end()) {
+        out[i] = it->second;
+      } else {
+        missing = true;
+      }
+    }
+    if (!missing) {
+      return out;
+    }
+    bus = b->second;
+    // maxio is read again for new entries (as FreeBSD's periphs issue XPT_PATH_INQ when they
+    // attach): a SIM's limit may have shrunk since registration.
+    maxio = bus->sim->path_inquiry().maxio;
+  }
+  const PathInquiry& inquiry = bus->inquiry;  // Immutable after registration.
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (out[i]) {
+      continue;
+    }
+    auto device =
+        std::make_shared<XptDevice>(*this, bus, paths[i], inquiry.device_queue_depth, maxio);
+    device->info.path = paths[i];
+    device->info.sim_name = inquiry.sim_name;
+    device->info.sim_unit = inquiry.unit;
+    device->info.sim_bus = inquiry.bus;
+    device->info.maxio = maxio;
+    device->info.queue_depth = inquiry.device_queue_depth;
+    out[i] = std::move(device);
+  }
   std::unique_lock lock(m_topology);
-  auto it = m_devices.find(path);
-  if (it != m_devices.end()) {
-    return it->second;
+  auto b = m_buses.find(bus_id);
+  if (b == m_buses.end() || b->second != bus) {
+    return std::vector<std::shared_ptr<XptDevice>>(paths.size());  // Deregistered meanwhile.
   }
-  auto bus = m_buses.find(path.bus);
-  if (bus == m_buses.end()) {
-    return nullptr;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    out[i] = m_devices.emplace(paths[i], out[i]).first->second;  // Or the one found there.
   }
-  // maxio is read again for each new entry (as FreeBSD's periphs issue XPT_PATH_INQ when they
-  // attach): a SIM's limit may have shrunk since registration. Under the topology lock, so the
-  // bus cannot be deregistered (and its SIM destroyed) meanwhile.
-  const std::uint32_t maxio = bus->second->sim->path_inquiry().maxio;
-  auto device = std::make_shared<XptDevice>(*this, bus->second, path,
-                                            bus->second->inquiry.device_queue_depth, maxio);
-  device->info.path = path;
-  device->info.sim_name = bus->second->inquiry.sim_name;
-  device->info.sim_unit = bus->second->inquiry.unit;
-  device->info.sim_bus = bus->second->inquiry.bus;
-  device->info.maxio = maxio;
-  device->info.queue_depth = bus->second->inquiry.device_queue_depth;
-  m_devices.emplace(path, device);
-  return device;
+  return out;
 }
 
 void Xpt::remove_unconfigured(const Path& path) {
@@ -493,7 +534,7 @@ void Xpt::lose_device(const std::shared_ptr<XptDevice>& device) {
   if (was_configured) {
     index_devid(device->path, devid, {});
     bump_generation();
-    log_info("{}: device lost", to_string(device->path));
+    log_info("{}: device lost", device->path);
     post_async({AsyncCode::LostDevice, device->path});
   }
 }
@@ -1118,22 +1159,30 @@ void Xpt::check_timeouts() {
   }
   const std::uint64_t now = latency_ticks(m_latency_tsc);
   std::vector<Ccb*> expired;
-  {
+  // The walk takes the topology lock for kTimeoutWalkChunk devices at a time, not for the whole
+  // table: a scan that adds an entry (exclusive lock) waits for one chunk, not for milliseconds.
+  // Entries added or removed between chunks are seen, or not, at this tick or the next.
+  constexpr std::size_t kTimeoutWalkChunk = 1024;
+  std::optional<Path> resume = Path{0, 0, 0};  // The smallest path.
+  while (resume) {
     std::shared_lock topo(m_topology);
-    for (const auto& [path, device] : m_devices) {
-      if (device->admitted() == 0) {
+    auto it = m_devices.lower_bound(*resume);
+    for (std::size_t n = 0; it != m_devices.end() && n < kTimeoutWalkChunk; ++it, ++n) {
+      XptDevice& device = *it->second;
+      if (device.admitted() == 0) {
         continue;
       }
-      std::lock_guard lock(device->lock);
-      for (Ccb* c = device->in_sim.head(); c != nullptr;) {
+      std::lock_guard lock(device.lock);
+      for (Ccb* c = device.in_sim.head(); c != nullptr;) {
         Ccb* next = c->xpt_priv.next;
-        if (c->xpt_priv.deadline_ticks <= now && device->bus->sim->abort(*c)) {
-          device->leave_sim(*c);
+        if (c->xpt_priv.deadline_ticks <= now && device.bus->sim->abort(*c)) {
+          device.leave_sim(*c);
           expired.push_back(c);
         }
         c = next;
       }
     }
+    resume = it == m_devices.end() ? std::nullopt : std::optional<Path>(it->first);
   }
   for (Ccb* c : expired) {
     m_timeouts.fetch_add(1, std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -152,7 +153,13 @@ class Xpt final : public XptSim, public XptPeriph {
   // The device `ccb` runs on: its cached one when still valid, else looked up (and cached);
   // nullptr if there is none.
   XptDevice* resolve_device(Ccb& ccb) const;
+  // The table entry of `path`, created (unconfigured: a probe entry) if there is none; nullptr
+  // if its bus is not registered. Takes m_topology.
   std::shared_ptr<XptDevice> find_or_create_probe_device(const Path& path);
+  // The same for each of `paths` (all on bus `bus_id`), in order, taking m_topology exclusively
+  // at most once.
+  std::vector<std::shared_ptr<XptDevice>> find_or_create_probe_devices(std::uint32_t bus_id,
+                                                                       std::span<const Path> paths);
   // Starts `ccb` in the SIM, or queues it on the device.
   void dispatch(XptDevice& device, Ccb& ccb);
   // Hands an admitted `ccb` to the SIM; afterwards links it into the device's in-SIM list (with
@@ -211,12 +218,27 @@ class Xpt final : public XptSim, public XptPeriph {
   bool m_stopping = false;  // Guarded by m_done_lock (and read by every thread loop).
 
   // Events. Guarded by m_event_lock.
+  //
+  // Three condition variables, one per kind of waiter, so that no thread is woken for what
+  // another waits on (with one shared by all, the event thread and a drain() waiter woke each
+  // other for every event and every callback: futex traffic per LUN on a large scan):
+  //  * m_event_cv: the event thread waits for work. post_async notifies it only when it is
+  //    waiting (m_event_thread_waiting, cleared by the notifier, so a burst of posts wakes it
+  //    once);
+  //  * m_event_idle_cv: drain() waits for the queue to be empty with no event being delivered;
+  //    notified when the event thread finds it so after an event;
+  //  * m_unsubscribe_cv: unsubscribe() waits for its subscriber's running callback to return;
+  //    notified after a callback only when someone waits (m_unsubscribe_waiters).
   std::mutex m_event_lock;
   std::condition_variable m_event_cv;
+  std::condition_variable m_event_idle_cv;
+  std::condition_variable m_unsubscribe_cv;
   std::deque<AsyncEvent> m_events;
   std::vector<std::shared_ptr<Subscriber>> m_subscribers;
   Subscriber* m_running_subscriber = nullptr;
   bool m_event_busy = false;
+  bool m_event_thread_waiting = false;      // In m_event_cv.wait() with an empty queue.
+  std::uint32_t m_unsubscribe_waiters = 0;  // Threads in m_unsubscribe_cv.wait().
   std::thread::id m_event_thread_id;
 
   // Rescans. Guarded by m_scan_lock.

@@ -1,5 +1,6 @@
 // Async event delivery and subscriptions (xpt_async / xpt_register_async).
 #include <algorithm>
+#include <utility>
 
 #include "base/check.h"
 #include "cam/xpt.h"
@@ -64,7 +65,9 @@ class Xpt::SubscriptionImpl final : public Subscription {
       return;  // From inside a callback (this one or another): nothing can be running.
     }
     assert_may_block("Subscription::unsubscribe");
-    m_xpt.m_event_cv.wait(lock, [&] { return m_xpt.m_running_subscriber != m_sub.get(); });
+    ++m_xpt.m_unsubscribe_waiters;
+    m_xpt.m_unsubscribe_cv.wait(lock, [&] { return m_xpt.m_running_subscriber != m_sub.get(); });
+    --m_xpt.m_unsubscribe_waiters;
   }
 
  private:
@@ -86,17 +89,27 @@ std::unique_ptr<Subscription> Xpt::subscribe(std::uint32_t mask, const Path& fil
 }
 
 void Xpt::post_async(const AsyncEvent& event) {
+  bool wake = false;
   {
     std::lock_guard lock(m_event_lock);
     m_events.push_back(event);
+    // Only a waiting event thread needs the notify (a busy one finds the event when it looks
+    // at the queue again), and only once: the first post after it went to sleep clears the flag.
+    wake = std::exchange(m_event_thread_waiting, false);
   }
-  m_event_cv.notify_all();
+  if (wake) {
+    m_event_cv.notify_one();
+  }
 }
 
 void Xpt::event_thread_main() {
   std::unique_lock lock(m_event_lock);
   for (;;) {
-    m_event_cv.wait(lock, [&] { return m_stopping || !m_events.empty(); });
+    while (!m_stopping && m_events.empty()) {
+      m_event_thread_waiting = true;
+      m_event_cv.wait(lock);
+    }
+    m_event_thread_waiting = false;
     if (m_events.empty()) {
       return;
     }
@@ -114,10 +127,14 @@ void Xpt::event_thread_main() {
       sub->callback(event);
       lock.lock();
       m_running_subscriber = nullptr;
-      m_event_cv.notify_all();
+      if (m_unsubscribe_waiters != 0) {
+        m_unsubscribe_cv.notify_all();
+      }
     }
     m_event_busy = false;
-    m_event_cv.notify_all();
+    if (m_events.empty()) {
+      m_event_idle_cv.notify_all();  // drain() waits for this, not for each event.
+    }
   }
 }
 
@@ -165,7 +182,7 @@ void Xpt::drain() {
     }
     {
       std::unique_lock lock(m_event_lock);
-      m_event_cv.wait(lock, [&] { return m_events.empty() && !m_event_busy; });
+      m_event_idle_cv.wait(lock, [&] { return m_events.empty() && !m_event_busy; });
     }
     std::lock_guard lock(m_scan_lock);
     if (m_scan_requests.empty() && !m_scan_busy) {

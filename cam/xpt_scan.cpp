@@ -30,10 +30,15 @@ bool target_absent(CamStatus s) {
 }  // namespace
 
 namespace {
-ProbeResult run_probe(Xpt& xpt, const Path& path, const scsi::Cdb& cdb, std::uint32_t alloc) {
+// `device` is the entry for `path` (find_or_create_probe_device): given to the CCB as the device
+// it last ran on, so that action() does not look it up in the table again for each of a LUN's
+// probe commands (it still checks that the entry is valid, as for any CCB).
+ProbeResult run_probe(Xpt& xpt, const std::shared_ptr<XptDevice>& device, const Path& path,
+                      const scsi::Cdb& cdb, std::uint32_t alloc) {
   ProbeResult r;
   r.data.resize(alloc);
   Ccb ccb;
+  ccb.xpt_priv.device = device;
   ccb.path = path;
   ccb.set_cdb(cdb.span());
   ccb.dir = DataDir::In;
@@ -147,9 +152,9 @@ Result<void> Xpt::scan_target(XptBus& bus, std::uint32_t target) {
     }
   }
   // INQUIRY on LUN 0 tells whether the target answers at all.
-  find_or_create_probe_device(lun0);
+  const auto lun0_device = find_or_create_probe_device(lun0);
   const auto inquiry =
-      run_probe(*this, lun0, scsi::inquiry(scsi::InquiryData::Standard, 0, 96), 96);
+      run_probe(*this, lun0_device, lun0, scsi::inquiry(scsi::InquiryData::Standard, 0, 96), 96);
   std::set<std::uint64_t> luns;
   if (target_absent(inquiry.status)) {
     remove_unconfigured(lun0);
@@ -160,7 +165,8 @@ Result<void> Xpt::scan_target(XptBus& bus, std::uint32_t target) {
     Result<scsi::ReportLuns> list = fail_errno(EIO, "REPORT LUNS failed");
     for (int attempt = 0; attempt < 2; ++attempt) {
       const auto report =
-          run_probe(*this, lun0, scsi::report_luns(scsi::SelectReport::LogicalUnits, alloc), alloc);
+          run_probe(*this, lun0_device, lun0,
+                    scsi::report_luns(scsi::SelectReport::LogicalUnits, alloc), alloc);
       list = report.status == CamStatus::ReqCmp ? scsi::parse_report_luns(report.data)
                                                 : fail_errno(EIO, "REPORT LUNS failed");
       if (!list || !list->truncated() || list->listed > 65536) {
@@ -178,6 +184,15 @@ Result<void> Xpt::scan_target(XptBus& bus, std::uint32_t target) {
       }
     }
   }
+  // The table entries of every LUN to probe, added at once: one exclusive acquisition of the
+  // topology lock per target instead of one per LUN (each probe_lun() then finds its entry).
+  // Those found empty are removed by their probe, as before.
+  std::vector<Path> paths;
+  paths.reserve(luns.size());
+  for (std::uint64_t lun : luns) {
+    paths.push_back(Path{bus.path_id, target, lun});
+  }
+  find_or_create_probe_devices(bus.path_id, paths);
   std::set<std::uint64_t> present;
   for (std::uint64_t lun : luns) {
     bool is_present = false;
@@ -210,7 +225,7 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
     return fail_errno(ENXIO, to_string(path) + ": bus is gone");
   }
   const auto inquiry =
-      run_probe(*this, path, scsi::inquiry(scsi::InquiryData::Standard, 0, 255), 255);
+      run_probe(*this, device, path, scsi::inquiry(scsi::InquiryData::Standard, 0, 255), 255);
   auto parsed = inquiry.status == CamStatus::ReqCmp
                     ? scsi::parse_standard_inquiry(inquiry.data)
                     : fail_errno(EIO, std::string(cam_status_name(inquiry.status)));
@@ -245,7 +260,7 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   info.inquiry_data = inquiry.data;
 
   const auto vpd0 =
-      run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x00, 255), 255);
+      run_probe(*this, device, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x00, 255), 255);
   if (vpd0.status == CamStatus::ReqCmp) {
     if (auto pages = scsi::parse_supported_vpd_pages(vpd0.data)) {
       info.supported_vpd = *pages;
@@ -257,7 +272,7 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   };
   if (has(0x80)) {
     const auto vpd80 =
-        run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 255), 255);
+        run_probe(*this, device, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x80, 255), 255);
     if (vpd80.status == CamStatus::ReqCmp) {
       if (auto serial = scsi::parse_unit_serial_number(vpd80.data)) {
         info.serial = *serial;
@@ -266,8 +281,8 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   }
   if (has(0x83)) {
     const std::uint32_t alloc = 1024;
-    const auto vpd83 =
-        run_probe(*this, path, scsi::inquiry(scsi::InquiryData::VpdPage, 0x83, alloc), alloc);
+    const auto vpd83 = run_probe(*this, device, path,
+                                 scsi::inquiry(scsi::InquiryData::VpdPage, 0x83, alloc), alloc);
     if (vpd83.status == CamStatus::ReqCmp && scsi::parse_device_identification(vpd83.data)) {
       info.devid = vpd83.data;
     }
@@ -276,14 +291,17 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   if (info.device_type == 0x00) {
     // Direct-access devices: keep READ CAPACITY(16) data (FreeBSD's CDAI_TYPE_RCAPLONG) so
     // tools can show sizes without touching the device.
-    const auto cap = run_probe(*this, path, scsi::read_capacity16(32), 32);
+    const auto cap = run_probe(*this, device, path, scsi::read_capacity16(32), 32);
     if (cap.status == CamStatus::ReqCmp && scsi::parse_read_capacity16(cap.data)) {
       info.advinfo[AdvinfoType::Rcaplong] = cap.data;
     }
   }
 
   AsyncCode event = AsyncCode::FoundDevice;
-  const std::string description = info.vendor + " " + info.product + " " + info.revision;
+  std::string description;  // For the log line (info is moved into the device below).
+  if (log_level() <= LogLevel::Info) {
+    description = info.vendor + " " + info.product + " " + info.revision;
+  }
   std::vector<std::uint8_t> old_devid;
   const std::vector<std::uint8_t> new_devid = info.devid;
   {
@@ -311,7 +329,7 @@ Result<void> Xpt::probe_lun(XptBus& bus, const Path& path, bool& present) {
   }
   present = true;
   bump_generation();
-  log_info("{}: {} <{}>", to_string(path), async_code_name(event), description);
+  log_info("{}: {} <{}>", path, async_code_name(event), description);
   post_async({event, path});
   return {};
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "base/check.h"
 #include "base/log.h"
@@ -117,7 +118,7 @@ Devfs::~Devfs() {
     std::lock_guard lock(m_lock);
     m_stopping = true;
   }
-  m_cv.notify_all();
+  m_work_cv.notify_all();
   m_worker.join();
 }
 
@@ -140,11 +141,15 @@ void Devfs::destroy_node_async(const std::shared_ptr<Node>& node) {
     }
     node->m_dying = true;  // CDP_SCHED_DTR: new entries fail from now on.
   }
+  bool wake = false;
   {
     std::lock_guard lock(m_lock);
     m_destroy_queue.push_back(node);
+    wake = std::exchange(m_worker_waiting, false);  // Once per sleep, not per node.
   }
-  m_cv.notify_all();
+  if (wake) {
+    m_work_cv.notify_one();
+  }
 }
 
 void Devfs::destroy_node(const std::shared_ptr<Node>& node) {
@@ -183,7 +188,11 @@ void Devfs::finish_destroy(const std::shared_ptr<Node>& node) {
 void Devfs::worker_main() {
   std::unique_lock lock(m_lock);
   for (;;) {
-    m_cv.wait(lock, [&] { return m_stopping || !m_destroy_queue.empty(); });
+    while (!m_stopping && m_destroy_queue.empty()) {
+      m_worker_waiting = true;
+      m_work_cv.wait(lock);
+    }
+    m_worker_waiting = false;
     if (m_destroy_queue.empty()) {
       return;
     }
@@ -194,14 +203,16 @@ void Devfs::worker_main() {
     finish_destroy(node);
     lock.lock();
     m_worker_busy = false;
-    m_cv.notify_all();
+    if (m_destroy_queue.empty()) {
+      m_idle_cv.notify_all();
+    }
   }
 }
 
 void Devfs::drain() {
   assert_may_block("Devfs::drain");
   std::unique_lock lock(m_lock);
-  m_cv.wait(lock, [&] { return m_destroy_queue.empty() && !m_worker_busy; });
+  m_idle_cv.wait(lock, [&] { return m_destroy_queue.empty() && !m_worker_busy; });
 }
 
 Result<FileHandle> Devfs::open(std::string_view name, std::uint32_t flags) {

@@ -193,12 +193,17 @@ class Devfs {
   void closed(bool revoked);
 
   mutable std::mutex m_lock;
-  std::condition_variable m_cv;
+  // The worker waits on m_work_cv, drain() on m_idle_cv: a node queued for destruction wakes
+  // the worker only if it sleeps (m_worker_waiting), and the worker wakes drain() only when the
+  // queue is empty, not after each node (a teardown of 100,000 LUNs queues 200,000 nodes).
+  std::condition_variable m_work_cv;
+  std::condition_variable m_idle_cv;
   std::map<std::string, std::shared_ptr<Node>, std::less<>> m_nodes;  // Guarded by m_lock.
   std::deque<std::shared_ptr<Node>> m_destroy_queue;                  // Guarded by m_lock.
   bool m_worker_busy = false;                                         // Guarded by m_lock.
-  bool m_stopping = false;                                            // Guarded by m_lock.
-  DevfsStats m_counters;                                              // Guarded by m_lock.
+  bool m_worker_waiting = false;  // In m_work_cv.wait(). Guarded by m_lock.
+  bool m_stopping = false;        // Guarded by m_lock.
+  DevfsStats m_counters;          // Guarded by m_lock.
   std::thread m_worker;
 };
 

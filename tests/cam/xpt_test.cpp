@@ -468,6 +468,132 @@ TEST_F(XptTest, UnsubscribeWaitsForARunningCallback) {
   releaser.join();
 }
 
+// Only the events these tests post (not the PathRegistered of the fixture's bus).
+constexpr auto kAen = static_cast<std::uint32_t>(AsyncCode::ScsiAen);
+
+// The event thread is woken only when it sleeps and drain() only when the queue empties: a
+// handler that posts must still be waited for, to the end of the chain.
+TEST_F(XptTest, DrainWaitsForEventsThatHandlersPost) {
+  constexpr std::uint64_t kChain = 200;
+  std::atomic<std::uint64_t> delivered{0};
+  auto sub = xpt->subscribe(kAen, Path::wildcard(), [&](const AsyncEvent& e) {
+    delivered.fetch_add(1);
+    if (e.path.lun + 1 < kChain) {
+      xpt->post_async({AsyncCode::ScsiAen, {bus, 0, e.path.lun + 1}});
+    }
+  });
+  xpt->post_async({AsyncCode::ScsiAen, {bus, 0, 0}});
+  xpt->drain();
+  EXPECT_EQ(delivered.load(), kChain);
+}
+
+TEST_F(XptTest, DrainWaitsForTheCallbackBeingRun) {
+  std::atomic<bool> inside{false}, leave{false}, finished{false}, drained{false};
+  auto sub = xpt->subscribe(kAen, Path::wildcard(), [&](const AsyncEvent&) {
+    inside = true;
+    while (!leave.load()) {
+      std::this_thread::yield();
+    }
+    finished = true;
+  });
+  xpt->post_async({AsyncCode::ScsiAen, {bus, 0, 0}});
+  ASSERT_TRUE(wait_until([&] { return inside.load(); }));
+  std::thread drainer([&] {
+    xpt->drain();
+    drained = true;
+  });
+  EXPECT_FALSE(drained.load());  // The callback has not returned.
+  leave = true;
+  drainer.join();
+  EXPECT_TRUE(finished.load());
+}
+
+// unsubscribe() from another thread returns only after the running callback has, even while
+// more events for other subscribers are queued behind it.
+TEST_F(XptTest, UnsubscribeFromAnotherThreadReturnsAfterTheRunningCallback) {
+  std::atomic<bool> inside{false}, leave{false};
+  std::atomic<int> order{0}, finished_at{0}, returned_at{0};
+  std::atomic<int> others{0};
+  auto other =
+      xpt->subscribe(kAen, Path::wildcard(), [&](const AsyncEvent&) { others.fetch_add(1); });
+  std::atomic<int> calls{0};
+  auto sub = xpt->subscribe(kAen, Path::wildcard(), [&](const AsyncEvent&) {
+    if (calls.fetch_add(1) != 0) {
+      return;  // The queued events may reach it before unsubscribe() removes it.
+    }
+    inside = true;
+    while (!leave.load()) {
+      std::this_thread::yield();
+    }
+    finished_at = ++order;
+  });
+  xpt->post_async({AsyncCode::ScsiAen, {bus, 0, 0}});
+  ASSERT_TRUE(wait_until([&] { return inside.load(); }));
+  for (int i = 0; i < 10; ++i) {
+    xpt->post_async({AsyncCode::ScsiAen, {bus, 0, 0}});
+  }
+  std::thread unsubscriber([&] {
+    sub->unsubscribe();
+    returned_at = ++order;
+  });
+  EXPECT_EQ(returned_at.load(), 0);  // The callback has not returned.
+  leave = true;
+  unsubscriber.join();
+  EXPECT_EQ(finished_at.load(), 1);
+  EXPECT_EQ(returned_at.load(), 2);
+  xpt->drain();
+  EXPECT_EQ(others.load(), 11);  // The other subscriber saw every event.
+}
+
+// Posts from several threads while the event thread sleeps, wakes and works: none is lost
+// and each thread's events arrive in the order it posted them.
+TEST_F(XptTest, EventsPostedFromSeveralThreadsAreEachDeliveredOnceInOrder) {
+  constexpr std::uint32_t kThreads = 4;
+  constexpr std::uint64_t kEach = 2000;
+  std::mutex m;
+  std::vector<std::vector<std::uint64_t>> seen(kThreads);
+  auto sub = xpt->subscribe(kAen, Path::wildcard(), [&](const AsyncEvent& e) {
+    std::lock_guard lock(m);
+    seen[e.path.target].push_back(e.path.lun);
+  });
+  std::vector<std::thread> posters;
+  for (std::uint32_t t = 0; t < kThreads; ++t) {
+    posters.emplace_back([&, t] {
+      for (std::uint64_t i = 0; i < kEach; ++i) {
+        xpt->post_async({AsyncCode::ScsiAen, {bus, t, i}});
+        if (i % 64 == 0) {
+          std::this_thread::yield();  // Let the event thread catch up and sleep now and then.
+        }
+      }
+    });
+  }
+  for (auto& p : posters) {
+    p.join();
+  }
+  xpt->drain();
+  std::lock_guard lock(m);
+  for (std::uint32_t t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(seen[t].size(), kEach) << "thread " << t;
+    for (std::uint64_t i = 0; i < kEach; ++i) {
+      ASSERT_EQ(seen[t][i], i) << "thread " << t;
+    }
+  }
+}
+
+// Probe entries are created a target at a time; those found empty leave the table.
+TEST_F(XptTest, ScanLeavesNoProbeEntriesBehind) {
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  EXPECT_EQ(xpt->devices().size(), 3U);
+  EXPECT_EQ(xpt->device_entries(), 3U);
+  sim->remove_lun(1, 1);
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  EXPECT_EQ(xpt->devices().size(), 2U);
+  EXPECT_EQ(xpt->device_entries(), 2U);
+  EXPECT_FALSE(xpt->device({bus, 1, 1}));
+}
+
 TEST_F(XptTest, SubscriptionFilterSelectsPath) {
   std::atomic<int> calls{0};
   auto sub = xpt->subscribe(static_cast<std::uint32_t>(AsyncCode::BusReset),

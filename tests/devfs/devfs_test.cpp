@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/errno_of.h"
 
@@ -174,6 +176,38 @@ TEST(DevfsDestroy, NewEntriesFailWithEnxioAtOnceAndDestroyWaitsForThreadsInside)
   EXPECT_EQ(drv.revokes.load(), 1);
   EXPECT_TRUE(h->close());
   EXPECT_EQ(drv.closes.load(), 1);
+}
+
+// The worker is woken only when it sleeps, and drain() only when the queue empties: queued from
+// several threads at once, every node is still destroyed, and drain() waits for the last one.
+TEST(DevfsDrain, WaitsForEveryNodeQueuedFromSeveralThreads) {
+  CountingDriver drv;
+  auto devfs = Devfs::create();
+  constexpr int kThreads = 4;
+  constexpr int kEach = 500;
+  std::vector<std::shared_ptr<Node>> nodes;
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    auto node = devfs->make_node("pass" + std::to_string(i), drv, nullptr);
+    ASSERT_TRUE(node);
+    nodes.push_back(*node);
+  }
+  std::vector<std::thread> destroyers;
+  for (int t = 0; t < kThreads; ++t) {
+    destroyers.emplace_back([&, t] {
+      for (int i = t * kEach; i < (t + 1) * kEach; ++i) {
+        devfs->destroy_node_async(nodes[static_cast<std::size_t>(i)]);
+        if (i % 64 == 0) {
+          std::this_thread::yield();  // Let the worker empty the queue and sleep now and then.
+        }
+      }
+    });
+  }
+  for (auto& d : destroyers) {
+    d.join();
+  }
+  devfs->drain();
+  EXPECT_EQ(drv.gone_calls.load(), kThreads * kEach);
+  EXPECT_TRUE(devfs->names().empty());
 }
 
 TEST(DevfsRace, ConcurrentOpensClosesAndDestroyBalanceExactly) {
