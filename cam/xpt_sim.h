@@ -25,7 +25,8 @@ class XptSim {
   virtual void deregister_bus(std::uint32_t path_id) = 0;
 
   // Completes a CCB (xpt_done). Any thread, never blocks. After done() returns the SIM must not
-  // touch the CCB.
+  // touch the CCB. A CCB completed from another thread before Sim::action() for it has returned
+  // completes on the thread that called action(), once that returns.
   virtual void done(Ccb& ccb) = 0;
 
   // Completes a CCB on the calling thread (xpt_done_direct): its error recovery and callback run
@@ -33,7 +34,8 @@ class XptSim {
   // per command, which a synchronous submitter then waits for twice). For a SIM's own completion
   // thread: call it with no SIM lock held, since a retry or the callback may start the next CCB
   // (Sim::action() runs on this thread). Callbacks never block, but each one delays the SIM
-  // thread by its run time. From inside Sim::action() or a callback it is done().
+  // thread by its run time. From inside Sim::action() or a callback it is done(), and so it is for
+  // a CCB whose Sim::action() has not yet returned on its submitting thread (see done()).
   virtual void done_direct(Ccb& ccb) { done(ccb); }
 
   // Asks for an asynchronous rescan (xpt_rescan): `path` may wildcard target and/or LUN.

@@ -104,6 +104,19 @@ class FakeSim final : public cam::Sim {
     m_direct = direct;
   }
   std::thread::id worker_id() const { return m_worker.get_id(); }
+  // While paused, the worker thread completes nothing: an Async command stays in the SIM after
+  // its action() returned, until resume_worker().
+  void pause_worker() {
+    std::lock_guard lock(m_lock);
+    m_worker_paused = true;
+  }
+  void resume_worker() {
+    {
+      std::lock_guard lock(m_lock);
+      m_worker_paused = false;
+    }
+    m_cv.notify_all();
+  }
   // Every command action() received, in order.
   struct Command {
     cam::Path path;
@@ -331,7 +344,7 @@ class FakeSim final : public cam::Sim {
   void worker() {
     std::unique_lock lock(m_lock);
     for (;;) {
-      m_cv.wait(lock, [&] { return m_stop || !m_async.empty(); });
+      m_cv.wait(lock, [&] { return m_stop || (!m_worker_paused && !m_async.empty()); });
       if (m_stop) {
         return;
       }
@@ -371,6 +384,7 @@ class FakeSim final : public cam::Sim {
   std::deque<std::pair<cam::Ccb*, bool>> m_async;  // And whether its action() waits for it.
   std::multiset<const cam::Ccb*> m_completed_early;
   bool m_holding = false;
+  bool m_worker_paused = false;
   bool m_hold_released = false;
   std::size_t m_aborts = 0;
   bool m_direct = false;

@@ -287,21 +287,33 @@ TEST_F(XptTest, ACompletionFromAnotherThreadBeforeActionReturnsRunsOnce) {
   for (const bool direct : {false, true}) {
     sim->set_direct_completion(direct);
     sim->script(0, 0, {FakeSim::Outcome::AsyncBeforeReturn}, 3);
-    std::atomic<int> calls{0};
+    struct Calls {
+      std::atomic<int> count{0};
+      std::atomic<bool> on_submitter{true};
+      std::thread::id submitter = std::this_thread::get_id();
+    } calls;
     for (int i = 0; i < 3; ++i) {
       Ccb ccb = tur({bus, 0, 0});
-      ccb.done = [](Ccb&, void* arg) { static_cast<std::atomic<int>*>(arg)->fetch_add(1); };
+      ccb.done = [](Ccb&, void* arg) {
+        auto* c = static_cast<Calls*>(arg);
+        if (std::this_thread::get_id() != c->submitter) {
+          c->on_submitter = false;
+        }
+        c->count.fetch_add(1);
+      };
       ccb.done_arg = &calls;
       xpt->action(ccb);  // Returns only after the SIM's thread called done() for it.
-      ASSERT_TRUE(wait_until([&] { return calls.load() == i + 1; })) << "direct " << direct;
+      ASSERT_TRUE(wait_until([&] { return calls.count.load() == i + 1; })) << "direct " << direct;
       EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
     }
+    // Even done_direct(): the SIM's thread could not run it before action() had returned.
+    EXPECT_TRUE(calls.on_submitter.load()) << "direct " << direct;
     // Synchronous too: run_sync() returns once, with the result.
     sim->script(0, 0, {FakeSim::Outcome::AsyncBeforeReturn});
     Ccb sync = tur({bus, 0, 0});
     xpt->run_sync(sync);
     EXPECT_EQ(sync.status, CamStatus::ReqCmp);
-    EXPECT_EQ(calls.load(), 3);
+    EXPECT_EQ(calls.count.load(), 3);
     EXPECT_TRUE(wait_until([&] { return xpt->stats().ccbs_outstanding == 0; }));
   }
   EXPECT_EQ(sim->max_in_flight(), 1U);

@@ -255,7 +255,11 @@ TEST_F(XptTransportTest, DirectCompletionRunsCallbacksOnTheSimThreadBeforeItRetu
   first.done = second.done = record;
   first.done_arg = second.done_arg = &seen;
   seen.next = &second;
+  // Completed once action() has returned (a completion that beats it runs on the submitting
+  // thread: ACompletionFromAnotherThreadBeforeActionReturnsRunsOnce).
+  sim->pause_worker();
   xpt->action(first);
+  sim->resume_worker();
   ASSERT_TRUE(wait_until([&] { return seen.done.load() == 2; }));
   std::lock_guard lock(seen.m);
   EXPECT_EQ(seen.threads, (std::vector<std::thread::id>{sim->worker_id(), sim->worker_id()}));
