@@ -846,8 +846,7 @@ void Xpt::start(XptDevice& device, Ccb& ccb) {
   if (lost) {
     complete_now(ccb, CamStatus::DevNotThere);
   } else if (done_early) {
-    set_state(ccb, CcbXptPrivate::State::Completing);
-    device.release_admission();
+    device.leave_sim_unlinked(ccb);
     queue_completion(ccb);
   }
 }
@@ -912,8 +911,7 @@ bool Xpt::take_back(Ccb& ccb) {
   if (t_local.acting == &ccb) {
     // Inside the action() that started it, on this thread: never linked, so no lock.
     t_local.acting_done = true;
-    set_state(ccb, CcbXptPrivate::State::Completing);
-    device.release_admission();
+    device.leave_sim_unlinked(ccb);
     return true;
   }
   std::uint8_t link = kUnlinked;

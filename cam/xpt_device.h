@@ -221,9 +221,11 @@ class XptDevice {
     }
   }
 
-  // Hands back one admitted CCB (it completed, was aborted or timed out); wakes idle waiters
-  // when the count reaches zero, taking `lock` only then. Call without `lock`.
-  void release_admission() {
+  // Takes back a CCB that was never linked (the SIM completed it before its action() returned),
+  // hands back its admission and marks it Completing; wakes idle waiters when the count reaches
+  // zero, taking `lock` only then. Call without `lock`.
+  void leave_sim_unlinked(Ccb& ccb) {
+    set_state(ccb, CcbXptPrivate::State::Completing);
     if (hand_back()) {
       std::lock_guard guard(lock);
       idle_cv.notify_all();

@@ -460,23 +460,31 @@ TEST_F(XptTest, UnsubscribeFromInsideItsOwnCallbackStopsFurtherCalls) {
   EXPECT_EQ(calls.load(), 1);
 }
 
-TEST_F(XptTest, UnsubscribeWaitsForARunningCallback) {
+// A subscriber callback that, once called, stays inside until `leave` is set.
+struct HeldCallback {
   std::atomic<bool> inside{false}, leave{false}, finished{false};
-  auto sub = xpt->subscribe(kAllAsyncCodes, Path::wildcard(), [&](const AsyncEvent&) {
-    inside = true;
-    while (!leave.load()) {
-      std::this_thread::yield();
-    }
-    finished = true;
-  });
+  XptPeriph::AsyncCallback callback() {
+    return [this](const AsyncEvent&) {
+      inside = true;
+      while (!leave.load()) {
+        std::this_thread::yield();
+      }
+      finished = true;
+    };
+  }
+};
+
+TEST_F(XptTest, UnsubscribeWaitsForARunningCallback) {
+  HeldCallback held;
+  auto sub = xpt->subscribe(kAllAsyncCodes, Path::wildcard(), held.callback());
   xpt->post_async({AsyncCode::BusReset, {bus, 0, 0}});
-  ASSERT_TRUE(wait_until([&] { return inside.load(); }));
+  ASSERT_TRUE(wait_until([&] { return held.inside.load(); }));
   std::thread releaser([&] {
     // Let the unsubscriber block first; it must not return before the callback finished.
-    leave = true;
+    held.leave = true;
   });
   sub->unsubscribe();
-  EXPECT_TRUE(finished.load());
+  EXPECT_TRUE(held.finished.load());
   releaser.join();
 }
 
@@ -500,24 +508,19 @@ TEST_F(XptTest, DrainWaitsForEventsThatHandlersPost) {
 }
 
 TEST_F(XptTest, DrainWaitsForTheCallbackBeingRun) {
-  std::atomic<bool> inside{false}, leave{false}, finished{false}, drained{false};
-  auto sub = xpt->subscribe(kAen, Path::wildcard(), [&](const AsyncEvent&) {
-    inside = true;
-    while (!leave.load()) {
-      std::this_thread::yield();
-    }
-    finished = true;
-  });
+  HeldCallback held;
+  std::atomic<bool> drained{false};
+  auto sub = xpt->subscribe(kAen, Path::wildcard(), held.callback());
   xpt->post_async({AsyncCode::ScsiAen, {bus, 0, 0}});
-  ASSERT_TRUE(wait_until([&] { return inside.load(); }));
+  ASSERT_TRUE(wait_until([&] { return held.inside.load(); }));
   std::thread drainer([&] {
     xpt->drain();
     drained = true;
   });
   EXPECT_FALSE(drained.load());  // The callback has not returned.
-  leave = true;
+  held.leave = true;
   drainer.join();
-  EXPECT_TRUE(finished.load());
+  EXPECT_TRUE(held.finished.load());
 }
 
 // unsubscribe() from another thread returns only after the running callback has, even while
