@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libexpected-dev
-  libiscsi-dev sg3-utils libsystemd-dev curl util-linux
+  libiscsi-dev sg3-utils libsystemd-dev libmimalloc-dev curl util-linux
   # The iSCSI SIM dlopen()s libiscsi.so.7 at run time (libiscsi-dev depends on it too).
   libiscsi7
   clang clang-format clang-tidy libclang-rt-14-dev

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -310,6 +311,28 @@ TEST(UcamctlOffline, ScenarioOverTheLunLimitIsRefusedByCount) {
                               Stderr::Merged, ucamd());
   EXPECT_EQ(daemon.status, 2) << daemon.out;
   EXPECT_NE(daemon.out.find("more than 100000 LUNs"), std::string::npos) << daemon.out;
+}
+
+// An emulated-only stack in ucamctl's process ends with _Exit instead of its teardown (outside
+// the sanitizer builds): everything written before must still arrive, through a pipe, with the
+// command's status.
+TEST(UcamctlOffline, AnEmulatedStackEndsWithEveryLineWrittenAndItsStatus) {
+  const std::string big = std::string(UCAM_TEST_SOURCE_DIR) + "/examples/big-10k.json";
+  auto text = run_raw("--emulate " + big + " devlist", Stderr::Dropped);
+  EXPECT_EQ(text.status, 0);
+  EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 10000);
+  // The last device's line, whole.
+  EXPECT_TRUE(text.out.ends_with(" target 99 lun 63 (pass9999,da9999,sg9999)\n"))  // LUN in hex.
+      << text.out.substr(text.out.size() - std::min<std::size_t>(text.out.size(), 200));
+  auto listed = run_raw("--emulate " + big + " --json devlist", Stderr::Dropped);
+  EXPECT_EQ(listed.status, 0);
+  const auto devices = nlohmann::json::parse(listed.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(devices.is_array()) << listed.out.substr(listed.out.size() - 200);
+  EXPECT_EQ(devices.size(), 10000U);
+  // A failing command on the same kind of stack keeps its status and message.
+  auto missing = run_raw("--emulate builtin:default inquiry pass999");
+  EXPECT_EQ(missing.status, 3) << missing.out;
+  EXPECT_NE(missing.out.find("pass999"), std::string::npos) << missing.out;
 }
 
 TEST(UcamctlOffline, VersionPrintsTheProjectVersionAndExitsZero) {
