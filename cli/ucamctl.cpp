@@ -888,7 +888,7 @@ int main(int argc, char** argv, Connection& connection) {
 }  // namespace ucam::cli
 
 int main(int argc, char** argv) {
-  ucam::tune_allocator(/*large_pages=*/true);
+  ucam::tune_allocator();
   std::signal(SIGPIPE, SIG_IGN);
   ucam::cli::Connection connection;
   const int status = ucam::cli::main(argc, argv, connection);

@@ -14,7 +14,6 @@
 #include <iostream>
 #include <optional>
 
-#include "base/allocator.h"
 #include "base/log.h"
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
@@ -353,9 +352,6 @@ int run(const Flags& flags) {
 
 int main(int argc, char** argv) {
   using ucam::daemon::Flags;
-  // Small pages: a worker thread's heap with 2 MiB pages is committed eagerly, and the pool
-  // grows to max_clients + 2 threads (64 clients at once: 23 MiB resident against 12.5).
-  ucam::tune_allocator(/*large_pages=*/false);
   // Signals are taken synchronously by the main thread: block them before any thread starts.
   sigset_t set;
   sigemptyset(&set);

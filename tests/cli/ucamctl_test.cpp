@@ -317,17 +317,20 @@ TEST(UcamctlOffline, ScenarioOverTheLunLimitIsRefusedByCount) {
 // the sanitizer builds): everything written before must still arrive, through a pipe, with the
 // command's status.
 TEST(UcamctlOffline, AnEmulatedStackEndsWithEveryLineWrittenAndItsStatus) {
+  const auto tail = [](const std::string& s) {
+    return s.substr(s.size() - std::min<std::size_t>(s.size(), 200));
+  };
   const std::string big = std::string(UCAM_TEST_SOURCE_DIR) + "/examples/big-10k.json";
   auto text = run_raw("--emulate " + big + " devlist", Stderr::Dropped);
   EXPECT_EQ(text.status, 0);
   EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 10000);
   // The last device's line, whole.
   EXPECT_TRUE(text.out.ends_with(" target 99 lun 63 (pass9999,da9999,sg9999)\n"))  // LUN in hex.
-      << text.out.substr(text.out.size() - std::min<std::size_t>(text.out.size(), 200));
+      << tail(text.out);
   auto listed = run_raw("--emulate " + big + " --json devlist", Stderr::Dropped);
   EXPECT_EQ(listed.status, 0);
   const auto devices = nlohmann::json::parse(listed.out, nullptr, /*allow_exceptions=*/false);
-  ASSERT_TRUE(devices.is_array()) << listed.out.substr(listed.out.size() - 200);
+  ASSERT_TRUE(devices.is_array()) << tail(listed.out);
   EXPECT_EQ(devices.size(), 10000U);
   // A failing command on the same kind of stack keeps its status and message.
   auto missing = run_raw("--emulate builtin:default inquiry pass999");
