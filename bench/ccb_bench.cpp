@@ -2,6 +2,8 @@
 // the emulated SIM directly (a stub XPT that only marks the CCB done).
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <chrono>
 #include <vector>
 
 #include "cam/xpt.h"
@@ -121,6 +123,60 @@ void BM_TurDirectToSim(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_TurDirectToSim)->Threads(1)->Threads(2)->UseRealTime();
+
+// The floor under any XPT path, for the "<= 1.5x the bare call" goal of issue 11: the bare call
+// plus only what a queue shared between threads cannot skip, an admission compare-and-swap
+// against the device's openings and its release when the CCB completes. clock:1 adds the two
+// clock readings of an exact per-CCB latency (accepted, completed). No lookup, freeze, timeout
+// list, statistics or recovery: the real path (BM_TurActionThroughXpt) costs at least this.
+void BM_TurDirectToSimFloor(benchmark::State& state) {
+  static StubXpt stub;
+  static auto emulator = [] {
+    emu::EmulatorOptions o;
+    o.initial_scan = emu::InitialScan::None;
+    return std::move(*emu::Emulator::create(scenario(), stub, o));
+  }();
+  cam::Sim* sim = emulator->sim(0);
+  const bool timed = state.range(0) != 0;
+  const auto& target = scenario().buses.at(0).targets.at(0);
+  auto ccb = make_tur({0, target.id, target.luns.at(0).lun});
+  struct Device {
+    std::atomic<std::uint32_t> in_sim{0};
+    std::uint64_t completed = 0;
+  };
+  static Device device;
+  constexpr std::uint32_t kOpenings = 256;
+  ccb.done = [](cam::Ccb&, void* arg) {
+    auto& d = *static_cast<Device*>(arg);
+    ++d.completed;
+    d.in_sim.fetch_sub(1, std::memory_order_release);
+  };
+  ccb.done_arg = &device;
+  std::uint64_t refused = 0;
+  for (auto _ : state) {
+    std::uint32_t n = device.in_sim.load(std::memory_order_relaxed);
+    while (n < kOpenings && !device.in_sim.compare_exchange_weak(
+                                n, n + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+    }
+    if (n >= kOpenings) {
+      ++refused;
+      continue;
+    }
+    const auto start =
+        timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    ccb.reset_result();
+    sim->action(ccb);
+    if (timed) {
+      benchmark::DoNotOptimize((std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  benchmark::DoNotOptimize(device.completed);
+  if (refused != 0) {
+    state.SkipWithError("the admission word ran out of openings");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TurDirectToSimFloor)->ArgName("clock")->Arg(0)->Arg(1)->Threads(1)->UseRealTime();
 
 // Scaling: N threads (1, 2, 8, 32) issue TEST UNIT READY through the XPT, all on one device
 // or spread over 64 (thread i on device i % 64). Each thread keeps one CCB in flight (action +
