@@ -158,7 +158,6 @@ class XptDevice {
   // The SIM's PathInquiry::maxio when this entry was created (not the bus's cached one: a SIM
   // whose limit shrinks as devices arrive reports the smaller one for the devices found since).
   const std::uint32_t maxio;
-  const std::uint32_t openings;  // CCBs the device takes at once (the admission word's limit).
 
   // Admission word: the fast path of dispatch() admits a CCB with one compare-and-swap here,
   // without `lock`. Low 32 bits (kAdmittedMask): CCBs admitted to the SIM and not yet handed back,
@@ -166,15 +165,13 @@ class XptDevice {
   // is lost, or CCBs wait in `pending`), so dispatch() takes `lock`; set and cleared only under
   // `lock` (update_gate()). kIdleWaited: a thread waits for the count to reach zero
   // (deregister_bus); whoever hands back the last CCB then takes `lock` and notifies idle_cv.
-  // Every CCB writes it twice, so it has a cache line of its own: threads issuing to this device
-  // then contend on it alone, not also on the fields every CCB reads (path, bus, openings, gone).
   static constexpr std::uint64_t kAdmittedMask = 0xffff'ffffULL;
   static constexpr std::uint64_t kClosed = 1ULL << 32;
   static constexpr std::uint64_t kIdleWaited = 1ULL << 33;
-  static constexpr std::size_t kCacheLine = 64;  // as cam/stripes.h
-  alignas(kCacheLine) std::atomic<std::uint64_t> gate{0};
+  std::atomic<std::uint64_t> gate{0};
+  const std::uint32_t openings;
 
-  alignas(kCacheLine) std::mutex lock;
+  std::mutex lock;
   std::condition_variable idle_cv;  // Signalled when the admitted count drops to zero.
   std::uint32_t idle_waiters = 0;   // Threads in idle_cv.wait(). Guarded by lock.
   std::uint32_t freeze_count = 0;   // Guarded by lock.
