@@ -86,7 +86,10 @@ run_process() {
     -print_final_stats=1 -artifact_prefix="$logs/$name-" "$work" "fuzz/corpus/$t" \
     >"$logs/$name.log" 2>&1 || status=$?
   rm -rf "$work"
-  [[ $status -eq 0 ]] || touch "$logs/$name.crashed"
+  # 72: libFuzzer was interrupted (SIGINT): stopped short, not a crash.
+  if [[ $status -ne 0 && $status -ne 72 ]]; then
+    touch "$logs/$name.crashed"
+  fi
 }
 
 # One target, as $split processes: executions and CPU summed, wall the longest.
