@@ -102,16 +102,26 @@ class StubXpt final : public cam::XptSim {
   std::uint32_t m_next = 0;
 };
 
-void BM_TurDirectToSim(benchmark::State& state) {
+// The emulated SIM of `scenario()` over StubXpt (no scan), shared by the baselines below, and a
+// TEST UNIT READY to its first LUN.
+cam::Sim& stub_sim() {
   static StubXpt stub;
   static auto emulator = [] {
     emu::EmulatorOptions o;
     o.initial_scan = emu::InitialScan::None;
     return std::move(*emu::Emulator::create(scenario(), stub, o));
   }();
-  cam::Sim* sim = emulator->sim(0);
+  return *emulator->sim(0);
+}
+
+cam::Ccb first_lun_tur() {
   const auto& target = scenario().buses.at(0).targets.at(0);
-  auto ccb = make_tur({0, target.id, target.luns.at(0).lun});
+  return make_tur({0, target.id, target.luns.at(0).lun});
+}
+
+void BM_TurDirectToSim(benchmark::State& state) {
+  cam::Sim* sim = &stub_sim();
+  auto ccb = first_lun_tur();
   std::uint64_t completed = 0;
   ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
   ccb.done_arg = &completed;
@@ -130,21 +140,14 @@ BENCHMARK(BM_TurDirectToSim)->Threads(1)->Threads(2)->UseRealTime();
 // clock readings of an exact per-CCB latency (accepted, completed). No lookup, freeze, timeout
 // list, statistics or recovery: the real path (BM_TurActionThroughXpt) costs at least this.
 void BM_TurDirectToSimFloor(benchmark::State& state) {
-  static StubXpt stub;
-  static auto emulator = [] {
-    emu::EmulatorOptions o;
-    o.initial_scan = emu::InitialScan::None;
-    return std::move(*emu::Emulator::create(scenario(), stub, o));
-  }();
-  cam::Sim* sim = emulator->sim(0);
+  cam::Sim* sim = &stub_sim();
   const bool timed = state.range(0) != 0;
-  const auto& target = scenario().buses.at(0).targets.at(0);
-  auto ccb = make_tur({0, target.id, target.luns.at(0).lun});
+  auto ccb = first_lun_tur();
   struct Device {
     std::atomic<std::uint32_t> in_sim{0};
     std::uint64_t completed = 0;
   };
-  static Device device;
+  Device device;
   constexpr std::uint32_t kOpenings = 256;
   ccb.done = [](cam::Ccb&, void* arg) {
     auto& d = *static_cast<Device*>(arg);

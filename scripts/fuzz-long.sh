@@ -77,7 +77,7 @@ echo "fuzz-long: ${#targets[@]} target(s), $runs runs each ($split process(es) p
 
 # One process of a target: libFuzzer's final stats give the executions; its exit status says
 # whether it crashed (a crash, leak, timeout or failed check stops the run with a nonzero status).
-# Writes $logs/<name>.log, .time (wall, user, sys) and, on a crash, .failed.
+# Writes $logs/<name>.log, .time (wall, user, sys) and, on a crash, .crashed.
 run_process() {
   local t=$1 name=$2 n=$3 work="$logs/$2.corpus" status=0
   mkdir -p "$work"
