@@ -181,6 +181,36 @@ void BM_TurDirectToSimFloor(benchmark::State& state) {
 }
 BENCHMARK(BM_TurDirectToSimFloor)->ArgName("clock")->Arg(0)->Arg(1)->Threads(1)->UseRealTime();
 
+// What one admission word shared by every thread on a device costs (why the XPT parks admission
+// credits per thread, XptDevice::credits): the bare call plus a compare-and-swap and its release
+// on one atomic that all threads write. With two threads its cache line moves between the CPUs
+// twice per CCB; compare threads:2 here with BM_TurDirectToSim's.
+void BM_TurDirectToSimSharedWord(benchmark::State& state) {
+  cam::Sim* sim = &stub_sim();
+  auto ccb = first_lun_tur();
+  static std::atomic<std::uint32_t> in_sim{0};
+  constexpr std::uint32_t kOpenings = 256;
+  ccb.done = [](cam::Ccb&, void*) { in_sim.fetch_sub(1, std::memory_order_release); };
+  std::uint64_t refused = 0;
+  for (auto _ : state) {
+    std::uint32_t n = in_sim.load(std::memory_order_relaxed);
+    while (n < kOpenings && !in_sim.compare_exchange_weak(n, n + 1, std::memory_order_acquire,
+                                                          std::memory_order_relaxed)) {
+    }
+    if (n >= kOpenings) {
+      ++refused;
+      continue;
+    }
+    ccb.reset_result();
+    sim->action(ccb);
+  }
+  if (refused != 0) {
+    state.SkipWithError("the admission word ran out of openings");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TurDirectToSimSharedWord)->Threads(1)->Threads(2)->UseRealTime();
+
 // Scaling: N threads (1, 2, 8, 32) issue TEST UNIT READY through the XPT, all on one device
 // or spread over 64 (thread i on device i % 64). Each thread keeps one CCB in flight (action +
 // counting callback; the emulated SIM completes inline), so the figure is the XPT's own

@@ -33,6 +33,7 @@ template <class T>
 class Striped {
  public:
   T& mine() { return m_stripes[this_thread_stripe()].value; }
+  T& at(std::size_t i) { return m_stripes[i].value; }
   const T& at(std::size_t i) const { return m_stripes[i].value; }
 
  private:

@@ -299,13 +299,9 @@ void Xpt::deregister_bus(std::uint32_t path_id) {
   // Wait until the SIM has handed back every CCB: after this the SIM may be destroyed.
   for (auto& device : devices) {
     std::unique_lock lock(device->lock);
-    if (++device->idle_waiters == 1) {
-      device->gate.fetch_or(XptDevice::kIdleWaited, std::memory_order_seq_cst);
-    }
+    device->begin_idle_wait();
     device->idle_cv.wait(lock, [&] { return device->admitted() == 0; });
-    if (--device->idle_waiters == 0) {
-      device->gate.fetch_and(~XptDevice::kIdleWaited, std::memory_order_seq_cst);
-    }
+    device->end_idle_wait();
   }
   bump_generation();
   post_async({AsyncCode::PathDeregistered, {path_id, Path::kWildcardTarget, Path::kWildcardLun}});
@@ -763,12 +759,13 @@ void Xpt::action(Ccb& ccb) {
   }
 }
 
-// The fast path admits with one compare-and-swap on the device's gate and no lock: the gate is
-// open (not frozen, not lost, nothing pending), the SIM queue is not frozen, and there is an
-// opening. Anything else takes the device lock and queues or completes as before.
+// The fast path admits with no lock, from this thread's admission credit or with one
+// compare-and-swap on the device's gate (XptDevice::try_admit_fast): the gate is open (not
+// frozen, not lost, nothing pending), the SIM queue is not frozen, and there is an opening.
+// Anything else takes the device lock and queues or completes as before.
 void Xpt::dispatch(XptDevice& device, Ccb& ccb) {
   if (device.bus->simq_freeze_count.load(std::memory_order_seq_cst) == 0 &&
-      device.try_admit(false)) {
+      device.try_admit_fast(m_config.credits_from_first_ccb)) {
     start(device, ccb);
     return;
   }
@@ -777,7 +774,7 @@ void Xpt::dispatch(XptDevice& device, Ccb& ccb) {
     std::lock_guard lock(device.lock);
     if (device.invalid) {
       next = Next::Lost;  // Completed below, outside the lock.
-    } else if (!device.frozen() && device.pending.empty() && device.try_admit(true)) {
+    } else if (!device.frozen() && device.pending.empty() && device.try_admit_locked()) {
       next = Next::Start;
     } else {
       // Behind whatever already waits, so a released queue starts CCBs in arrival order.
@@ -859,7 +856,8 @@ void Xpt::run_devq(XptDevice& device, QueueCheck check) {
     Ccb* next = nullptr;
     {
       std::lock_guard lock(device.lock);
-      if (device.invalid || device.frozen() || device.pending.empty() || !device.try_admit(true)) {
+      if (device.invalid || device.frozen() || device.pending.empty() ||
+          !device.try_admit_locked()) {
         return;
       }
       next = device.pending.pop();

@@ -40,6 +40,9 @@ struct XptConfig {
   std::chrono::milliseconds busy_retry_delay{50};   // BUSY / NOT READY retry back-off.
   std::uint64_t max_sequential_luns = 8;            // LUN probe limit without REPORT LUNS.
   std::chrono::milliseconds probe_timeout{10'000};  // Per probe command.
+  // For tests: every device with enough openings keeps per-thread admission credits from its
+  // first CCB, not from its first contended admission (see XptDevice::credits).
+  bool credits_from_first_ccb = false;
 };
 
 struct XptStats {

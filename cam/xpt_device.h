@@ -160,16 +160,38 @@ class XptDevice {
   const std::uint32_t maxio;
 
   // Admission word: the fast path of dispatch() admits a CCB with one compare-and-swap here,
-  // without `lock`. Low 32 bits (kAdmittedMask): CCBs admitted to the SIM and not yet handed back,
-  // against `openings`. kClosed: the fast path is closed (the device queue is frozen, the device
-  // is lost, or CCBs wait in `pending`), so dispatch() takes `lock`; set and cleared only under
-  // `lock` (update_gate()). kIdleWaited: a thread waits for the count to reach zero
-  // (deregister_bus); whoever hands back the last CCB then takes `lock` and notifies idle_cv.
+  // without `lock`. Low 32 bits (kAdmittedMask): openings taken, against `openings`: CCBs admitted
+  // to the SIM and not yet handed back, plus the credits parked in `credits` (below). kClosed: the
+  // fast path is closed (the device queue is frozen, the device is lost, or CCBs wait in
+  // `pending`), so dispatch() takes `lock`; set and cleared only under `lock` (update_gate()).
+  // kIdleWaited: a thread waits for the count to reach zero (deregister_bus); whoever hands back
+  // the last CCB then takes `lock` and notifies idle_cv. No credit is parked while either is set.
   static constexpr std::uint64_t kAdmittedMask = 0xffff'ffffULL;
   static constexpr std::uint64_t kClosed = 1ULL << 32;
   static constexpr std::uint64_t kIdleWaited = 1ULL << 33;
+  static constexpr std::uint64_t kNoCredits = kClosed | kIdleWaited;
   std::atomic<std::uint64_t> gate{0};
   const std::uint32_t openings;
+
+  // Admission credits, so that threads sharing one device do not all write `gate`. With two
+  // threads, the compare-and-swap and the hand-back on one word move its cache line between
+  // CPUs twice per CCB, and the device's rate no longer grows with threads. Instead, a CCB handed
+  // back leaves its opening as a credit in the stripe of the thread that hands it back (at most
+  // one per stripe), and that thread's next CCB on this device takes the credit back: its own
+  // cache line, and `gate` is only read. A credit still counts as taken in `gate`.
+  //   - Allocated (kStripes lines, 1 KiB) on the first contended admission, so that devices used
+  //     by one thread at a time (a scan of 100,000 LUNs) do not pay for it, and only when
+  //     `openings` >= kStripes, so that credits (at most one per stripe) never hold all of a
+  //     small queue's openings. Then kept for the device's life.
+  //   - Taking a credit is checked against kClosed after the take, and parking one against
+  //     kNoCredits after the park; whoever sets those flags then takes every credit back
+  //     (reclaim_credits()). All four operations are seq_cst, so either the closer sees the
+  //     credit or its owner sees the flag and hands the credit back itself: after update_gate()
+  //     closes the gate, no CCB is admitted through a credit, and an idle waiter is not kept
+  //     waiting by one.
+  //   - A locked admission that finds no opening takes the credits back first (try_admit_locked).
+  using Credits = Striped<std::atomic<std::uint32_t>>;
+  std::atomic<Credits*> credits{nullptr};  // Set once, under `lock`; owned by credits_owner.
 
   std::mutex lock;
   std::condition_variable idle_cv;  // Signalled when the admitted count drops to zero.
@@ -179,8 +201,9 @@ class XptDevice {
   // Mirror of `invalid`, set under lock (and by ~Xpt for what is left), read without it by
   // Xpt::resolve_device() to decide whether a CCB's cached device may still be used.
   std::atomic<bool> gone{false};
-  bool configured = false;  // In the database (not a probe entry). Guarded by lock.
-  CcbQueue pending;         // Guarded by lock.
+  bool configured = false;                 // In the database (not a probe entry). Guarded by lock.
+  std::unique_ptr<Credits> credits_owner;  // Guarded by lock.
+  CcbQueue pending;                        // Guarded by lock.
   // Admitted CCBs that the SIM still holds after its action() returned (the timeout scan and
   // abort() look for them here). A CCB the SIM completes inside action() is never linked.
   CcbList in_sim;  // Guarded by lock.
@@ -189,6 +212,7 @@ class XptDevice {
   std::atomic<std::uint32_t> pending_count{0};
   DeviceInfo info;  // Guarded by lock.
 
+  // Openings taken: CCBs admitted and not handed back, plus parked credits.
   std::uint32_t admitted() const {
     return static_cast<std::uint32_t>(gate.load(std::memory_order_seq_cst) & kAdmittedMask);
   }
@@ -198,27 +222,78 @@ class XptDevice {
     return freeze_count > 0 || bus->simq_freeze_count.load(std::memory_order_seq_cst) > 0;
   }
 
-  // Opens or closes the fast path after a change to what it depends on. Call with `lock` held.
+  // Opens or closes the fast path after a change to what it depends on; closing takes every
+  // parked credit back. Call with `lock` held.
   void update_gate() {
     if (invalid || freeze_count > 0 || !pending.empty()) {
       gate.fetch_or(kClosed, std::memory_order_seq_cst);
+      reclaim_credits();
     } else {
       gate.fetch_and(~kClosed, std::memory_order_seq_cst);
     }
   }
 
-  // Admits one CCB if the count is below `openings` and, unless `locked` (the caller holds
-  // `lock` and has checked the rest), the fast path is open. Never exceeds `openings`.
-  bool try_admit(bool locked) {
+  // Starts or ends a wait for the admitted count to reach zero (deregister_bus). Starting one
+  // takes every parked credit back, so that only CCBs still in the SIM are waited for. Call
+  // with `lock` held.
+  void begin_idle_wait() {
+    if (++idle_waiters == 1) {
+      gate.fetch_or(kIdleWaited, std::memory_order_seq_cst);
+      reclaim_credits();
+    }
+  }
+  void end_idle_wait() {
+    if (--idle_waiters == 0) {
+      gate.fetch_and(~kIdleWaited, std::memory_order_seq_cst);
+    }
+  }
+
+  // Admits one CCB without `lock`: from this thread's credit, or if the fast path is open and
+  // there is an opening. Never exceeds `openings`. `credits_from_first` gives the device its
+  // credits now rather than at its first contended admission (XptConfig).
+  bool try_admit_fast(bool credits_from_first) {
+    Credits* c = credits.load(std::memory_order_acquire);
+    if (c != nullptr) {
+      std::atomic<std::uint32_t>& mine = c->mine();
+      std::uint32_t one = 1;
+      if (mine.load(std::memory_order_relaxed) == 1 &&
+          mine.compare_exchange_strong(one, 0, std::memory_order_seq_cst)) {
+        if ((gate.load(std::memory_order_seq_cst) & kClosed) == 0) {
+          return true;
+        }
+        // Closed since: hand the opening back; dispatch() takes `lock` next.
+        if (hand_back_to_gate()) {
+          notify_idle();
+        }
+        return false;
+      }
+    }
+    bool contended = false;
     std::uint64_t v = gate.load(std::memory_order_relaxed);
     for (;;) {
-      if ((!locked && (v & kClosed) != 0) || (v & kAdmittedMask) >= openings) {
+      if ((v & kClosed) != 0 || (v & kAdmittedMask) >= openings) {
         return false;
       }
       if (gate.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst)) {
-        return true;
+        break;
+      }
+      contended = true;
+    }
+    if (c == nullptr && (contended || credits_from_first) && openings >= kStripes) {
+      std::lock_guard guard(lock);
+      if (!credits_owner) {
+        credits_owner = std::make_unique<Credits>();
+        credits.store(credits_owner.get(), std::memory_order_release);
       }
     }
+    return true;
+  }
+
+  // Admits one CCB if the count is below `openings`, taking parked credits back if it is not.
+  // Call with `lock` held, having checked that the device is valid, not frozen and that nothing
+  // waits before it.
+  bool try_admit_locked() {
+    return try_admit_counted() || (reclaim_credits() > 0 && try_admit_counted());
   }
 
   // Takes back a CCB that was never linked (the SIM completed it before its action() returned),
@@ -227,8 +302,7 @@ class XptDevice {
   void leave_sim_unlinked(Ccb& ccb) {
     set_state(ccb, CcbXptPrivate::State::Completing);
     if (hand_back()) {
-      std::lock_guard guard(lock);
-      idle_cv.notify_all();
+      notify_idle();
     }
   }
 
@@ -243,10 +317,67 @@ class XptDevice {
   }
 
  private:
-  // Decrements the admitted count; true if it reached zero while someone waits for that.
+  bool try_admit_counted() {
+    std::uint64_t v = gate.load(std::memory_order_relaxed);
+    for (;;) {
+      if ((v & kAdmittedMask) >= openings) {
+        return false;
+      }
+      if (gate.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst)) {
+        return true;
+      }
+    }
+  }
+
+  // Hands back one admission: as this thread's credit if it has none and credits may be parked,
+  // else to `gate`. True if the count reached zero while someone waits for that.
   bool hand_back() {
-    const std::uint64_t v = gate.fetch_sub(1, std::memory_order_seq_cst) - 1;
+    Credits* c = credits.load(std::memory_order_acquire);
+    if (c != nullptr && (gate.load(std::memory_order_relaxed) & kNoCredits) == 0) {
+      std::atomic<std::uint32_t>& mine = c->mine();
+      std::uint32_t zero = 0;
+      if (mine.load(std::memory_order_relaxed) == 0 &&
+          mine.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) {
+        if ((gate.load(std::memory_order_seq_cst) & kNoCredits) == 0) {
+          return false;  // Parked.
+        }
+        // Flags set since: take it back ourselves, unless their setter already has.
+        if (mine.exchange(0, std::memory_order_seq_cst) == 0) {
+          return false;
+        }
+      }
+    }
+    return hand_back_to_gate();
+  }
+
+  // Decrements the admitted count; true if it reached zero while someone waits for that.
+  bool hand_back_to_gate(std::uint32_t n = 1) {
+    const std::uint64_t v = gate.fetch_sub(n, std::memory_order_seq_cst) - n;
     return (v & kAdmittedMask) == 0 && (v & kIdleWaited) != 0;
+  }
+
+  void notify_idle() {
+    std::lock_guard guard(lock);
+    idle_cv.notify_all();
+  }
+
+  // Takes every parked credit back into `gate`; returns how many. Call with `lock` held.
+  std::uint32_t reclaim_credits() {
+    Credits* c = credits.load(std::memory_order_acquire);
+    if (c == nullptr) {
+      return 0;
+    }
+    std::uint32_t n = 0;
+    for (std::size_t i = 0; i < kStripes; ++i) {
+      // A seq_cst load that reads 0 comes before any park that this reclaim must see.
+      if (c->at(i).load(std::memory_order_seq_cst) != 0) {
+        n += c->at(i).exchange(0, std::memory_order_seq_cst);
+      }
+    }
+    if (n > 0 && hand_back_to_gate(n)) {
+      idle_cv.notify_all();
+    }
+    return n;
   }
 };
 

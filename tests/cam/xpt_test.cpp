@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -347,6 +348,37 @@ TEST_F(XptTest, ACcbInsideTheSimsActionIsAbortedForALossOnlyAfterItReturns) {
   EXPECT_TRUE(wait_until([&] { return xpt->stats().ccbs_outstanding == 0; }));
 }
 
+// `threads` threads each run `each` TEST UNIT READYs on `path` with run_sync() (calling
+// `script(i)` before command i), while another thread freezes and releases the device queue;
+// every command must complete with ReqCmp.
+void run_with_freezer(Xpt& xpt, const Path& path, int threads, int each,
+                      const std::function<void(int)>& script) {
+  std::atomic<bool> stop{false};
+  std::thread freezer([&] {
+    while (!stop.load()) {
+      ASSERT_TRUE(xpt.freeze_devq(path));
+      std::this_thread::yield();
+      ASSERT_TRUE(xpt.release_devq(path));
+    }
+  });
+  std::vector<std::thread> issuers;
+  for (int t = 0; t < threads; ++t) {
+    issuers.emplace_back([&, t] {
+      Ccb ccb = tur(path, Recovery::None);
+      for (int i = 0; i < each; ++i) {
+        script(i);
+        xpt.run_sync(ccb);
+        ASSERT_EQ(ccb.status, CamStatus::ReqCmp) << "thread " << t << " command " << i;
+      }
+    });
+  }
+  for (auto& t : issuers) {
+    t.join();
+  }
+  stop = true;
+  freezer.join();
+}
+
 // Admission without the device lock: many threads on one device with two openings, while the
 // device queue is frozen and released and the SIM completes some CCBs inside action() and the
 // rest on its own thread (some before action() returns). The SIM never holds more than the
@@ -362,38 +394,140 @@ TEST(XptGate, ManyThreadsNeverExceedTheOpeningsAndAllComplete) {
   const Path path{bus, 0, 0};
   constexpr int kThreads = 6;
   constexpr int kEach = 300;
-  std::atomic<bool> stop{false};
-  std::thread freezer([&] {
-    while (!stop.load()) {
-      ASSERT_TRUE(xpt->freeze_devq(path));
-      std::this_thread::yield();
-      ASSERT_TRUE(xpt->release_devq(path));
+  run_with_freezer(*xpt, path, kThreads, kEach, [&](int i) {
+    if (i % 3 != 0) {
+      sim.script(0, 0,
+                 {i % 3 == 1 ? FakeSim::Outcome::Async : FakeSim::Outcome::AsyncBeforeReturn});
     }
   });
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      Ccb ccb = tur(path, Recovery::None);
-      for (int i = 0; i < kEach; ++i) {
-        if (i % 3 != 0) {
-          sim.script(0, 0,
-                     {i % 3 == 1 ? FakeSim::Outcome::Async : FakeSim::Outcome::AsyncBeforeReturn});
-        }
-        xpt->run_sync(ccb);
-        ASSERT_EQ(ccb.status, CamStatus::ReqCmp) << "thread " << t << " command " << i;
-      }
-    });
-  }
-  for (auto& t : threads) {
-    t.join();
-  }
-  stop = true;
-  freezer.join();
   EXPECT_LE(sim.max_in_flight(), 2U);
   EXPECT_GE(sim.max_in_flight(), 1U);
   EXPECT_EQ(sim.commands_seen(0x00), std::size_t{kThreads} * kEach);
   EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
   xpt->deregister_bus(bus);
+}
+
+// Admission credits (XptDevice::credits): a thread that hands back an admission keeps it as a
+// credit and its next CCB on the device takes it without touching the shared admission word.
+// These tests give devices their credits from the first CCB (XptConfig::credits_from_first_ccb),
+// so that a thread holds one after any synchronous command.
+class XptCredits : public ::testing::Test {
+ protected:
+  static constexpr std::uint32_t kOpenings = 16;  // Credits need openings >= kStripes (16).
+  void SetUp() override {
+    XptConfig config = fast_config();
+    config.credits_from_first_ccb = true;
+    xpt = Xpt::create(config);
+    sim = std::make_unique<FakeSim>(*xpt);
+    sim->set_queue_depth(kOpenings);
+    sim->add_lun(0, 0);
+    bus = sim->register_bus();
+    ASSERT_TRUE(xpt->scan_all());
+    xpt->drain();
+    path = Path{bus, 0, 0};
+  }
+  void TearDown() override {
+    if (xpt) {
+      xpt->deregister_bus(bus);
+    }
+  }
+  // One synchronous TEST UNIT READY on `path` from a new thread, which leaves its credit behind.
+  void tur_from_new_thread() {
+    std::thread([&] {
+      Ccb ccb = tur(path, Recovery::None);
+      xpt->run_sync(ccb);
+      EXPECT_EQ(ccb.status, CamStatus::ReqCmp);
+    }).join();
+  }
+  std::unique_ptr<Xpt> xpt;
+  std::unique_ptr<FakeSim> sim;
+  std::uint32_t bus = 0;
+  Path path;
+};
+
+// A thread holding a credit must not get past a frozen device queue: the CCB waits for the
+// release, and the SIM does not see it before.
+TEST_F(XptCredits, AFrozenQueueHoldsBackTheCcbOfAThreadWithACredit) {
+  Ccb first = tur(path, Recovery::None);
+  xpt->run_sync(first);  // Completed inside action(): this thread now holds a credit.
+  ASSERT_EQ(first.status, CamStatus::ReqCmp);
+  const std::size_t seen = sim->commands_seen(0x00);
+  ASSERT_TRUE(xpt->freeze_devq(path));
+  std::atomic<bool> done{false};
+  Ccb held = tur(path, Recovery::None);
+  held.done = [](Ccb&, void* arg) { static_cast<std::atomic<bool>*>(arg)->store(true); };
+  held.done_arg = &done;
+  xpt->action(held);  // The SIM completes inline: had it been sent, it would be done now.
+  EXPECT_FALSE(done.load());
+  EXPECT_EQ(sim->commands_seen(0x00), seen);
+  ASSERT_TRUE(xpt->release_devq(path));
+  ASSERT_TRUE(wait_until([&] { return done.load(); }));
+  EXPECT_EQ(held.status, CamStatus::ReqCmp);
+  EXPECT_EQ(sim->commands_seen(0x00), seen + 1);
+}
+
+// Credits left by threads that have ended still count as taken openings; a thread that needs
+// them gets them back. Every opening reaches the SIM at once, none waits for a completion.
+TEST_F(XptCredits, CreditsOfOtherThreadsNeverHoldBackAnOpening) {
+  for (std::uint32_t i = 0; i < kOpenings; ++i) {
+    tur_from_new_thread();
+  }
+  sim->script(0, 0, {FakeSim::Outcome::Park}, static_cast<int>(kOpenings));
+  std::vector<Ccb> ccbs;
+  ccbs.reserve(kOpenings);
+  std::atomic<std::uint32_t> done{0};
+  for (std::uint32_t i = 0; i < kOpenings; ++i) {
+    ccbs.push_back(tur(path, Recovery::None));
+    ccbs.back().done = [](Ccb&, void* arg) { ++*static_cast<std::atomic<std::uint32_t>*>(arg); };
+    ccbs.back().done_arg = &done;
+    xpt->action(ccbs.back());
+  }
+  EXPECT_TRUE(wait_until([&] { return sim->parked() == kOpenings; }));
+  sim->flush_parked(CamStatus::ReqCmp);
+  ASSERT_TRUE(wait_until([&] { return done.load() == kOpenings; }));
+  EXPECT_EQ(sim->max_in_flight(), kOpenings);
+}
+
+// Removing the bus waits for the CCBs in its SIM, not for credits that no CCB holds.
+TEST_F(XptCredits, RemovingTheBusDoesNotWaitForCredits) {
+  tur_from_new_thread();
+  Ccb ccb = tur(path, Recovery::None);
+  xpt->run_sync(ccb);
+  ASSERT_EQ(ccb.status, CamStatus::ReqCmp);
+  std::atomic<bool> removed{false};
+  std::thread remover([&] {
+    xpt->deregister_bus(bus);
+    removed = true;
+  });
+  if (!wait_until([&] { return removed.load(); })) {
+    ADD_FAILURE() << "deregister_bus() still waits: for credits no CCB holds";
+    remover.detach();  // Blocked for good: leave it, and the XPT it uses, to the exit.
+    static_cast<void>(xpt.release());
+    static_cast<void>(sim.release());
+    return;
+  }
+  remover.join();
+  EXPECT_EQ(xpt->stats().buses, 0U);
+  ccb.reset_result();
+  xpt->run_sync(ccb);
+  EXPECT_EQ(ccb.status, CamStatus::DevNotThere);
+  xpt.reset();  // TearDown must not deregister it again.
+}
+
+// More threads than openings and stripes on one device with credits, while the queue is frozen
+// and released and the SIM completes some CCBs on its own thread: the SIM never holds more than
+// the openings, and every CCB completes once.
+TEST_F(XptCredits, ManyThreadsWithCreditsNeverExceedTheOpenings) {
+  constexpr int kThreads = 24;
+  constexpr int kEach = 200;
+  run_with_freezer(*xpt, path, kThreads, kEach, [&](int i) {
+    if (i % 4 == 1) {
+      sim->script(0, 0, {FakeSim::Outcome::Async});
+    }
+  });
+  EXPECT_LE(sim->max_in_flight(), std::size_t{kOpenings});
+  EXPECT_EQ(sim->commands_seen(0x00), std::size_t{kThreads} * kEach);
+  EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
 }
 
 TEST_F(XptTest, AsynchronousCompletionRunsInNoBlockContext) {
