@@ -129,14 +129,18 @@ cam::Sim& stub_sim() {
   return *emulator->sim(0);
 }
 
-cam::Ccb first_lun_tur() {
+cam::Path first_lun() {
   const auto& target = scenario().buses.at(0).targets.at(0);
-  return make_tur({0, target.id, target.luns.at(0).lun});
+  return {0, target.id, target.luns.at(0).lun};
 }
 
-void BM_TurDirectToSim(benchmark::State& state) {
+cam::Ccb first_lun_tur() {
+  return make_tur(first_lun());
+}
+
+// The emulated SIM's action() of `ccb`, once per iteration, completion only counted.
+void run_direct(benchmark::State& state, cam::Ccb ccb) {
   cam::Sim* sim = &stub_sim();
-  auto ccb = first_lun_tur();
   std::uint64_t completed = 0;
   ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
   ccb.done_arg = &completed;
@@ -144,8 +148,15 @@ void BM_TurDirectToSim(benchmark::State& state) {
     ccb.reset_result();
     sim->action(ccb);
   }
+  if (ccb.status != CamStatus::ReqCmp) {
+    state.SkipWithError("the command failed");
+  }
   benchmark::DoNotOptimize(completed);
   state.SetItemsProcessed(state.iterations());
+}
+
+void BM_TurDirectToSim(benchmark::State& state) {
+  run_direct(state, first_lun_tur());
 }
 BENCHMARK(BM_TurDirectToSim)->Threads(1)->Threads(2)->UseRealTime();
 
@@ -238,22 +249,8 @@ void BM_Read4kThroughXpt(benchmark::State& state) {
 BENCHMARK(BM_Read4kThroughXpt)->Threads(1)->UseRealTime();
 
 void BM_Read4kDirectToSim(benchmark::State& state) {
-  cam::Sim* sim = &stub_sim();
   std::array<std::uint8_t, 4096> buf{};
-  const auto& target = scenario().buses.at(0).targets.at(0);
-  auto ccb = make_read4k({0, target.id, target.luns.at(0).lun}, buf);
-  std::uint64_t completed = 0;
-  ccb.done = [](cam::Ccb&, void* arg) { ++*static_cast<std::uint64_t*>(arg); };
-  ccb.done_arg = &completed;
-  for (auto _ : state) {
-    ccb.reset_result();
-    sim->action(ccb);
-  }
-  if (ccb.status != CamStatus::ReqCmp) {
-    state.SkipWithError("the command failed");
-  }
-  benchmark::DoNotOptimize(completed);
-  state.SetItemsProcessed(state.iterations());
+  run_direct(state, make_read4k(first_lun(), buf));
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(buf.size()));
 }
 BENCHMARK(BM_Read4kDirectToSim)->Threads(1)->UseRealTime();
