@@ -175,14 +175,16 @@ class XptDevice {
 
   // Admission credits, so that threads sharing one device do not all write `gate`. With two
   // threads, the compare-and-swap and the hand-back on one word move its cache line between
-  // CPUs twice per CCB, and the device's rate no longer grows with threads. Instead, a CCB handed
-  // back leaves its opening as a credit in the stripe of the thread that hands it back (at most
-  // one per stripe), and that thread's next CCB on this device takes the credit back: its own
-  // cache line, and `gate` is only read. A credit still counts as taken in `gate`.
+  // CPUs twice per CCB, and the device's rate no longer grows with threads. Instead, a CCB that
+  // completes on the thread that submitted it, before its action() returned (a synchronous SIM),
+  // leaves its opening as a credit in that thread's stripe (at most one per stripe), and the
+  // thread's next CCB on this device takes the credit back: its own cache line, and `gate` is
+  // only read. A credit still counts as taken in `gate`. CCBs that a SIM completes later, on its
+  // own thread, hand their opening back to `gate`: that thread submits nothing to take it.
   //   - Allocated (kStripes lines, 1 KiB) on the first contended admission, so that devices used
   //     by one thread at a time (a scan of 100,000 LUNs) do not pay for it, and only when
-  //     `openings` >= kStripes, so that credits (at most one per stripe) never hold all of a
-  //     small queue's openings. Then kept for the device's life.
+  //     `openings` >= kStripes: on smaller queues a few credits would often hold most openings,
+  //     and admissions would keep taking them back under `lock`. Then kept for the device's life.
   //   - Taking a credit is checked against kClosed after the take, and parking one against
   //     kNoCredits after the park; whoever sets those flags then takes every credit back
   //     (reclaim_credits()). All four operations are seq_cst, so either the closer sees the
@@ -297,8 +299,9 @@ class XptDevice {
   }
 
   // Takes back a CCB that was never linked (the SIM completed it before its action() returned),
-  // hands back its admission and marks it Completing; wakes idle waiters when the count reaches
-  // zero, taking `lock` only then. Call without `lock`.
+  // on the thread that submitted it: hands back its admission, as this thread's credit if it
+  // may, and marks it Completing; wakes idle waiters when the count reaches zero, taking `lock`
+  // only then. Call without `lock`.
   void leave_sim_unlinked(Ccb& ccb) {
     set_state(ccb, CcbXptPrivate::State::Completing);
     if (hand_back()) {
@@ -310,7 +313,7 @@ class XptDevice {
   // its admission and marks it Completing. Call with `lock` held.
   void leave_sim(Ccb& ccb) {
     in_sim.unlink(ccb);
-    if (hand_back()) {
+    if (hand_back_to_gate()) {
       idle_cv.notify_all();
     }
     set_state(ccb, CcbXptPrivate::State::Completing);  // abort() reads it under `lock`.

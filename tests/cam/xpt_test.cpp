@@ -515,14 +515,17 @@ TEST_F(XptCredits, RemovingTheBusDoesNotWaitForCredits) {
 }
 
 // More threads than openings and stripes on one device with credits, while the queue is frozen
-// and released and the SIM completes some CCBs on its own thread: the SIM never holds more than
-// the openings, and every CCB completes once.
+// and released and the SIM completes some CCBs on its own thread (some before action()
+// returns, which the submitting thread then completes and may keep as a credit): the SIM never
+// holds more than the openings, and every CCB completes once.
 TEST_F(XptCredits, ManyThreadsWithCreditsNeverExceedTheOpenings) {
   constexpr int kThreads = 24;
   constexpr int kEach = 200;
   run_with_freezer(*xpt, path, kThreads, kEach, [&](int i) {
     if (i % 4 == 1) {
       sim->script(0, 0, {FakeSim::Outcome::Async});
+    } else if (i % 4 == 2) {
+      sim->script(0, 0, {FakeSim::Outcome::AsyncBeforeReturn});
     }
   });
   EXPECT_LE(sim->max_in_flight(), std::size_t{kOpenings});
