@@ -1050,11 +1050,16 @@ bool Xpt::apply_recovery(Ccb& ccb) {
   }
   ccb.reset_result();
   if (kind == RetryKind::Later) {
+    // Its opening stays free until the retry: start what waits for one now, not when the retry
+    // is due. The timer may retry the CCB (which may then complete and be freed) as soon as it
+    // is queued, so hold its device first.
+    const std::shared_ptr<void> device = ccb.xpt_priv.device;
     {
       std::lock_guard lock(m_timer_lock);
       m_delayed.emplace_back(std::chrono::steady_clock::now() + m_config.busy_retry_delay, &ccb);
     }
     m_timer_cv.notify_one();
+    run_devq(*static_cast<XptDevice*>(device.get()));
     return true;
   }
   dispatch(device_of(ccb), ccb);

@@ -533,6 +533,46 @@ TEST_F(XptCredits, ManyThreadsWithCreditsNeverExceedTheOpenings) {
   EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
 }
 
+// A CCB that waits to be retried (BUSY) does not hold its opening meanwhile: a CCB queued
+// behind it starts at once, not when the retry is due (an hour here).
+TEST(XptRetry, ACcbWaitingToRetryLetsTheCcbQueuedBehindItRun) {
+  struct Flag {
+    std::atomic<bool> done{false};
+    static void set(Ccb&, void* arg) { static_cast<Flag*>(arg)->done = true; }
+  };
+  // Declared before the XPT: its destructor runs the retry, on a device by then removed.
+  Flag first_done;
+  Flag second_done;
+  Ccb first;
+  Ccb second;
+  XptConfig config = fast_config();
+  config.busy_retry_delay = std::chrono::hours(1);
+  auto xpt = Xpt::create(config);
+  FakeSim sim(*xpt);
+  sim.set_queue_depth(1);
+  sim.add_lun(0, 0);
+  const std::uint32_t bus = sim.register_bus();
+  ASSERT_TRUE(xpt->scan_all());
+  xpt->drain();
+  const Path path{bus, 0, 0};
+  first = tur(path, Recovery::Standard);
+  first.done = &Flag::set;
+  first.done_arg = &first_done;
+  second = tur(path, Recovery::None);
+  second.done = &Flag::set;
+  second.done_arg = &second_done;
+  sim.script(0, 0, {FakeSim::Outcome::Park});
+  xpt->action(first);   // Held by the SIM: the only opening is taken.
+  xpt->action(second);  // Queued behind it.
+  EXPECT_EQ(sim.parked(), 1U);
+  EXPECT_FALSE(second_done.done.load());
+  sim.flush_parked(CamStatus::Busy);  // The first is to be retried in an hour.
+  ASSERT_TRUE(wait_until([&] { return second_done.done.load(); }));
+  EXPECT_EQ(second.status, CamStatus::ReqCmp);
+  EXPECT_FALSE(first_done.done.load());
+  xpt->deregister_bus(bus);
+}
+
 TEST_F(XptTest, AsynchronousCompletionRunsInNoBlockContext) {
   ASSERT_TRUE(xpt->scan_all());
   sim->script(0, 0, {FakeSim::Outcome::Async});
