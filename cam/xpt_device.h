@@ -271,15 +271,8 @@ class XptDevice {
       }
     }
     bool contended = false;
-    std::uint64_t v = gate.load(std::memory_order_relaxed);
-    for (;;) {
-      if ((v & kClosed) != 0 || (v & kAdmittedMask) >= openings) {
-        return false;
-      }
-      if (gate.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst)) {
-        break;
-      }
-      contended = true;
+    if (!take_opening(kClosed, contended)) {
+      return false;
     }
     if (c == nullptr && (contended || credits_from_first) && openings >= kStripes) {
       std::lock_guard guard(lock);
@@ -295,7 +288,8 @@ class XptDevice {
   // Call with `lock` held, having checked that the device is valid, not frozen and that nothing
   // waits before it.
   bool try_admit_locked() {
-    return try_admit_counted() || (reclaim_credits() > 0 && try_admit_counted());
+    bool contended = false;
+    return take_opening(0, contended) || (reclaim_credits() > 0 && take_opening(0, contended));
   }
 
   // Takes back a CCB that was never linked (the SIM completed it before its action() returned),
@@ -320,15 +314,18 @@ class XptDevice {
   }
 
  private:
-  bool try_admit_counted() {
+  // Takes one opening in `gate` if the count is below `openings` and no bit of `refused_if` is
+  // set; `contended` is set if a compare-and-swap lost to another thread's change.
+  bool take_opening(std::uint64_t refused_if, bool& contended) {
     std::uint64_t v = gate.load(std::memory_order_relaxed);
     for (;;) {
-      if ((v & kAdmittedMask) >= openings) {
+      if ((v & refused_if) != 0 || (v & kAdmittedMask) >= openings) {
         return false;
       }
       if (gate.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst)) {
         return true;
       }
+      contended = true;
     }
   }
 

@@ -348,6 +348,16 @@ TEST_F(XptTest, ACcbInsideTheSimsActionIsAbortedForALossOnlyAfterItReturns) {
   EXPECT_TRUE(wait_until([&] { return xpt->stats().ccbs_outstanding == 0; }));
 }
 
+// Gives `sim` one LUN (0:0) with `openings`, registers its bus and scans it: `path` is the LUN.
+void one_lun(Xpt& xpt, FakeSim& sim, std::uint32_t openings, Path& path) {
+  sim.set_queue_depth(openings);
+  sim.add_lun(0, 0);
+  const std::uint32_t bus = sim.register_bus();
+  ASSERT_TRUE(xpt.scan_all());
+  xpt.drain();
+  path = Path{bus, 0, 0};
+}
+
 // `threads` threads each run `each` TEST UNIT READYs on `path` with run_sync() (calling
 // `script(i)` before command i), while another thread freezes and releases the device queue;
 // every command must complete with ReqCmp.
@@ -386,12 +396,8 @@ void run_with_freezer(Xpt& xpt, const Path& path, int threads, int each,
 TEST(XptGate, ManyThreadsNeverExceedTheOpeningsAndAllComplete) {
   auto xpt = Xpt::create(fast_config());
   FakeSim sim(*xpt);
-  sim.set_queue_depth(2);
-  sim.add_lun(0, 0);
-  const std::uint32_t bus = sim.register_bus();
-  ASSERT_TRUE(xpt->scan_all());
-  xpt->drain();
-  const Path path{bus, 0, 0};
+  Path path;
+  ASSERT_NO_FATAL_FAILURE(one_lun(*xpt, sim, 2, path));
   constexpr int kThreads = 6;
   constexpr int kEach = 300;
   run_with_freezer(*xpt, path, kThreads, kEach, [&](int i) {
@@ -404,7 +410,7 @@ TEST(XptGate, ManyThreadsNeverExceedTheOpeningsAndAllComplete) {
   EXPECT_GE(sim.max_in_flight(), 1U);
   EXPECT_EQ(sim.commands_seen(0x00), std::size_t{kThreads} * kEach);
   EXPECT_EQ(xpt->stats().ccbs_outstanding, 0U);
-  xpt->deregister_bus(bus);
+  xpt->deregister_bus(path.bus);
 }
 
 // Admission credits (XptDevice::credits): a thread that hands back an admission keeps it as a
@@ -419,12 +425,8 @@ class XptCredits : public ::testing::Test {
     config.credits_from_first_ccb = true;
     xpt = Xpt::create(config);
     sim = std::make_unique<FakeSim>(*xpt);
-    sim->set_queue_depth(kOpenings);
-    sim->add_lun(0, 0);
-    bus = sim->register_bus();
-    ASSERT_TRUE(xpt->scan_all());
-    xpt->drain();
-    path = Path{bus, 0, 0};
+    ASSERT_NO_FATAL_FAILURE(one_lun(*xpt, *sim, kOpenings, path));
+    bus = path.bus;
   }
   void TearDown() override {
     if (xpt) {
@@ -549,12 +551,8 @@ TEST(XptRetry, ACcbWaitingToRetryLetsTheCcbQueuedBehindItRun) {
   config.busy_retry_delay = std::chrono::hours(1);
   auto xpt = Xpt::create(config);
   FakeSim sim(*xpt);
-  sim.set_queue_depth(1);
-  sim.add_lun(0, 0);
-  const std::uint32_t bus = sim.register_bus();
-  ASSERT_TRUE(xpt->scan_all());
-  xpt->drain();
-  const Path path{bus, 0, 0};
+  Path path;
+  ASSERT_NO_FATAL_FAILURE(one_lun(*xpt, sim, 1, path));
   first = tur(path, Recovery::Standard);
   first.done = &Flag::set;
   first.done_arg = &first_done;
@@ -570,7 +568,7 @@ TEST(XptRetry, ACcbWaitingToRetryLetsTheCcbQueuedBehindItRun) {
   ASSERT_TRUE(wait_until([&] { return second_done.done.load(); }));
   EXPECT_EQ(second.status, CamStatus::ReqCmp);
   EXPECT_FALSE(first_done.done.load());
-  xpt->deregister_bus(bus);
+  xpt->deregister_bus(path.bus);
 }
 
 TEST_F(XptTest, AsynchronousCompletionRunsInNoBlockContext) {
